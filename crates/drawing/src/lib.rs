@@ -1,0 +1,307 @@
+//! The drawing model shared by every stage.
+//!
+//! A Quick, Draw! drawing is a list of strokes (pen-down polylines). The pipeline stores and
+//! learns from it as a *stroke-3* sequence: one row per point, `(dx, dy, pen)`, where `dx, dy`
+//! is the offset from the previous point (the first point's offset is from the origin, so a
+//! running sum gives back absolute coordinates) and `pen` is 1 when the pen lifts after that
+//! point (so the last point of every drawing has `pen = 1`).
+//!
+//! Coordinates stay in the source's units (0–255 for simplified files, canvas pixels for raw
+//! ones); y grows downward, as in the data set.
+
+/// One pen-down polyline in absolute coordinates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stroke {
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+}
+
+impl Stroke {
+    pub fn new(x: Vec<f32>, y: Vec<f32>) -> Self {
+        debug_assert_eq!(x.len(), y.len());
+        Stroke { x, y }
+    }
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+    pub fn points(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
+        self.x.iter().copied().zip(self.y.iter().copied())
+    }
+}
+
+/// A drawing as a stroke-3 sequence, three parallel columns of equal length.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stroke3 {
+    pub dx: Vec<f32>,
+    pub dy: Vec<f32>,
+    /// 1 where the pen lifts after this point.
+    pub pen: Vec<u8>,
+}
+
+/// Axis-aligned bounding box of a drawing in absolute coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BBox {
+    pub min_x: f32,
+    pub min_y: f32,
+    pub max_x: f32,
+    pub max_y: f32,
+}
+
+impl BBox {
+    pub fn width(&self) -> f32 {
+        self.max_x - self.min_x
+    }
+    pub fn height(&self) -> f32 {
+        self.max_y - self.min_y
+    }
+}
+
+impl Stroke3 {
+    pub fn with_capacity(n: usize) -> Self {
+        Stroke3 {
+            dx: Vec::with_capacity(n),
+            dy: Vec::with_capacity(n),
+            pen: Vec::with_capacity(n),
+        }
+    }
+
+    /// Builds the sequence from absolute strokes. Empty strokes are skipped.
+    pub fn from_strokes(strokes: &[Stroke]) -> Self {
+        let n = strokes.iter().map(Stroke::len).sum();
+        let mut out = Stroke3::with_capacity(n);
+        let (mut px, mut py) = (0f32, 0f32);
+        for s in strokes.iter().filter(|s| !s.is_empty()) {
+            for (x, y) in s.points() {
+                out.dx.push(x - px);
+                out.dy.push(y - py);
+                out.pen.push(0);
+                px = x;
+                py = y;
+            }
+            *out.pen.last_mut().expect("non-empty stroke") = 1;
+        }
+        out
+    }
+
+    /// Back to absolute strokes (a running sum, split where the pen lifts). A sequence whose
+    /// last point does not lift the pen still ends its last stroke there.
+    pub fn to_strokes(&self) -> Vec<Stroke> {
+        let mut strokes = Vec::new();
+        let mut cur = Stroke::default();
+        let (mut x, mut y) = (0f32, 0f32);
+        for i in 0..self.len() {
+            x += self.dx[i];
+            y += self.dy[i];
+            cur.x.push(x);
+            cur.y.push(y);
+            if self.pen[i] != 0 {
+                strokes.push(std::mem::take(&mut cur));
+            }
+        }
+        if !cur.is_empty() {
+            strokes.push(cur);
+        }
+        strokes
+    }
+
+    pub fn len(&self) -> usize {
+        self.dx.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.dx.is_empty()
+    }
+    /// Number of strokes: the number of pen lifts (a last point without one counts too).
+    pub fn n_strokes(&self) -> usize {
+        let lifts = self.pen.iter().filter(|&&p| p != 0).count();
+        lifts + usize::from(self.pen.last().is_some_and(|&p| p == 0))
+    }
+
+    /// Bounding box of the absolute points, `None` when empty.
+    pub fn bbox(&self) -> Option<BBox> {
+        if self.is_empty() {
+            return None;
+        }
+        let (mut x, mut y) = (0f32, 0f32);
+        let mut b = BBox {
+            min_x: f32::INFINITY,
+            min_y: f32::INFINITY,
+            max_x: f32::NEG_INFINITY,
+            max_y: f32::NEG_INFINITY,
+        };
+        for i in 0..self.len() {
+            x += self.dx[i];
+            y += self.dy[i];
+            b.min_x = b.min_x.min(x);
+            b.min_y = b.min_y.min(y);
+            b.max_x = b.max_x.max(x);
+            b.max_y = b.max_y.max(y);
+        }
+        Some(b)
+    }
+
+    /// Absolute points scaled into the unit box `[0,1]²` (aspect ratio kept, longest side 1,
+    /// top-left aligned), as strokes. Used by rasterisers and distance measures that must
+    /// not depend on a drawing's size or position.
+    pub fn to_unit_strokes(&self) -> Vec<Stroke> {
+        let Some(b) = self.bbox() else { return Vec::new() };
+        let side = b.width().max(b.height()).max(f32::EPSILON);
+        self.to_strokes()
+            .into_iter()
+            .map(|s| Stroke {
+                x: s.x.iter().map(|v| (v - b.min_x) / side).collect(),
+                y: s.y.iter().map(|v| (v - b.min_y) / side).collect(),
+            })
+            .collect()
+    }
+
+    /// True when every value is finite.
+    pub fn is_finite(&self) -> bool {
+        self.dx.iter().chain(&self.dy).all(|v| v.is_finite())
+    }
+}
+
+/// Ramer–Douglas–Peucker simplification of one polyline (Google's last simplification step,
+/// with epsilon 2.0 in 0–255 units). Keeps the first and last point.
+pub fn rdp(x: &[f32], y: &[f32], epsilon: f32) -> Stroke {
+    let n = x.len();
+    if n < 3 {
+        return Stroke::new(x.to_vec(), y.to_vec());
+    }
+    let mut keep = vec![false; n];
+    keep[0] = true;
+    keep[n - 1] = true;
+    // explicit stack: long raw strokes would overflow a recursive version
+    let mut stack = vec![(0usize, n - 1)];
+    while let Some((a, b)) = stack.pop() {
+        if b <= a + 1 {
+            continue;
+        }
+        let (ax, ay, bx, by) = (x[a], y[a], x[b], y[b]);
+        let (vx, vy) = (bx - ax, by - ay);
+        let len = (vx * vx + vy * vy).sqrt();
+        let mut best = (0f32, a);
+        for i in a + 1..b {
+            let d = if len > 0.0 {
+                ((x[i] - ax) * vy - (y[i] - ay) * vx).abs() / len
+            } else {
+                ((x[i] - ax).powi(2) + (y[i] - ay).powi(2)).sqrt()
+            };
+            if d > best.0 {
+                best = (d, i);
+            }
+        }
+        if best.0 > epsilon {
+            keep[best.1] = true;
+            stack.push((a, best.1));
+            stack.push((best.1, b));
+        }
+    }
+    let (mut ox, mut oy) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        if keep[i] {
+            ox.push(x[i]);
+            oy.push(y[i]);
+        }
+    }
+    Stroke::new(ox, oy)
+}
+
+/// Rasterises a drawing into a `size × size` grey image (row-major, values in `[0,1]`, 1 =
+/// ink), scaled into the unit box with a margin, lines drawn with unit-width antialias-free
+/// DDA. Used as the pixel baseline and by tests.
+pub fn rasterise(drawing: &Stroke3, size: usize) -> Vec<f32> {
+    let mut img = vec![0f32; size * size];
+    if size == 0 {
+        return img;
+    }
+    let margin = 1.0f32;
+    let scale = (size as f32 - 1.0 - 2.0 * margin).max(0.0);
+    for s in drawing.to_unit_strokes() {
+        let pts: Vec<(f32, f32)> = s
+            .points()
+            .map(|(x, y)| (margin + x * scale, margin + y * scale))
+            .collect();
+        let mut plot = |x: f32, y: f32| {
+            let (ix, iy) = (x.round() as isize, y.round() as isize);
+            if ix >= 0 && iy >= 0 && (ix as usize) < size && (iy as usize) < size {
+                img[iy as usize * size + ix as usize] = 1.0;
+            }
+        };
+        if pts.len() == 1 {
+            plot(pts[0].0, pts[0].1);
+        }
+        for w in pts.windows(2) {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
+            for k in 0..=steps {
+                let t = k as f32 / steps as f32;
+                plot(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            }
+        }
+    }
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face() -> Vec<Stroke> {
+        vec![
+            Stroke::new(vec![10.0, 20.0, 30.0], vec![5.0, 5.0, 15.0]),
+            Stroke::new(vec![0.0], vec![100.0]),
+            Stroke::new(vec![50.0, 60.0], vec![50.0, 40.0]),
+        ]
+    }
+
+    #[test]
+    fn stroke3_round_trip() {
+        let s3 = Stroke3::from_strokes(&face());
+        assert_eq!(s3.len(), 6);
+        assert_eq!(s3.pen, vec![0, 0, 1, 1, 0, 1]);
+        assert_eq!((s3.dx[0], s3.dy[0]), (10.0, 5.0));
+        assert_eq!(s3.n_strokes(), 3);
+        assert_eq!(s3.to_strokes(), face());
+    }
+
+    #[test]
+    fn empty_strokes_are_skipped() {
+        let s3 = Stroke3::from_strokes(&[Stroke::default(), face()[0].clone()]);
+        assert_eq!(s3.len(), 3);
+        assert_eq!(s3.n_strokes(), 1);
+    }
+
+    #[test]
+    fn bbox_and_unit_box() {
+        let s3 = Stroke3::from_strokes(&face());
+        let b = s3.bbox().unwrap();
+        assert_eq!((b.min_x, b.min_y, b.max_x, b.max_y), (0.0, 5.0, 60.0, 100.0));
+        let unit = s3.to_unit_strokes();
+        let all: Vec<_> = unit.iter().flat_map(|s| s.points().collect::<Vec<_>>()).collect();
+        assert!(all.iter().all(|&(x, y)| (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y)));
+        assert!(all.iter().any(|&(_, y)| y == 1.0));
+    }
+
+    #[test]
+    fn rdp_drops_collinear_points_and_keeps_corners() {
+        let x = [0.0, 1.0, 2.0, 3.0, 3.0, 3.0];
+        let y = [0.0, 0.1, 0.0, 0.0, 1.0, 5.0];
+        let s = rdp(&x, &y, 2.0);
+        assert_eq!(s.x, vec![0.0, 3.0, 3.0]);
+        assert_eq!(s.y, vec![0.0, 0.0, 5.0]);
+        let fine = rdp(&x, &y, 0.05);
+        assert_eq!(fine.len(), 4, "the 0.1 bump survives a small epsilon: {fine:?}");
+    }
+
+    #[test]
+    fn raster_draws_ink_on_the_lines_only() {
+        let s3 = Stroke3::from_strokes(&[Stroke::new(vec![0.0, 10.0], vec![0.0, 0.0])]);
+        let img = rasterise(&s3, 8);
+        let ink: f32 = img.iter().sum();
+        assert_eq!(ink, 6.0, "a horizontal line across the 6 inner pixels of the top row");
+        assert!(img[9..15].iter().all(|&v| v == 1.0));
+    }
+}
