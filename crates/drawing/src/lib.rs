@@ -146,7 +146,9 @@ impl Stroke3 {
     /// top-left aligned), as strokes. Used by rasterisers and distance measures that must
     /// not depend on a drawing's size or position.
     pub fn to_unit_strokes(&self) -> Vec<Stroke> {
-        let Some(b) = self.bbox() else { return Vec::new() };
+        let Some(b) = self.bbox() else {
+            return Vec::new();
+        };
         let side = b.width().max(b.height()).max(f32::EPSILON);
         self.to_strokes()
             .into_iter()
@@ -278,10 +280,18 @@ mod tests {
     fn bbox_and_unit_box() {
         let s3 = Stroke3::from_strokes(&face());
         let b = s3.bbox().unwrap();
-        assert_eq!((b.min_x, b.min_y, b.max_x, b.max_y), (0.0, 5.0, 60.0, 100.0));
+        assert_eq!(
+            (b.min_x, b.min_y, b.max_x, b.max_y),
+            (0.0, 5.0, 60.0, 100.0)
+        );
         let unit = s3.to_unit_strokes();
-        let all: Vec<_> = unit.iter().flat_map(|s| s.points().collect::<Vec<_>>()).collect();
-        assert!(all.iter().all(|&(x, y)| (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y)));
+        let all: Vec<_> = unit
+            .iter()
+            .flat_map(|s| s.points().collect::<Vec<_>>())
+            .collect();
+        assert!(all
+            .iter()
+            .all(|&(x, y)| (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y)));
         assert!(all.iter().any(|&(_, y)| y == 1.0));
     }
 
@@ -293,7 +303,11 @@ mod tests {
         assert_eq!(s.x, vec![0.0, 3.0, 3.0]);
         assert_eq!(s.y, vec![0.0, 0.0, 5.0]);
         let fine = rdp(&x, &y, 0.05);
-        assert_eq!(fine.len(), 4, "the 0.1 bump survives a small epsilon: {fine:?}");
+        assert_eq!(
+            fine.len(),
+            4,
+            "the 0.1 bump survives a small epsilon: {fine:?}"
+        );
     }
 
     #[test]
@@ -301,7 +315,10 @@ mod tests {
         let s3 = Stroke3::from_strokes(&[Stroke::new(vec![0.0, 10.0], vec![0.0, 0.0])]);
         let img = rasterise(&s3, 8);
         let ink: f32 = img.iter().sum();
-        assert_eq!(ink, 6.0, "a horizontal line across the 6 inner pixels of the top row");
+        assert_eq!(
+            ink, 6.0,
+            "a horizontal line across the 6 inner pixels of the top row"
+        );
         assert!(img[9..15].iter().all(|&v| v == 1.0));
     }
 }

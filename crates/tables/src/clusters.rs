@@ -1,0 +1,123 @@
+//! `clusters.parquet`: one row per drawing, written by `cluster`.
+//!
+//! | column | type |
+//! | --- | --- |
+//! | `key_id` | string |
+//! | `cluster` | int32, -1 for noise |
+//! | `strength` | float32, null: membership strength in [0, 1] where the algorithm gives one |
+//! | `outlier_score` | float32, null: in [0, 1], higher is more of an outlier |
+//! | `x`, `y` | float32: a 2-D projection of the embedding, for the map |
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float32Array, Int32Array};
+use arrow::datatypes::{DataType, Field, Float32Type, Int32Type, Schema, SchemaRef};
+
+use crate::columns::{self, TableWriter};
+use crate::{Metadata, Result, TableError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterRow {
+    pub key_id: String,
+    pub cluster: i32,
+    pub strength: Option<f32>,
+    pub outlier_score: Option<f32>,
+    pub x: f32,
+    pub y: f32,
+}
+
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("key_id", DataType::Utf8, false),
+        Field::new("cluster", DataType::Int32, false),
+        Field::new("strength", DataType::Float32, true),
+        Field::new("outlier_score", DataType::Float32, true),
+        Field::new("x", DataType::Float32, false),
+        Field::new("y", DataType::Float32, false),
+    ]))
+}
+
+pub fn write(path: &Path, rows: &[ClusterRow], meta: &Metadata) -> Result<()> {
+    let mut w = TableWriter::create(path, schema(), meta)?;
+    let cols: Vec<ArrayRef> = vec![
+        columns::string_array(rows.iter().map(|r| Some(r.key_id.clone()))),
+        Arc::new(rows.iter().map(|r| r.cluster).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.strength).collect::<Float32Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.outlier_score)
+                .collect::<Float32Array>(),
+        ),
+        Arc::new(rows.iter().map(|r| r.x).collect::<Float32Array>()),
+        Arc::new(rows.iter().map(|r| r.y).collect::<Float32Array>()),
+    ];
+    w.write(cols)?;
+    w.finish()
+}
+
+pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
+    let loaded = columns::load(path)?;
+    let s = &loaded.schema;
+    let t = "clusters";
+    columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
+    columns::require(path, s, t, "cluster", &|d| *d == DataType::Int32, "int32")?;
+    for c in ["x", "y"] {
+        columns::require(path, s, t, c, &|d| *d == DataType::Float32, "float32")?;
+    }
+    let mut out = Vec::new();
+    for b in &loaded.batches {
+        let keys = columns::strings(b, "key_id");
+        let cl = b
+            .column_by_name("cluster")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        let f = |n: &str| {
+            b.column_by_name(n)
+                .filter(|c| c.data_type() == &DataType::Float32)
+                .map(|c| c.as_primitive::<Float32Type>().clone())
+        };
+        let (x, y) = (f("x").unwrap(), f("y").unwrap());
+        let (st, os) = (f("strength"), f("outlier_score"));
+        let opt = |c: &Option<arrow::array::PrimitiveArray<Float32Type>>, i: usize| {
+            c.as_ref().and_then(|c| c.is_valid(i).then(|| c.value(i)))
+        };
+        for i in 0..b.num_rows() {
+            let row = out.len();
+            out.push(ClusterRow {
+                key_id: keys[i]
+                    .clone()
+                    .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?,
+                cluster: cl.value(i),
+                strength: opt(&st, i),
+                outlier_score: opt(&os, i),
+                x: x.value(i),
+                y: y.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.parquet");
+        let rows: Vec<_> = (0..10)
+            .map(|i| ClusterRow {
+                key_id: format!("k{i}"),
+                cluster: i % 3 - 1,
+                strength: (i % 2 == 0).then_some(0.5),
+                outlier_score: Some(0.25),
+                x: i as f32,
+                y: -(i as f32),
+            })
+            .collect();
+        write(&p, &rows, &vec![]).unwrap();
+        assert_eq!(read(&p).unwrap(), rows);
+    }
+}

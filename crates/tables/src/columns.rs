@@ -1,0 +1,217 @@
+//! Shared plumbing: opening Parquet files, finding typed columns, writing batches.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float32Array, ListArray, RecordBatch, StringArray, UInt8Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::atomic::AtomicFile;
+use crate::{Metadata, Result, TableError};
+
+/// Rows per record batch when the writers flush.
+pub(crate) const BATCH_ROWS: usize = 8192;
+
+/// A Parquet file read whole into record batches, with its footer metadata.
+pub(crate) struct Loaded {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub metadata: Metadata,
+}
+
+pub(crate) fn load(path: &Path) -> Result<Loaded> {
+    let file = File::open(path).map_err(|e| TableError::io(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
+    let metadata = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter(|kv| kv.key != "ARROW:schema")
+                .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let schema = builder.schema().clone();
+    let reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| TableError::parquet(path, e))?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| TableError::arrow(path, e))?;
+    Ok(Loaded {
+        schema,
+        batches,
+        metadata,
+    })
+}
+
+/// Checks that `name` exists with one of the accepted types.
+pub(crate) fn require(
+    path: &Path,
+    schema: &Schema,
+    table: &'static str,
+    name: &str,
+    accept: &dyn Fn(&DataType) -> bool,
+    expected: &str,
+) -> Result<()> {
+    let field = schema
+        .field_with_name(name)
+        .map_err(|_| TableError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            table,
+        })?;
+    if !accept(field.data_type()) {
+        return Err(TableError::WrongType {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            expected: expected.to_string(),
+            found: field.data_type().to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+pub(crate) fn is_list_of(t: &DataType, inner: &DataType) -> bool {
+    matches!(t, DataType::List(f) if f.data_type() == inner)
+}
+
+/// Reads a string column of a batch as owned optional strings (any string encoding).
+pub(crate) fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let col = batch.column_by_name(name).expect("checked by require");
+    let col = arrow::compute::cast(col, &DataType::Utf8).expect("string types cast to Utf8");
+    let s = col.as_string::<i32>();
+    (0..s.len())
+        .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+        .collect()
+}
+
+/// The names of label columns (`word` and `label_*`) of a schema.
+pub(crate) fn label_names(schema: &Schema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| {
+            is_string(f.data_type())
+                && (f.name() == "word" || f.name().starts_with(crate::LABEL_PREFIX))
+        })
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+pub(crate) fn string_array(values: impl IntoIterator<Item = Option<String>>) -> ArrayRef {
+    Arc::new(values.into_iter().collect::<StringArray>())
+}
+
+pub(crate) fn f32_list_field(name: &str) -> Field {
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", DataType::Float32, false))),
+        false,
+    )
+}
+
+pub(crate) fn u8_list_field(name: &str) -> Field {
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", DataType::UInt8, false))),
+        false,
+    )
+}
+
+/// Builds a non-nullable list column from per-row vectors.
+pub(crate) fn f32_list<'a>(rows: impl Iterator<Item = &'a [f32]>) -> ArrayRef {
+    let mut b = arrow::array::ListBuilder::new(arrow::array::Float32Builder::new())
+        .with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+    for r in rows {
+        b.values().append_slice(r);
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+pub(crate) fn u8_list<'a>(rows: impl Iterator<Item = &'a [u8]>) -> ArrayRef {
+    let mut b = arrow::array::ListBuilder::new(arrow::array::UInt8Builder::new())
+        .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
+    for r in rows {
+        b.values().append_slice(r);
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+/// Row `i` of a `list<float32>` column.
+pub(crate) fn f32_row(list: &ListArray, i: usize) -> Vec<f32> {
+    let v = list.value(i);
+    let v = v.as_any().downcast_ref::<Float32Array>().expect("checked");
+    v.values().to_vec()
+}
+
+pub(crate) fn u8_row(list: &ListArray, i: usize) -> Vec<u8> {
+    let v = list.value(i);
+    let v = v.as_any().downcast_ref::<UInt8Array>().expect("checked");
+    v.values().to_vec()
+}
+
+/// A Parquet writer onto an [`AtomicFile`], zstd-compressed, with footer metadata.
+pub(crate) struct TableWriter {
+    out: AtomicFile,
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+}
+
+impl TableWriter {
+    pub fn create(target: &Path, schema: SchemaRef, metadata: &Metadata) -> Result<Self> {
+        let out = AtomicFile::create(target)?;
+        let kv: Vec<KeyValue> = metadata
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid level"),
+            ))
+            .set_key_value_metadata((!kv.is_empty()).then_some(kv))
+            .build();
+        let writer = ArrowWriter::try_new(out.try_clone_file()?, schema.clone(), Some(props))
+            .map_err(|e| TableError::parquet(target, e))?;
+        Ok(TableWriter {
+            out,
+            writer,
+            schema,
+        })
+    }
+
+    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
+        let path = self.out.target().to_path_buf();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| TableError::arrow(&path, e))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| TableError::parquet(&path, e))
+    }
+
+    pub fn finish(self) -> Result<()> {
+        let path = self.out.target().to_path_buf();
+        self.writer
+            .close()
+            .map_err(|e| TableError::parquet(&path, e))?;
+        self.out.commit()
+    }
+}

@@ -1,0 +1,235 @@
+//! `embeddings.parquet`: one vector per drawing, written by `embed`.
+//!
+//! | column | type |
+//! | --- | --- |
+//! | `key_id` | string |
+//! | `split` | string |
+//! | `embedding` | fixed_size_list<float32>[dim] |
+//! | `word`, `label_<factor>` | string, null: labels carried from the drawings |
+//!
+//! The footer metadata names the model and the input (`model`, `input`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array};
+use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef};
+
+use crate::columns::{self, TableWriter};
+use crate::{LabelColumn, Metadata, Result, Split, TableError};
+
+/// Embeddings as one row-major matrix.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EmbeddingTable {
+    pub key_ids: Vec<String>,
+    pub splits: Vec<Split>,
+    pub dim: usize,
+    /// `key_ids.len() × dim`, row-major.
+    pub values: Vec<f32>,
+    pub labels: Vec<LabelColumn>,
+    pub metadata: Metadata,
+}
+
+impl EmbeddingTable {
+    pub fn len(&self) -> usize {
+        self.key_ids.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.key_ids.is_empty()
+    }
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+pub fn schema(dim: usize, labels: &[LabelColumn]) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("key_id", DataType::Utf8, false),
+        Field::new("split", DataType::Utf8, false),
+        Field::new(
+            "embedding",
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                dim as i32,
+            ),
+            false,
+        ),
+    ];
+    fields.extend(
+        labels
+            .iter()
+            .map(|l| Field::new(&l.name, DataType::Utf8, true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
+    let n = table.len();
+    if table.values.len() != n * table.dim || table.splits.len() != n {
+        return Err(TableError::invalid(
+            path,
+            format!(
+                "{} keys, {} splits and {} values do not make a {n}×{} matrix",
+                n,
+                table.splits.len(),
+                table.values.len(),
+                table.dim
+            ),
+        ));
+    }
+    let mut w = TableWriter::create(path, schema(table.dim, &table.labels), &table.metadata)?;
+    let chunk = columns_per_batch(table.dim);
+    for start in (0..n.max(1)).step_by(chunk) {
+        let end = (start + chunk).min(n);
+        let item = Arc::new(Field::new("item", DataType::Float32, false));
+        let values = Float32Array::from(table.values[start * table.dim..end * table.dim].to_vec());
+        let emb = FixedSizeListArray::try_new(item, table.dim as i32, Arc::new(values), None)
+            .map_err(|e| TableError::arrow(path, e))?;
+        let mut cols: Vec<ArrayRef> = vec![
+            columns::string_array(table.key_ids[start..end].iter().cloned().map(Some)),
+            columns::string_array(
+                table.splits[start..end]
+                    .iter()
+                    .map(|s| Some(s.as_str().to_string())),
+            ),
+            Arc::new(emb),
+        ];
+        for l in &table.labels {
+            cols.push(columns::string_array(l.values[start..end].iter().cloned()));
+        }
+        w.write(cols)?;
+    }
+    w.finish()
+}
+
+fn columns_per_batch(dim: usize) -> usize {
+    (4 << 20) / (dim.max(1) * 4)
+}
+
+/// Reads an embeddings table and checks its shape: a fixed-size float32 list, no null or NaN.
+pub fn read(path: &Path) -> Result<EmbeddingTable> {
+    let loaded = columns::load(path)?;
+    let s = &loaded.schema;
+    let t = "embeddings";
+    columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
+    columns::require(
+        path,
+        s,
+        t,
+        "embedding",
+        &|d| matches!(d, DataType::FixedSizeList(f, _) if f.data_type() == &DataType::Float32),
+        "fixed_size_list<float32>",
+    )?;
+    let dim = match s.field_with_name("embedding").unwrap().data_type() {
+        DataType::FixedSizeList(_, d) => *d as usize,
+        _ => unreachable!(),
+    };
+    if dim == 0 {
+        return Err(TableError::invalid(path, "embeddings have width 0"));
+    }
+    let has_split = s.field_with_name("split").is_ok();
+    let label_names = columns::label_names(s);
+    let mut out = EmbeddingTable {
+        dim,
+        labels: label_names
+            .iter()
+            .map(|n| LabelColumn {
+                name: n.clone(),
+                values: Vec::new(),
+            })
+            .collect(),
+        metadata: loaded.metadata.clone(),
+        ..Default::default()
+    };
+    for b in &loaded.batches {
+        let keys = columns::strings(b, "key_id");
+        let splits = if has_split {
+            columns::strings(b, "split")
+        } else {
+            vec![Some("train".into()); b.num_rows()]
+        };
+        let emb = b.column_by_name("embedding").unwrap().as_fixed_size_list();
+        for i in 0..b.num_rows() {
+            let row = out.key_ids.len();
+            let key = keys[i]
+                .clone()
+                .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?;
+            if emb.is_null(i) {
+                return Err(TableError::bad_row(
+                    path,
+                    row,
+                    format!("`{key}`: null embedding"),
+                ));
+            }
+            let v = emb.value(i);
+            let v = v.as_primitive::<Float32Type>();
+            if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
+                return Err(TableError::bad_row(
+                    path,
+                    row,
+                    format!("`{key}`: the embedding holds a NaN, infinite or null value"),
+                ));
+            }
+            out.values.extend_from_slice(v.values());
+            let split = splits[i].as_deref().and_then(Split::parse).ok_or_else(|| {
+                TableError::bad_row(path, row, format!("`{key}`: unknown split {:?}", splits[i]))
+            })?;
+            out.splits.push(split);
+            out.key_ids.push(key);
+        }
+        for l in out.labels.iter_mut() {
+            l.values.extend(columns::strings(b, &l.name));
+        }
+    }
+    if out.is_empty() {
+        return Err(TableError::invalid(
+            path,
+            "the embeddings table has no rows",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize, dim: usize) -> EmbeddingTable {
+        EmbeddingTable {
+            key_ids: (0..n).map(|i| format!("k{i}")).collect(),
+            splits: (0..n).map(|i| Split::ALL[i % 3]).collect(),
+            dim,
+            values: (0..n * dim).map(|v| v as f32 * 0.5).collect(),
+            labels: vec![LabelColumn {
+                name: "label_eyes".into(),
+                values: (0..n)
+                    .map(|i| (i % 5 != 0).then(|| format!("e{}", i % 2)))
+                    .collect(),
+            }],
+            metadata: vec![("model".into(), "run".into())],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let t = table(3000, 7);
+        write(&p, &t).unwrap();
+        assert_eq!(read(&p).unwrap(), t);
+    }
+
+    #[test]
+    fn nan_and_wrong_shape_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let mut t = table(4, 3);
+        t.values[5] = f32::NAN;
+        write(&p, &t).unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("row 1") && e.contains("NaN"), "{e}");
+        t.values.pop();
+        let e = write(&p, &t).unwrap_err().to_string();
+        assert!(e.contains("4×3"), "{e}");
+    }
+}

@@ -1,0 +1,76 @@
+//! The pipeline's Parquet tables: one module per table, each with its schema, a writer and a
+//! reader, so that every stage agrees on column names and types and every intermediate result
+//! opens in DuckDB, pandas or polars.
+//!
+//! | table | written by | module |
+//! | --- | --- | --- |
+//! | `drawings.parquet` | ingest | [`drawings`] |
+//! | `train_log.parquet` | train | [`train_log`] |
+//! | `embeddings.parquet` | embed | [`embeddings`] |
+//! | `reconstructions.parquet`, `interpolations.parquet` | embed | [`sequences`] |
+//! | `clusters.parquet` | cluster | [`clusters`] |
+//!
+//! Every writer goes through [`atomic::AtomicFile`]: a temporary file beside the target, renamed
+//! over it only when the table is complete, so a failed run never leaves a half-written table.
+//!
+//! Label columns: any string column named `label_<factor>` (the synthetic faces' factors) and the
+//! `word` column are "labels"; later stages carry them through and score against them.
+
+pub mod atomic;
+pub mod clusters;
+mod columns;
+pub mod drawings;
+pub mod embeddings;
+mod error;
+pub mod sequences;
+pub mod train_log;
+
+pub use error::TableError;
+
+/// Prefix of the label columns.
+pub const LABEL_PREFIX: &str = "label_";
+
+/// The split of the data set a drawing belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Split {
+    Train,
+    Valid,
+    Test,
+}
+
+impl Split {
+    pub const ALL: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Split> {
+        match s {
+            "train" => Some(Split::Train),
+            "valid" => Some(Split::Valid),
+            "test" => Some(Split::Test),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string-valued column carried through the stages (e.g. `word`, `label_mouth`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelColumn {
+    pub name: String,
+    pub values: Vec<Option<String>>,
+}
+
+/// Key-value metadata stored in a Parquet file's footer (which model, which input, ...).
+pub type Metadata = Vec<(String, String)>;
+
+pub(crate) type Result<T> = std::result::Result<T, TableError>;
