@@ -1,0 +1,256 @@
+//! Groups embedding vectors by density: HDBSCAN (exact below a size threshold, sample-and-assign
+//! above it) or DBSCAN, with optional reductions first (cosine normalisation, standardising,
+//! PCA), a per-point membership strength, the 2-D map projection, and quality metrics
+//! (sizes, noise share, silhouette, ARI and NMI against reference labels).
+//!
+//! Everything works on a validated row-major [`Matrix`] of `f32`; labels are `i32` with −1 for
+//! noise and clusters numbered from 0 by decreasing size.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+pub mod blobs;
+mod dbscan;
+mod error;
+mod exact;
+mod knn;
+mod matrix;
+pub mod metrics;
+pub mod reduce;
+mod sampled;
+pub mod strength;
+
+pub use error::{ClusterError, Result};
+pub use matrix::Matrix;
+pub use metrics::{
+    adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
+    Summary,
+};
+pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca};
+pub use sampled::{SampleSettings, SampledRun};
+
+/// Which clustering algorithm runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    #[default]
+    Hdbscan,
+    Dbscan,
+}
+
+/// Distance between embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    #[default]
+    Euclidean,
+    /// Cosine distance, realised as Euclidean distance between L2-normalised rows (same
+    /// neighbour order, so the same density clusters up to the scale of `eps`).
+    Cosine,
+}
+
+/// Every setting of a clustering run; the `[cluster]` section of `pipeline.toml` deserialises
+/// into it (unknown keys are an error, missing keys take the defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterParams {
+    pub algorithm: Algorithm,
+    /// HDBSCAN: smallest group reported as a cluster (at least 2).
+    pub min_cluster_size: usize,
+    /// Neighbours (counting the point) that make a point dense; 0 = `min_cluster_size`.
+    pub min_samples: usize,
+    /// DBSCAN neighbourhood radius, in the distance after the reductions.
+    pub eps: f32,
+    pub metric: Metric,
+    /// Scale every column to zero mean, unit variance before clustering.
+    pub standardise: bool,
+    /// Reduce to this many principal components before clustering; 0 = keep all.
+    pub pca_dims: usize,
+    /// HDBSCAN runs exactly up to this many points, and by sample-and-assign above.
+    pub exact_max_points: usize,
+    /// Points clustered exactly on the sample-and-assign path.
+    pub sample_size: usize,
+    /// Sample-and-assign: a point joins its nearest clustered sample point `j` when within
+    /// this multiple of `j`'s core distance.
+    pub assign_factor: f32,
+    /// Seed of the sample (and of nothing else).
+    pub seed: u64,
+}
+
+impl Default for ClusterParams {
+    fn default() -> Self {
+        ClusterParams {
+            algorithm: Algorithm::Hdbscan,
+            min_cluster_size: 25,
+            min_samples: 0,
+            eps: 0.5,
+            metric: Metric::Euclidean,
+            standardise: false,
+            pca_dims: 0,
+            exact_max_points: 20_000,
+            sample_size: 20_000,
+            assign_factor: 2.0,
+            seed: 0,
+        }
+    }
+}
+
+impl ClusterParams {
+    /// `min_samples` with 0 resolved to `min_cluster_size`.
+    pub fn effective_min_samples(&self) -> usize {
+        if self.min_samples == 0 {
+            self.min_cluster_size
+        } else {
+            self.min_samples
+        }
+    }
+
+    /// Checks the settings that do not depend on the data.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, reason: &str| {
+            Err(ClusterError::Param {
+                name,
+                reason: reason.to_string(),
+            })
+        };
+        if self.min_cluster_size < 2 {
+            return bad("min_cluster_size", "must be at least 2");
+        }
+        if self.algorithm == Algorithm::Dbscan && !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("eps", "must be a positive number");
+        }
+        if !(self.assign_factor.is_finite() && self.assign_factor > 0.0) {
+            return bad("assign_factor", "must be a positive number");
+        }
+        if self.sample_size < 2 {
+            return bad("sample_size", "must be at least 2");
+        }
+        Ok(())
+    }
+}
+
+/// How the labels were produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "path", rename_all = "snake_case")]
+pub enum Method {
+    /// The `hdbscan` crate on every point.
+    ExactHdbscan,
+    /// The `hdbscan` crate on a sample, the rest assigned (see the `sampled` module).
+    SampledHdbscan(SampledRun),
+    Dbscan,
+}
+
+/// Result of [`cluster`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clustering {
+    /// Per point: −1 noise, else the cluster, numbered from 0 by decreasing size.
+    pub labels: Vec<i32>,
+    /// Per point membership strength in `[0, 1]` (0 for noise); `1 − strength` is an outlier
+    /// score. See [`strength`](crate::strength) for the definition.
+    pub strength: Vec<f32>,
+    pub method: Method,
+    /// Share of variance the PCA reduction kept, when one ran.
+    pub pca_kept_variance: Option<f64>,
+}
+
+impl Clustering {
+    pub fn summary(&self) -> Summary {
+        summary(&self.labels)
+    }
+}
+
+/// The data after the configured reductions, as clustering sees it.
+pub struct Prepared<'a> {
+    pub matrix: Cow<'a, Matrix>,
+    pub pca: Option<Pca>,
+}
+
+/// Applies, in order, cosine normalisation (metric = cosine), standardising and PCA.
+pub fn prepare<'a>(m: &'a Matrix, p: &ClusterParams) -> Result<Prepared<'a>> {
+    m.require_rows()?;
+    let mut x = Cow::Borrowed(m);
+    if p.metric == Metric::Cosine {
+        x = Cow::Owned(l2_normalise(&x));
+    }
+    if p.standardise {
+        x = Cow::Owned(standardise(&x)?);
+    }
+    let mut model = None;
+    if p.pca_dims > 0 {
+        let (projected, fitted) = pca(&x, p.pca_dims)?;
+        x = Cow::Owned(projected);
+        model = Some(fitted);
+    }
+    Ok(Prepared {
+        matrix: x,
+        pca: model,
+    })
+}
+
+/// The 2-D map of the embeddings: PCA to two dimensions of the data as clustering sees it.
+pub fn map_2d(m: &Matrix, p: &ClusterParams) -> Result<Matrix> {
+    let prepared = prepare(m, p)?;
+    project_2d(&prepared.matrix)
+}
+
+/// Clusters the rows of `m` as `p` says. Errors on empty input or invalid parameters.
+pub fn cluster(m: &Matrix, p: &ClusterParams) -> Result<Clustering> {
+    p.validate()?;
+    let prepared = prepare(m, p)?;
+    let x: &Matrix = &prepared.matrix;
+    let ms = p.effective_min_samples();
+    let (labels, reach, method) = match p.algorithm {
+        Algorithm::Hdbscan if x.n_rows() <= p.exact_max_points => {
+            let labels = exact::exact_hdbscan(x, p.min_cluster_size, ms)?;
+            (labels, knn::core_distances(x, ms)?, Method::ExactHdbscan)
+        }
+        Algorithm::Hdbscan => {
+            let settings = SampleSettings {
+                sample_size: p.sample_size,
+                assign_factor: p.assign_factor,
+                seed: p.seed,
+            };
+            let s = sampled::sampled_hdbscan(x, p.min_cluster_size, ms, &settings)?;
+            (s.labels, s.reach, Method::SampledHdbscan(s.run))
+        }
+        Algorithm::Dbscan => {
+            let labels = dbscan::dbscan(x, p.eps, ms)?;
+            (labels, knn::core_distances(x, ms)?, Method::Dbscan)
+        }
+    };
+    let labels = relabel_by_size(&labels);
+    let strength = strength::membership_strength(&labels, &reach);
+    Ok(Clustering {
+        labels,
+        strength,
+        method,
+        pca_kept_variance: prepared.pca.as_ref().map(Pca::kept_variance),
+    })
+}
+
+/// Renumbers clusters 0, 1, … by decreasing size (ties: first appearance), noise stays −1, so
+/// ids are dense and comparable in reports whatever the backend numbered.
+pub fn relabel_by_size(labels: &[i32]) -> Vec<i32> {
+    let mut counts: std::collections::HashMap<i32, (usize, usize)> = Default::default();
+    for (i, &l) in labels.iter().enumerate() {
+        if l >= 0 {
+            counts.entry(l).or_insert((0, i)).0 += 1;
+        }
+    }
+    let mut order: Vec<(i32, usize, usize)> =
+        counts.into_iter().map(|(l, (c, f))| (l, c, f)).collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let map: std::collections::HashMap<i32, i32> = order
+        .iter()
+        .enumerate()
+        .map(|(new, &(old, _, _))| (old, new as i32))
+        .collect();
+    labels
+        .iter()
+        .map(|l| if *l < 0 { -1 } else { map[l] })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

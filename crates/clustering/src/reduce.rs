@@ -1,0 +1,408 @@
+//! Reductions applied before clustering or for the 2-D map: standardising, L2 normalising
+//! (cosine distance as Euclidean distance on the unit sphere) and PCA.
+//!
+//! PCA eigendecomposes the `d × d` covariance with the cyclic Jacobi method: `d` is the embedding
+//! width (tens), so the `O(d³)` per sweep is negligible next to the `O(n d²)` covariance, and
+//! Jacobi is short, robust for symmetric matrices and accurate to machine precision, which
+//! spares a linear-algebra dependency for one 50 × 50 matrix.
+
+use rayon::prelude::*;
+
+use crate::error::{ClusterError, Result};
+use crate::matrix::Matrix;
+
+/// Rows per rayon task when summing over the data.
+const CHUNK_ROWS: usize = 4096;
+
+/// Column means in `f64`.
+fn column_means(m: &Matrix) -> Vec<f64> {
+    let d = m.dim();
+    let sums = m
+        .as_slice()
+        .par_chunks(CHUNK_ROWS * d)
+        .map(|chunk| {
+            let mut s = vec![0.0f64; d];
+            for row in chunk.chunks_exact(d) {
+                for (acc, &v) in s.iter_mut().zip(row) {
+                    *acc += f64::from(v);
+                }
+            }
+            s
+        })
+        .reduce(|| vec![0.0; d], add_vecs);
+    let n = m.n_rows().max(1) as f64;
+    sums.into_iter().map(|s| s / n).collect()
+}
+
+fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+    a
+}
+
+/// Centres every column on zero and scales it to unit (population) variance, as scikit-learn's
+/// `StandardScaler` does; a constant column is only centred.
+pub fn standardise(m: &Matrix) -> Result<Matrix> {
+    m.require_rows()?;
+    let d = m.dim();
+    let mean = column_means(m);
+    let sq = m
+        .as_slice()
+        .par_chunks(CHUNK_ROWS * d)
+        .map(|chunk| {
+            let mut s = vec![0.0f64; d];
+            for row in chunk.chunks_exact(d) {
+                for ((acc, &v), mu) in s.iter_mut().zip(row).zip(&mean) {
+                    let c = f64::from(v) - mu;
+                    *acc += c * c;
+                }
+            }
+            s
+        })
+        .reduce(|| vec![0.0; d], add_vecs);
+    let n = m.n_rows() as f64;
+    let scale: Vec<f64> = sq
+        .iter()
+        .map(|s| {
+            let sd = (s / n).sqrt();
+            if sd > 0.0 {
+                1.0 / sd
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let data = m
+        .as_slice()
+        .par_chunks(d)
+        .flat_map_iter(|row| {
+            row.iter()
+                .zip(&mean)
+                .zip(&scale)
+                .map(|((&v, mu), s)| ((f64::from(v) - mu) * s) as f32)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok(Matrix::from_parts(data, d))
+}
+
+/// Scales every row to unit Euclidean length, so that Euclidean distance becomes
+/// `sqrt(2 · cosine distance)` and ranks neighbours exactly as cosine distance does.
+/// An all-zero row has no direction and stays zero.
+pub fn l2_normalise(m: &Matrix) -> Matrix {
+    let d = m.dim();
+    let data = m
+        .as_slice()
+        .par_chunks(d)
+        .flat_map_iter(|row| {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            row.iter().map(|v| v * inv).collect::<Vec<_>>()
+        })
+        .collect();
+    Matrix::from_parts(data, d)
+}
+
+/// Eigen-decomposition of a symmetric matrix: eigenvalues in descending order and the matching
+/// unit eigenvectors (`vectors[i]` belongs to `values[i]`).
+#[derive(Debug, Clone)]
+pub struct SymmetricEigen {
+    pub values: Vec<f64>,
+    pub vectors: Vec<Vec<f64>>,
+}
+
+/// Cyclic Jacobi eigenvalue method for the symmetric `d × d` row-major matrix `a`.
+///
+/// Each rotation zeroes one off-diagonal pair; sweeps repeat until the off-diagonal mass is
+/// negligible (quadratic convergence, typically under ten sweeps). Each eigenvector's sign is
+/// fixed so that its largest-magnitude entry is positive, making PCA output deterministic.
+pub fn symmetric_eigen(a: &[f64], d: usize) -> SymmetricEigen {
+    assert_eq!(a.len(), d * d, "symmetric_eigen: matrix is not d × d");
+    let mut a = a.to_vec();
+    let mut v = vec![0.0f64; d * d];
+    for i in 0..d {
+        v[i * d + i] = 1.0;
+    }
+    let total: f64 = a.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
+    for _sweep in 0..100 {
+        let off: f64 = (0..d)
+            .flat_map(|p| ((p + 1)..d).map(move |q| (p, q)))
+            .map(|(p, q)| a[p * d + q] * a[p * d + q])
+            .sum();
+        if off <= total * 1e-30 {
+            break;
+        }
+        for p in 0..d {
+            for q in (p + 1)..d {
+                let apq = a[p * d + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
+                let t = if theta >= 0.0 {
+                    1.0 / (theta + (theta * theta + 1.0).sqrt())
+                } else {
+                    -1.0 / (-theta + (theta * theta + 1.0).sqrt())
+                };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                // A ← Jᵀ A J: first the columns p and q, then the rows p and q.
+                for k in 0..d {
+                    let akp = a[k * d + p];
+                    let akq = a[k * d + q];
+                    a[k * d + p] = c * akp - s * akq;
+                    a[k * d + q] = s * akp + c * akq;
+                }
+                for k in 0..d {
+                    let apk = a[p * d + k];
+                    let aqk = a[q * d + k];
+                    a[p * d + k] = c * apk - s * aqk;
+                    a[q * d + k] = s * apk + c * aqk;
+                }
+                for k in 0..d {
+                    let vkp = v[k * d + p];
+                    let vkq = v[k * d + q];
+                    v[k * d + p] = c * vkp - s * vkq;
+                    v[k * d + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&i, &j| a[j * d + j].total_cmp(&a[i * d + i]));
+    let values = order.iter().map(|&i| a[i * d + i]).collect();
+    let vectors = order
+        .iter()
+        .map(|&i| {
+            let mut col: Vec<f64> = (0..d).map(|k| v[k * d + i]).collect();
+            let big = col
+                .iter()
+                .copied()
+                .max_by(|x, y| x.abs().total_cmp(&y.abs()))
+                .unwrap_or(1.0);
+            if big < 0.0 {
+                col.iter_mut().for_each(|x| *x = -*x);
+            }
+            col
+        })
+        .collect();
+    SymmetricEigen { values, vectors }
+}
+
+/// A fitted principal component analysis.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    /// Column means subtracted before projecting.
+    pub mean: Vec<f64>,
+    /// `k` unit principal axes, each of length `d`, by decreasing variance.
+    pub components: Vec<Vec<f64>>,
+    /// Variance along each component (sample covariance, `n - 1` denominator).
+    pub explained_variance: Vec<f64>,
+    /// Share of the total variance along each component.
+    pub explained_variance_ratio: Vec<f64>,
+}
+
+impl Pca {
+    /// Fits `k` principal components of `m` (`1 ≤ k ≤ dim`).
+    pub fn fit(m: &Matrix, k: usize) -> Result<Pca> {
+        m.require_rows()?;
+        let d = m.dim();
+        if k == 0 || k > d {
+            return Err(ClusterError::Param {
+                name: "pca_dims",
+                reason: format!("must be between 1 and the data dimension {d}, got {k}"),
+            });
+        }
+        let mean = column_means(m);
+        // Upper triangle of the scatter matrix, summed per chunk in parallel.
+        let scatter = m
+            .as_slice()
+            .par_chunks(CHUNK_ROWS * d)
+            .map(|chunk| {
+                let mut s = vec![0.0f64; d * d];
+                let mut c = vec![0.0f64; d];
+                for row in chunk.chunks_exact(d) {
+                    for ((ci, &v), mu) in c.iter_mut().zip(row).zip(&mean) {
+                        *ci = f64::from(v) - mu;
+                    }
+                    for i in 0..d {
+                        let ci = c[i];
+                        let srow = &mut s[i * d..(i + 1) * d];
+                        for j in i..d {
+                            srow[j] += ci * c[j];
+                        }
+                    }
+                }
+                s
+            })
+            .reduce(|| vec![0.0; d * d], add_vecs);
+        let denom = (m.n_rows().saturating_sub(1)).max(1) as f64;
+        let mut cov = vec![0.0f64; d * d];
+        for i in 0..d {
+            for j in i..d {
+                let v = scatter[i * d + j] / denom;
+                cov[i * d + j] = v;
+                cov[j * d + i] = v;
+            }
+        }
+        let eig = symmetric_eigen(&cov, d);
+        // Rounding can leave tiny negative eigenvalues of a PSD matrix.
+        let values: Vec<f64> = eig.values.iter().map(|v| v.max(0.0)).collect();
+        let total: f64 = values.iter().sum();
+        let explained_variance: Vec<f64> = values[..k].to_vec();
+        let explained_variance_ratio = explained_variance
+            .iter()
+            .map(|v| if total > 0.0 { v / total } else { 0.0 })
+            .collect();
+        Ok(Pca {
+            mean,
+            components: eig.vectors[..k].to_vec(),
+            explained_variance,
+            explained_variance_ratio,
+        })
+    }
+
+    /// Projects `m` (same width as the fitted data) onto the components.
+    pub fn transform(&self, m: &Matrix) -> Result<Matrix> {
+        let d = self.mean.len();
+        if m.dim() != d {
+            return Err(ClusterError::Param {
+                name: "pca",
+                reason: format!("fitted on dimension {d}, applied to dimension {}", m.dim()),
+            });
+        }
+        let k = self.components.len();
+        let data = m
+            .as_slice()
+            .par_chunks(d)
+            .flat_map_iter(|row| {
+                self.components
+                    .iter()
+                    .map(|comp| {
+                        row.iter()
+                            .zip(&self.mean)
+                            .zip(comp)
+                            .map(|((&v, mu), w)| (f64::from(v) - mu) * w)
+                            .sum::<f64>() as f32
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Matrix::from_parts(data, k))
+    }
+
+    /// Share of the total variance the kept components explain.
+    pub fn kept_variance(&self) -> f64 {
+        self.explained_variance_ratio.iter().sum()
+    }
+}
+
+/// PCA of `m` to `k` dimensions: the projected data and the fitted model.
+pub fn pca(m: &Matrix, k: usize) -> Result<(Matrix, Pca)> {
+    let model = Pca::fit(m, k)?;
+    let projected = model.transform(m)?;
+    Ok((projected, model))
+}
+
+/// The 2-D PCA projection used for the embedding map (data of width 1 gets a zero `y`).
+pub fn project_2d(m: &Matrix) -> Result<Matrix> {
+    m.require_rows()?;
+    if m.dim() >= 2 {
+        return Ok(pca(m, 2)?.0);
+    }
+    let (x, _) = pca(m, 1)?;
+    let data = x.as_slice().iter().flat_map(|&v| [v, 0.0]).collect();
+    Ok(Matrix::from_parts(data, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn jacobi_matches_known_eigenpairs() {
+        let e = symmetric_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
+        assert!((e.values[0] - 3.0).abs() < 1e-12 && (e.values[1] - 1.0).abs() < 1e-12);
+        let r = 0.5f64.sqrt();
+        assert!((e.vectors[0][0] - r).abs() < 1e-12 && (e.vectors[0][1] - r).abs() < 1e-12);
+    }
+
+    #[test]
+    fn jacobi_diagonalises_random_symmetric_matrix() {
+        let d = 12;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut a = vec![0.0f64; d * d];
+        for i in 0..d {
+            for j in i..d {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                a[i * d + j] = v;
+                a[j * d + i] = v;
+            }
+        }
+        let e = symmetric_eigen(&a, d);
+        for (lambda, vec) in e.values.iter().zip(&e.vectors) {
+            for i in 0..d {
+                let av: f64 = (0..d).map(|j| a[i * d + j] * vec[j]).sum();
+                assert!((av - lambda * vec[i]).abs() < 1e-9, "A v != λ v");
+            }
+            let norm: f64 = vec.iter().map(|x| x * x).sum();
+            assert!((norm - 1.0).abs() < 1e-9);
+        }
+        assert!(e.values.windows(2).all(|w| w[0] >= w[1]));
+        let dot: f64 = e.vectors[0]
+            .iter()
+            .zip(&e.vectors[1])
+            .map(|(x, y)| x * y)
+            .sum();
+        assert!(dot.abs() < 1e-9);
+    }
+
+    #[test]
+    fn pca_finds_the_long_axis() {
+        // Points along the line y = 2x with small noise: the first axis is (1, 2)/√5.
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let rows: Vec<[f32; 2]> = (0..500)
+            .map(|_| {
+                let t: f32 = rng.random_range(-10.0..10.0);
+                let e: f32 = rng.random_range(-0.1..0.1);
+                [t + 5.0, 2.0 * t - 3.0 + e]
+            })
+            .collect();
+        let m = Matrix::from_rows(&rows).unwrap();
+        let (proj, model) = pca(&m, 1).unwrap();
+        let c = &model.components[0];
+        assert!((c[0] - 1.0 / 5f64.sqrt()).abs() < 1e-3, "{c:?}");
+        assert!((c[1] - 2.0 / 5f64.sqrt()).abs() < 1e-3, "{c:?}");
+        assert!(model.explained_variance_ratio[0] > 0.999);
+        assert_eq!(proj.dim(), 1);
+        let mean: f32 = proj.as_slice().iter().sum::<f32>() / 500.0;
+        assert!(mean.abs() < 1e-3);
+        assert!(Pca::fit(&m, 3).is_err());
+        assert_eq!(project_2d(&m).unwrap().dim(), 2);
+    }
+
+    #[test]
+    fn standardise_gives_zero_mean_unit_variance() {
+        let m = Matrix::from_rows(&[[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [6.0, 7.0]]).unwrap();
+        let s = standardise(&m).unwrap();
+        let col0: Vec<f32> = s.rows().map(|r| r[0]).collect();
+        let mean: f32 = col0.iter().sum::<f32>() / 4.0;
+        let var: f32 = col0.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 4.0;
+        assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-5);
+        assert!(
+            s.rows().all(|r| r[1] == 0.0),
+            "constant column is centred only"
+        );
+    }
+
+    #[test]
+    fn l2_normalise_makes_unit_rows() {
+        let m = Matrix::from_rows(&[[3.0, 4.0], [0.0, 0.0]]).unwrap();
+        let n = l2_normalise(&m);
+        assert_eq!(n.row(0), &[0.6, 0.8]);
+        assert_eq!(n.row(1), &[0.0, 0.0]);
+    }
+}
