@@ -1,0 +1,827 @@
+//! Newline-delimited JSON, plain or gzip-compressed: Google's *simplified* and *raw* files, the
+//! SPG subset (only `word`, `key_id`, `drawing`) and the project's synthetic faces (which add
+//! a `"labels"` object).
+//!
+//! Simplified and raw lines are told apart by content: a raw stroke has a third list of
+//! times. Every line is parsed on its own, so a bad line is reported and the reader goes on
+//! with the next one.
+
+use crate::{open_file, sniff, ErrorKind, Format, Location, Record, RecordError, Source};
+use drawing::{Stroke, Stroke3};
+use flate2::read::MultiGzDecoder;
+use rayon::prelude::*;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Opens an ndjson or ndjson.gz file for line reading, checking that its first bytes are
+/// what the name promises.
+fn open_input(path: &Path) -> Result<(Format, Box<dyn BufRead + Send>), RecordError> {
+    let format = Format::from_path(path);
+    let mismatch = |expected: Format, found: &str| {
+        RecordError::new(
+            path,
+            None,
+            ErrorKind::FormatMismatch {
+                expected: expected.as_str(),
+                found: found.to_string(),
+            },
+        )
+    };
+    let read_err = |e| RecordError::new(path, None, ErrorKind::Read(e));
+    let file = open_file(path)?;
+    let mut plain = BufReader::with_capacity(READ_BUFFER, file);
+    let (format, mut input): (Format, Box<dyn BufRead + Send>) = match format {
+        Some(Format::NdjsonGz) => {
+            let head = plain.fill_buf().map_err(read_err)?;
+            if !head.is_empty() && !head.starts_with(&[0x1f, 0x8b]) {
+                let found = sniff(head).unwrap_or("data that is not gzip-compressed");
+                return Err(mismatch(Format::NdjsonGz, found));
+            }
+            let gz = MultiGzDecoder::new(plain);
+            (
+                Format::NdjsonGz,
+                Box::new(BufReader::with_capacity(READ_BUFFER, gz)),
+            )
+        }
+        Some(Format::Ndjson) => (Format::Ndjson, Box::new(plain)),
+        _ => {
+            return Err(mismatch(
+                Format::Ndjson,
+                "a file not named .ndjson or .ndjson.gz",
+            ))
+        }
+    };
+    let head = input.fill_buf().map_err(read_err)?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    if let Some(&first) = head.iter().find(|b| !b.is_ascii_whitespace()) {
+        if first != b'{' {
+            let found = sniff(head).unwrap_or("data that does not start with a JSON object");
+            return Err(mismatch(format, found));
+        }
+    }
+    Ok((format, input))
+}
+
+/// Reads one line (without its line end) into `buf`; `Ok(false)` at the end of the input.
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    if input.read_until(b'\n', buf)? == 0 {
+        return Ok(false);
+    }
+    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+        buf.pop();
+    }
+    Ok(true)
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Streams the records of one ndjson or ndjson.gz file, a line at a time.
+pub struct NdjsonReader {
+    path: PathBuf,
+    format: Format,
+    input: Box<dyn BufRead + Send>,
+    buf: Vec<u8>,
+    line_no: u64,
+    done: bool,
+}
+
+impl NdjsonReader {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, RecordError> {
+        let path = path.as_ref();
+        let (format, input) = open_input(path)?;
+        Ok(NdjsonReader {
+            path: path.to_path_buf(),
+            format,
+            input,
+            buf: Vec::with_capacity(64 * 1024),
+            line_no: 0,
+            done: false,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+}
+
+impl Iterator for NdjsonReader {
+    type Item = Result<Record, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            match read_line(&mut *self.input, &mut self.buf) {
+                Ok(false) => self.done = true,
+                Ok(true) => {
+                    self.line_no += 1;
+                    let line = if self.line_no == 1 {
+                        self.buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.buf)
+                    } else {
+                        &self.buf
+                    };
+                    if !is_blank(line) {
+                        return Some(parse_line(line, self.line_no, &self.path));
+                    }
+                }
+                Err(e) => {
+                    self.done = true;
+                    let loc = Some(Location::Line(self.line_no + 1));
+                    return Some(Err(RecordError::new(&self.path, loc, ErrorKind::Read(e))));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A run of consecutive non-blank lines of one file, kept in one buffer.
+#[derive(Debug, Clone)]
+pub struct LineBatch {
+    path: Arc<Path>,
+    buf: Vec<u8>,
+    /// (1-based line number, start, end) of each line in `buf`.
+    lines: Vec<(u64, usize, usize)>,
+}
+
+impl LineBatch {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+    /// Bytes of line text held (line ends excluded).
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+    /// `(line number, line)` pairs in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        self.lines.iter().map(|&(n, a, b)| (n, &self.buf[a..b]))
+    }
+    /// Parses every line on this thread.
+    pub fn parse(&self) -> Vec<Result<Record, RecordError>> {
+        self.iter()
+            .map(|(n, line)| parse_line(line, n, &self.path))
+            .collect()
+    }
+    /// Parses the lines on rayon's thread pool; results stay in file order.
+    pub fn parse_par(&self) -> Vec<Result<Record, RecordError>> {
+        self.lines
+            .par_iter()
+            .map(|&(n, a, b)| parse_line(&self.buf[a..b], n, &self.path))
+            .collect()
+    }
+}
+
+/// Iterator of [`LineBatch`]es of about `batch_bytes` each; see [`read_lines_batched`].
+pub struct LineBatches {
+    path: Arc<Path>,
+    input: Box<dyn BufRead + Send>,
+    line: Vec<u8>,
+    line_no: u64,
+    batch_bytes: usize,
+    done: bool,
+}
+
+/// Reads an ndjson or ndjson.gz file in batches of whole lines (about `batch_bytes` of text
+/// each, at least one line), numbered, for parsing in parallel with
+/// [`LineBatch::parse_par`] or [`parse_line`]. Blank lines are dropped. A read error ends
+/// the iteration after being yielded.
+pub fn read_lines_batched(
+    path: impl AsRef<Path>,
+    batch_bytes: usize,
+) -> Result<LineBatches, RecordError> {
+    let path = path.as_ref();
+    let (_, input) = open_input(path)?;
+    Ok(LineBatches {
+        path: Arc::from(path),
+        input,
+        line: Vec::with_capacity(64 * 1024),
+        line_no: 0,
+        batch_bytes: batch_bytes.max(1),
+        done: false,
+    })
+}
+
+impl Iterator for LineBatches {
+    type Item = Result<LineBatch, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut batch = LineBatch {
+            path: self.path.clone(),
+            buf: Vec::with_capacity(self.batch_bytes + 64 * 1024),
+            lines: Vec::new(),
+        };
+        while batch.buf.len() < self.batch_bytes {
+            match read_line(&mut *self.input, &mut self.line) {
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(true) => {
+                    self.line_no += 1;
+                    let line = if self.line_no == 1 {
+                        self.line
+                            .strip_prefix(b"\xEF\xBB\xBF")
+                            .unwrap_or(&self.line)
+                    } else {
+                        &self.line
+                    };
+                    if !is_blank(line) {
+                        let start = batch.buf.len();
+                        batch.buf.extend_from_slice(line);
+                        batch.lines.push((self.line_no, start, batch.buf.len()));
+                    }
+                }
+                Err(e) => {
+                    // the lines read so far are lost with the batch: the file is unreadable
+                    // from here on anyway, and the error names where
+                    self.done = true;
+                    let loc = Some(Location::Line(self.line_no + 1));
+                    return Some(Err(RecordError::new(&self.path, loc, ErrorKind::Read(e))));
+                }
+            }
+        }
+        (!batch.is_empty()).then_some(Ok(batch))
+    }
+}
+
+/// Parses one ndjson line (without its line end) into a record. `line_no` (1-based) and
+/// `path` only go into the record's location and into errors.
+pub fn parse_line(line: &[u8], line_no: u64, path: &Path) -> Result<Record, RecordError> {
+    let loc = Location::Line(line_no);
+    let err = |kind| RecordError::new(path, Some(loc.clone()), kind);
+    let fields: LineFields = serde_json::from_slice(line).map_err(|e| err(ErrorKind::Json(e)))?;
+    let key_id = fields
+        .key_id
+        .ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?
+        .0;
+    let strokes = fields
+        .drawing
+        .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?
+        .0;
+    let (drawing, times) = build_drawing(strokes).map_err(err)?;
+    let timestamp = match fields.timestamp {
+        Some(ts) => match crate::parse_timestamp(&ts) {
+            Some(us) => Some(us),
+            None => return Err(err(ErrorKind::Timestamp(ts))),
+        },
+        None => None,
+    };
+    Ok(Record {
+        key_id,
+        word: fields.word,
+        countrycode: fields.countrycode,
+        recognized: fields.recognized,
+        timestamp,
+        split: None,
+        source: if times.is_some() {
+            Source::Raw
+        } else {
+            Source::Simplified
+        },
+        drawing,
+        times,
+        labels: fields.labels.map(|l| l.0).unwrap_or_default(),
+        location: loc,
+    })
+}
+
+/// Checks the strokes and turns them into stroke-3 rows (plus times for raw strokes).
+fn build_drawing(strokes: Vec<JsonStroke>) -> Result<(Stroke3, Option<Vec<f64>>), ErrorKind> {
+    let first = strokes.first().ok_or(ErrorKind::EmptyDrawing)?.lists;
+    let raw = first == 3;
+    let mut total = 0;
+    for (i, s) in strokes.iter().enumerate() {
+        if !(2..=3).contains(&s.lists) {
+            return Err(ErrorKind::StrokeLists {
+                stroke: i,
+                lists: s.lists,
+            });
+        }
+        if s.lists != first {
+            return Err(ErrorKind::MixedStrokes {
+                stroke: i,
+                lists: s.lists,
+                first,
+            });
+        }
+        let t_len = s.t.as_ref().map(Vec::len);
+        if s.x.len() != s.y.len() || t_len.is_some_and(|t| t != s.x.len()) {
+            return Err(ErrorKind::LengthMismatch {
+                stroke: i,
+                x: s.x.len(),
+                y: s.y.len(),
+                t: t_len,
+            });
+        }
+        check_range(i, s, raw)?;
+        total += s.x.len();
+    }
+    if total == 0 {
+        return Err(ErrorKind::EmptyDrawing);
+    }
+    let mut times = raw.then(|| Vec::with_capacity(total));
+    let strokes: Vec<Stroke> = strokes
+        .into_iter()
+        .map(|s| {
+            if let (Some(all), Some(t)) = (times.as_mut(), s.t) {
+                all.extend(t);
+            }
+            Stroke { x: s.x, y: s.y }
+        })
+        .collect();
+    Ok((Stroke3::from_strokes(&strokes), times))
+}
+
+fn check_range(stroke: usize, s: &JsonStroke, raw: bool) -> Result<(), ErrorKind> {
+    let (ok, allowed): (fn(f32) -> bool, _) = if raw {
+        (
+            |v| v.is_finite() && v.abs() <= crate::RAW_COORD_LIMIT,
+            "the raw range ±100000",
+        )
+    } else {
+        (|v| (0.0..=255.0).contains(&v), "the simplified range 0–255")
+    };
+    for (axis, values) in [("x", &s.x), ("y", &s.y)] {
+        if let Some(point) = values.iter().position(|&v| !ok(v)) {
+            return Err(ErrorKind::OutOfRange {
+                stroke,
+                point,
+                axis,
+                value: f64::from(values[point]),
+                allowed,
+            });
+        }
+    }
+    if let Some(t) = &s.t {
+        if let Some(point) = t.iter().position(|v| !v.is_finite()) {
+            return Err(ErrorKind::OutOfRange {
+                stroke,
+                point,
+                axis: "t",
+                value: t[point],
+                allowed: "finite values",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The fields of a line the pipeline keeps; any others are skipped.
+#[derive(Deserialize)]
+struct LineFields {
+    word: Option<String>,
+    countrycode: Option<String>,
+    timestamp: Option<String>,
+    recognized: Option<bool>,
+    key_id: Option<KeyId>,
+    drawing: Option<JsonDrawing>,
+    labels: Option<Labels>,
+}
+
+/// `key_id` as a string, also accepted as a JSON integer.
+struct KeyId(String);
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key_id string or integer")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyId, E> {
+                Ok(KeyId(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyId, E> {
+                Ok(KeyId(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyId, E> {
+                Ok(KeyId(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `"labels": {"factor": "level", ...}`; numbers and booleans become their JSON text.
+struct Labels(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of label names to strings, numbers or booleans")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, LabelValue>()? {
+                    out.push((k, v.0));
+                }
+                Ok(Labels(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct LabelValue(String);
+
+impl<'de> Deserialize<'de> for LabelValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LabelValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label value (string, number or boolean)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `drawing` array, parsed straight into per-stroke vectors (no `serde_json::Value`).
+struct JsonDrawing(Vec<JsonStroke>);
+
+/// One stroke as written: `lists` counts the lists seen, even those beyond the third.
+struct JsonStroke {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    t: Option<Vec<f64>>,
+    lists: usize,
+}
+
+impl<'de> Deserialize<'de> for JsonDrawing {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonDrawing;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of strokes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonDrawing, A::Error> {
+                let mut strokes = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+                while let Some(s) = seq.next_element::<JsonStroke>()? {
+                    strokes.push(s);
+                }
+                Ok(JsonDrawing(strokes))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonStroke {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonStroke;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a stroke: [[x...], [y...]] or [[x...], [y...], [t...]]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonStroke, A::Error> {
+                let mut s = JsonStroke {
+                    x: Vec::new(),
+                    y: Vec::new(),
+                    t: None,
+                    lists: 0,
+                };
+                loop {
+                    let more = match s.lists {
+                        0 => seq.next_element::<Vec<f32>>()?.map(|v| s.x = v),
+                        1 => seq.next_element::<Vec<f32>>()?.map(|v| s.y = v),
+                        2 => seq.next_element::<Vec<f64>>()?.map(|v| s.t = Some(v)),
+                        // counted, so the caller can say how many lists there were
+                        _ => seq.next_element::<IgnoredAny>()?.map(drop),
+                    };
+                    if more.is_none() {
+                        return Ok(s);
+                    }
+                    s.lists += 1;
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn parse(line: &str) -> Result<Record, RecordError> {
+        parse_line(line.as_bytes(), 7, Path::new("t.ndjson"))
+    }
+
+    fn kind(line: &str) -> ErrorKind {
+        let e = parse(line).unwrap_err();
+        assert_eq!(e.location, Some(Location::Line(7)));
+        assert!(e.to_string().starts_with("t.ndjson: line 7: "), "{e}");
+        assert!(!e.is_fatal());
+        e.kind
+    }
+
+    const SIMPLE: &str = r#"{"word":"face","countrycode":"CH","timestamp":"2017-03-19 15:52:39.229 UTC","recognized":true,"key_id":"5152530285723648","drawing":[[[10,20,30],[5,5,15]],[[0],[100]]]}"#;
+
+    #[test]
+    fn simplified_line() {
+        let r = parse(SIMPLE).unwrap();
+        assert_eq!(r.key_id, "5152530285723648");
+        assert_eq!(r.word.as_deref(), Some("face"));
+        assert_eq!(r.countrycode.as_deref(), Some("CH"));
+        assert_eq!(r.recognized, Some(true));
+        assert_eq!(r.timestamp, Some(1_489_938_759_229_000));
+        assert_eq!(r.source, Source::Simplified);
+        assert_eq!(r.times, None);
+        assert_eq!(r.drawing.dx, vec![10.0, 10.0, 10.0, -30.0]);
+        assert_eq!(r.drawing.dy, vec![5.0, 0.0, 10.0, 85.0]);
+        assert_eq!(r.drawing.pen, vec![0, 0, 1, 1]);
+        assert_eq!(r.location, Location::Line(7));
+        assert!(r.labels.is_empty());
+    }
+
+    #[test]
+    fn raw_line_keeps_times_and_fractions() {
+        let r = parse(
+            r#"{"word":"face","key_id":"1","drawing":[[[318.5,312],[-20,2755],[0,16]],[[1],[2],[40]]]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.source, Source::Raw);
+        assert_eq!(r.times, Some(vec![0.0, 16.0, 40.0]));
+        assert_eq!(r.drawing.dx, vec![318.5, -6.5, -311.0]);
+        assert_eq!(r.drawing.pen, vec![0, 1, 1]);
+        assert_eq!(r.countrycode, None);
+        assert_eq!(r.timestamp, None);
+    }
+
+    #[test]
+    fn spg_style_and_labels_and_numeric_key() {
+        let r = parse(
+            r#"{"word":"face","key_id":42,"drawing":[[[1,2],[3,4]]],"labels":{"mouth":"smile","eyes":2,"hair":true},"i":9}"#,
+        )
+        .unwrap();
+        assert_eq!(r.key_id, "42");
+        assert_eq!(r.recognized, None);
+        assert_eq!(
+            r.labels,
+            vec![
+                ("mouth".into(), "smile".into()),
+                ("eyes".into(), "2".into()),
+                ("hair".into(), "true".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_lines() {
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2]]"#),
+            ErrorKind::Json(_)
+        ));
+        assert!(matches!(kind("not json"), ErrorKind::Json(_)));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[["a"],[2]]]}"#),
+            ErrorKind::Json(_)
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2]]],"labels":{"a":[1]}}"#),
+            ErrorKind::Json(_)
+        ));
+        assert!(
+            matches!(kind(r#"{"key_id":"1"}"#), ErrorKind::Invalid(m) if m.contains("drawing"))
+        );
+        assert!(
+            matches!(kind(r#"{"drawing":[[[1],[2]]]}"#), ErrorKind::Invalid(m) if m.contains("key_id"))
+        );
+    }
+
+    #[test]
+    fn empty_drawings() {
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[]}"#),
+            ErrorKind::EmptyDrawing
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[],[]],[[],[]]]}"#),
+            ErrorKind::EmptyDrawing
+        ));
+    }
+
+    #[test]
+    fn length_mismatches_and_list_counts() {
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2]],[[1,2],[3]]]}"#),
+            ErrorKind::LengthMismatch {
+                stroke: 1,
+                x: 2,
+                y: 1,
+                t: None
+            }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1,2],[3,4],[0]]]}"#),
+            ErrorKind::LengthMismatch {
+                stroke: 0,
+                x: 2,
+                y: 2,
+                t: Some(1)
+            }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2],[0],[5]]]}"#),
+            ErrorKind::StrokeLists {
+                stroke: 0,
+                lists: 4
+            }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1]]]}"#),
+            ErrorKind::StrokeLists {
+                stroke: 0,
+                lists: 1
+            }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2],[0]],[[1],[2]]]}"#),
+            ErrorKind::MixedStrokes {
+                stroke: 1,
+                lists: 2,
+                first: 3
+            }
+        ));
+    }
+
+    #[test]
+    fn coordinates_out_of_range() {
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1,256],[2,3]]]}"#),
+            ErrorKind::OutOfRange {
+                stroke: 0,
+                point: 1,
+                axis: "x",
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2]],[[0],[-1]]]}"#),
+            ErrorKind::OutOfRange {
+                stroke: 1,
+                point: 0,
+                axis: "y",
+                ..
+            }
+        ));
+        // raw allows canvas pixels, but not absurd values
+        assert!(parse(r#"{"key_id":"1","drawing":[[[-1013,2755.5],[2,3],[0,1]]]}"#).is_ok());
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1],[2e6],[0]]]}"#),
+            ErrorKind::OutOfRange { axis: "y", .. }
+        ));
+        assert!(matches!(
+            kind(r#"{"key_id":"1","drawing":[[[1e39],[2],[0]]]}"#),
+            ErrorKind::OutOfRange { axis: "x", .. }
+        ));
+    }
+
+    #[test]
+    fn bad_timestamp() {
+        let line = SIMPLE.replace("2017-03-19 15:52:39.229 UTC", "last tuesday");
+        assert!(matches!(kind(&line), ErrorKind::Timestamp(t) if t == "last tuesday"));
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn file_text() -> String {
+        // blank line, a bad line, and no final newline (as the raw samples end)
+        format!("{SIMPLE}\n\n{{\"key_id\":\"2\",\"drawing\":[]}}\r\n{SIMPLE}")
+    }
+
+    #[test]
+    fn reader_continues_after_a_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("a.ndjson", file_text().into_bytes()),
+            ("a.ndjson.gz", gz(file_text().as_bytes())),
+        ] {
+            let p = write(dir.path(), name, &bytes);
+            let out: Vec<_> = NdjsonReader::open(&p).unwrap().collect();
+            assert_eq!(out.len(), 3, "{name}");
+            assert!(out[0].is_ok());
+            let e = out[1].as_ref().unwrap_err();
+            assert_eq!(e.location, Some(Location::Line(3)));
+            assert!(matches!(e.kind, ErrorKind::EmptyDrawing));
+            assert_eq!(out[2].as_ref().unwrap().location, Location::Line(4));
+        }
+    }
+
+    #[test]
+    fn batches_match_the_sequential_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String =
+            (0..50).map(|_| format!("{SIMPLE}\n")).collect::<String>() + &file_text();
+        let p = write(dir.path(), "b.ndjson", text.as_bytes());
+        let seq: Vec<_> = NdjsonReader::open(&p)
+            .unwrap()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        let batches: Vec<_> = read_lines_batched(&p, 1000)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(batches.len() > 3, "small batches: {}", batches.len());
+        let par: Vec<_> = batches
+            .iter()
+            .flat_map(LineBatch::parse_par)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(seq, par);
+        assert_eq!(par.len(), 53);
+    }
+
+    #[test]
+    fn content_must_match_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "x.ndjson", &gz(SIMPLE.as_bytes()));
+        let e = NdjsonReader::open(&p).err().unwrap();
+        assert!(
+            matches!(e.kind, ErrorKind::FormatMismatch { ref found, .. } if found == "gzip data"),
+            "{e}"
+        );
+        let p = write(dir.path(), "y.ndjson.gz", SIMPLE.as_bytes());
+        let e = NdjsonReader::open(&p).err().unwrap();
+        assert!(matches!(e.kind, ErrorKind::FormatMismatch { .. }), "{e}");
+        let p = write(
+            dir.path(),
+            "z.ndjson",
+            &[0, 0, 96, 241, 50, 78, 18, 0, 67, 72],
+        );
+        let e = NdjsonReader::open(&p).err().unwrap();
+        assert!(e.to_string().contains("z.ndjson"), "{e}");
+        assert!(matches!(e.kind, ErrorKind::FormatMismatch { .. }));
+        let e = NdjsonReader::open(dir.path().join("missing.ndjson"))
+            .err()
+            .unwrap();
+        assert!(matches!(e.kind, ErrorKind::Open(_)));
+        assert!(e.to_string().contains("missing.ndjson"), "{e}");
+    }
+
+    #[test]
+    fn corrupt_gzip_is_a_fatal_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..2000)
+            .map(|i| SIMPLE.replace("5152530285723648", &i.to_string()) + "\n")
+            .collect();
+        let mut bytes = gz(text.as_bytes());
+        let n = bytes.len();
+        bytes.truncate(n / 2);
+        let p = write(dir.path(), "c.ndjson.gz", &bytes);
+        let out: Vec<_> = NdjsonReader::open(&p).unwrap().collect();
+        let last = out.last().unwrap().as_ref().unwrap_err();
+        assert!(last.is_fatal());
+        assert!(matches!(last.kind, ErrorKind::Read(_)), "{last}");
+        assert!(out[..out.len() - 1].iter().all(Result::is_ok));
+    }
+}
