@@ -1,0 +1,501 @@
+//! The LSTM recurrence over a whole padded batch in plain Rust, forward and backward.
+//!
+//! Layout: time-major. `xproj` is `[T, B, 4H]` (the input projection of every step plus both
+//! biases, computed outside in one matrix product), `whh` is PyTorch's `[4H, H]` with gates in
+//! the order i, f, g, o. A row `b` is active at step `s` while `s < lengths[b]`; at padded steps
+//! the state (h, c) is held, so the state after the last step is the one at each row's own last
+//! real step. The batch is split into one slice per rayon thread; each slice runs the whole
+//! sequence with single-threaded `gemm` calls on its rows (small products do not pay for
+//! splitting, whole slices do).
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Sizes of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    pub t: usize,
+    pub b: usize,
+    pub h: usize,
+}
+
+/// What the forward hands back: every step's h, or only the final one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// `[T, B, H]`
+    All,
+    /// `[B, H]`: the state after the last step (each row's own last real step).
+    Last,
+}
+
+/// What one batch slice keeps from the forward for the backward.
+#[derive(Debug)]
+struct Slice {
+    b0: usize,
+    nb: usize,
+    /// post-activation gates `[T, nb, 4H]` (or one step's worth when not saving)
+    gates: Vec<f32>,
+    /// cells `[T+1, nb, H]`, index 0 is c0 (two slots when not saving)
+    cs: Vec<f32>,
+    /// hidden states `[T+1, nb, H]`, index 0 is h0 (two slots when not saving)
+    hs: Vec<f32>,
+    /// tanh of the cells `[T, nb, H]` (one slot when not saving)
+    tcs: Vec<f32>,
+}
+
+/// Everything the backward needs, kept by the forward.
+#[derive(Debug)]
+pub struct Saved {
+    dims: Dims,
+    slices: Vec<Slice>,
+}
+
+// Eigen's rational approximation of tanh (float, clamped): pure arithmetic, so loops over
+// slices vectorise; max error a few ulp.
+#[inline(always)]
+fn tanh_fast(x: f32) -> f32 {
+    const A1: f32 = 4.893_524_6e-3;
+    const A3: f32 = 6.372_619_3e-4;
+    const A5: f32 = 1.485_722_4e-5;
+    const A7: f32 = 5.122_297e-8;
+    const A9: f32 = -8.604_672e-11;
+    const A11: f32 = 2.000_188e-13;
+    const A13: f32 = -2.760_768_5e-16;
+    const B0: f32 = 4.893_525e-3;
+    const B2: f32 = 2.268_434_6e-3;
+    const B4: f32 = 1.185_347e-4;
+    const B6: f32 = 1.198_258_4e-6;
+    let x = x.clamp(-7.998_811_7, 7.998_811_7);
+    let x2 = x * x;
+    let mut p = x2 * A13 + A11;
+    p = x2 * p + A9;
+    p = x2 * p + A7;
+    p = x2 * p + A5;
+    p = x2 * p + A3;
+    p = x2 * p + A1;
+    p *= x;
+    let mut q = x2 * B6 + B4;
+    q = x2 * q + B2;
+    q = x2 * q + B0;
+    p / q
+}
+
+#[inline(always)]
+fn sigmoid_fast(x: f32) -> f32 {
+    0.5 + 0.5 * tanh_fast(0.5 * x)
+}
+
+/// One active cell update for one row, gates fused: `a` holds pre-activations on entry and
+/// activations on exit.
+#[inline]
+fn cell_forward(a: &mut [f32], c_prev: &[f32], c: &mut [f32], tc: &mut [f32], h: &mut [f32]) {
+    let n = c.len();
+    let (ai, rest) = a.split_at_mut(n);
+    let (af, rest) = rest.split_at_mut(n);
+    let (ag, ao) = rest.split_at_mut(n);
+    let ao = &mut ao[..n];
+    let (c_prev, tc, h) = (&c_prev[..n], &mut tc[..n], &mut h[..n]);
+    for j in 0..n {
+        let i = sigmoid_fast(ai[j]);
+        let f = sigmoid_fast(af[j]);
+        let g = tanh_fast(ag[j]);
+        let o = sigmoid_fast(ao[j]);
+        let cj = f * c_prev[j] + i * g;
+        let t = tanh_fast(cj);
+        ai[j] = i;
+        af[j] = f;
+        ag[j] = g;
+        ao[j] = o;
+        c[j] = cj;
+        tc[j] = t;
+        h[j] = o * t;
+    }
+}
+
+/// One active step's backward for one row: writes pre-activation gate gradients into `dg`
+/// and the cell gradient flowing to the previous step into `dc` (in place).
+#[inline]
+fn cell_backward(
+    gates: &[f32],
+    c_prev: &[f32],
+    tc: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dg: &mut [f32],
+) {
+    let n = dc.len();
+    let (gi, rest) = gates.split_at(n);
+    let (gf, rest) = rest.split_at(n);
+    let (gg, go) = rest.split_at(n);
+    let go = &go[..n];
+    let (di, rest) = dg.split_at_mut(n);
+    let (df, rest) = rest.split_at_mut(n);
+    let (dgg, d_o) = rest.split_at_mut(n);
+    let d_o = &mut d_o[..n];
+    let (c_prev, tc, dh) = (&c_prev[..n], &tc[..n], &dh[..n]);
+    for j in 0..n {
+        let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tc[j]);
+        let dcj = dc[j] + dh[j] * o * (1.0 - t * t);
+        di[j] = dcj * g * i * (1.0 - i);
+        df[j] = dcj * c_prev[j] * f * (1.0 - f);
+        dgg[j] = dcj * i * (1.0 - g * g);
+        d_o[j] = dh[j] * t * o * (1.0 - o);
+        dc[j] = dcj * f;
+    }
+}
+
+/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, strides given as (row, column).
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    (dst_rs, dst_cs): (isize, isize),
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (isize, isize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (isize, isize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // bounds: the last element each operand can touch must lie inside its slice
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.saturating_sub(1) as isize * rs + cols.saturating_sub(1) as isize * cs) as usize
+    };
+    assert!(last(m, n, dst_rs, dst_cs) < dst.len());
+    if k > 0 {
+        assert!(last(m, k, lhs_rs, lhs_cs) < lhs.len());
+        assert!(last(k, n, rhs_rs, rhs_cs) < rhs.len());
+    }
+    // SAFETY: every index reachable from the given sizes and strides is inside the slices
+    // (checked above), and dst does not alias lhs or rhs (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs,
+            dst_rs,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+fn split_batch(b: usize) -> Vec<(usize, usize)> {
+    let n = rayon::current_num_threads().clamp(1, b.max(1));
+    let per = b.div_ceil(n);
+    (0..b)
+        .step_by(per.max(1))
+        .map(|b0| (b0, per.min(b - b0)))
+        .collect()
+}
+
+/// Runs the forward. `state0` is `[B, 2H]` (h0 then c0 per row). Returns the requested
+/// output and, when `save`, what the backward needs.
+pub fn forward(
+    dims: Dims,
+    xproj: &[f32],
+    whh: &[f32],
+    state0: &[f32],
+    lengths: &[usize],
+    output: Output,
+    save: bool,
+) -> (Vec<f32>, Option<Saved>) {
+    let Dims { t, b, h } = dims;
+    let g4 = 4 * h;
+    assert_eq!(xproj.len(), t * b * g4);
+    assert_eq!(whh.len(), g4 * h);
+    assert_eq!(state0.len(), b * 2 * h);
+    assert_eq!(lengths.len(), b);
+    let slot_gate = |s: usize| if save { s } else { 0 };
+    let slot_state = |s: usize| if save { s } else { s % 2 };
+    let mut slices: Vec<Slice> = split_batch(b)
+        .into_iter()
+        .map(|(b0, nb)| {
+            let steps = if save { t } else { 1 };
+            let states = if save { t + 1 } else { 2 };
+            Slice {
+                b0,
+                nb,
+                gates: vec![0.0; steps * nb * g4],
+                cs: vec![0.0; states * nb * h],
+                hs: vec![0.0; states * nb * h],
+                tcs: vec![0.0; steps * nb * h],
+            }
+        })
+        .collect();
+    // with All output, each slice writes its own rows of every step; gathered afterwards
+    let mut outs: Vec<Vec<f32>> = vec![Vec::new(); slices.len()];
+    slices
+        .par_iter_mut()
+        .zip(outs.par_iter_mut())
+        .for_each(|(sl, out)| {
+            let (b0, nb) = (sl.b0, sl.nb);
+            for r in 0..nb {
+                let src = &state0[(b0 + r) * 2 * h..(b0 + r + 1) * 2 * h];
+                sl.hs[r * h..(r + 1) * h].copy_from_slice(&src[..h]);
+                sl.cs[r * h..(r + 1) * h].copy_from_slice(&src[h..]);
+            }
+            if output == Output::All {
+                *out = vec![0.0; t * nb * h];
+            }
+            for s in 0..t {
+                let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
+                let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
+                gates.copy_from_slice(&xproj[(s * b + b0) * g4..(s * b + b0 + nb) * g4]);
+                {
+                    let h_prev = &sl.hs[ps * nb * h..(ps + 1) * nb * h];
+                    // gates += h_prev · whhᵀ
+                    matmul(
+                        (nb, g4, h),
+                        gates,
+                        (g4 as isize, 1),
+                        true,
+                        h_prev,
+                        (h as isize, 1),
+                        whh,
+                        (1, h as isize),
+                    );
+                }
+                // previous and next state slots are distinct (s and s+1, or s%2 and (s+1)%2)
+                let (cs_lo, cs_hi) = sl.cs.split_at_mut(ps.max(ns) * nb * h);
+                let (hs_lo, hs_hi) = sl.hs.split_at_mut(ps.max(ns) * nb * h);
+                let (c_prev, c_next, h_prev, h_next) = if ps < ns {
+                    (
+                        &cs_lo[ps * nb * h..],
+                        &mut cs_hi[..nb * h],
+                        &hs_lo[ps * nb * h..],
+                        &mut hs_hi[..nb * h],
+                    )
+                } else {
+                    (
+                        &cs_hi[..nb * h],
+                        &mut cs_lo[ns * nb * h..(ns + 1) * nb * h],
+                        &hs_hi[..nb * h],
+                        &mut hs_lo[ns * nb * h..(ns + 1) * nb * h],
+                    )
+                };
+                let tcs = &mut sl.tcs[gs * nb * h..(gs + 1) * nb * h];
+                for r in 0..nb {
+                    let (rh, rg) = (r * h..(r + 1) * h, r * g4..(r + 1) * g4);
+                    if s < lengths[b0 + r] {
+                        cell_forward(
+                            &mut gates[rg],
+                            &c_prev[rh.clone()],
+                            &mut c_next[rh.clone()],
+                            &mut tcs[rh.clone()],
+                            &mut h_next[rh],
+                        );
+                    } else {
+                        c_next[rh.clone()].copy_from_slice(&c_prev[rh.clone()]);
+                        h_next[rh.clone()].copy_from_slice(&h_prev[rh]);
+                    }
+                }
+                if output == Output::All {
+                    out[s * nb * h..(s + 1) * nb * h].copy_from_slice(h_next);
+                }
+            }
+        });
+    let result = match output {
+        Output::All => {
+            let mut all = vec![0.0; t * b * h];
+            for (sl, out) in slices.iter().zip(&outs) {
+                for s in 0..t {
+                    all[(s * b + sl.b0) * h..(s * b + sl.b0 + sl.nb) * h]
+                        .copy_from_slice(&out[s * sl.nb * h..(s + 1) * sl.nb * h]);
+                }
+            }
+            all
+        }
+        Output::Last => {
+            let mut last = vec![0.0; b * h];
+            for sl in &slices {
+                let slot = slot_state(t);
+                last[sl.b0 * h..(sl.b0 + sl.nb) * h]
+                    .copy_from_slice(&sl.hs[slot * sl.nb * h..(slot + 1) * sl.nb * h]);
+            }
+            last
+        }
+    };
+    let saved = save.then_some(Saved { dims, slices });
+    (result, saved)
+}
+
+/// Gradients of one call.
+pub struct Grads {
+    /// `[T, B, 4H]`, zero at padded steps
+    pub dxproj: Vec<f32>,
+    /// `[4H, H]`
+    pub dwhh: Vec<f32>,
+    /// `[B, 2H]`: dh0 then dc0 per row
+    pub dstate0: Vec<f32>,
+}
+
+/// Runs the backward from the gradient of the output (`[T, B, H]` for `All`, `[B, H]` for
+/// `Last`).
+pub fn backward(
+    saved: &Saved,
+    whh: &[f32],
+    lengths: &[usize],
+    output: Output,
+    grad_out: &[f32],
+) -> Grads {
+    let Dims { t, b, h } = saved.dims;
+    let g4 = 4 * h;
+    match output {
+        Output::All => assert_eq!(grad_out.len(), t * b * h),
+        Output::Last => assert_eq!(grad_out.len(), b * h),
+    }
+    struct Part {
+        dg: Vec<f32>,
+        dwhh: Vec<f32>,
+        dh: Vec<f32>,
+        dc: Vec<f32>,
+    }
+    let parts: Vec<Part> = saved
+        .slices
+        .par_iter()
+        .map(|sl| {
+            let (b0, nb) = (sl.b0, sl.nb);
+            let mut dg = vec![0.0f32; t * nb * g4];
+            let mut dh_next = vec![0.0f32; nb * h];
+            let mut dc = vec![0.0f32; nb * h];
+            let mut dh = vec![0.0f32; nb * h];
+            if output == Output::Last {
+                dh_next.copy_from_slice(&grad_out[b0 * h..(b0 + nb) * h]);
+            }
+            for s in (0..t).rev() {
+                // total gradient reaching h_s
+                dh.copy_from_slice(&dh_next);
+                if output == Output::All {
+                    let g = &grad_out[(s * b + b0) * h..(s * b + b0 + nb) * h];
+                    dh.iter_mut().zip(g).for_each(|(a, g)| *a += g);
+                }
+                let dgs = &mut dg[s * nb * g4..(s + 1) * nb * g4];
+                let gates = &sl.gates[s * nb * g4..(s + 1) * nb * g4];
+                let c_prev = &sl.cs[s * nb * h..(s + 1) * nb * h];
+                let tcs = &sl.tcs[s * nb * h..(s + 1) * nb * h];
+                for r in 0..nb {
+                    let (rh, rg) = (r * h..(r + 1) * h, r * g4..(r + 1) * g4);
+                    if s < lengths[b0 + r] {
+                        cell_backward(
+                            &gates[rg.clone()],
+                            &c_prev[rh.clone()],
+                            &tcs[rh.clone()],
+                            &dh[rh.clone()],
+                            &mut dc[rh],
+                            &mut dgs[rg],
+                        );
+                    }
+                    // held steps pass dh and dc through unchanged (dg stays zero)
+                }
+                // dh_{s-1} = dg_s · whh for active rows; held rows keep dh
+                matmul(
+                    (nb, h, g4),
+                    &mut dh_next,
+                    (h as isize, 1),
+                    false,
+                    dgs,
+                    (g4 as isize, 1),
+                    whh,
+                    (h as isize, 1),
+                );
+                for r in 0..nb {
+                    if s >= lengths[b0 + r] {
+                        dh_next[r * h..(r + 1) * h].copy_from_slice(&dh[r * h..(r + 1) * h]);
+                    }
+                }
+            }
+            // dwhh = Σ_s dg_sᵀ · h_{s-1}: one product over all T·nb rows
+            let mut dwhh = vec![0.0f32; g4 * h];
+            matmul(
+                (g4, h, t * nb),
+                &mut dwhh,
+                (h as isize, 1),
+                false,
+                &dg,
+                (1, g4 as isize),
+                &sl.hs[..t * nb * h],
+                (h as isize, 1),
+            );
+            Part {
+                dg,
+                dwhh,
+                dh: dh_next,
+                dc,
+            }
+        })
+        .collect();
+    let mut dxproj = vec![0.0f32; t * b * g4];
+    let mut dwhh = vec![0.0f32; g4 * h];
+    let mut dstate0 = vec![0.0f32; b * 2 * h];
+    for (sl, p) in saved.slices.iter().zip(&parts) {
+        let nb = sl.nb;
+        for s in 0..t {
+            dxproj[(s * b + sl.b0) * g4..(s * b + sl.b0 + nb) * g4]
+                .copy_from_slice(&p.dg[s * nb * g4..(s + 1) * nb * g4]);
+        }
+        dwhh.iter_mut().zip(&p.dwhh).for_each(|(a, g)| *a += g);
+        for r in 0..nb {
+            let row = &mut dstate0[(sl.b0 + r) * 2 * h..(sl.b0 + r + 1) * 2 * h];
+            row[..h].copy_from_slice(&p.dh[r * h..(r + 1) * h]);
+            row[h..].copy_from_slice(&p.dc[r * h..(r + 1) * h]);
+        }
+    }
+    Grads {
+        dxproj,
+        dwhh,
+        dstate0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_functions_match_std() {
+        for k in -2000..=2000 {
+            let x = k as f32 * 0.01;
+            assert!((tanh_fast(x) - x.tanh()).abs() < 2e-6, "tanh({x})");
+            let s = 1.0 / (1.0 + (-x).exp());
+            assert!((sigmoid_fast(x) - s).abs() < 2e-6, "sigmoid({x})");
+        }
+        assert_eq!(tanh_fast(50.0), tanh_fast(8.0));
+        assert!(tanh_fast(-50.0) < -0.99999);
+    }
+
+    #[test]
+    fn padded_rows_hold_their_state() {
+        let dims = Dims { t: 4, b: 3, h: 2 };
+        let xproj: Vec<f32> = (0..4 * 3 * 8)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1)
+            .collect();
+        let whh: Vec<f32> = (0..16).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.2).collect();
+        let state0 = vec![0.1f32; 3 * 4];
+        let lengths = [4, 2, 1];
+        let (all, _) = forward(dims, &xproj, &whh, &state0, &lengths, Output::All, false);
+        let (last, _) = forward(dims, &xproj, &whh, &state0, &lengths, Output::Last, true);
+        for (bi, &len) in lengths.iter().enumerate() {
+            let at = |s: usize| &all[(s * 3 + bi) * 2..(s * 3 + bi + 1) * 2];
+            assert_eq!(&last[bi * 2..bi * 2 + 2], at(len - 1), "row {bi}");
+            for s in len..4 {
+                assert_eq!(at(s), at(len - 1));
+            }
+        }
+    }
+}

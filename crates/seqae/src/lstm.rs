@@ -1,0 +1,439 @@
+//! One LSTM layer with PyTorch's weights and names, over padded, masked sequences.
+//!
+//! On the CPU the recurrence runs as one candle custom op over the whole sequence
+//! ([`crate::kernel`]); the input projection of all steps is one matrix product outside it.
+//! Elsewhere (CUDA, Metal), and on request for comparison, it is a loop over candle-nn's own
+//! `LSTM::step` with the same weights and the same masking.
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
+use candle_nn::rnn::{LSTMConfig, LSTMState, RNN};
+use candle_nn::VarBuilder;
+
+use crate::kernel::{self, Dims, Output, Saved};
+
+/// Which implementation runs the recurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LstmImpl {
+    /// The fused custom op on the CPU, candle-nn's step loop on other devices.
+    #[default]
+    Auto,
+    /// Always candle-nn's `LSTM::step` loop (slow on the CPU; for comparison).
+    CandleNn,
+}
+
+struct LstmOp {
+    dims: Dims,
+    lengths: Arc<Vec<usize>>,
+    output: Output,
+    save: bool,
+    saved: Arc<Mutex<Option<Saved>>>,
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let (a, b) = l
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg(format!("lstm op: {what} is not contiguous")))?;
+    Ok(&s.as_slice::<f32>()?[a..b])
+}
+
+impl CustomOp3 for LstmOp {
+    fn name(&self) -> &'static str {
+        "seqae-lstm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (xproj, whh, state0) = (
+            slice(s1, l1, "xproj")?,
+            slice(s2, l2, "whh")?,
+            slice(s3, l3, "state0")?,
+        );
+        let (out, saved) = kernel::forward(
+            self.dims,
+            xproj,
+            whh,
+            state0,
+            &self.lengths,
+            self.output,
+            self.save,
+        );
+        if let Some(saved) = saved {
+            *self.saved.lock().expect("lstm op state") = Some(saved);
+        }
+        let Dims { t, b, h } = self.dims;
+        let shape = match self.output {
+            Output::All => Shape::from((t, b, h)),
+            Output::Last => Shape::from((b, h)),
+        };
+        Ok((CpuStorage::F32(out), shape))
+    }
+
+    fn bwd(
+        &self,
+        _xproj: &Tensor,
+        whh: &Tensor,
+        _state0: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let guard = self.saved.lock().expect("lstm op state");
+        let saved = guard.as_ref().ok_or_else(|| {
+            candle_core::Error::Msg("lstm op: backward without a saved forward".into())
+        })?;
+        let whh_v = whh.flatten_all()?.to_vec1::<f32>()?;
+        let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let g = kernel::backward(saved, &whh_v, &self.lengths, self.output, &grad);
+        let Dims { t, b, h } = self.dims;
+        let dev = whh.device();
+        Ok((
+            Some(Tensor::from_vec(g.dxproj, (t, b, 4 * h), dev)?),
+            Some(Tensor::from_vec(g.dwhh, (4 * h, h), dev)?),
+            Some(Tensor::from_vec(g.dstate0, (b, 2 * h), dev)?),
+        ))
+    }
+}
+
+/// Runs the fused op: `xproj` `[T, B, 4H]`, `whh` `[4H, H]`, `state0` `[B, 2H]`.
+pub fn fused(
+    xproj: &Tensor,
+    whh: &Tensor,
+    state0: &Tensor,
+    lengths: &[usize],
+    output: Output,
+) -> Result<Tensor> {
+    let (t, b, g4) = xproj.dims3()?;
+    let h = g4 / 4;
+    let save = xproj.track_op() || whh.track_op() || state0.track_op();
+    let op = LstmOp {
+        dims: Dims { t, b, h },
+        lengths: Arc::new(lengths.to_vec()),
+        output,
+        save,
+        saved: Arc::new(Mutex::new(None)),
+    };
+    let (xproj, whh, state0) = (xproj.contiguous()?, whh.contiguous()?, state0.contiguous()?);
+    if save {
+        xproj.apply_op3(&whh, &state0, op)
+    } else {
+        xproj.apply_op3_no_bwd(&whh, &state0, &op)
+    }
+}
+
+/// One LSTM layer (PyTorch names `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`,
+/// `_reverse` appended for a backward direction).
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    nn: candle_nn::LSTM,
+    hidden: usize,
+    imp: LstmImpl,
+}
+
+impl Lstm {
+    pub fn new(
+        vb: VarBuilder,
+        in_dim: usize,
+        hidden: usize,
+        reverse: bool,
+        imp: LstmImpl,
+    ) -> Result<Self> {
+        let sfx = if reverse { "_reverse" } else { "" };
+        let init = candle_nn::Init::Const(0.0); // real values are filled in by the model's seeded init
+        let w_ih = vb.get_with_hints((4 * hidden, in_dim), &format!("weight_ih_l0{sfx}"), init)?;
+        let w_hh = vb.get_with_hints((4 * hidden, hidden), &format!("weight_hh_l0{sfx}"), init)?;
+        let b_ih = vb.get_with_hints(4 * hidden, &format!("bias_ih_l0{sfx}"), init)?;
+        let b_hh = vb.get_with_hints(4 * hidden, &format!("bias_hh_l0{sfx}"), init)?;
+        let cfg = LSTMConfig {
+            direction: if reverse {
+                candle_nn::rnn::Direction::Backward
+            } else {
+                candle_nn::rnn::Direction::Forward
+            },
+            ..LSTMConfig::default()
+        };
+        // candle-nn fetches the same variables by name
+        let nn = candle_nn::lstm(in_dim, hidden, cfg, vb)?;
+        Ok(Lstm {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            nn,
+            hidden,
+            imp,
+        })
+    }
+
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    fn use_fused(&self) -> bool {
+        self.imp == LstmImpl::Auto && matches!(self.w_hh.device(), Device::Cpu)
+    }
+
+    /// Runs over `x` `[T, B, I]` with per-row `lengths`, from `state0` `[B, 2H]` (h0 then c0)
+    /// or zeros. Returns `[T, B, H]` (`All`) or the final state's h `[B, H]` (`Last`).
+    /// Without `grad` the weights are detached, so nothing is kept for a backward.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        state0: Option<&Tensor>,
+        output: Output,
+        grad: bool,
+    ) -> Result<Tensor> {
+        let (t, b, i) = x.dims3()?;
+        let h = self.hidden;
+        let zeros;
+        let state0 = match state0 {
+            Some(s) => s,
+            None => {
+                zeros = Tensor::zeros((b, 2 * h), x.dtype(), x.device())?;
+                &zeros
+            }
+        };
+        if self.use_fused() {
+            let d = |w: &Tensor| if grad { w.clone() } else { w.detach() };
+            let bias = (d(&self.b_ih) + d(&self.b_hh))?;
+            let xproj = x
+                .reshape((t * b, i))?
+                .matmul(&d(&self.w_ih).t()?)?
+                .broadcast_add(&bias)?
+                .reshape((t, b, 4 * h))?;
+            return fused(&xproj, &d(&self.w_hh), state0, lengths, output);
+        }
+        // candle-nn step loop; padded steps keep the previous state through a 0/1 mask
+        let mut state = LSTMState::new(
+            state0.narrow(1, 0, h)?.contiguous()?,
+            state0.narrow(1, h, h)?.contiguous()?,
+        );
+        let mut hs = Vec::with_capacity(t);
+        for s in 0..t {
+            let next = self.nn.step(&x.get(s)?, &state)?;
+            let m: Vec<f32> = lengths
+                .iter()
+                .map(|&l| if s < l { 1.0 } else { 0.0 })
+                .collect();
+            let m = Tensor::from_vec(m, (b, 1), x.device())?.to_dtype(x.dtype())?;
+            let keep = |new: &Tensor, old: &Tensor| -> Result<Tensor> {
+                new.broadcast_sub(old)?.broadcast_mul(&m)?.add(old)
+            };
+            state = LSTMState::new(keep(&next.h, &state.h)?, keep(&next.c, &state.c)?);
+            if output == Output::All {
+                hs.push(state.h.clone());
+            }
+        }
+        match output {
+            Output::All => Tensor::stack(&hs, 0),
+            Output::Last => Ok(state.h),
+        }
+    }
+
+    /// One step for generation, no gradient: `x` `[B, I]`, state (h, c) each `[B, H]`.
+    pub fn step_detached(&self, x: &Tensor, h: &Tensor, c: &Tensor) -> Result<(Tensor, Tensor)> {
+        let st = self.nn.step(x, &LSTMState::new(h.clone(), c.clone()))?;
+        Ok((st.h.detach(), st.c.detach()))
+    }
+}
+
+/// Index (into a `[T·B, …]` flattening) that reverses each row of a time-major batch within
+/// its own length; padded steps stay where they are.
+pub fn reverse_index(t: usize, lengths: &[usize], device: &Device) -> Result<Tensor> {
+    let b = lengths.len();
+    let mut idx = Vec::with_capacity(t * b);
+    for s in 0..t {
+        for (r, &l) in lengths.iter().enumerate() {
+            let src = if s < l { l - 1 - s } else { s };
+            idx.push((src * b + r) as u32);
+        }
+    }
+    Tensor::from_vec(idx, t * b, device)
+}
+
+/// Reverses each row of `x` `[T, B, I]` within its length.
+pub fn reverse_within(x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    let (t, b, i) = x.dims3()?;
+    let idx = reverse_index(t, lengths, x.device())?;
+    x.reshape((t * b, i))?
+        .index_select(&idx, 0)?
+        .reshape((t, b, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Var};
+    use candle_nn::VarMap;
+    use rand::{RngExt, SeedableRng};
+
+    fn rand_tensor(rng: &mut rand_chacha::ChaCha8Rng, shape: &[usize], scale: f32) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn layer(
+        rng: &mut rand_chacha::ChaCha8Rng,
+        i: usize,
+        h: usize,
+        imp: LstmImpl,
+    ) -> (Lstm, VarMap) {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let l = Lstm::new(vb, i, h, false, imp).unwrap();
+        let mut names: Vec<String> = vm.data().lock().unwrap().keys().cloned().collect();
+        names.sort();
+        for n in names {
+            let var = vm.data().lock().unwrap()[&n].clone();
+            var.set(&rand_tensor(rng, var.dims(), 0.5)).unwrap();
+        }
+        (l, vm)
+    }
+
+    #[test]
+    fn fused_matches_candle_nn_forward_and_gradients() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let (t, b, i, h) = (7, 5, 3, 6);
+        let (fused_l, vm) = layer(&mut rng, i, h, LstmImpl::Auto);
+        let mut nn_l = fused_l.clone();
+        nn_l.imp = LstmImpl::CandleNn;
+        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+        let lengths = [7, 3, 1, 5, 7];
+        for output in [Output::All, Output::Last] {
+            let ya = fused_l
+                .forward(&x, &lengths, Some(&s0), output, true)
+                .unwrap();
+            let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+            let diff = (&ya - &yb)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{output:?} forward differs by {diff}");
+            let w = rand_tensor(&mut rng, ya.dims(), 1.0);
+            let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let mut checked = 0;
+            for v in vm.all_vars().iter().chain([&x, &s0]) {
+                let (a, b) = (ga.get(v).unwrap(), gb.get(v).unwrap());
+                let d = (a - b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                let scale = b
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(
+                    d < 1e-4 * scale.max(1.0),
+                    "{output:?} gradient differs by {d} (scale {scale})"
+                );
+                checked += 1;
+            }
+            assert_eq!(checked, 6);
+        }
+    }
+
+    #[test]
+    fn fused_gradient_matches_finite_differences() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let (t, b, i, h) = (4, 3, 2, 3);
+        let (l, vm) = layer(&mut rng, i, h, LstmImpl::Auto);
+        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+        let lengths = [4, 2, 3];
+        let w = rand_tensor(&mut rng, &[t, b, h], 1.0);
+        let loss = |l: &Lstm| -> f64 {
+            let y = l
+                .forward(&x, &lengths, Some(&s0), Output::All, true)
+                .unwrap();
+            (&y * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        let y = l
+            .forward(&x, &lengths, Some(&s0), Output::All, true)
+            .unwrap();
+        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let mut vars = vm.all_vars();
+        vars.push(x.clone());
+        vars.push(s0.clone());
+        let eps = 1e-2f32;
+        for v in &vars {
+            let g = grads
+                .get(v)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let base = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for k in (0..base.len()).step_by(3) {
+                let mut p = base.clone();
+                p[k] += eps;
+                v.set(&Tensor::from_vec(p.clone(), v.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let lp = loss(&l);
+                p[k] -= 2.0 * eps;
+                v.set(&Tensor::from_vec(p, v.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let lm = loss(&l);
+                v.set(&Tensor::from_vec(base.clone(), v.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let fd = (lp - lm) / (2.0 * eps as f64);
+                assert!(
+                    (fd - g[k] as f64).abs() < 2e-3 + 1e-2 * fd.abs(),
+                    "var {:?} [{k}]: fd {fd} vs {}",
+                    v.dims(),
+                    g[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reverse_within_lengths() {
+        let x = Tensor::arange(0f32, 8.0, &Device::Cpu)
+            .unwrap()
+            .reshape((4, 2, 1))
+            .unwrap();
+        let r = reverse_within(&x, &[4, 2])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        // row 0: 0,2,4,6 -> 6,4,2,0; row 1: 1,3 (+ padding 5,7) -> 3,1,5,7
+        assert_eq!(r, vec![6.0, 3.0, 4.0, 1.0, 2.0, 5.0, 0.0, 7.0]);
+    }
+}

@@ -1,0 +1,543 @@
+//! The sequence autoencoder: encoder LSTM (optionally bidirectional) → latent z →
+//! decoder LSTM started from tanh(Linear(z)) and fed `[previous point, z]` → an output head
+//! (`mse` or sketch-rnn's `mdn`).
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::{Linear, Module, VarBuilder, VarMap};
+use drawing::Stroke3;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Batch};
+use crate::error::{Error, Result};
+use crate::kernel::Output;
+use crate::lstm::{reverse_within, Lstm, LstmImpl};
+
+/// The output head and its loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// (dx, dy, pen) regressed with a masked mean squared error (the original baseline).
+    Mse,
+    /// Mixture of bivariate Gaussians over (dx, dy) and a softmax over draw/lift/end.
+    Mdn,
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "mse" => Ok(Head::Mse),
+            "mdn" => Ok(Head::Mdn),
+            _ => Err(format!("unknown head {s:?} (expected mse or mdn)")),
+        }
+    }
+}
+
+/// Every hyper-parameter of the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// encoder LSTM width (per direction)
+    pub enc_hidden: usize,
+    /// decoder LSTM width
+    pub dec_hidden: usize,
+    /// latent vector width
+    pub latent: usize,
+    /// run a second encoder LSTM over each reversed drawing, as sketch-rnn
+    pub bidirectional: bool,
+    pub head: Head,
+    /// mixture components of the `mdn` head
+    pub mixtures: usize,
+    /// variational: the encoder gives mu and log-sigma, z is sampled in training
+    pub vae: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            enc_hidden: 256,
+            dec_hidden: 256,
+            latent: 50,
+            bidirectional: true,
+            head: Head::Mdn,
+            mixtures: 20,
+            vae: false,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.to_string()));
+        if self.enc_hidden == 0 || self.dec_hidden == 0 {
+            return bad("enc_hidden and dec_hidden must be at least 1");
+        }
+        if self.latent == 0 {
+            return bad("latent must be at least 1");
+        }
+        if self.head == Head::Mdn && self.mixtures == 0 {
+            return bad("mixtures must be at least 1 for the mdn head");
+        }
+        Ok(())
+    }
+
+    fn out_dim(&self) -> usize {
+        match self.head {
+            Head::Mse => 3,
+            Head::Mdn => 6 * self.mixtures + 3,
+        }
+    }
+}
+
+/// How `decode` picks each point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DecodeMode {
+    /// the most likely point (mdn: the heaviest component's mean and the likeliest pen state)
+    Greedy,
+    /// sample with a temperature (mdn only; the mse head is deterministic and decodes greedily)
+    Sample { temperature: f32, seed: u64 },
+}
+
+/// Loss parts of one forward pass, as scalars in the graph.
+pub struct Losses {
+    /// what is minimised
+    pub total: Tensor,
+    /// reconstruction (mse, or offset NLL + pen NLL)
+    pub recon: Tensor,
+    /// the raw KL divergence (VAE only)
+    pub kl: Option<Tensor>,
+}
+
+/// The network and its variables.
+pub struct SeqAe {
+    cfg: ModelConfig,
+    scale: f32,
+    varmap: VarMap,
+    device: Device,
+    enc_f: Lstm,
+    enc_b: Option<Lstm>,
+    to_latent: Option<Linear>,
+    to_mu: Option<Linear>,
+    to_logsigma: Option<Linear>,
+    dec_init: Linear,
+    dec: Lstm,
+    head: Linear,
+}
+
+fn linear(vb: VarBuilder, i: usize, o: usize) -> candle_core::Result<Linear> {
+    let init = candle_nn::Init::Const(0.0);
+    let w = vb.get_with_hints((o, i), "weight", init)?;
+    let b = vb.get_with_hints(o, "bias", init)?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+fn detach_linear(l: &Linear, grad: bool) -> Linear {
+    if grad {
+        l.clone()
+    } else {
+        Linear::new(l.weight().detach(), l.bias().map(|b| b.detach()))
+    }
+}
+
+impl SeqAe {
+    /// A fresh model, weights drawn from `seed` as PyTorch does (uniform ±1/√fan_in; LSTM
+    /// ±1/√hidden), with the data's scale factor.
+    pub fn new(
+        cfg: &ModelConfig,
+        scale: f32,
+        seed: u64,
+        imp: LstmImpl,
+        device: &Device,
+    ) -> Result<Self> {
+        let m = Self::build(cfg, scale, imp, device)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let data = m.varmap.data().lock().expect("varmap");
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
+            let bound = if name.contains(".lstm.") {
+                1.0 / ((var.dims()[0] / 4) as f32).sqrt()
+            } else if name.ends_with(".weight") {
+                1.0 / (var.dims()[1] as f32).sqrt()
+            } else {
+                let w = &data[&name.replace(".bias", ".weight")];
+                1.0 / (w.dims()[1] as f32).sqrt()
+            };
+            let n = var.elem_count();
+            let v: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            var.set(&Tensor::from_vec(v, var.shape(), device)?)?;
+        }
+        drop(data);
+        Ok(m)
+    }
+
+    fn build(cfg: &ModelConfig, scale: f32, imp: LstmImpl, device: &Device) -> Result<Self> {
+        cfg.validate()?;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::Config(format!(
+                "scale factor must be a positive number, not {scale}"
+            )));
+        }
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let enc = vb.pp("encoder");
+        let enc_f = Lstm::new(enc.pp("lstm"), 5, cfg.enc_hidden, false, imp)?;
+        let enc_b = if cfg.bidirectional {
+            Some(Lstm::new(enc.pp("lstm"), 5, cfg.enc_hidden, true, imp)?)
+        } else {
+            None
+        };
+        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 };
+        let (to_latent, to_mu, to_logsigma) = if cfg.vae {
+            (
+                None,
+                Some(linear(enc.pp("to_mu"), enc_out, cfg.latent)?),
+                Some(linear(enc.pp("to_logsigma"), enc_out, cfg.latent)?),
+            )
+        } else {
+            (
+                Some(linear(enc.pp("to_latent"), enc_out, cfg.latent)?),
+                None,
+                None,
+            )
+        };
+        let dec = vb.pp("decoder");
+        let dec_init = linear(dec.pp("init"), cfg.latent, 2 * cfg.dec_hidden)?;
+        let dec_lstm = Lstm::new(dec.pp("lstm"), 5 + cfg.latent, cfg.dec_hidden, false, imp)?;
+        let head = linear(dec.pp("head"), cfg.dec_hidden, cfg.out_dim())?;
+        Ok(SeqAe {
+            cfg: cfg.clone(),
+            scale,
+            varmap,
+            device: device.clone(),
+            enc_f,
+            enc_b,
+            to_latent,
+            to_mu,
+            to_logsigma,
+            dec_init,
+            dec: dec_lstm,
+            head,
+        })
+    }
+
+    /// Rebuilds a model from its config and a safetensors file of its weights.
+    pub fn from_weights(
+        cfg: &ModelConfig,
+        scale: f32,
+        weights: &std::path::Path,
+        imp: LstmImpl,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut m = Self::build(cfg, scale, imp, device)?;
+        m.varmap
+            .load(weights)
+            .map_err(|e| Error::bad_file(weights, e))?;
+        Ok(m)
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+    /// Offsets are divided by this before the network sees them.
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+    /// Variables sorted by name (the order optimiser state is kept in).
+    pub fn named_vars(&self) -> Vec<(String, candle_core::Var)> {
+        let data = self.varmap.data().lock().expect("varmap");
+        let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+    pub fn parameter_count(&self) -> usize {
+        self.named_vars().iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// Final encoder state `[B, H or 2H]`.
+    fn encode_hidden(&self, x: &Tensor, lengths: &[usize], grad: bool) -> Result<Tensor> {
+        let f = self.enc_f.forward(x, lengths, None, Output::Last, grad)?;
+        Ok(match &self.enc_b {
+            None => f,
+            Some(enc_b) => {
+                let xr = reverse_within(x, lengths)?;
+                let b = enc_b.forward(&xr, lengths, None, Output::Last, grad)?;
+                Tensor::cat(&[&f, &b], 1)?
+            }
+        })
+    }
+
+    /// (mu or z, log-sigma for the VAE).
+    fn latent(&self, hidden: &Tensor, grad: bool) -> Result<(Tensor, Option<Tensor>)> {
+        if let (Some(mu), Some(ls)) = (&self.to_mu, &self.to_logsigma) {
+            let mu = detach_linear(mu, grad).forward(hidden)?;
+            let ls = detach_linear(ls, grad).forward(hidden)?;
+            Ok((mu, Some(ls)))
+        } else {
+            let l = self
+                .to_latent
+                .as_ref()
+                .expect("to_latent exists without vae");
+            Ok((detach_linear(l, grad).forward(hidden)?, None))
+        }
+    }
+
+    /// Loss of one batch. `noise` `[B, latent]` is the VAE's standard normal draw (None: use
+    /// mu, as for validation). `kl_weight` and `kl_min` only matter for the VAE.
+    pub fn loss(
+        &self,
+        batch: &Batch,
+        noise: Option<&Tensor>,
+        kl_weight: f64,
+        kl_min: f64,
+    ) -> Result<Losses> {
+        let hidden = self.encode_hidden(&batch.enc_x, &batch.lengths, true)?;
+        let (mu, logsigma) = self.latent(&hidden, true)?;
+        let (z, kl) = match &logsigma {
+            None => (mu.clone(), None),
+            Some(ls) => {
+                let z = match noise {
+                    Some(eps) => (&mu + ls.exp()?.mul(eps)?)?,
+                    None => mu.clone(),
+                };
+                // KL(N(mu, sigma) || N(0, 1)), averaged over batch and latent dimensions
+                let kl = ((ls.affine(2.0, 1.0)? - mu.sqr()?)? - ls.affine(2.0, 0.0)?.exp()?)?
+                    .mean_all()?
+                    .affine(-0.5, 0.0)?;
+                (z, Some(kl))
+            }
+        };
+        let out = self.decode_teacher(&batch.dec_in, &z, &batch.dec_lengths())?;
+        let recon = match self.cfg.head {
+            Head::Mse => mse_loss(&out, &batch.target, &batch.mask_xy)?,
+            Head::Mdn => mdn_loss(
+                &out,
+                &batch.target,
+                &batch.mask_xy,
+                &batch.mask_pen,
+                self.cfg.mixtures,
+            )?,
+        };
+        let total = match &kl {
+            Some(kl) if kl_weight > 0.0 => {
+                (&recon + kl.maximum(kl_min)?.affine(kl_weight, 0.0)?)?
+            }
+            _ => recon.clone(),
+        };
+        Ok(Losses { total, recon, kl })
+    }
+
+    /// Head output `[(T+1)·B, D]` with teacher forcing.
+    fn decode_teacher(&self, dec_in: &Tensor, z: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let (t1, b, _) = dec_in.dims3()?;
+        let init = self.dec_init.forward(z)?.tanh()?;
+        let zs = z.unsqueeze(0)?.broadcast_as((t1, b, self.cfg.latent))?;
+        let x = Tensor::cat(&[dec_in, &zs], 2)?;
+        let hs = self
+            .dec
+            .forward(&x, lengths, Some(&init), Output::All, true)?;
+        Ok(self
+            .head
+            .forward(&hs.reshape((t1 * b, self.cfg.dec_hidden))?)?)
+    }
+
+    /// Latent vectors (mu for the VAE), one per drawing, in input order. Drawings are sorted
+    /// by length and run in batches of `batch` so little work goes to padding.
+    pub fn encode(&self, drawings: &[&Stroke3], batch: usize) -> Result<Vec<Vec<f32>>> {
+        for (i, d) in drawings.iter().enumerate() {
+            data::validate(d, i)?;
+        }
+        let mut order: Vec<usize> = (0..drawings.len()).collect();
+        order.sort_by_key(|&i| drawings[i].len());
+        let mut out = vec![Vec::new(); drawings.len()];
+        for chunk in order.chunks(batch.max(1)) {
+            let ds: Vec<&Stroke3> = chunk.iter().map(|&i| drawings[i]).collect();
+            let (x, lengths) = data::encoder_input(&ds, self.scale, &self.device)?;
+            let hidden = self.encode_hidden(&x, &lengths, false)?;
+            let (mu, _) = self.latent(&hidden, false)?;
+            for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
+                out[i] = z;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Generates one drawing per latent vector (`z` is `n × latent`, flat), step by step from z
+    /// alone, feeding back its own output, until the end-of-drawing state (mdn) or `max_len`
+    /// points. Offsets come back in source units; the last point always lifts the pen.
+    pub fn decode(&self, z: &[f32], max_len: usize, mode: DecodeMode) -> Result<Vec<Stroke3>> {
+        let width = self.cfg.latent;
+        if z.len() % width != 0 {
+            return Err(Error::LatentWidth {
+                got: z.len(),
+                width,
+            });
+        }
+        if let Some(p) = z.iter().position(|v| !v.is_finite()) {
+            return Err(Error::LatentNonFinite {
+                index: p / width,
+                position: p % width,
+            });
+        }
+        let n = z.len() / width;
+        let mut out = vec![Stroke3::default(); n];
+        if n == 0 {
+            return Ok(out);
+        }
+        let (temperature, seed) = match mode {
+            DecodeMode::Greedy => (None, 0),
+            DecodeMode::Sample { temperature, seed } => {
+                if !(temperature.is_finite() && temperature > 0.0) {
+                    return Err(Error::Config(format!(
+                        "temperature must be positive, not {temperature}"
+                    )));
+                }
+                (Some(temperature), seed)
+            }
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let hd = self.cfg.dec_hidden;
+        let zt = Tensor::from_vec(z.to_vec(), (n, width), &self.device)?;
+        let init = detach_linear(&self.dec_init, false).forward(&zt)?.tanh()?;
+        let (mut h, mut c) = (
+            init.narrow(1, 0, hd)?.contiguous()?,
+            init.narrow(1, hd, hd)?.contiguous()?,
+        );
+        let head = detach_linear(&self.head, false);
+        let mut prev = vec![[0f32, 0.0, 1.0, 0.0, 0.0]; n];
+        let mut done = vec![false; n];
+        for _ in 0..max_len {
+            let p = Tensor::from_vec(prev.concat(), (n, 5), &self.device)?;
+            let x = Tensor::cat(&[&p, &zt], 1)?;
+            (h, c) = self.dec.step_detached(&x, &h, &c)?;
+            let y = head.forward(&h)?.to_vec2::<f32>()?;
+            for r in 0..n {
+                if done[r] {
+                    continue;
+                }
+                let (dx, dy, state) = match self.cfg.head {
+                    Head::Mse => (y[r][0], y[r][1], if y[r][2] > 0.5 { 1 } else { 0 }),
+                    Head::Mdn => sample_mdn(&y[r], self.cfg.mixtures, temperature, &mut rng),
+                };
+                if state == 2 {
+                    done[r] = true;
+                    continue;
+                }
+                let d = &mut out[r];
+                d.dx.push(dx * self.scale);
+                d.dy.push(dy * self.scale);
+                d.pen.push(state as u8);
+                let mut row = [dx, dy, 0.0, 0.0, 0.0];
+                row[2 + state] = 1.0;
+                prev[r] = row;
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        for d in &mut out {
+            if let Some(p) = d.pen.last_mut() {
+                *p = 1;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Picks (dx, dy, pen state 0 draw / 1 lift / 2 end) from one row of mdn output.
+fn sample_mdn(
+    y: &[f32],
+    m: usize,
+    temperature: Option<f32>,
+    rng: &mut ChaCha8Rng,
+) -> (f32, f32, usize) {
+    let part = |k: usize| &y[k * m..(k + 1) * m];
+    let (pi, mux, muy, lsx, lsy, rho) = (part(0), part(1), part(2), part(3), part(4), part(5));
+    let pen = &y[6 * m..6 * m + 3];
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+    };
+    match temperature {
+        None => {
+            let k = argmax(pi);
+            (mux[k], muy[k], argmax(pen))
+        }
+        Some(tau) => {
+            let pick = |logits: &[f32], rng: &mut ChaCha8Rng| -> usize {
+                let mx = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let w: Vec<f32> = logits.iter().map(|&l| ((l - mx) / tau).exp()).collect();
+                let total: f32 = w.iter().sum();
+                let mut u = rng.random::<f32>() * total;
+                for (i, &wi) in w.iter().enumerate() {
+                    if u < wi {
+                        return i;
+                    }
+                    u -= wi;
+                }
+                w.len() - 1
+            };
+            let k = pick(pi, rng);
+            let s = tau.sqrt();
+            let (sx, sy, r) = (lsx[k].exp() * s, lsy[k].exp() * s, rho[k].tanh());
+            let n1: f32 = rng.sample(rand_distr::StandardNormal);
+            let n2: f32 = rng.sample(rand_distr::StandardNormal);
+            let dx = mux[k] + sx * n1;
+            let dy = muy[k] + sy * (r * n1 + (1.0 - r * r).max(0.0).sqrt() * n2);
+            (dx, dy, pick(pen, rng))
+        }
+    }
+}
+
+/// Masked mean squared error over (dx, dy, pen-lift), averaged over real points and columns.
+pub fn mse_loss(out: &Tensor, target: &Tensor, mask_xy: &Tensor) -> Result<Tensor> {
+    let pred = out.narrow(1, 0, 3)?;
+    let tgt = Tensor::cat(&[&target.narrow(1, 0, 2)?, &target.narrow(1, 3, 1)?], 1)?;
+    let se = (pred - tgt)?.sqr()?.sum(1)?;
+    let count = mask_xy.sum_all()?.affine(3.0, 0.0)?;
+    Ok((se * mask_xy)?.sum_all()?.div(&count)?)
+}
+
+/// sketch-rnn's reconstruction loss: the negative log-likelihood of each real offset under a
+/// mixture of `m` bivariate Gaussians (averaged over real points) plus the pen states'
+/// cross-entropy (averaged over real points and the end row).
+pub fn mdn_loss(
+    out: &Tensor,
+    target: &Tensor,
+    mask_xy: &Tensor,
+    mask_pen: &Tensor,
+    m: usize,
+) -> Result<Tensor> {
+    let part = |k: usize| out.narrow(1, k * m, m);
+    let log_pi = candle_nn::ops::log_softmax(&part(0)?, D::Minus1)?;
+    let (mux, muy, lsx, lsy) = (part(1)?, part(2)?, part(3)?, part(4)?);
+    let rho = part(5)?.tanh()?;
+    let x = target.narrow(1, 0, 1)?;
+    let y = target.narrow(1, 1, 1)?;
+    let zx = x.broadcast_sub(&mux)?.mul(&lsx.neg()?.exp()?)?;
+    let zy = y.broadcast_sub(&muy)?.mul(&lsy.neg()?.exp()?)?;
+    // 1 - rho², kept away from 0 so the density stays finite
+    let one_m_r2 = rho.sqr()?.affine(-1.0, 1.0 + 1e-6)?;
+    let q = ((zx.sqr()? + zy.sqr()?)? - (rho * (zx * zy)?)?.affine(2.0, 0.0)?)?;
+    let log_n = ((lsx + lsy)?.affine(-1.0, -(2.0 * std::f64::consts::PI).ln())?
+        - one_m_r2.log()?.affine(0.5, 0.0)?)?
+    .sub(&q.div(&one_m_r2.affine(2.0, 0.0)?)?)?;
+    let lp = (log_pi + log_n)?.log_sum_exp(1)?;
+    let n_xy = mask_xy.sum_all()?.maximum(1.0)?;
+    let offset_nll = (lp * mask_xy)?.sum_all()?.neg()?.div(&n_xy)?;
+    let log_pen = candle_nn::ops::log_softmax(&out.narrow(1, 6 * m, 3)?, D::Minus1)?;
+    let pen_ll = (log_pen * target.narrow(1, 2, 3)?)?.sum(1)?;
+    let n_pen = mask_pen.sum_all()?.maximum(1.0)?;
+    let pen_nll = (pen_ll * mask_pen)?.sum_all()?.neg()?.div(&n_pen)?;
+    Ok((offset_nll + pen_nll)?)
+}

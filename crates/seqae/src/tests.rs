@@ -1,0 +1,501 @@
+//! Tests of the whole model: losses, training, checkpoints, run folders.
+
+use std::sync::atomic::AtomicBool;
+
+use candle_core::{DType, Device, Tensor, Var};
+use drawing::{Stroke, Stroke3};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::{mdn_loss, mse_loss};
+use crate::*;
+
+/// Little closed polygons and zig-zags of varied size and length.
+fn shapes(n: usize, seed: u64) -> Vec<Stroke3> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let k = rng.random_range(4..12usize);
+            let r = rng.random_range(10.0..60.0f32);
+            let (cx, cy) = (
+                rng.random_range(60.0..190.0f32),
+                rng.random_range(60.0..190.0f32),
+            );
+            let mut strokes = vec![Stroke::new(
+                (0..=k)
+                    .map(|j| cx + r * (j as f32 / k as f32 * 6.283).cos())
+                    .collect(),
+                (0..=k)
+                    .map(|j| cy + r * (j as f32 / k as f32 * 6.283).sin())
+                    .collect(),
+            )];
+            if i % 2 == 0 {
+                strokes.push(Stroke::new(
+                    vec![cx - 5.0, cx, cx + 5.0],
+                    vec![cy, cy + 5.0, cy],
+                ));
+            }
+            Stroke3::from_strokes(&strokes)
+        })
+        .collect()
+}
+
+fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
+    ModelConfig {
+        enc_hidden: 16,
+        dec_hidden: 24,
+        latent: 8,
+        bidirectional,
+        head,
+        mixtures: 3,
+        vae,
+    }
+}
+
+fn quick(steps: u64) -> TrainConfig {
+    TrainConfig {
+        batch_size: 4,
+        learning_rate: 1e-2,
+        epochs: 1000,
+        max_steps: Some(steps),
+        augment: 0.0,
+        checkpoint_every: 0,
+        ..TrainConfig::default()
+    }
+}
+
+fn run(
+    model: &ModelConfig,
+    cfg: &TrainConfig,
+    train: &[Stroke3],
+    valid: &[Stroke3],
+    dir: &std::path::Path,
+    resume: bool,
+    stop: Option<&AtomicBool>,
+) -> crate::Result<TrainSummary> {
+    let data = TrainData {
+        train,
+        valid,
+        path: "memory".into(),
+        rows: train.len() + valid.len(),
+    };
+    let opts = TrainOptions {
+        run_dir: dir,
+        device: Device::Cpu,
+        resume,
+        stop,
+        lstm: LstmImpl::Auto,
+    };
+    crate::train(model, cfg, &data, &opts, &mut |_| {})
+}
+
+fn weights(dir: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    let t = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut v: Vec<_> = t
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn tiny_model_overfits_a_handful_of_drawings() {
+    let data = shapes(4, 1);
+    for (head, factor) in [(Head::Mse, 5.0f32), (Head::Mdn, 0.0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(
+            &tiny(head, false, true),
+            &quick(300),
+            &data,
+            &[],
+            dir.path(),
+            false,
+            None,
+        )
+        .unwrap();
+        let first = s.log[0].train_loss;
+        let last = s.log.last().unwrap().train_loss;
+        if head == Head::Mse {
+            assert!(last * factor < first, "{head:?}: loss {first} -> {last}");
+        } else {
+            // the NLL has no floor at zero: it must fall by several nats
+            assert!(first - last > 3.0, "{head:?}: loss {first} -> {last}");
+        }
+        assert_eq!(s.stop, StopReason::MaxSteps);
+        assert_eq!(s.steps, 300);
+    }
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let data = shapes(12, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let model_cfg = tiny(Head::Mdn, true, true);
+    run(
+        &model_cfg,
+        &quick(5),
+        &data[..8],
+        &data[8..],
+        dir.path(),
+        false,
+        None,
+    )
+    .unwrap();
+    let (a, info) = crate::load(dir.path(), &Device::Cpu).unwrap();
+    let (b, _) = crate::load(dir.path(), &Device::Cpu).unwrap();
+    assert_eq!(info.model, model_cfg);
+    assert_eq!(info.data.train_rows, 8);
+    assert_eq!(info.losses.steps, 5);
+    assert!(info.losses.valid_loss.is_some());
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let za = a.encode(&refs, 5).unwrap();
+    let zb = b.encode(&refs, 1000).unwrap();
+    assert_eq!(za.len(), 12);
+    assert!(za.iter().all(|z| z.len() == 8));
+    for (x, y) in za.iter().zip(&zb) {
+        for (p, q) in x.iter().zip(y) {
+            assert!(
+                (p - q).abs() < 1e-5,
+                "batching changes the encoding: {p} vs {q}"
+            );
+        }
+    }
+    let flat: Vec<f32> = za.concat();
+    let mode = DecodeMode::Sample {
+        temperature: 0.5,
+        seed: 9,
+    };
+    assert_eq!(
+        a.decode(&flat, 30, mode).unwrap(),
+        b.decode(&flat, 30, mode).unwrap()
+    );
+    let greedy = a.decode(&flat, 30, DecodeMode::Greedy).unwrap();
+    assert_eq!(greedy.len(), 12);
+    assert!(greedy
+        .iter()
+        .all(|d| d.len() <= 30 && d.pen.last().is_none_or(|&p| p == 1)));
+}
+
+#[test]
+fn resume_ends_where_an_uninterrupted_run_would() {
+    let data = shapes(20, 3);
+    let model_cfg = tiny(Head::Mdn, true, true);
+    let cfg = TrainConfig {
+        augment: 0.15,
+        batch_size: 6,
+        checkpoint_every: 4,
+        ..quick(13)
+    };
+    let whole = tempfile::tempdir().unwrap();
+    let s1 = run(
+        &model_cfg,
+        &cfg,
+        &data[..16],
+        &data[16..],
+        whole.path(),
+        false,
+        None,
+    )
+    .unwrap();
+    let parts = tempfile::tempdir().unwrap();
+    let first = TrainConfig {
+        max_steps: Some(7),
+        ..cfg.clone()
+    };
+    run(
+        &model_cfg,
+        &first,
+        &data[..16],
+        &data[16..],
+        parts.path(),
+        false,
+        None,
+    )
+    .unwrap();
+    // a fresh run may not overwrite a checkpoint
+    assert!(run(
+        &model_cfg,
+        &cfg,
+        &data[..16],
+        &data[16..],
+        parts.path(),
+        false,
+        None
+    )
+    .is_err());
+    // nor resume with settings that change the weights
+    let other = TrainConfig {
+        learning_rate: 0.5,
+        ..cfg.clone()
+    };
+    let e = run(
+        &model_cfg,
+        &other,
+        &data[..16],
+        &data[16..],
+        parts.path(),
+        true,
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ResumeMismatch { .. }), "{e}");
+    let s2 = run(
+        &model_cfg,
+        &cfg,
+        &data[..16],
+        &data[16..],
+        parts.path(),
+        true,
+        None,
+    )
+    .unwrap();
+    assert_eq!(s2.steps, 13);
+    assert_eq!(weights(whole.path()), weights(parts.path()));
+    let losses = |s: &TrainSummary| {
+        s.log
+            .iter()
+            .map(|r| (r.step, r.train_loss, r.valid_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&s1), losses(&s2));
+}
+
+#[test]
+fn stop_flag_writes_a_checkpoint_and_returns() {
+    let data = shapes(6, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(true);
+    let s = run(
+        &tiny(Head::Mse, false, false),
+        &quick(50),
+        &data,
+        &[],
+        dir.path(),
+        false,
+        Some(&stop),
+    )
+    .unwrap();
+    assert_eq!(s.stop, StopReason::Interrupted);
+    assert_eq!(s.steps, 0);
+    assert!(dir.path().join("checkpoint.safetensors").exists());
+    assert!(dir.path().join("model.json").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let mut data = shapes(5, 5);
+    let dir = tempfile::tempdir().unwrap();
+    data[3].dx[1] = f32::NAN;
+    let e = run(
+        &tiny(Head::Mse, false, false),
+        &quick(2),
+        &data,
+        &[],
+        dir.path(),
+        false,
+        None,
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("train split") && msg.contains("drawing 3") && msg.contains("point 1"),
+        "{msg}"
+    );
+    let e = run(
+        &tiny(Head::Mse, false, false),
+        &quick(2),
+        &[],
+        &[],
+        dir.path(),
+        false,
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::NoTrainingData { .. }), "{e}");
+
+    let m = SeqAe::new(
+        &tiny(Head::Mdn, false, false),
+        10.0,
+        0,
+        LstmImpl::Auto,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let good = shapes(1, 6).remove(0);
+    let empty = Stroke3::default();
+    let e = m.encode(&[&good, &empty], 10).unwrap_err();
+    assert!(matches!(e, Error::EmptyDrawing { index: 1 }), "{e}");
+    assert!(matches!(
+        m.decode(&[0.0; 7], 5, DecodeMode::Greedy),
+        Err(Error::LatentWidth { .. })
+    ));
+    let mut z = vec![0.0; 16];
+    z[9] = f32::INFINITY;
+    assert!(matches!(
+        m.decode(&z, 5, DecodeMode::Greedy),
+        Err(Error::LatentNonFinite {
+            index: 1,
+            position: 1
+        })
+    ));
+    assert!(m
+        .decode(
+            &[0.0; 8],
+            5,
+            DecodeMode::Sample {
+                temperature: 0.0,
+                seed: 0
+            }
+        )
+        .is_err());
+    assert!(crate::load(dir.path().join("nothing").as_path(), &Device::Cpu).is_err());
+    let bad = ModelConfig {
+        latent: 0,
+        ..tiny(Head::Mse, false, false)
+    };
+    assert!(matches!(
+        SeqAe::new(&bad, 1.0, 0, LstmImpl::Auto, &Device::Cpu),
+        Err(Error::Config(_))
+    ));
+}
+
+/// Random stroke-5 targets and masks for the loss checks.
+fn loss_inputs(n: usize, d: usize, rng: &mut ChaCha8Rng) -> (Var, Tensor, Tensor, Tensor) {
+    let out: Vec<f64> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut target = vec![0f64; n * 5];
+    let mut mxy = vec![0f64; n];
+    let mut mpen = vec![0f64; n];
+    for r in 0..n {
+        target[r * 5] = rng.random_range(-2.0..2.0);
+        target[r * 5 + 1] = rng.random_range(-2.0..2.0);
+        target[r * 5 + 2 + rng.random_range(0..3usize)] = 1.0;
+        mpen[r] = f64::from(r % 4 != 3);
+        mxy[r] = f64::from(r % 4 < 2);
+    }
+    let dev = Device::Cpu;
+    (
+        Var::from_vec(out, (n, d), &dev).unwrap(),
+        Tensor::from_vec(target, (n, 5), &dev).unwrap(),
+        Tensor::from_vec(mxy, n, &dev).unwrap(),
+        Tensor::from_vec(mpen, n, &dev).unwrap(),
+    )
+}
+
+fn check_gradient(out: &Var, f: &dyn Fn(&Tensor) -> f64, grad: &Tensor) {
+    let base = out.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let g = grad.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let eps = 1e-6;
+    for k in 0..base.len() {
+        let at = |delta: f64| {
+            let mut p = base.clone();
+            p[k] += delta;
+            f(&Tensor::from_vec(p, out.dims(), &Device::Cpu).unwrap())
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!(
+            (fd - g[k]).abs() < 1e-6 + 1e-5 * fd.abs(),
+            "[{k}] fd {fd} vs {}",
+            g[k]
+        );
+    }
+}
+
+#[test]
+fn mdn_loss_value_and_gradient() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let m = 2;
+    let (out, target, mxy, mpen) = loss_inputs(8, 6 * m + 3, &mut rng);
+    let f = |o: &Tensor| {
+        mdn_loss(o, &target, &mxy, &mpen, m)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    // value against a direct evaluation of the mixture density
+    let o = out.to_vec2::<f64>().unwrap();
+    let t = target.to_vec2::<f64>().unwrap();
+    let (mx, mp) = (
+        mxy.to_vec1::<f64>().unwrap(),
+        mpen.to_vec1::<f64>().unwrap(),
+    );
+    let (mut nll_xy, mut nll_pen) = (0.0, 0.0);
+    for r in 0..8 {
+        let row = &o[r];
+        let zpi: f64 = (0..m).map(|k| row[k].exp()).sum();
+        let mut density = 0.0;
+        for k in 0..m {
+            let (pi, mux, muy) = (row[k].exp() / zpi, row[m + k], row[2 * m + k]);
+            let (sx, sy, rho) = (
+                row[3 * m + k].exp(),
+                row[4 * m + k].exp(),
+                row[5 * m + k].tanh(),
+            );
+            let (zx, zy) = ((t[r][0] - mux) / sx, (t[r][1] - muy) / sy);
+            let q = zx * zx + zy * zy - 2.0 * rho * zx * zy;
+            let one = 1.0 - rho * rho;
+            density +=
+                pi * (-q / (2.0 * one)).exp() / (2.0 * std::f64::consts::PI * sx * sy * one.sqrt());
+        }
+        nll_xy -= mx[r] * density.ln();
+        let zp: f64 = (0..3).map(|j| row[6 * m + j].exp()).sum();
+        let p: f64 = (0..3)
+            .map(|j| t[r][2 + j] * row[6 * m + j].exp() / zp)
+            .sum();
+        nll_pen -= mp[r] * p.ln();
+    }
+    let expect = nll_xy / mx.iter().sum::<f64>() + nll_pen / mp.iter().sum::<f64>();
+    assert!(
+        (f(out.as_tensor()) - expect).abs() < 1e-5,
+        "{} vs {expect}",
+        f(out.as_tensor())
+    );
+    let grads = mdn_loss(&out, &target, &mxy, &mpen, m)
+        .unwrap()
+        .backward()
+        .unwrap();
+    check_gradient(&out, &f, grads.get(&out).unwrap());
+}
+
+#[test]
+fn mse_loss_value_and_gradient() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (out, target, mxy, _) = loss_inputs(8, 3, &mut rng);
+    let f = |o: &Tensor| {
+        mse_loss(o, &target, &mxy)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    let o = out.to_vec2::<f64>().unwrap();
+    let t = target.to_vec2::<f64>().unwrap();
+    let mx = mxy.to_vec1::<f64>().unwrap();
+    let se: f64 = (0..8)
+        .map(|r| {
+            mx[r]
+                * ((o[r][0] - t[r][0]).powi(2)
+                    + (o[r][1] - t[r][1]).powi(2)
+                    + (o[r][2] - t[r][3]).powi(2))
+        })
+        .sum();
+    let expect = se / (3.0 * mx.iter().sum::<f64>());
+    assert!((f(out.as_tensor()) - expect).abs() < 1e-12);
+    let grads = mse_loss(&out, &target, &mxy).unwrap().backward().unwrap();
+    check_gradient(&out, &f, grads.get(&out).unwrap());
+    let _ = DType::F64;
+}
+
+#[test]
+fn schedules_follow_sketch_rnn() {
+    let c = TrainConfig::default();
+    assert!((c.lr_at(0) - 1e-3).abs() < 1e-12);
+    assert!((c.lr_at(1) - ((1e-3 - 1e-5) * 0.9999 + 1e-5)).abs() < 1e-12);
+    assert!((c.kl_weight_at(0) - 0.5 * 0.01).abs() < 1e-12);
+    assert!((c.kl_weight_at(10_000_000) - 0.5).abs() < 1e-6);
+}

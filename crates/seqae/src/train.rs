@@ -1,0 +1,614 @@
+//! The training loop: Adam(W) with per-step learning-rate decay and global-norm gradient
+//! clipping, length-bucketed batches, validation after each epoch, checkpoints that resume
+//! exactly, and a run folder written atomically. No file formats other than the run folder's
+//! own: the caller hands in drawings.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
+use drawing::Stroke3;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Augment};
+use crate::error::{Error, Result};
+use crate::lstm::LstmImpl;
+use crate::model::{ModelConfig, SeqAe};
+use crate::run::{self, Checkpoint, DataInfo, LossInfo, ModelInfo};
+
+/// Optimisation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// lr at step s: (learning_rate − min_lr) · lr_decay^s + min_lr
+    pub lr_decay: f64,
+    pub min_lr: f64,
+    /// global gradient-norm clip (0: none)
+    pub grad_clip: f64,
+    /// decoupled (AdamW) weight decay; 0 gives Adam
+    pub weight_decay: f64,
+    pub epochs: u32,
+    pub max_steps: Option<u64>,
+    pub max_minutes: Option<f64>,
+    /// random per-drawing scaling of x and y by up to this fraction (sketch-rnn: 0.15)
+    pub augment: f32,
+    /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
+    pub kl_weight: f64,
+    pub kl_weight_start: f64,
+    pub kl_decay: f64,
+    /// KL floor: the KL term is max(KL, kl_min)
+    pub kl_min: f64,
+    /// steps between checkpoints (0: only at the end)
+    pub checkpoint_every: u64,
+    /// training drawings with more points are left out (and counted)
+    pub max_seq_len: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 100,
+            learning_rate: 1e-3,
+            lr_decay: 0.9999,
+            min_lr: 1e-5,
+            grad_clip: 1.0,
+            weight_decay: 0.0,
+            epochs: 10,
+            max_steps: None,
+            max_minutes: None,
+            augment: 0.15,
+            kl_weight: 0.5,
+            kl_weight_start: 0.01,
+            kl_decay: 0.99995,
+            kl_min: 0.2,
+            checkpoint_every: 500,
+            max_seq_len: 250,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        for (k, v) in [
+            ("learning_rate", self.learning_rate),
+            ("min_lr", self.min_lr),
+            ("lr_decay", self.lr_decay),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{k} must be a non-negative number, not {v}"));
+            }
+        }
+        for (k, v) in [
+            ("grad_clip", self.grad_clip),
+            ("weight_decay", self.weight_decay),
+            ("kl_weight", self.kl_weight),
+            ("kl_min", self.kl_min),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{k} must be a non-negative number, not {v}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.augment) {
+            return bad(format!("augment must be in [0, 1), not {}", self.augment));
+        }
+        if let Some(m) = self.max_minutes {
+            if !(m.is_finite() && m >= 0.0) {
+                return bad(format!(
+                    "max_minutes must be a non-negative number, not {m}"
+                ));
+            }
+        }
+        if self.max_seq_len == 0 {
+            return bad("max_seq_len must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Learning rate at a step (0-based).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        (self.learning_rate - self.min_lr) * self.lr_decay.powf(step as f64) + self.min_lr
+    }
+
+    /// KL weight at a step (sketch-rnn's annealing).
+    pub fn kl_weight_at(&self, step: u64) -> f64 {
+        self.kl_weight * (1.0 - (1.0 - self.kl_weight_start) * self.kl_decay.powf(step as f64))
+    }
+
+    /// The settings that shape the weights; stop criteria and checkpoint spacing may change on
+    /// resume.
+    fn trajectory(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: 0,
+            max_steps: None,
+            max_minutes: None,
+            checkpoint_every: 0,
+            ..self.clone()
+        }
+    }
+}
+
+/// The drawings to train on and where they came from.
+pub struct TrainData<'a> {
+    pub train: &'a [Stroke3],
+    pub valid: &'a [Stroke3],
+    /// the file they were read from (recorded in model.json)
+    pub path: String,
+    /// rows in that file
+    pub rows: usize,
+}
+
+/// Where and how to run.
+pub struct TrainOptions<'a> {
+    pub run_dir: &'a Path,
+    pub device: Device,
+    /// continue from `run_dir`'s checkpoint when there is one
+    pub resume: bool,
+    /// polled before every step; when set, a checkpoint is written and training returns
+    pub stop: Option<&'a AtomicBool>,
+    pub lstm: LstmImpl,
+}
+
+/// One row of the training log (one per step; `valid_loss` on the last step of an epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRow {
+    pub step: u64,
+    pub epoch: u32,
+    pub train_loss: f32,
+    pub valid_loss: Option<f32>,
+    pub learning_rate: f64,
+    pub elapsed_s: f64,
+}
+
+/// Why training stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    Epochs,
+    MaxSteps,
+    MaxMinutes,
+    Interrupted,
+}
+
+/// What the caller is told as training goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started {
+        steps_per_epoch: usize,
+        first_step: u64,
+        train: usize,
+        valid: usize,
+        dropped: usize,
+        parameters: usize,
+    },
+    Step {
+        row: &'a LogRow,
+        sequences_per_s: f64,
+    },
+    Validated {
+        epoch: u32,
+        step: u64,
+        valid_loss: f32,
+    },
+    Checkpoint {
+        step: u64,
+        path: &'a Path,
+    },
+}
+
+/// The outcome.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub steps: u64,
+    pub epochs_completed: u32,
+    pub stop: StopReason,
+    pub train_loss: Option<f32>,
+    pub valid_loss: Option<f32>,
+    /// every step so far, including those before a resume
+    pub log: Vec<LogRow>,
+    pub elapsed_s: f64,
+    /// over this session's steps
+    pub sequences_per_s: f64,
+    pub run_dir: PathBuf,
+}
+
+/// Adam with decoupled weight decay, its moments kept in the open so checkpoints hold them.
+pub(crate) struct Adam {
+    pub vars: Vec<(String, Var)>,
+    pub m: Vec<Tensor>,
+    pub v: Vec<Tensor>,
+    pub t: u64,
+    weight_decay: f64,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+impl Adam {
+    pub fn new(model: &SeqAe, weight_decay: f64) -> Result<Self> {
+        let vars = model.named_vars();
+        let m = vars
+            .iter()
+            .map(|(_, v)| v.zeros_like())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let v = vars
+            .iter()
+            .map(|(_, v)| v.zeros_like())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Adam {
+            vars,
+            m,
+            v,
+            t: 0,
+            weight_decay,
+        })
+    }
+
+    /// One update; returns the gradient norm before clipping.
+    pub fn step(&mut self, grads: &GradStore, lr: f64, clip: f64) -> Result<f64> {
+        let mut sq = 0f64;
+        for (_, var) in &self.vars {
+            if let Some(g) = grads.get(var) {
+                sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            }
+        }
+        let norm = sq.sqrt();
+        let scale = if clip > 0.0 && norm > clip {
+            clip / norm
+        } else {
+            1.0
+        };
+        self.t += 1;
+        let bc1 = 1.0 - BETA1.powf(self.t as f64);
+        let bc2 = 1.0 - BETA2.powf(self.t as f64);
+        for (k, (_, var)) in self.vars.iter().enumerate() {
+            let Some(g) = grads.get(var) else { continue };
+            let g = g.affine(scale, 0.0)?;
+            self.m[k] = (self.m[k].affine(BETA1, 0.0)? + g.affine(1.0 - BETA1, 0.0)?)?;
+            self.v[k] = (self.v[k].affine(BETA2, 0.0)? + g.sqr()?.affine(1.0 - BETA2, 0.0)?)?;
+            let denom = self.v[k].affine(1.0 / bc2, 0.0)?.sqrt()?.affine(1.0, EPS)?;
+            let update = self.m[k].div(&denom)?.affine(lr / bc1, 0.0)?;
+            let decayed = if self.weight_decay > 0.0 {
+                var.as_tensor().affine(1.0 - lr * self.weight_decay, 0.0)?
+            } else {
+                var.as_tensor().clone()
+            };
+            var.set(&(decayed - update)?)?;
+        }
+        Ok(norm)
+    }
+}
+
+/// Per-step randomness (augmentation, VAE noise) comes from its own stream, so it does not
+/// depend on what ran before: resuming at a step reproduces it.
+fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(step.wrapping_add(1));
+    r
+}
+
+/// The batch order of an epoch, from the seed and the epoch alone.
+fn epoch_batches(lengths: &[usize], batch: usize, seed: u64, epoch: u32) -> Vec<Vec<usize>> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0000_0000);
+    r.set_stream(epoch as u64);
+    data::bucket(lengths, batch, 50, Some(&mut r))
+}
+
+fn in_split(split: &'static str, e: Error) -> Error {
+    Error::InSplit {
+        split,
+        source: Box::new(e),
+    }
+}
+
+/// Mean loss over a set of drawings (no augmentation, mu for the VAE).
+pub fn evaluate(
+    model: &SeqAe,
+    drawings: &[&Stroke3],
+    batch: usize,
+    kl_weight: f64,
+    kl_min: f64,
+) -> Result<Option<f32>> {
+    if drawings.is_empty() {
+        return Ok(None);
+    }
+    let lengths: Vec<usize> = drawings.iter().map(|d| d.len()).collect();
+    let (mut total, mut n) = (0f64, 0usize);
+    for idx in data::bucket(&lengths, batch, usize::MAX / batch.max(1), None) {
+        let ds: Vec<&Stroke3> = idx.iter().map(|&i| drawings[i]).collect();
+        let b = data::make_batch(&ds, model.scale(), None, model.device())?;
+        let l = model.loss(&b, None, kl_weight, kl_min)?;
+        total += l.total.to_scalar::<f32>()? as f64 * ds.len() as f64;
+        n += ds.len();
+    }
+    Ok(Some((total / n as f64) as f32))
+}
+
+/// Trains a model into `opts.run_dir` (created if needed): `checkpoint.safetensors` every
+/// `checkpoint_every` steps and at the end, `model.safetensors` + `model.json` at the end
+/// (also after an interruption).
+pub fn train(
+    model_cfg: &ModelConfig,
+    cfg: &TrainConfig,
+    data: &TrainData,
+    opts: &TrainOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<TrainSummary> {
+    model_cfg.validate()?;
+    cfg.validate()?;
+    let started = Instant::now();
+    let run_dir = opts.run_dir;
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+    let ckpt_path = run::checkpoint_path(run_dir);
+
+    for (i, d) in data.train.iter().enumerate() {
+        data::validate(d, i).map_err(|e| in_split("train", e))?;
+    }
+    for (i, d) in data.valid.iter().enumerate() {
+        data::validate(d, i).map_err(|e| in_split("valid", e))?;
+    }
+    let train: Vec<&Stroke3> = data
+        .train
+        .iter()
+        .filter(|d| d.len() <= cfg.max_seq_len)
+        .collect();
+    let valid: Vec<&Stroke3> = data
+        .valid
+        .iter()
+        .filter(|d| d.len() <= cfg.max_seq_len)
+        .collect();
+    let dropped = data.train.len() - train.len();
+    if train.is_empty() {
+        return Err(Error::NoTrainingData {
+            dropped,
+            max_seq_len: cfg.max_seq_len,
+        });
+    }
+    let data_info = DataInfo {
+        path: data.path.clone(),
+        rows: data.rows,
+        train_rows: train.len(),
+        valid_rows: valid.len(),
+        dropped_too_long: dropped + (data.valid.len() - valid.len()),
+    };
+
+    // fresh or resumed state
+    let resume_from = if ckpt_path.exists() {
+        if !opts.resume {
+            return Err(Error::Config(format!(
+                "{} already holds a checkpoint: resume it, or train into another folder",
+                run_dir.display()
+            )));
+        }
+        Some(run::load_checkpoint(&ckpt_path, opts.lstm, &opts.device)?)
+    } else {
+        None
+    };
+    let (model, mut adam, mut st) = match resume_from {
+        Some((model, adam, st)) => {
+            let mismatch = |what: String| Error::ResumeMismatch {
+                path: ckpt_path.clone(),
+                what,
+            };
+            if &st.model != model_cfg {
+                return Err(mismatch(format!("model {:?} vs {:?}", st.model, model_cfg)));
+            }
+            if st.train.trajectory() != cfg.trajectory() {
+                return Err(mismatch(format!(
+                    "training {:?} vs {:?}",
+                    st.train.trajectory(),
+                    cfg.trajectory()
+                )));
+            }
+            if st.data.train_rows != data_info.train_rows
+                || st.data.valid_rows != data_info.valid_rows
+            {
+                return Err(mismatch(format!(
+                    "{} training / {} validation drawings then, {} / {} now",
+                    st.data.train_rows,
+                    st.data.valid_rows,
+                    data_info.train_rows,
+                    data_info.valid_rows
+                )));
+            }
+            (model, adam, st)
+        }
+        None => {
+            let scale = data::scale_factor(data.train);
+            let model = SeqAe::new(model_cfg, scale, cfg.seed, opts.lstm, &opts.device)?;
+            let adam = Adam::new(&model, cfg.weight_decay)?;
+            let st = Checkpoint {
+                format: run::FORMAT,
+                step: 0,
+                epoch: 0,
+                batch_in_epoch: 0,
+                elapsed_s: 0.0,
+                scale,
+                model: model_cfg.clone(),
+                train: cfg.clone(),
+                data: data_info.clone(),
+                log: Vec::new(),
+            };
+            (model, adam, st)
+        }
+    };
+    st.train = cfg.clone();
+    st.data.path = data_info.path.clone();
+    st.data.rows = data_info.rows;
+    let prior_elapsed = st.elapsed_s;
+    let elapsed = || prior_elapsed + started.elapsed().as_secs_f64();
+
+    let lengths: Vec<usize> = train.iter().map(|d| d.len()).collect();
+    let steps_per_epoch = lengths.len().div_ceil(cfg.batch_size);
+    on_event(Event::Started {
+        steps_per_epoch,
+        first_step: st.step,
+        train: train.len(),
+        valid: valid.len(),
+        dropped: data_info.dropped_too_long,
+        parameters: model.parameter_count(),
+    });
+
+    let session_start = Instant::now();
+    let mut session_seqs = 0usize;
+    let mut stop = StopReason::Epochs;
+    let save_ckpt = |st: &mut Checkpoint,
+                     adam: &Adam,
+                     el: f64,
+                     on_event: &mut dyn FnMut(Event)|
+     -> Result<()> {
+        st.elapsed_s = el;
+        run::save_checkpoint(&ckpt_path, &model, adam, st)?;
+        on_event(Event::Checkpoint {
+            step: st.step,
+            path: &ckpt_path,
+        });
+        Ok(())
+    };
+    'epochs: while st.epoch < cfg.epochs {
+        let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed, st.epoch);
+        while st.batch_in_epoch < batches.len() {
+            if opts.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                stop = StopReason::Interrupted;
+                break 'epochs;
+            }
+            if cfg.max_steps.is_some_and(|m| st.step >= m) {
+                stop = StopReason::MaxSteps;
+                break 'epochs;
+            }
+            if cfg.max_minutes.is_some_and(|m| elapsed() >= m * 60.0) {
+                stop = StopReason::MaxMinutes;
+                break 'epochs;
+            }
+            let idx = &batches[st.batch_in_epoch];
+            let ds: Vec<&Stroke3> = idx.iter().map(|&i| train[i]).collect();
+            let mut rng = step_rng(cfg.seed, st.step);
+            let batch = data::make_batch(
+                &ds,
+                model.scale(),
+                Some(Augment {
+                    amount: cfg.augment,
+                    rng: &mut rng,
+                }),
+                model.device(),
+            )?;
+            let noise = if model_cfg.vae {
+                let n = ds.len() * model_cfg.latent;
+                let v: Vec<f32> = (0..n)
+                    .map(|_| rand::RngExt::sample(&mut rng, rand_distr::StandardNormal))
+                    .collect();
+                Some(Tensor::from_vec(
+                    v,
+                    (ds.len(), model_cfg.latent),
+                    model.device(),
+                )?)
+            } else {
+                None
+            };
+            let lr = cfg.lr_at(st.step);
+            let losses = model.loss(
+                &batch,
+                noise.as_ref(),
+                cfg.kl_weight_at(st.step),
+                cfg.kl_min,
+            )?;
+            let loss = losses.total.to_scalar::<f32>()?;
+            if !loss.is_finite() {
+                return Err(Error::Config(format!(
+                    "training diverged at step {} (loss {loss}); lower learning_rate or grad_clip",
+                    st.step
+                )));
+            }
+            let grads = losses.total.backward()?;
+            adam.step(&grads, lr, cfg.grad_clip)?;
+            st.step += 1;
+            st.batch_in_epoch += 1;
+            session_seqs += ds.len();
+            let row = LogRow {
+                step: st.step,
+                epoch: st.epoch,
+                train_loss: loss,
+                valid_loss: None,
+                learning_rate: lr,
+                elapsed_s: elapsed(),
+            };
+            st.log.push(row);
+            let rate = session_seqs as f64 / session_start.elapsed().as_secs_f64().max(1e-9);
+            on_event(Event::Step {
+                row: st.log.last().expect("just pushed"),
+                sequences_per_s: rate,
+            });
+            if cfg.checkpoint_every > 0 && st.step % cfg.checkpoint_every == 0 {
+                save_ckpt(&mut st, &adam, elapsed(), on_event)?;
+            }
+        }
+        let vl = evaluate(
+            &model,
+            &valid,
+            cfg.batch_size,
+            cfg.kl_weight_at(st.step),
+            cfg.kl_min,
+        )?;
+        if let Some(vl) = vl {
+            if let Some(last) = st.log.last_mut() {
+                last.valid_loss = Some(vl);
+            }
+            on_event(Event::Validated {
+                epoch: st.epoch,
+                step: st.step,
+                valid_loss: vl,
+            });
+        }
+        st.epoch += 1;
+        st.batch_in_epoch = 0;
+    }
+    let el = elapsed();
+    save_ckpt(&mut st, &adam, el, on_event)?;
+    let losses = LossInfo {
+        steps: st.step,
+        epochs_completed: st.epoch,
+        train_loss: recent_train_loss(&st.log),
+        valid_loss: st.log.iter().rev().find_map(|r| r.valid_loss),
+        stop,
+        elapsed_s: el,
+    };
+    let info = ModelInfo {
+        format: run::FORMAT,
+        model: model_cfg.clone(),
+        scale: model.scale(),
+        train: cfg.clone(),
+        data: st.data.clone(),
+        losses: losses.clone(),
+        parameters: model.parameter_count(),
+    };
+    run::save_model(run_dir, &model, &info)?;
+    Ok(TrainSummary {
+        steps: st.step,
+        epochs_completed: st.epoch,
+        stop,
+        train_loss: losses.train_loss,
+        valid_loss: losses.valid_loss,
+        log: st.log,
+        elapsed_s: el,
+        sequences_per_s: session_seqs as f64 / session_start.elapsed().as_secs_f64().max(1e-9),
+        run_dir: run_dir.to_path_buf(),
+    })
+}
+
+/// Mean of the last (up to) 50 steps' training loss: one step's loss is noisy.
+fn recent_train_loss(log: &[LogRow]) -> Option<f32> {
+    let tail = &log[log.len().saturating_sub(50)..];
+    (!tail.is_empty()).then(|| tail.iter().map(|r| r.train_loss).sum::<f32>() / tail.len() as f32)
+}
