@@ -21,6 +21,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 /// The label factors, in the order of [`LEVELS`] and of [`SynthFace::labels`].
 pub const FACTORS: &[&str] = &["outline", "eyes", "mouth", "nose", "hair_ears"];
@@ -153,23 +154,26 @@ pub fn generate(seed: u64, count: u64) -> impl Iterator<Item = SynthFace> {
 }
 
 /// Writes faces `0..count` of `seed` as simplified ndjson, one face a line, each with its
-/// `labels` object. Buffers internally; `w` need not be buffered.
+/// `labels` object. Faces are drawn in parallel, in blocks, and written in index order;
+/// `w` need not be buffered.
 pub fn write_ndjson<W: Write>(mut w: W, seed: u64, count: u64) -> io::Result<()> {
-    let mut buf = String::with_capacity(1 << 20);
-    for i in 0..count {
-        face(seed, i).push_json_line(&timestamp(seed, i), &mut buf);
-        if buf.len() > (1 << 20) - 4096 {
-            w.write_all(buf.as_bytes())?;
-            buf.clear();
-        }
+    const BLOCK: u64 = 4096;
+    let mut start = 0;
+    while start < count {
+        let end = count.min(start + BLOCK);
+        let lines: Vec<String> = (start..end)
+            .into_par_iter()
+            .map(|i| ndjson_line(seed, i))
+            .collect();
+        w.write_all(lines.concat().as_bytes())?;
+        start = end;
     }
-    w.write_all(buf.as_bytes())?;
     w.flush()
 }
 
 /// One face as its simplified-ndjson line (with the trailing newline).
 pub fn ndjson_line(seed: u64, index: u64) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(1024);
     face(seed, index).push_json_line(&timestamp(seed, index), &mut s);
     s
 }
@@ -250,6 +254,55 @@ impl Head {
     }
 }
 
+fn seg_len(s: &[P], i: usize) -> f64 {
+    ((s[i + 1].0 - s[i].0).powi(2) + (s[i + 1].1 - s[i].1).powi(2)).sqrt()
+}
+
+/// A stretch of the head outline walked by arc length.
+struct ArcPath {
+    pts: Vec<P>,
+    /// cumulative length at each point, from 0
+    cum: Vec<f64>,
+}
+
+impl ArcPath {
+    fn new(head: &Head, t0: f64, t1: f64) -> Self {
+        let n = 96;
+        let pts: Vec<P> = (0..=n)
+            .map(|i| head.at(t0 + (t1 - t0) * i as f64 / n as f64))
+            .collect();
+        let mut cum = vec![0.0];
+        for w in pts.windows(2) {
+            let d = ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt();
+            cum.push(cum.last().copied().unwrap_or(0.0) + d);
+        }
+        ArcPath { pts, cum }
+    }
+
+    fn reverse(&mut self) {
+        self.pts.reverse();
+        let total = self.cum.last().copied().unwrap_or(0.0);
+        self.cum = self.cum.iter().rev().map(|c| total - c).collect();
+    }
+
+    /// The point at fraction `f` (0..=1) of the length.
+    fn at(&self, f: f64) -> P {
+        let target = f.clamp(0.0, 1.0) * self.cum.last().copied().unwrap_or(0.0);
+        let i = self
+            .cum
+            .partition_point(|&c| c < target)
+            .clamp(1, self.pts.len() - 1);
+        let (c0, c1) = (self.cum[i - 1], self.cum[i]);
+        let g = if c1 > c0 {
+            (target - c0) / (c1 - c0)
+        } else {
+            0.0
+        };
+        let (a, b) = (self.pts[i - 1], self.pts[i]);
+        (a.0 + (b.0 - a.0) * g, a.1 + (b.1 - a.1) * g)
+    }
+}
+
 /// Draws one face with the randomness of one person's hand.
 struct Artist<'a> {
     rng: &'a mut ChaCha8Rng,
@@ -286,7 +339,7 @@ impl<'a> Artist<'a> {
         if !nose.is_empty() {
             parts.push((Part::Nose, nose));
         }
-        let hair = self.hair(choice[4], &head);
+        let hair = self.hair(choice[4], &head, eye_y);
         if !hair.is_empty() {
             parts.push((Part::Hair, hair));
         }
@@ -326,7 +379,7 @@ impl<'a> Artist<'a> {
         let harm: Vec<(f64, f64)> = (0..2)
             .map(|_| (self.u(0.0, 0.03), self.u(0.0, TAU)))
             .collect();
-        let n = 160;
+        let n = 72;
         (0..=n)
             .map(|i| {
                 let f = i as f64 / n as f64;
@@ -381,7 +434,7 @@ impl<'a> Artist<'a> {
         let sep = head.half_width(y) * self.u(0.3, 0.55);
         let size = head.rx
             * match kind {
-                0 => self.u(0.02, 0.045),
+                0 => self.u(0.025, 0.055),
                 1 => self.u(0.08, 0.17),
                 2 => self.u(0.06, 0.13),
                 _ => self.u(0.08, 0.16),
@@ -474,7 +527,7 @@ impl<'a> Artist<'a> {
         match kind {
             0 => vec![],
             1 => {
-                let r = self.u(0.02, 0.045);
+                let r = self.u(0.03, 0.06);
                 vec![self.dot(c, r)]
             }
             2 => {
@@ -512,42 +565,39 @@ impl<'a> Artist<'a> {
         }
     }
 
-    fn hair(&mut self, kind: usize, head: &Head) -> Vec<Poly> {
-        // the top arc of the head, between angles t0 and t1 (top is 1.5 PI)
+    fn hair(&mut self, kind: usize, head: &Head, eye_y: f64) -> Vec<Poly> {
+        // the top of the head between angles PI + spread and TAU - spread (top is 1.5 PI),
+        // walked by arc length so that hair spreads evenly over flat and round heads alike
         let spread = self.u(0.2, 0.5);
-        let (mut t0, mut t1) = (PI + spread, TAU - spread);
+        let mut scalp = ArcPath::new(head, PI + spread, TAU - spread);
         if self.coin(0.35) {
-            std::mem::swap(&mut t0, &mut t1);
+            scalp.reverse();
         }
-        let at = |t: f64, r: f64| {
-            let (x, y) = head.at(t);
-            (x * r, y * r)
-        };
         match kind {
             0 => vec![],
             1 => {
                 let m = self.rng.random_range(4..9usize);
                 let len = self.u(0.15, 0.35);
-                let pts: Vec<(f64, f64)> = (0..=2 * m)
+                let pts: Vec<(P, f64)> = (0..=2 * m)
                     .map(|j| {
-                        let t = t0 + (t1 - t0) * (j as f64 + self.n(0.15)) / (2 * m) as f64;
+                        let f = ((j as f64 + self.n(0.15)) / (2 * m) as f64).clamp(0.0, 1.0);
                         let r = if j % 2 == 1 {
                             1.0 + len * self.u(0.7, 1.3)
                         } else {
                             1.0 + self.u(0.0, 0.04)
                         };
-                        (t, r)
+                        (scalp.at(f), r)
                     })
                     .collect();
                 if self.coin(0.65) {
                     // one zigzag stroke
-                    vec![pts.into_iter().map(|(t, r)| at(t, r)).collect()]
+                    vec![pts.into_iter().map(|(p, r)| (p.0 * r, p.1 * r)).collect()]
                 } else {
                     // separate hairs, each drawn outward from the scalp
                     pts.iter()
                         .skip(1)
                         .step_by(2)
-                        .map(|&(t, r)| vec![at(t, 1.0), at(t, r)])
+                        .map(|&(p, r)| vec![p, (p.0 * r, p.1 * r)])
                         .collect()
                 }
             }
@@ -558,40 +608,35 @@ impl<'a> Artist<'a> {
                 let ph = self.u(0.0, TAU);
                 let turn = if self.coin(0.5) { 1.0 } else { -1.0 };
                 let n = (loops * 14.0) as usize;
+                let lift = 1.0 + rho;
                 vec![(0..=n)
                     .map(|i| {
                         let f = i as f64 / n as f64;
-                        let (x, y) = at(t0 + (t1 - t0) * f, 1.0 + rho);
+                        let (x, y) = scalp.at(f);
                         let a = ph + turn * TAU * loops * f;
-                        (x + rho * a.cos(), y + rho * a.sin())
+                        (x * lift + rho * a.cos(), y * lift + rho * a.sin())
                     })
                     .collect()]
             }
             _ => {
-                // ears: C-shaped arcs on both sides, bulging outward
-                let d = self.u(0.22, 0.45);
-                let out = self.u(0.18, 0.32);
-                let mid = self.n(0.15);
+                // ears: C-shaped arcs at eye level on both sides, bulging outward
+                let yc = eye_y + head.ry * self.u(0.0, 0.25);
+                let half = head.ry * self.u(0.15, 0.3);
+                let out = self.u(0.2, 0.38);
                 let mut ears = Vec::new();
-                for side in [0.0, PI] {
-                    let a = at(side + mid - d, 0.98);
-                    let b = at(side + mid + d, 0.98);
-                    let c = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
-                    let (hx, hy) = ((b.0 - a.0) / 2.0, (b.1 - a.1) / 2.0);
-                    let h = (hx * hx + hy * hy).sqrt().max(1e-6);
-                    // outward normal to the chord
-                    let mut nrm = (hy / h, -hx / h);
-                    if nrm.0 * c.0 + nrm.1 * c.1 < 0.0 {
-                        nrm = (-nrm.0, -nrm.1);
-                    }
+                for side in [-1.0, 1.0] {
+                    let inset = self.u(0.0, 0.06);
+                    let (y0, y1) = (yc - half, yc + half);
+                    let a = (side * (head.half_width(y0) - inset), y0);
+                    let b = (side * (head.half_width(y1) - inset), y1);
                     let n = 16;
                     let mut p: Poly = (0..=n)
                         .map(|i| {
                             let t = PI * i as f64 / n as f64;
-                            let (s, co) = t.sin_cos();
+                            let f = (1.0 - t.cos()) / 2.0;
                             (
-                                c.0 - co * hx + s * out * nrm.0,
-                                c.1 - co * hy + s * out * nrm.1,
+                                a.0 + (b.0 - a.0) * f + side * out * t.sin(),
+                                a.1 + (b.1 - a.1) * f,
                             )
                         })
                         .collect();
@@ -635,8 +680,8 @@ impl<'a> Artist<'a> {
         parts
     }
 
-    /// Resamples a stroke densely (about one output pixel apart) and adds a hand's slow
-    /// wobble and a little tremor.
+    /// Resamples a stroke (a few output pixels apart: fine enough for RDP at epsilon 2, coarse
+    /// enough to stay fast) and adds a hand's slow wobble.
     fn humanise(&mut self, s: Poly) -> Poly {
         let len: f64 = s
             .windows(2)
@@ -648,35 +693,48 @@ impl<'a> Artist<'a> {
         let amp = (0.012 * len).min(0.035) * self.u(0.3, 1.0);
         let waves: Vec<(f64, f64, f64)> = (0..4)
             .map(|_| {
-                let cycles = (len / self.u(0.6, 1.6)).max(self.u(0.5, 1.5));
+                let cycles = (len / self.u(1.2, 3.0)).max(self.u(0.5, 1.5));
                 (amp * self.u(0.3, 1.0), cycles, self.u(0.0, TAU))
             })
             .collect();
-        let step = 0.012;
-        let mut out = Vec::with_capacity((len / step) as usize + s.len() + 1);
-        let mut done = 0.0;
-        for w in s.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let l = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-            let k = (l / step).ceil().max(1.0) as usize;
-            for j in 0..k {
-                let f = j as f64 / k as f64;
-                out.push((a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f, done + l * f));
+        // Walk the stroke at equal arc-length steps so that every wave's phase advances by a
+        // constant angle per point: a rotation instead of a sine per point (sine dominated the
+        // run time). Corners get cut by at most half a step, as a hand does.
+        let n = (len / 0.03).ceil().max(1.0) as usize;
+        let step = len / n as f64;
+        let mut rot: Vec<((f64, f64), (f64, f64), f64)> = waves
+            .iter()
+            .map(|&(a, cycles, ph)| (ph.sin_cos(), (TAU * cycles / n as f64).sin_cos(), a))
+            .collect();
+        let mut out = Vec::with_capacity(n + 1);
+        let (mut seg, mut seg_start) = (0usize, 0.0f64);
+        for i in 0..=n {
+            let d = if i == n { len } else { i as f64 * step };
+            // advance to the segment that holds arc length d
+            let mut l = seg_len(&s, seg);
+            while seg + 2 < s.len() && seg_start + l < d {
+                seg_start += l;
+                seg += 1;
+                l = seg_len(&s, seg);
             }
-            done += l;
+            let f = if l > 0.0 {
+                ((d - seg_start) / l).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let (a, b) = (s[seg], s[seg + 1]);
+            let off: [f64; 4] = std::array::from_fn(|k| rot[k].2 * rot[k].0 .0);
+            out.push((
+                a.0 + (b.0 - a.0) * f + off[0] + off[1],
+                a.1 + (b.1 - a.1) * f + off[2] + off[3],
+            ));
+            for r in rot.iter_mut() {
+                // (sin, cos) of phase + delta
+                let ((sn, cs), (sd, cd)) = (r.0, r.1);
+                r.0 = (sn * cd + cs * sd, cs * cd - sn * sd);
+            }
         }
-        let last = *s.last().expect("non-empty");
-        out.push((last.0, last.1, len));
-        out.into_iter()
-            .map(|(x, y, d)| {
-                let f = d / len;
-                let dx = waves[0].0 * (TAU * waves[0].1 * f + waves[0].2).sin()
-                    + waves[1].0 * (TAU * waves[1].1 * f + waves[1].2).sin();
-                let dy = waves[2].0 * (TAU * waves[2].1 * f + waves[2].2).sin()
-                    + waves[3].0 * (TAU * waves[3].1 * f + waves[3].2).sin();
-                (x + dx + self.n(0.002), y + dy + self.n(0.002))
-            })
-            .collect()
+        out
     }
 
     /// Tilts and squashes the whole face a little.
