@@ -329,13 +329,15 @@ impl<'a> Artist<'a> {
         // Feature placement, in head units, varies within the face.
         let eye_y = head.ry * self.u(-0.45, -0.1);
         let mouth_y = (eye_y + head.ry * self.u(0.5, 0.85)).min(head.ry * 0.7);
-        let nose_y = eye_y + (mouth_y - eye_y) * self.u(0.35, 0.6);
         let mid_x = head.rx * self.n(0.05);
 
         let mut parts: Vec<(Part, Vec<Poly>)> = vec![(Part::Outline, vec![self.outline(&head)])];
         parts.push((Part::Eyes, self.eyes(choice[1], &head, eye_y, mid_x)));
-        parts.push((Part::Mouth, self.mouth(choice[2], &head, mouth_y, mid_x)));
-        let nose = self.nose(choice[3], &head, nose_y, mid_x);
+        let mouth = self.mouth(choice[2], &head, mouth_y, mid_x);
+        // the nose fits between the eye line and the top of the mouth, never over it
+        let mouth_top = mouth.iter().flatten().fold(f64::MAX, |m, p| m.min(p.1));
+        parts.push((Part::Mouth, mouth));
+        let nose = self.nose(choice[3], &head, eye_y, mouth_top, mid_x);
         if !nose.is_empty() {
             parts.push((Part::Nose, nose));
         }
@@ -413,8 +415,10 @@ impl<'a> Artist<'a> {
     /// A filled dot as people draw it: a tap (a short dash) or a tiny scribbled loop.
     fn dot(&mut self, c: P, r: f64) -> Poly {
         if self.coin(0.35) {
+            // a tap: the real files hold it as two points a few pixels apart
             let a = self.u(0.0, PI);
-            let (dx, dy) = (r * a.cos(), r * a.sin());
+            let h = r * self.u(0.05, 0.35);
+            let (dx, dy) = (h * a.cos(), h * a.sin());
             vec![(c.0 - dx, c.1 - dy), (c.0 + dx, c.1 + dy)]
         } else {
             let ry = r * self.u(0.7, 1.2);
@@ -435,9 +439,9 @@ impl<'a> Artist<'a> {
         let size = head.rx
             * match kind {
                 0 => self.u(0.025, 0.055),
-                1 => self.u(0.08, 0.17),
-                2 => self.u(0.06, 0.13),
-                _ => self.u(0.08, 0.16),
+                1 => self.u(0.08, 0.2),
+                2 => self.u(0.06, 0.15),
+                _ => self.u(0.08, 0.18),
             };
         let mut out = Vec::new();
         let mut sides = [-1.0, 1.0];
@@ -498,7 +502,7 @@ impl<'a> Artist<'a> {
     }
 
     fn mouth(&mut self, kind: usize, head: &Head, y: f64, mid_x: f64) -> Vec<Poly> {
-        let w = head.half_width(y).max(0.3) * self.u(0.3, 0.65);
+        let w = head.half_width(y).max(0.3) * self.u(0.3, 0.7);
         let c = (mid_x + self.n(0.04), y);
         vec![match kind {
             0 => {
@@ -515,15 +519,29 @@ impl<'a> Artist<'a> {
             }
             _ => {
                 let rx = w * self.u(0.35, 0.7);
-                let ry = rx * self.u(0.6, 1.3);
+                // an open mouth stays above the chin
+                let ry = (rx * self.u(0.6, 1.3))
+                    .min(0.85 * head.ry - y)
+                    .max(0.3 * rx);
                 self.ring(c, rx, ry, 28, (-0.2, 0.4))
             }
         }]
     }
 
-    fn nose(&mut self, kind: usize, head: &Head, y: f64, mid_x: f64) -> Vec<Poly> {
+    /// A nose between the eye line `eye_y` and the top of the mouth `mouth_top`.
+    fn nose(
+        &mut self,
+        kind: usize,
+        head: &Head,
+        eye_y: f64,
+        mouth_top: f64,
+        mid_x: f64,
+    ) -> Vec<Poly> {
+        let gap = (mouth_top - eye_y).max(0.05);
+        let len = (head.ry * self.u(0.15, 0.3)).min(0.75 * gap);
+        // its bottom (0.4 len below the centre) stays above the mouth
+        let y = eye_y + 0.6 * len + (gap - len) * self.u(0.3, 0.8);
         let c = (mid_x + self.n(0.04), y);
-        let len = head.ry * self.u(0.15, 0.3);
         match kind {
             0 => vec![],
             1 => {
