@@ -1,0 +1,258 @@
+//! Shared pieces of the drawing figures: checking a drawing, drawing it into a cell, text.
+
+use drawing::{Stroke, Stroke3};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::RenderResult;
+use crate::font::FONT_FAMILY;
+use crate::{FigureError, Rgb};
+
+/// A rectangle in pixels of the whole picture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+impl Rect {
+    pub fn new(x: i32, y: i32, w: i32, h: i32) -> Self {
+        Rect { x, y, w, h }
+    }
+    /// The rectangle shrunk by `d` on every side.
+    pub fn inset(self, d: i32) -> Rect {
+        Rect::new(
+            self.x + d,
+            self.y + d,
+            (self.w - 2 * d).max(0),
+            (self.h - 2 * d).max(0),
+        )
+    }
+    fn corners(self) -> [(i32, i32); 2] {
+        [(self.x, self.y), (self.x + self.w, self.y + self.h)]
+    }
+}
+
+/// Checks a drawing before it is drawn: equal column lengths (else `to_strokes` would index
+/// out of range), finite offsets, and (unless `allow_empty`) at least one point.
+pub(crate) fn check(
+    figure: &'static str,
+    label: &str,
+    d: &Stroke3,
+    allow_empty: bool,
+) -> Result<(), FigureError> {
+    if d.dx.len() != d.dy.len() || d.dx.len() != d.pen.len() {
+        return Err(FigureError::Ragged {
+            figure,
+            label: label.to_string(),
+            dx: d.dx.len(),
+            dy: d.dy.len(),
+            pen: d.pen.len(),
+        });
+    }
+    if let Some(point) = (0..d.len()).find(|&i| !(d.dx[i].is_finite() && d.dy[i].is_finite())) {
+        return Err(FigureError::NonFiniteDrawing {
+            figure,
+            label: label.to_string(),
+            point,
+        });
+    }
+    // a running sum of huge finite offsets can still overflow to infinity
+    if let Some(b) = d.bbox() {
+        if ![b.min_x, b.min_y, b.max_x, b.max_y]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            return Err(FigureError::NonFiniteDrawing {
+                figure,
+                label: label.to_string(),
+                point: d.len().saturating_sub(1),
+            });
+        }
+    }
+    if d.is_empty() && !allow_empty {
+        return Err(FigureError::EmptyDrawing {
+            figure,
+            label: label.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Line width for a drawing shown in a cell of side `cell` pixels.
+pub(crate) fn ink_width(cell: i32) -> u32 {
+    ((cell + 20) / 48).clamp(1, 4) as u32
+}
+
+/// Draws the strokes of `d` in `rect`, scaled to fit with the aspect ratio kept, centred, in
+/// the data's orientation (y grows downward, as on the backend). Pen lifts separate strokes.
+/// An empty drawing is drawn as the words "no ink".
+pub(crate) fn draw_drawing<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &'static str,
+    rect: Rect,
+    d: &Stroke3,
+    ink: Rgb,
+    width: u32,
+) -> Result<(), FigureError> {
+    let strokes: Vec<Stroke> = d.to_strokes();
+    let Some(b) = d.bbox() else {
+        let size = (rect.h / 7).max(9);
+        return text(
+            area,
+            figure,
+            "no ink",
+            (rect.x + rect.w / 2, rect.y + rect.h / 2),
+            size,
+            Rgb(0x99, 0x99, 0x99),
+            Pos::new(HPos::Center, VPos::Center),
+        );
+    };
+    let pad = width as f64 + 1.0;
+    let (bw, bh) = (b.width() as f64, b.height() as f64);
+    let (aw, ah) = (rect.w as f64 - 2.0 * pad, rect.h as f64 - 2.0 * pad);
+    if aw <= 0.0 || ah <= 0.0 {
+        return Ok(());
+    }
+    // a dot or a straight line has a zero side: scale by the other one only
+    let scale = match (bw > 0.0, bh > 0.0) {
+        (true, true) => (aw / bw).min(ah / bh),
+        (true, false) => aw / bw,
+        (false, true) => ah / bh,
+        (false, false) => 1.0,
+    };
+    let ox = rect.x as f64 + pad + (aw - bw * scale) / 2.0;
+    let oy = rect.y as f64 + pad + (ah - bh * scale) / 2.0;
+    let map = |x: f32, y: f32| {
+        (
+            (ox + (x - b.min_x) as f64 * scale).round() as i32,
+            (oy + (y - b.min_y) as f64 * scale).round() as i32,
+        )
+    };
+    let style = ShapeStyle {
+        color: ink.plot().to_rgba(),
+        filled: false,
+        stroke_width: width,
+    };
+    for s in &strokes {
+        let pts: Vec<(i32, i32)> = s.points().map(|(x, y)| map(x, y)).collect();
+        let moves = pts.windows(2).any(|w| w[0] != w[1]);
+        if moves {
+            area.draw(&PathElement::new(pts, style)).render(figure)?;
+        } else if let Some(&p) = pts.first() {
+            // a tap (one point, or points on one pixel) is a dot, which a path would not show
+            area.draw(&Circle::new(p, width.max(1), ink.plot().filled()))
+                .render(figure)?;
+        }
+    }
+    Ok(())
+}
+
+/// Draws `s` at `pos` with the bundled font.
+pub(crate) fn text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &'static str,
+    s: &str,
+    pos: (i32, i32),
+    size: i32,
+    colour: Rgb,
+    anchor: Pos,
+) -> Result<(), FigureError> {
+    let colour = colour.plot();
+    let style = TextStyle::from((FONT_FAMILY, size as f64).into_font())
+        .color(&colour)
+        .pos(anchor);
+    area.draw_text(s, &style, pos).render(figure)
+}
+
+/// Width of `s` in pixels at `size`.
+pub(crate) fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    size: i32,
+) -> i32 {
+    let style = TextStyle::from((FONT_FAMILY, size as f64).into_font());
+    area.estimate_text_size(s, &style)
+        .map(|(w, _)| w as i32)
+        .unwrap_or(0)
+}
+
+/// Thousands grouped with thin spaces, as in print: 12 345.
+pub(crate) fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Shortens `s` with an ellipsis until it is at most `max_w` pixels wide in `size`.
+pub(crate) fn fit<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    size: i32,
+    max_w: i32,
+) -> String {
+    let style = TextStyle::from((FONT_FAMILY, size as f64).into_font());
+    let width = |t: &str| {
+        area.estimate_text_size(t, &style)
+            .map(|(w, _)| w as i32)
+            .unwrap_or(i32::MAX)
+    };
+    if width(s) <= max_w {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    for keep in (0..chars.len()).rev() {
+        let t: String = chars[..keep].iter().collect::<String>() + "…";
+        if width(&t) <= max_w {
+            return t;
+        }
+    }
+    String::new()
+}
+
+/// Fills `rect` with `colour`.
+pub(crate) fn fill<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &'static str,
+    rect: Rect,
+    colour: Rgb,
+) -> Result<(), FigureError> {
+    area.draw(&Rectangle::new(rect.corners(), colour.plot().filled()))
+        .render(figure)
+}
+
+/// Draws the outline of `rect`.
+pub(crate) fn frame<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &'static str,
+    rect: Rect,
+    colour: Rgb,
+    width: u32,
+) -> Result<(), FigureError> {
+    let style = ShapeStyle {
+        color: colour.plot().to_rgba(),
+        filled: false,
+        stroke_width: width,
+    };
+    area.draw(&Rectangle::new(rect.corners(), style))
+        .render(figure)
+}
+
+pub(crate) fn top_left() -> Pos {
+    Pos::new(HPos::Left, VPos::Top)
+}
+pub(crate) fn top_centre() -> Pos {
+    Pos::new(HPos::Center, VPos::Top)
+}
+pub(crate) fn centre() -> Pos {
+    Pos::new(HPos::Center, VPos::Center)
+}
