@@ -254,6 +254,38 @@ impl Head {
     }
 }
 
+/// A sinusoid stepped by a fixed phase increment: `amp * sin(phase)`, advanced by rotating
+/// `(sin, cos)` rather than calling `sin` at every point.
+struct Wave {
+    amp: f64,
+    sin: f64,
+    cos: f64,
+    dsin: f64,
+    dcos: f64,
+}
+
+impl Wave {
+    fn new(amp: f64, phase: f64, step: f64) -> Self {
+        let (sin, cos) = phase.sin_cos();
+        let (dsin, dcos) = step.sin_cos();
+        Wave {
+            amp,
+            sin,
+            cos,
+            dsin,
+            dcos,
+        }
+    }
+    fn value(&self) -> f64 {
+        self.amp * self.sin
+    }
+    fn advance(&mut self) {
+        let (s, c) = (self.sin, self.cos);
+        self.sin = s * self.dcos + c * self.dsin;
+        self.cos = c * self.dcos - s * self.dsin;
+    }
+}
+
 fn seg_len(s: &[P], i: usize) -> f64 {
     ((s[i + 1].0 - s[i].0).powi(2) + (s[i + 1].1 - s[i].1).powi(2)).sqrt()
 }
@@ -720,9 +752,9 @@ impl<'a> Artist<'a> {
         // run time). Corners get cut by at most half a step, as a hand does.
         let n = (len / 0.03).ceil().max(1.0) as usize;
         let step = len / n as f64;
-        let mut rot: Vec<((f64, f64), (f64, f64), f64)> = waves
+        let mut waves: Vec<Wave> = waves
             .iter()
-            .map(|&(a, cycles, ph)| (ph.sin_cos(), (TAU * cycles / n as f64).sin_cos(), a))
+            .map(|&(amp, cycles, phase)| Wave::new(amp, phase, TAU * cycles / n as f64))
             .collect();
         let mut out = Vec::with_capacity(n + 1);
         let (mut seg, mut seg_start) = (0usize, 0.0f64);
@@ -741,16 +773,11 @@ impl<'a> Artist<'a> {
                 0.0
             };
             let (a, b) = (s[seg], s[seg + 1]);
-            let off: [f64; 4] = std::array::from_fn(|k| rot[k].2 * rot[k].0 .0);
             out.push((
-                a.0 + (b.0 - a.0) * f + off[0] + off[1],
-                a.1 + (b.1 - a.1) * f + off[2] + off[3],
+                a.0 + (b.0 - a.0) * f + waves[0].value() + waves[1].value(),
+                a.1 + (b.1 - a.1) * f + waves[2].value() + waves[3].value(),
             ));
-            for r in rot.iter_mut() {
-                // (sin, cos) of phase + delta
-                let ((sn, cs), (sd, cd)) = (r.0, r.1);
-                r.0 = (sn * cd + cs * sd, cs * cd - sn * sd);
-            }
+            waves.iter_mut().for_each(Wave::advance);
         }
         out
     }

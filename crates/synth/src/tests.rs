@@ -300,3 +300,42 @@ fn levels_lookup() {
     assert_eq!(FACTORS.len(), LEVELS.len());
     assert!(LEVELS.iter().all(|l| (3..=5).contains(&l.len())));
 }
+
+#[test]
+fn wave_rotation_matches_the_sine() {
+    let mut w = Wave::new(2.0, 0.3, 0.01);
+    for k in 0..2000 {
+        let want = 2.0 * (0.3 + 0.01 * k as f64).sin();
+        assert!(
+            (w.value() - want).abs() < 1e-9,
+            "step {k}: {} vs {want}",
+            w.value()
+        );
+        w.advance();
+    }
+}
+
+#[test]
+fn scalp_path_is_walked_at_even_lengths_on_flat_heads_too() {
+    // a squarish head: by angle the points crowd at the corners, by length they must not
+    let head = Head {
+        kind: 2,
+        rx: 1.0,
+        ry: 1.1,
+        k: 8.0,
+    };
+    let mut path = ArcPath::new(&head, PI + 0.3, TAU - 0.3);
+    for pass in 0..2 {
+        let pts: Vec<P> = (0..=20).map(|i| path.at(i as f64 / 20.0)).collect();
+        let d: Vec<f64> = pts
+            .windows(2)
+            .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
+            .collect();
+        let (lo, hi) = d
+            .iter()
+            .fold((f64::MAX, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(hi / lo < 1.3, "pass {pass}: steps from {lo} to {hi}");
+        assert_eq!(pts[0], path.at(0.0));
+        path.reverse();
+    }
+}
