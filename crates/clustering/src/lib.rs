@@ -7,8 +7,10 @@
 //! noise and clusters numbered from 0 by decreasing size.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use tracing::debug;
 
 pub mod blobs;
 mod dbscan;
@@ -202,8 +204,13 @@ pub fn cluster(m: &Matrix, p: &ClusterParams) -> Result<Clustering> {
     let ms = p.effective_min_samples();
     let (labels, reach, method) = match p.algorithm {
         Algorithm::Hdbscan if x.n_rows() <= p.exact_max_points => {
+            let t = Instant::now();
             let labels = exact::exact_hdbscan(x, p.min_cluster_size, ms)?;
-            (labels, knn::core_distances(x, ms)?, Method::ExactHdbscan)
+            debug!(secs = t.elapsed().as_secs_f32(), "exact HDBSCAN");
+            let t = Instant::now();
+            let core = knn::core_distances(x, ms)?;
+            debug!(secs = t.elapsed().as_secs_f32(), "core distances");
+            (labels, core, Method::ExactHdbscan)
         }
         Algorithm::Hdbscan => {
             let settings = SampleSettings {
