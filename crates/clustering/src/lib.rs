@@ -151,6 +151,9 @@ pub struct Clustering {
     /// Per point membership strength in `[0, 1]` (0 for noise); `1 − strength` is an outlier
     /// score. See [`strength`](crate::strength) for the definition.
     pub strength: Vec<f32>,
+    /// Per point GLOSH-like outlier score in `[0, 1]`, noise points included (higher = more of
+    /// an outlier); see [`strength`](crate::strength).
+    pub outlier: Vec<f32>,
     pub method: Method,
     /// Share of variance the PCA reduction kept, when one ran.
     pub pca_kept_variance: Option<f64>,
@@ -200,6 +203,13 @@ pub fn map_2d(m: &Matrix, p: &ClusterParams) -> Result<Matrix> {
 pub fn cluster(m: &Matrix, p: &ClusterParams) -> Result<Clustering> {
     p.validate()?;
     let prepared = prepare(m, p)?;
+    cluster_prepared(&prepared, p)
+}
+
+/// Clusters data already passed through [`prepare`] with the same `p` (for callers that also
+/// need the prepared matrix, e.g. for the silhouette or the 2-D map).
+pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Clustering> {
+    p.validate()?;
     let x: &Matrix = &prepared.matrix;
     let ms = p.effective_min_samples();
     let (labels, reach, method) = match p.algorithm {
@@ -228,9 +238,11 @@ pub fn cluster(m: &Matrix, p: &ClusterParams) -> Result<Clustering> {
     };
     let labels = relabel_by_size(&labels);
     let strength = strength::membership_strength(&labels, &reach);
+    let outlier = strength::outlier_scores(x, &labels, &reach)?;
     Ok(Clustering {
         labels,
         strength,
+        outlier,
         method,
         pca_kept_variance: prepared.pca.as_ref().map(Pca::kept_variance),
     })

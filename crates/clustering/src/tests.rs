@@ -58,6 +58,20 @@ fn exact_hdbscan_recovers_blobs_and_marks_noise() {
         }
     }
     assert!(c.strength.iter().any(|s| *s == 1.0));
+    // True noise is more outlying than blob points on average.
+    let mean = |keep: &dyn Fn(i32) -> bool| {
+        let v: Vec<f32> = c
+            .outlier
+            .iter()
+            .zip(&truth)
+            .filter(|(_, t)| keep(**t))
+            .map(|(o, _)| *o)
+            .collect();
+        v.iter().sum::<f32>() / v.len() as f32
+    };
+    let (noise_o, blob_o) = (mean(&|t| t < 0), mean(&|t| t >= 0));
+    assert!(noise_o > blob_o + 0.3, "noise {noise_o} vs blobs {blob_o}");
+    assert!(c.outlier.iter().all(|o| (0.0..=1.0).contains(o)));
 }
 
 #[test]
