@@ -216,6 +216,7 @@ fn main() {
                     cluster: c.cluster,
                     size: c.size as u64,
                     gallery: None,
+                    summary: None,
                 })
                 .collect(),
             note: Some("stand-in clusters: number of strokes".into()),

@@ -70,6 +70,8 @@ pub struct ClusterRow {
     pub size: u64,
     /// The gallery page showing it, relative to the page.
     pub gallery: Option<String>,
+    /// What the cluster holds in words, e.g. its most common labels ("mouth: smile 92 %").
+    pub summary: Option<String>,
 }
 
 /// The cluster table.
@@ -348,7 +350,7 @@ impl Report {
         let mut rows: Vec<&ClusterRow> = t.rows.iter().collect();
         rows.sort_by_key(|r| (r.cluster.is_none(), std::cmp::Reverse(r.size), r.cluster));
         h.push_str(
-            "<table>\n<tr><th>cluster</th><th class=\"num\">drawings</th><th class=\"num\">share</th><th></th><th>gallery</th></tr>\n",
+            "<table>\n<tr><th>cluster</th><th class=\"num\">drawings</th><th class=\"num\">share</th><th></th><th>gallery</th><th>holds</th></tr>\n",
         );
         for r in rows {
             let name = match r.cluster {
@@ -370,8 +372,9 @@ impl Report {
                 h,
                 "<tr><td><span class=\"swatch\" style=\"background:{colour}\"></span>{name}</td>\
                  <td class=\"num\">{}</td><td class=\"num\">{share:.1} %</td>\
-                 <td><span class=\"bar\" style=\"width:{bar}px;background:{colour}\"></span></td><td>{link}</td></tr>",
-                group(r.size as usize)
+                 <td><span class=\"bar\" style=\"width:{bar}px;background:{colour}\"></span></td><td>{link}</td><td>{}</td></tr>",
+                group(r.size as usize),
+                escape(r.summary.as_deref().unwrap_or(""))
             );
         }
         h.push_str("</table>\n");
@@ -416,16 +419,19 @@ mod tests {
                         cluster: None,
                         size: 5,
                         gallery: None,
+                        summary: None,
                     },
                     ClusterRow {
                         cluster: Some(3),
                         size: 10,
                         gallery: Some("gallery_01.png".into()),
+                        summary: Some("mouth: smile <92 %>".into()),
                     },
                     ClusterRow {
                         cluster: Some(1),
                         size: 20,
                         gallery: Some("gallery_01.png".into()),
+                        summary: Some("mouth: smile <92 %>".into()),
                     },
                 ],
                 note: None,
@@ -445,6 +451,7 @@ mod tests {
         assert!(html.contains("src=\"map%20of%20faces.png\""));
         assert!(html.contains("work/ &amp; co"));
         assert!(html.contains("12\u{2009}345"));
+        assert!(html.contains("mouth: smile &lt;92 %&gt;"));
     }
 
     #[test]
