@@ -22,6 +22,7 @@
 
 pub mod binary;
 mod error;
+mod fastline;
 pub mod ndjson;
 pub mod npz;
 mod pickle;

@@ -12,6 +12,7 @@ use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -263,29 +264,54 @@ impl Iterator for LineBatches {
 /// Parses one ndjson line (without its line end) into a record. `line_no` (1-based) and
 /// `path` only go into the record's location and into errors.
 pub fn parse_line(line: &[u8], line_no: u64, path: &Path) -> Result<Record, RecordError> {
+    parse_line_with(line, line_no, path, true)
+}
+
+fn parse_line_with(
+    line: &[u8],
+    line_no: u64,
+    path: &Path,
+    fast: bool,
+) -> Result<Record, RecordError> {
     let loc = Location::Line(line_no);
     let err = |kind| RecordError::new(path, Some(loc.clone()), kind);
-    let fields: LineFields = serde_json::from_slice(line).map_err(|e| err(ErrorKind::Json(e)))?;
+    let fields = match fast.then(|| crate::fastline::parse(line)).flatten() {
+        Some(f) => f,
+        // the serde path gives the precise error, or the record when the fast path declined
+        // something unusual but valid
+        None => {
+            let f: LineFields =
+                serde_json::from_slice(line).map_err(|e| err(ErrorKind::Json(e)))?;
+            crate::fastline::Fields {
+                word: f.word.map(Cow::Owned),
+                countrycode: f.countrycode.map(Cow::Owned),
+                timestamp: f.timestamp.map(Cow::Owned),
+                recognized: f.recognized,
+                key_id: f.key_id.map(|k| Cow::Owned(k.0)),
+                drawing: f.drawing.map(|d| d.0),
+                labels: f.labels,
+            }
+        }
+    };
     let key_id = fields
         .key_id
         .ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?
-        .0;
+        .into_owned();
     let strokes = fields
         .drawing
-        .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?
-        .0;
+        .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?;
     let (drawing, times) = build_drawing(strokes).map_err(err)?;
     let timestamp = match fields.timestamp {
         Some(ts) => match crate::parse_timestamp(&ts) {
             Some(us) => Some(us),
-            None => return Err(err(ErrorKind::Timestamp(ts))),
+            None => return Err(err(ErrorKind::Timestamp(ts.into_owned()))),
         },
         None => None,
     };
     Ok(Record {
         key_id,
-        word: fields.word,
-        countrycode: fields.countrycode,
+        word: fields.word.map(Cow::into_owned),
+        countrycode: fields.countrycode.map(Cow::into_owned),
         recognized: fields.recognized,
         timestamp,
         split: None,
@@ -420,7 +446,7 @@ impl<'de> Deserialize<'de> for KeyId {
 }
 
 /// `"labels": {"factor": "level", ...}`; numbers and booleans become their JSON text.
-struct Labels(Vec<(String, String)>);
+pub(crate) struct Labels(pub(crate) Vec<(String, String)>);
 
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -476,11 +502,11 @@ impl<'de> Deserialize<'de> for LabelValue {
 struct JsonDrawing(Vec<JsonStroke>);
 
 /// One stroke as written: `lists` counts the lists seen, even those beyond the third.
-struct JsonStroke {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    t: Option<Vec<f64>>,
-    lists: usize,
+pub(crate) struct JsonStroke {
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    pub t: Option<Vec<f64>>,
+    pub lists: usize,
 }
 
 impl<'de> Deserialize<'de> for JsonDrawing {
@@ -823,5 +849,51 @@ mod tests {
         assert!(last.is_fatal());
         assert!(matches!(last.kind, ErrorKind::Read(_)), "{last}");
         assert!(out[..out.len() - 1].iter().all(Result::is_ok));
+    }
+
+    /// The fast path and serde agree on every line: inline edge cases and, when present,
+    /// every real sample line.
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        let mut lines: Vec<Vec<u8>> = [
+            SIMPLE,
+            r#"{"word":"f\u00e4ce","key_id":12,"drawing":[[[1,2.25],[3,4],[0,1e1]]],"labels":{"m":"s"}}"#,
+            r#"{"key_id":"1","drawing":[[[1,],[2]]]}"#,
+            r#"{"key_id":"1","drawing":[[[300],[2]]]}"#,
+            r#"{"key_id":"1","drawing":[[[1],[2]]],"word":null,"recognized":null}"#,
+            r#"{"key_id":"1","key_id":"1","drawing":[[[1],[2]]]}"#,
+            r#"{"key_id":"1","drawing":[[[1.5e-3],[2]],[[0.1],[0.2]]]}"#,
+            r#"{}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/quickdraw");
+        for f in [
+            "simplified/eye.ndjson",
+            "spg/face.ndjson",
+            "raw/first_chunk/face.ndjson.gz",
+        ] {
+            let Ok(file) = std::fs::File::open(root.join(f)) else {
+                continue;
+            };
+            let r: Box<dyn std::io::Read> = if f.ends_with(".gz") {
+                Box::new(MultiGzDecoder::new(file))
+            } else {
+                Box::new(file)
+            };
+            lines.extend(BufReader::new(r).split(b'\n').map(Result::unwrap));
+        }
+        let p = Path::new("t.ndjson");
+        for (i, line) in lines.iter().enumerate() {
+            let a = parse_line_with(line, 1, p, true).map_err(|e| e.to_string());
+            let b = parse_line_with(line, 1, p, false).map_err(|e| e.to_string());
+            match (&a, &b) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "line {i}"),
+                (Err(_), Err(_)) => assert_eq!(a, b, "line {i}"),
+                _ => panic!("line {i}: fast {a:?} vs serde {b:?}"),
+            }
+        }
+        assert!(lines.len() > 8);
     }
 }

@@ -1,0 +1,449 @@
+//! A hand-written parser for the common shape of an ndjson line, about three times faster
+//! than going through serde (measured with `examples/parse_bench.rs`): it reads the numbers of
+//! `"drawing"` straight into the stroke vectors and borrows the short strings.
+//!
+//! It is only a fast path. It accepts strict JSON and returns `None` for anything it does not
+//! handle or finds malformed (a duplicate key, an escaped key, a bad number); the caller then
+//! parses the line with serde, which gives the record or a precise error. So a line never
+//! gets a different answer from the two paths, only a faster one.
+
+use crate::ndjson::{JsonStroke, Labels};
+use std::borrow::Cow;
+
+/// The fields of one line, strings borrowed from it where they hold no escapes.
+#[derive(Default)]
+pub(crate) struct Fields<'a> {
+    pub word: Option<Cow<'a, str>>,
+    pub countrycode: Option<Cow<'a, str>>,
+    pub timestamp: Option<Cow<'a, str>>,
+    pub recognized: Option<bool>,
+    pub key_id: Option<Cow<'a, str>>,
+    pub drawing: Option<Vec<JsonStroke>>,
+    pub labels: Option<Labels>,
+}
+
+struct P<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Parses a whole line, or `None` (see the module doc).
+pub(crate) fn parse(line: &[u8]) -> Option<Fields<'_>> {
+    let mut p = P { b: line, i: 0 };
+    let mut f = Fields::default();
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if p.peek()? != b'}' {
+        loop {
+            p.ws();
+            let key = p.key()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            // a key seen twice is left to serde, which rejects it
+            match key {
+                b"drawing" if f.drawing.is_none() => f.drawing = Some(p.drawing()?),
+                b"key_id" if f.key_id.is_none() => {
+                    f.key_id = Some(if p.peek()? == b'"' {
+                        p.string()?
+                    } else {
+                        Cow::Borrowed(p.integer_text()?)
+                    })
+                }
+                b"word" if f.word.is_none() => f.word = p.opt_string()?,
+                b"countrycode" if f.countrycode.is_none() => f.countrycode = p.opt_string()?,
+                b"timestamp" if f.timestamp.is_none() => f.timestamp = p.opt_string()?,
+                b"recognized" if f.recognized.is_none() => f.recognized = p.opt_bool()?,
+                b"labels" if f.labels.is_none() => {
+                    let start = p.i;
+                    p.skip_value(0)?;
+                    if &p.b[start..p.i] != b"null" {
+                        f.labels = Some(serde_json::from_slice(&p.b[start..p.i]).ok()?);
+                    }
+                }
+                b"drawing" | b"key_id" | b"word" | b"countrycode" | b"timestamp"
+                | b"recognized" | b"labels" => return None,
+                _ => p.skip_value(0)?,
+            }
+            p.ws();
+            match p.next()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    } else {
+        p.i += 1;
+    }
+    p.ws();
+    (p.i == p.b.len()).then_some(f)
+}
+
+impl<'a> P<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+    fn lit(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A key without escapes, as raw bytes.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = self.b[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        self.i = start + len;
+        self.eat(b'"')?;
+        Some(&self.b[start..start + len])
+    }
+
+    /// A string value: borrowed when plain, decoded by serde_json when it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let open = self.i;
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = self.b[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        self.i = start + len;
+        match self.next()? {
+            b'"' => std::str::from_utf8(&self.b[start..start + len])
+                .ok()
+                .map(Cow::Borrowed),
+            b'\\' => {
+                self.i = open;
+                self.skip_string()?;
+                serde_json::from_slice::<String>(&self.b[open..self.i])
+                    .ok()
+                    .map(Cow::Owned)
+            }
+            _ => None,
+        }
+    }
+
+    fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+        if self.peek()? == b'n' {
+            self.lit(b"null")?;
+            return Some(None);
+        }
+        self.string().map(Some)
+    }
+
+    fn opt_bool(&mut self) -> Option<Option<bool>> {
+        match self.peek()? {
+            b't' => self.lit(b"true").map(|_| Some(true)),
+            b'f' => self.lit(b"false").map(|_| Some(false)),
+            b'n' => self.lit(b"null").map(|_| None),
+            _ => None,
+        }
+    }
+
+    /// An integer's text (a numeric key_id).
+    fn integer_text(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let digits = self.b[self.i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        // JSON forbids leading zeros; fractions and exponents are not integers
+        if digits == 0 || (digits > 1 && self.b[self.i] == b'0') {
+            return None;
+        }
+        self.i += digits;
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        std::str::from_utf8(&self.b[start..self.i]).ok()
+    }
+
+    /// A JSON number. Short integers take a fast path; anything else is checked against the
+    /// JSON grammar and converted by the standard library.
+    fn number(&mut self) -> Option<f64> {
+        let start = self.i;
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.i += 1;
+        }
+        let mut v: u64 = 0;
+        let first = self.i;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            self.i += 1;
+        }
+        let digits = self.i - first;
+        if digits == 0 || (digits > 1 && self.b[first] == b'0') {
+            return None;
+        }
+        if !matches!(self.peek(), Some(b'.' | b'e' | b'E')) && digits <= 15 {
+            let v = v as f64;
+            return Some(if neg { -v } else { v });
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            let n = self.b[self.i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if n == 0 {
+                return None;
+            }
+            self.i += n;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            let n = self.b[self.i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if n == 0 {
+                return None;
+            }
+            self.i += n;
+        }
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// `[n, n, ...]` into `out`.
+    fn numbers<T>(&mut self, out: &mut Vec<T>, conv: fn(f64) -> T) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            out.push(conv(self.number()?));
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    fn drawing(&mut self) -> Option<Vec<JsonStroke>> {
+        let mut strokes = Vec::with_capacity(8);
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(strokes);
+        }
+        loop {
+            self.ws();
+            strokes.push(self.stroke()?);
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(strokes),
+                _ => return None,
+            }
+        }
+    }
+
+    fn stroke(&mut self) -> Option<JsonStroke> {
+        let mut s = JsonStroke {
+            x: Vec::new(),
+            y: Vec::new(),
+            t: None,
+            lists: 0,
+        };
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(s);
+        }
+        loop {
+            self.ws();
+            match s.lists {
+                0 => self.numbers(&mut s.x, |v| v as f32)?,
+                1 => {
+                    s.y.reserve_exact(s.x.len());
+                    self.numbers(&mut s.y, |v| v as f32)?
+                }
+                2 => {
+                    let mut t = Vec::with_capacity(s.x.len());
+                    self.numbers(&mut t, |v| v)?;
+                    s.t = Some(t);
+                }
+                _ => self.skip_value(0)?,
+            }
+            s.lists += 1;
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(s),
+                _ => return None,
+            }
+        }
+    }
+
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            match self.next()? {
+                b'"' => return Some(()),
+                b'\\' => match self.next()? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                    b'u' => {
+                        let hex = self.b.get(self.i..self.i + 4)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        self.i += 4;
+                    }
+                    _ => return None,
+                },
+                c if c < 0x20 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Skips one JSON value, checking its grammar (nesting limited, as serde_json's is).
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > 100 {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => {
+                let start = self.i;
+                self.skip_string()?;
+                std::str::from_utf8(&self.b[start..self.i]).ok().map(drop)
+            }
+            b't' => self.lit(b"true"),
+            b'f' => self.lit(b"false"),
+            b'n' => self.lit(b"null"),
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.skip_value_string()?;
+                    self.ws();
+                    self.eat(b':')?;
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn skip_value_string(&mut self) -> Option<()> {
+        (self.peek()? == b'"').then_some(())?;
+        self.skip_value(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_common_shape() {
+        let f = parse(
+            br#"{"word":"face","countrycode":"CH","timestamp":"2017-03-19 15:52:39.229 UTC","recognized":true,"key_id":"51","drawing":[[[1,2.5],[3,-4e1]],[[5],[6],[7]]],"x":{"a":[1,{"b":null}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.word.as_deref(), Some("face"));
+        assert!(matches!(f.word, Some(Cow::Borrowed(_))));
+        assert_eq!(f.key_id.as_deref(), Some("51"));
+        assert_eq!(f.recognized, Some(true));
+        let d = f.drawing.unwrap();
+        assert_eq!(
+            (d[0].x.clone(), d[0].y.clone(), d[0].lists),
+            (vec![1.0, 2.5], vec![3.0, -40.0], 2)
+        );
+        assert_eq!((d[1].t.clone(), d[1].lists), (Some(vec![7.0]), 3));
+    }
+
+    #[test]
+    fn escapes_and_numeric_keys() {
+        let f = parse(br#" {"word":"sm\u00efle \"x\"","key_id":-12,"drawing":[]} "#).unwrap();
+        assert_eq!(f.word.as_deref(), Some("sm\u{ef}le \"x\""));
+        assert_eq!(f.key_id.as_deref(), Some("-12"));
+        assert_eq!(f.drawing.unwrap().len(), 0);
+    }
+
+    #[test]
+    fn leaves_the_doubtful_to_serde() {
+        for bad in [
+            &br#"{"key_id":"1","drawing":[[[01],[2]]]}"#[..],
+            br#"{"key_id":"1","drawing":[[[1,],[2]]]}"#,
+            br#"{"key_id":"1","key_id":"2","drawing":[]}"#,
+            br#"{"key_id":"1","drawing":[[[1],[2]]]} x"#,
+            br#"{"key_id":"1","drawing":[[[1.],[2]]]}"#,
+            br#"{"key_id":"1","drawing":[[[1],[2]]],"z":[1 2]}"#,
+            br#"{"k\"ey":"1"}"#,
+            br#"{"key_id":"1","drawing":[[[1],[2]]]"#,
+            br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":{"a":[1]}}"#,
+            br#"{"key_id":"1","drawing":[[[12345678901234567890123],[2]]]}"#,
+        ] {
+            let r = parse(bad).map(|f| f.drawing.map(|d| d.len()));
+            // the long number is valid JSON: only it may parse
+            if bad.windows(5).any(|w| w == b"12345") {
+                assert_eq!(r, Some(Some(1)));
+            } else {
+                assert!(r.is_none(), "{}", String::from_utf8_lossy(bad));
+            }
+        }
+    }
+}
