@@ -1,0 +1,93 @@
+# The pipeline, stage by stage, as file targets: a stage whose inputs did not change is not run
+# again. `make all` runs everything on the built-in synthetic faces; `make test` runs the tests.
+#
+# Run on other data: make all INPUTS="path/to/face.ndjson path/to/cat.ndjson"
+# Another config:    make all CONFIG=my.toml
+
+SHELL := /bin/bash
+CARGO ?= cargo
+CONFIG ?= pipeline.toml
+# read from the config so that the Makefile and the stages agree
+toml_key = $(shell sed -n '/^\[$(1)\]/,/^\[/{s/^$(2) *= *"\{0,1\}\([^"]*\)"\{0,1\} *\(#.*\)\{0,1\}$$/\1/p}' $(CONFIG) | head -1)
+WORK ?= $(or $(call toml_key,paths,work_dir),work)
+SYNTH_COUNT ?= $(or $(call toml_key,synth,count),10000)
+SYNTH_SEED ?= $(or $(call toml_key,synth,seed),1)
+# a second synthetic set from a seed the model never trains on, for `evaluate`
+HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
+HELDOUT_COUNT ?= 2000
+
+# PROFILE=debug builds faster and runs slower (the end-to-end test uses it)
+PROFILE ?= release
+BIN := target/$(PROFILE)
+CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
+STAGES := ingest train embed cluster plot evaluate
+SYNTH := $(WORK)/data/synth_faces_seed$(SYNTH_SEED).ndjson
+INPUTS ?= $(SYNTH)
+HELDOUT := $(WORK)/data/synth_faces_seed$(HELDOUT_SEED).ndjson
+
+DRAWINGS := $(WORK)/drawings.parquet
+MODEL := $(WORK)/run/model.safetensors
+EMBEDDINGS := $(WORK)/embeddings.parquet
+CLUSTERS := $(WORK)/clusters.parquet
+REPORT := $(WORK)/plots/report.html
+H_DRAWINGS := $(WORK)/heldout/drawings.parquet
+H_EMBEDDINGS := $(WORK)/heldout/embeddings.parquet
+H_CLUSTERS := $(WORK)/heldout/clusters.parquet
+EVALUATION := $(WORK)/evaluation.json
+EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS),$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS)) $(WORK)/reconstructions.parquet
+
+.PHONY: all build data ingest train embed cluster plot evaluate test bench clean-work FORCE
+.DELETE_ON_ERROR:
+
+all: $(REPORT)
+	@echo "[make all] done: open $(REPORT)"
+
+# cargo decides whether anything needs rebuilding; a binary it leaves untouched keeps its
+# time, so the stages after it do not run again
+build: $(addprefix $(BIN)/,$(STAGES))
+$(addprefix $(BIN)/,$(STAGES)) &: FORCE
+	$(CARGO) build $(CARGO_PROFILE) $(addprefix --bin ,$(STAGES))
+
+data: $(SYNTH)
+$(WORK)/data/synth_faces_seed%.ndjson: | $(BIN)/ingest
+	$(BIN)/ingest synth --count $(if $(filter $(HELDOUT_SEED),$*),$(HELDOUT_COUNT),$(SYNTH_COUNT)) --seed $* -o $@
+
+ingest: $(DRAWINGS)
+$(DRAWINGS): $(INPUTS) $(CONFIG) $(BIN)/ingest
+	$(BIN)/ingest --config $(CONFIG) -o $@ $(INPUTS)
+
+train: $(MODEL)
+$(MODEL): $(DRAWINGS) $(CONFIG) $(BIN)/train
+	$(BIN)/train --config $(CONFIG) -o $(WORK)/run $(DRAWINGS)
+
+embed: $(EMBEDDINGS)
+$(EMBEDDINGS): $(DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
+	$(BIN)/embed --config $(CONFIG) --model $(WORK)/run -o $@ $(DRAWINGS)
+
+cluster: $(CLUSTERS)
+$(CLUSTERS): $(EMBEDDINGS) $(CONFIG) $(BIN)/cluster
+	$(BIN)/cluster --config $(CONFIG) -o $@ $(EMBEDDINGS)
+
+evaluate: $(EVALUATION)
+$(H_DRAWINGS): $(HELDOUT) $(CONFIG) $(BIN)/ingest
+	$(BIN)/ingest --config $(CONFIG) -o $@ $(HELDOUT)
+$(H_EMBEDDINGS): $(H_DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
+	$(BIN)/embed --config $(CONFIG) --model $(WORK)/run --reconstructions 0 --interpolations 0 -o $@ $(H_DRAWINGS)
+$(H_CLUSTERS): $(H_EMBEDDINGS) $(CONFIG) $(BIN)/cluster
+	$(BIN)/cluster --config $(CONFIG) -o $@ $(H_EMBEDDINGS)
+$(EVALUATION): $(EVAL_INPUTS) $(CONFIG) $(BIN)/evaluate
+	$(BIN)/evaluate --config $(CONFIG) -o $@ $(EVAL_INPUTS)
+
+plot: $(REPORT)
+$(REPORT): $(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(EVALUATION) $(CONFIG) $(BIN)/plot
+	$(BIN)/plot --config $(CONFIG) -o $(WORK)/plots $(WORK)
+
+test:
+	$(CARGO) test --workspace
+	scripts/e2e.sh
+
+bench: build
+	scripts/bench.sh
+
+clean-work:
+	rm -rf $(WORK)

@@ -1,0 +1,308 @@
+//! Stage 3, `embed`: loads a run folder written by `train`, encodes every drawing of a drawings
+//! table to its latent vector (`embeddings.parquet`), and decodes some back from their vectors
+//! alone: reconstructions (`reconstructions.parquet`) and interpolations between pairs of
+//! drawings (`interpolations.parquet`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use drawing::Stroke3;
+use serde::Deserialize;
+use tables::drawings::DrawingTable;
+use tables::embeddings::EmbeddingTable;
+use tables::sequences::{Interpolation, Reconstruction};
+use tables::Split;
+
+/// The `[embed]` section of `pipeline.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedConfig {
+    /// Drawings per encoder batch (sorted by length, so little work goes to padding).
+    pub batch_size: usize,
+    /// How many drawings of the valid and test splits to reconstruct (0: none).
+    pub reconstructions: usize,
+    /// How many pairs of drawings to interpolate between (0: none).
+    pub interpolations: usize,
+    /// Drawings decoded per pair, both ends included.
+    pub interpolation_steps: usize,
+    /// `greedy` (each step's most likely point) or `sample` (mdn head, with `temperature`).
+    pub decode: DecodeKind,
+    /// Sampling temperature of the mdn head (sketch-rnn uses 0.1–1).
+    pub temperature: f32,
+    /// Longest generated drawing, in points.
+    pub max_len: usize,
+    /// Chooses the drawings to reconstruct and the sampling noise.
+    pub seed: u64,
+    /// `cpu`, `cuda` or `metal` (the latter two need the cargo feature of that name).
+    pub device: String,
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        EmbedConfig {
+            batch_size: 1000,
+            reconstructions: 32,
+            interpolations: 4,
+            interpolation_steps: 8,
+            decode: DecodeKind::Greedy,
+            temperature: 0.25,
+            max_len: 250,
+            seed: 0,
+            device: "cpu".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DecodeKind {
+    Greedy,
+    Sample,
+}
+
+impl EmbedConfig {
+    fn decode_mode(&self) -> seqae::DecodeMode {
+        match self.decode {
+            DecodeKind::Greedy => seqae::DecodeMode::Greedy,
+            DecodeKind::Sample => seqae::DecodeMode::Sample {
+                temperature: self.temperature,
+                seed: self.seed,
+            },
+        }
+    }
+}
+
+/// The candle device named `cpu`, `cuda` (or `cuda:N`) or `metal`.
+pub fn device(name: &str) -> Result<Device> {
+    let d = match name {
+        "cpu" => Device::Cpu,
+        "cuda" => Device::new_cuda(0)?,
+        "metal" => Device::new_metal(0)?,
+        s if s.starts_with("cuda:") => Device::new_cuda(s[5..].parse().context("cuda:N")?)?,
+        other => bail!("unknown device `{other}`: use cpu, cuda, cuda:N or metal"),
+    };
+    Ok(d)
+}
+
+/// Where the outputs go.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub embeddings: PathBuf,
+    pub reconstructions: PathBuf,
+    pub interpolations: PathBuf,
+}
+
+impl Outputs {
+    /// Reconstructions and interpolations beside the embeddings file.
+    pub fn beside(embeddings: &Path) -> Self {
+        let dir = embeddings.parent().unwrap_or(Path::new("."));
+        Outputs {
+            embeddings: embeddings.to_path_buf(),
+            reconstructions: dir.join("reconstructions.parquet"),
+            interpolations: dir.join("interpolations.parquet"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EmbedReport {
+    pub drawings: usize,
+    pub dim: usize,
+    pub encode_s: f64,
+    pub reconstructions: usize,
+    pub interpolations: usize,
+    pub decode_s: f64,
+}
+
+/// A stable pseudo-random order of drawings (by a hash of key and seed), so the same model and
+/// input always pick the same drawings.
+fn pick(keys: &[(usize, &str)], seed: u64) -> Vec<usize> {
+    let mut v: Vec<(u64, usize)> = keys
+        .iter()
+        .map(|&(i, k)| {
+            let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+            for b in k.bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+            h ^= h >> 29;
+            (h.wrapping_mul(0xbf58_476d_1ce4_e5b9), i)
+        })
+        .collect();
+    v.sort_unstable();
+    v.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Runs the stage: reads the drawings, encodes them, decodes the chosen ones, writes every
+/// output (each atomically).
+pub fn embed(
+    model_dir: &Path,
+    input: &Path,
+    out: &Outputs,
+    cfg: &EmbedConfig,
+    progress: &dyn Fn(usize, usize),
+) -> Result<EmbedReport> {
+    if cfg.batch_size == 0 {
+        bail!("batch_size must be at least 1");
+    }
+    let dev = device(&cfg.device)?;
+    let (model, info) = seqae::load(model_dir, &dev)
+        .with_context(|| format!("loading the model in {}", model_dir.display()))?;
+    let table = tables::drawings::read(input)?;
+    let mut report = EmbedReport {
+        drawings: table.rows.len(),
+        dim: model.config().latent,
+        ..Default::default()
+    };
+
+    let t = std::time::Instant::now();
+    let vectors = encode_all(&model, &table, cfg.batch_size, progress)
+        .with_context(|| format!("encoding {}", input.display()))?;
+    report.encode_s = t.elapsed().as_secs_f64();
+
+    let metadata = vec![
+        ("tables.table".into(), "embeddings".into()),
+        ("embed.model".into(), model_dir.display().to_string()),
+        ("embed.input".into(), input.display().to_string()),
+        (
+            "embed.model_config".into(),
+            serde_json::to_string(&info.model).unwrap_or_default(),
+        ),
+        ("embed.model_trained_on".into(), info.data.path.clone()),
+    ];
+    let emb = EmbeddingTable {
+        key_ids: table.rows.iter().map(|r| r.key_id.clone()).collect(),
+        splits: table.rows.iter().map(|r| r.split).collect(),
+        dim: report.dim,
+        values: vectors.concat(),
+        labels: table.label_columns(),
+        metadata: metadata.clone(),
+    };
+
+    // decoding: drawings of the held-out splits, in a stable pseudo-random order
+    let t = std::time::Instant::now();
+    let held_out: Vec<(usize, &str)> = table
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.split != Split::Train)
+        .map(|(i, r)| (i, r.key_id.as_str()))
+        .collect();
+    let pool = if held_out.is_empty() {
+        // a table without held-out drawings still gets its pictures
+        let all: Vec<(usize, &str)> = table
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.key_id.as_str()))
+            .collect();
+        pick(&all, cfg.seed)
+    } else {
+        pick(&held_out, cfg.seed)
+    };
+    let mode = cfg.decode_mode();
+    let recon_ids: Vec<usize> = pool.iter().copied().take(cfg.reconstructions).collect();
+    let z: Vec<f32> = recon_ids.iter().flat_map(|&i| vectors[i].clone()).collect();
+    let decoded = model.decode(&z, cfg.max_len, mode)?;
+    let reconstructions: Vec<Reconstruction> = recon_ids
+        .iter()
+        .zip(decoded)
+        .map(|(&i, d)| Reconstruction {
+            key_id: table.rows[i].key_id.clone(),
+            drawing: d,
+        })
+        .collect();
+    let interpolations = interpolate(&model, &table, &vectors, &pool, cfg, mode)?;
+    report.decode_s = t.elapsed().as_secs_f64();
+    report.reconstructions = reconstructions.len();
+    report.interpolations = interpolations.len();
+
+    tables::embeddings::write(&out.embeddings, &emb)?;
+    if cfg.reconstructions > 0 {
+        tables::sequences::write_reconstructions(
+            &out.reconstructions,
+            &reconstructions,
+            &metadata,
+        )?;
+    }
+    if cfg.interpolations > 0 && !interpolations.is_empty() {
+        tables::sequences::write_interpolations(&out.interpolations, &interpolations, &metadata)?;
+    }
+    Ok(report)
+}
+
+/// Encodes every drawing, sorted by length so batches hold drawings of similar length.
+fn encode_all(
+    model: &seqae::SeqAe,
+    table: &DrawingTable,
+    batch: usize,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Vec<Vec<f32>>> {
+    let n = table.rows.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| table.rows[i].drawing.len());
+    let mut out = vec![Vec::new(); n];
+    let mut done = 0;
+    for chunk in order.chunks(batch) {
+        let ds: Vec<&Stroke3> = chunk.iter().map(|&i| &table.rows[i].drawing).collect();
+        let z = model.encode(&ds, batch).map_err(|e| {
+            // the model names the position in the batch; name the drawing
+            anyhow::anyhow!("{e}").context(format!(
+                "in the batch starting at drawing `{}`",
+                table.rows[chunk[0]].key_id
+            ))
+        })?;
+        for (&i, v) in chunk.iter().zip(z) {
+            out[i] = v;
+        }
+        done += chunk.len();
+        progress(done, n);
+    }
+    Ok(out)
+}
+
+/// Pairs of drawings (taken after the reconstructed ones in the pool), each decoded at evenly
+/// spaced points of the segment between their two vectors.
+fn interpolate(
+    model: &seqae::SeqAe,
+    table: &DrawingTable,
+    vectors: &[Vec<f32>],
+    pool: &[usize],
+    cfg: &EmbedConfig,
+    mode: seqae::DecodeMode,
+) -> Result<Vec<Interpolation>> {
+    if cfg.interpolations == 0 {
+        return Ok(Vec::new());
+    }
+    let steps = cfg.interpolation_steps.max(2);
+    let skip = cfg
+        .reconstructions
+        .min(pool.len().saturating_sub(2 * cfg.interpolations));
+    let ends: Vec<usize> = pool.iter().copied().skip(skip).collect();
+    let mut z = Vec::new();
+    let mut meta = Vec::new();
+    for (pair, w) in ends.chunks_exact(2).take(cfg.interpolations).enumerate() {
+        let (a, b) = (&vectors[w[0]], &vectors[w[1]]);
+        for step in 0..steps {
+            let alpha = step as f32 / (steps - 1) as f32;
+            z.extend(a.iter().zip(b).map(|(x, y)| x + (y - x) * alpha));
+            meta.push((pair as i32, step as i32, alpha, w[0], w[1]));
+        }
+    }
+    let decoded = model.decode(&z, cfg.max_len, mode)?;
+    Ok(meta
+        .into_iter()
+        .zip(decoded)
+        .map(|((pair, step, alpha, a, b), d)| Interpolation {
+            pair,
+            step,
+            alpha,
+            key_a: table.rows[a].key_id.clone(),
+            key_b: table.rows[b].key_id.clone(),
+            drawing: d,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+use super::*;
+use tables::drawings::{DrawingRow, DrawingWriter};
+
+fn face(i: usize) -> Stroke3 {
+    // a square outline plus a short inner stroke whose place depends on i
+    let o = (i % 7) as f32;
+    let strokes = vec![
+        drawing::Stroke::new(
+            vec![0.0, 50.0, 50.0, 0.0, 0.0],
+            vec![0.0, 0.0, 50.0, 50.0, 0.0],
+        ),
+        drawing::Stroke::new(vec![10.0 + o, 20.0 + o], vec![30.0, 30.0 + o]),
+    ];
+    Stroke3::from_strokes(&strokes)
+}
+
+fn fixture(dir: &Path) -> (PathBuf, PathBuf) {
+    let drawings = dir.join("drawings.parquet");
+    let mut w = DrawingWriter::create(&drawings, &["mouth".to_string()], &vec![]).unwrap();
+    for i in 0..40 {
+        w.push(DrawingRow {
+            key_id: format!("k{i}"),
+            word: Some("face".into()),
+            countrycode: None,
+            recognized: None,
+            timestamp: None,
+            split: Split::ALL[i % 3],
+            source: "test".into(),
+            drawing: face(i),
+            t: None,
+            labels: vec![Some(format!("m{}", i % 2))],
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let run = dir.join("run");
+    let train: Vec<Stroke3> = (0..40).map(face).collect();
+    let model_cfg = seqae::ModelConfig {
+        enc_hidden: 8,
+        dec_hidden: 8,
+        latent: 4,
+        mixtures: 2,
+        ..Default::default()
+    };
+    let cfg = seqae::TrainConfig {
+        batch_size: 8,
+        max_steps: Some(3),
+        checkpoint_every: 0,
+        ..Default::default()
+    };
+    let data = seqae::TrainData {
+        train: &train,
+        valid: &train[..8],
+        path: drawings.display().to_string(),
+        rows: 40,
+    };
+    let opts = seqae::TrainOptions {
+        run_dir: &run,
+        device: Device::Cpu,
+        resume: false,
+        stop: None,
+        lstm: seqae::LstmImpl::Auto,
+    };
+    seqae::train(&model_cfg, &cfg, &data, &opts, &mut |_| {}).unwrap();
+    (drawings, run)
+}
+
+#[test]
+fn writes_embeddings_reconstructions_and_interpolations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drawings, run) = fixture(dir.path());
+    let out = Outputs::beside(&dir.path().join("e/embeddings.parquet"));
+    let cfg = EmbedConfig {
+        batch_size: 7,
+        reconstructions: 5,
+        interpolations: 2,
+        interpolation_steps: 4,
+        max_len: 30,
+        ..Default::default()
+    };
+    let r = embed(&run, &drawings, &out, &cfg, &|_, _| {}).unwrap();
+    assert_eq!(
+        (r.drawings, r.dim, r.reconstructions, r.interpolations),
+        (40, 4, 5, 8)
+    );
+
+    let e = tables::embeddings::read(&out.embeddings).unwrap();
+    assert_eq!(e.len(), 40);
+    assert_eq!(e.dim, 4);
+    assert_eq!(e.key_ids[3], "k3", "input order is kept");
+    let names: Vec<_> = e.labels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["word", "label_mouth"]);
+    assert!(e
+        .metadata
+        .iter()
+        .any(|(k, v)| k == "embed.model" && v.contains("run")));
+
+    let rec = tables::sequences::read_reconstructions(&out.reconstructions).unwrap();
+    assert_eq!(rec.len(), 5);
+    for r in &rec {
+        let k: usize = r.key_id[1..].parse().unwrap();
+        assert_ne!(
+            Split::ALL[k % 3],
+            Split::Train,
+            "reconstructions come from valid/test"
+        );
+        // an untrained model may end a drawing at once; what it draws respects the cap
+        assert!(r.drawing.len() <= 30, "{} points", r.drawing.len());
+        assert!(r.drawing.pen.last().is_none_or(|&p| p == 1));
+    }
+    let int = tables::sequences::read_interpolations(&out.interpolations).unwrap();
+    assert_eq!(int.len(), 8);
+    assert_eq!((int[0].alpha, int[3].alpha), (0.0, 1.0));
+
+    // the same model and input give identical embeddings, whatever the batch size
+    let out2 = Outputs::beside(&dir.path().join("f/embeddings.parquet"));
+    let cfg2 = EmbedConfig {
+        batch_size: 40,
+        ..cfg.clone()
+    };
+    embed(&run, &drawings, &out2, &cfg2, &|_, _| {}).unwrap();
+    let e2 = tables::embeddings::read(&out2.embeddings).unwrap();
+    let max_diff = e
+        .values
+        .iter()
+        .zip(&e2.values)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max_diff < 1e-5, "embeddings differ by {max_diff}");
+    let rec2 = tables::sequences::read_reconstructions(&out2.reconstructions).unwrap();
+    assert_eq!(rec, rec2);
+}
+
+#[test]
+fn bad_inputs_are_named_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drawings, run) = fixture(dir.path());
+    let out = Outputs::beside(&dir.path().join("g/embeddings.parquet"));
+    let cfg = EmbedConfig::default();
+    let e = format!(
+        "{:#}",
+        embed(&dir.path().join("norun"), &drawings, &out, &cfg, &|_, _| {}).unwrap_err()
+    );
+    assert!(e.contains("norun"), "{e}");
+    let e = format!(
+        "{:#}",
+        embed(&run, &run.join("model.json"), &out, &cfg, &|_, _| {}).unwrap_err()
+    );
+    assert!(e.contains("model.json"), "{e}");
+    let bad_dev = EmbedConfig {
+        device: "tpu".into(),
+        ..cfg
+    };
+    assert!(embed(&run, &drawings, &out, &bad_dev, &|_, _| {}).is_err());
+    assert!(!out.embeddings.exists());
+}

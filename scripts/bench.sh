@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make bench`: prints throughput figures; asserts nothing about time (the machine is shared and
+# noisy: compare the variants within one run, as ratios). Generated inputs go to target/bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-target/release}
+OUT=target/bench
+mkdir -p "$OUT"
+N=${BENCH_DRAWINGS:-200000}
+
+echo "== ingest: simplified ndjson, $N drawings and 10x that"
+small=$OUT/faces_${N}.ndjson
+big=$OUT/faces_${N}x10.ndjson
+[ -s "$small" ] || "$BIN/ingest" synth --count "$N" --seed 42 -o "$small" >/dev/null
+if [ ! -s "$big" ]; then
+  # ten copies with distinct key_ids, so every drawing is written
+  for i in $(seq 0 9); do sed "s/\"key_id\":\"synth-42-/\"key_id\":\"synth-42-r$i-/" "$small"; done > "$big.tmp"
+  mv "$big.tmp" "$big"
+fi
+ingest_run() {
+  local input=$1 n=$2
+  local mb; mb=$(du -m "$input" | cut -f1)
+  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN/ingest" --config /dev/null -o "$OUT/bench.parquet" "$input" >/dev/null
+  read -r secs kb < "$OUT/time.txt"
+  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v f="$(basename "$input")" \
+    'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", f, n, mb, s, n/s, mb/s, kb/1024 }'
+}
+ingest_run "$small" "$N"
+ingest_run "$big" $((N * 10))
+py=$(scripts/python-env.sh || true)
+if [ -n "$py" ]; then
+  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$py" scripts/bench_ingest_baseline.py "$small" "$OUT/baseline.parquet"
+  read -r secs kb < "$OUT/time.txt"
+  awk -v n="$N" -v mb="$(du -m "$small" | cut -f1)" -v s="$secs" -v kb="$kb" \
+    'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", "python json+numpy+pyarrow", n, mb, s, n/s, mb/s, kb/1024 }'
+fi
+
+echo "== train / encode: the LSTM autoencoder (hidden 256, batch 100, 100 steps)"
+cargo run --quiet --release -p seqae --example bench
+
+echo "== cluster: HDBSCAN on 50-d blobs"
+cargo run --quiet --release -p clustering --example cluster_bench

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The end-to-end test: `make all` on tiny settings (a few hundred synthetic faces, a tiny model),
+# in a work folder of its own, then checks that every table, figure and the report exist and
+# that the report loads in a real browser; then that a second `make all` has nothing to do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${E2E_WORK:-target/e2e}
+PROFILE=${E2E_PROFILE:-debug}
+rm -rf "$WORK"
+args=(PROFILE="$PROFILE" CONFIG=scripts/e2e.toml WORK="$WORK" SYNTH_COUNT=400 HELDOUT_COUNT=200)
+make --no-print-directory all "${args[@]}"
+
+fail=0
+expect() {
+  for f in "$@"; do
+    if [ ! -s "$f" ]; then echo "e2e: missing or empty: $f" >&2; fail=1; fi
+  done
+}
+expect "$WORK/drawings.parquet" "$WORK/run/model.safetensors" "$WORK/run/model.json" \
+  "$WORK/run/train_log.parquet" "$WORK/embeddings.parquet" "$WORK/reconstructions.parquet" \
+  "$WORK/interpolations.parquet" "$WORK/clusters.parquet" "$WORK/cluster_summary.json" \
+  "$WORK/evaluation.json" "$WORK/plots/report.html"
+for fig in reconstructions clusters embedding_map loss interpolations; do
+  n=$(find "$WORK/plots" -name "${fig}*.png" | wc -l)
+  m=$(find "$WORK/plots" -name "${fig}*.svg" | wc -l)
+  if [ "$n" -eq 0 ] || [ "$m" -eq 0 ]; then echo "e2e: no ${fig} PNG/SVG in $WORK/plots" >&2; fail=1; fi
+done
+[ $fail -eq 0 ] || exit 1
+
+scripts/check-report.sh "$WORK/plots/report.html" "$WORK/plots/report-screenshot.png"
+
+# file targets: a second run has nothing to redo (cargo is asked, the stages are not run)
+again=$(make --no-print-directory all "${args[@]}" 2>&1)
+if grep -E "^target/$PROFILE/(ingest|train|embed|cluster|evaluate|plot) " <<<"$again" >&2; then
+  echo "e2e: a second 'make all' ran the stages above again although no input changed" >&2
+  exit 1
+fi
+echo "e2e: ok ($WORK)"
