@@ -23,10 +23,10 @@ fn shapes(n: usize, seed: u64) -> Vec<Stroke3> {
             );
             let mut strokes = vec![Stroke::new(
                 (0..=k)
-                    .map(|j| cx + r * (j as f32 / k as f32 * 6.283).cos())
+                    .map(|j| cx + r * (j as f32 / k as f32 * std::f32::consts::TAU).cos())
                     .collect(),
                 (0..=k)
-                    .map(|j| cy + r * (j as f32 / k as f32 * 6.283).sin())
+                    .map(|j| cy + r * (j as f32 / k as f32 * std::f32::consts::TAU).sin())
                     .collect(),
             )];
             if i % 2 == 0 {

@@ -1,0 +1,386 @@
+//! `train`: reads a drawings table, trains the sequence autoencoder (the `seqae` crate) on its
+//! train split (validating on its valid split) and writes a run folder: model.safetensors,
+//! model.json, checkpoint.safetensors and train_log.parquet.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use clap::{Parser, ValueEnum};
+use seqae::{Event, Head, LstmImpl, ModelConfig, TrainConfig, TrainData, TrainOptions};
+use serde::Deserialize;
+use stage::{override_from_flags, PipelineConfig};
+use tables::Split;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum DeviceKind {
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+/// pipeline.toml's `[train]` section: the model's and the optimiser's settings in one table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TrainSection {
+    device: DeviceKind,
+    enc_hidden: usize,
+    dec_hidden: usize,
+    latent: usize,
+    bidirectional: bool,
+    head: Head,
+    mixtures: usize,
+    vae: bool,
+    batch_size: usize,
+    learning_rate: f64,
+    lr_decay: f64,
+    min_lr: f64,
+    grad_clip: f64,
+    weight_decay: f64,
+    epochs: u32,
+    max_steps: u64,
+    max_minutes: f64,
+    augment: f32,
+    kl_weight: f64,
+    kl_weight_start: f64,
+    kl_decay: f64,
+    kl_min: f64,
+    checkpoint_every: u64,
+    max_seq_len: usize,
+    seed: u64,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        let (m, t) = (ModelConfig::default(), TrainConfig::default());
+        TrainSection {
+            device: DeviceKind::Cpu,
+            enc_hidden: m.enc_hidden,
+            dec_hidden: m.dec_hidden,
+            latent: m.latent,
+            bidirectional: m.bidirectional,
+            head: m.head,
+            mixtures: m.mixtures,
+            vae: m.vae,
+            batch_size: t.batch_size,
+            learning_rate: t.learning_rate,
+            lr_decay: t.lr_decay,
+            min_lr: t.min_lr,
+            grad_clip: t.grad_clip,
+            weight_decay: t.weight_decay,
+            epochs: t.epochs,
+            max_steps: t.max_steps.unwrap_or(0),
+            max_minutes: t.max_minutes.unwrap_or(0.0),
+            augment: t.augment,
+            kl_weight: t.kl_weight,
+            kl_weight_start: t.kl_weight_start,
+            kl_decay: t.kl_decay,
+            kl_min: t.kl_min,
+            checkpoint_every: t.checkpoint_every,
+            max_seq_len: t.max_seq_len,
+            seed: t.seed,
+        }
+    }
+}
+
+impl TrainSection {
+    fn split(&self) -> (ModelConfig, TrainConfig) {
+        (
+            ModelConfig {
+                enc_hidden: self.enc_hidden,
+                dec_hidden: self.dec_hidden,
+                latent: self.latent,
+                bidirectional: self.bidirectional,
+                head: self.head,
+                mixtures: self.mixtures,
+                vae: self.vae,
+            },
+            TrainConfig {
+                batch_size: self.batch_size,
+                learning_rate: self.learning_rate,
+                lr_decay: self.lr_decay,
+                min_lr: self.min_lr,
+                grad_clip: self.grad_clip,
+                weight_decay: self.weight_decay,
+                epochs: self.epochs,
+                max_steps: (self.max_steps > 0).then_some(self.max_steps),
+                max_minutes: (self.max_minutes > 0.0).then_some(self.max_minutes),
+                augment: self.augment,
+                kl_weight: self.kl_weight,
+                kl_weight_start: self.kl_weight_start,
+                kl_decay: self.kl_decay,
+                kl_min: self.kl_min,
+                checkpoint_every: self.checkpoint_every,
+                max_seq_len: self.max_seq_len,
+                seed: self.seed,
+            },
+        )
+    }
+}
+
+/// Trains the LSTM sequence autoencoder on the train split of a drawings table (validating on
+/// its valid split after every epoch) and writes a run folder: model.safetensors, model.json,
+/// checkpoint.safetensors, train_log.parquet. Ctrl-C writes a checkpoint and stops; --resume
+/// continues from it and ends where an uninterrupted run would have.
+#[derive(Parser)]
+#[command(name = "train", version)]
+struct Cli {
+    /// Drawings table (from ingest).
+    drawings: PathBuf,
+    /// Run folder to write (created if needed).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Config file (default: pipeline.toml in the current folder, when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue from the run folder's checkpoint (starts afresh when there is none).
+    #[arg(long)]
+    resume: bool,
+    /// Where to compute; cuda and metal need a build with that feature [config: device].
+    #[arg(long, value_enum)]
+    device: Option<DeviceKind>,
+    /// Encoder LSTM width, per direction [config: enc_hidden].
+    #[arg(long)]
+    enc_hidden: Option<usize>,
+    /// Decoder LSTM width [config: dec_hidden].
+    #[arg(long)]
+    dec_hidden: Option<usize>,
+    /// Latent vector width [config: latent].
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Also run the encoder over each reversed drawing, as sketch-rnn [config: bidirectional].
+    #[arg(long)]
+    bidirectional: Option<bool>,
+    /// Output head: mse (the original baseline) or mdn (sketch-rnn's mixture) [config: head].
+    #[arg(long)]
+    head: Option<Head>,
+    /// Gaussian components of the mdn head [config: mixtures].
+    #[arg(long)]
+    mixtures: Option<usize>,
+    /// Variational: sample z in training, KL term; embeddings use mu [config: vae].
+    #[arg(long)]
+    vae: Option<bool>,
+    /// Drawings per batch [config: batch_size].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Initial learning rate [config: learning_rate].
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Per-step decay: lr = (learning_rate - min_lr) * lr_decay^step + min_lr [config: lr_decay].
+    #[arg(long)]
+    lr_decay: Option<f64>,
+    /// Learning-rate floor [config: min_lr].
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Clip the gradients' global norm to this; 0 for no clipping [config: grad_clip].
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// Decoupled weight decay (AdamW); 0 gives Adam [config: weight_decay].
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Passes over the training drawings [config: epochs].
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Stop after this many steps in all; 0 for no limit [config: max_steps].
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Stop after this many minutes in all (resumed runs count earlier time); 0 for no limit [config: max_minutes].
+    #[arg(long)]
+    max_minutes: Option<f64>,
+    /// Random scaling of each drawing's x and y by up to this fraction [config: augment].
+    #[arg(long)]
+    augment: Option<f32>,
+    /// VAE: final KL weight [config: kl_weight].
+    #[arg(long)]
+    kl_weight: Option<f64>,
+    /// VAE: KL weight at step 0, as a fraction of kl_weight [config: kl_weight_start].
+    #[arg(long)]
+    kl_weight_start: Option<f64>,
+    /// VAE: KL weight annealing rate per step [config: kl_decay].
+    #[arg(long)]
+    kl_decay: Option<f64>,
+    /// VAE: KL floor; below it the KL term has no gradient [config: kl_min].
+    #[arg(long)]
+    kl_min: Option<f64>,
+    /// Write a checkpoint every this many steps; 0 only at the end [config: checkpoint_every].
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Leave out training drawings with more points [config: max_seq_len].
+    #[arg(long)]
+    max_seq_len: Option<usize>,
+    /// Seed of initialisation, batch order and augmentation [config: seed].
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn device(kind: DeviceKind) -> Result<Device> {
+    Ok(match kind {
+        DeviceKind::Cpu => Device::Cpu,
+        DeviceKind::Cuda => {
+            Device::new_cuda(0).context("--device cuda (build with --features cuda)")?
+        }
+        DeviceKind::Metal => {
+            Device::new_metal(0).context("--device metal (build with --features metal)")?
+        }
+    })
+}
+
+fn main() -> Result<()> {
+    stage::init_logging();
+    let args = Cli::parse();
+    let config = PipelineConfig::load(args.config.as_deref())?;
+    let mut s: TrainSection = config.section("train")?;
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, head,
+        mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
+        epochs, max_steps, max_minutes, augment, kl_weight, kl_weight_start, kl_decay, kl_min,
+        checkpoint_every, max_seq_len, seed);
+    let (model_cfg, train_cfg) = s.split();
+    let dev = device(s.device)?;
+
+    let table = tables::drawings::read(&args.drawings)
+        .with_context(|| format!("reading {}", args.drawings.display()))?;
+    let rows = table.rows.len();
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for r in table.rows {
+        match r.split {
+            Split::Train => train.push(r.drawing),
+            Split::Valid => valid.push(r.drawing),
+            Split::Test => {}
+        }
+    }
+    if train.is_empty() {
+        bail!(
+            "{}: no drawings in the train split ({rows} rows)",
+            args.drawings.display()
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130); // a second Ctrl-C does not wait
+            }
+            eprintln!("\n[train] stopping: writing a checkpoint (Ctrl-C again to quit at once)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+
+    let data = TrainData {
+        train: &train,
+        valid: &valid,
+        path: args.drawings.display().to_string(),
+        rows,
+    };
+    let opts = TrainOptions {
+        run_dir: &args.output,
+        device: dev,
+        resume: args.resume,
+        stop: Some(&stop),
+        lstm: LstmImpl::Auto,
+    };
+    let mut bar: Option<stage::ProgressBar> = None;
+    let (mut last_valid, mut first_step) = (None::<f32>, 0u64);
+    let summary = seqae::train(&model_cfg, &train_cfg, &data, &opts, &mut |e| match e {
+        Event::Started {
+            steps_per_epoch,
+            first_step: f,
+            train,
+            valid,
+            dropped,
+            parameters,
+        } => {
+            first_step = f;
+            let mut total = steps_per_epoch as u64 * train_cfg.epochs as u64;
+            if let Some(m) = train_cfg.max_steps {
+                total = total.min(m);
+            }
+            tracing::info!(
+                "{train} training and {valid} validation drawings ({dropped} longer than {} left out), \
+                 {steps_per_epoch} steps per epoch, {parameters} parameters{}",
+                train_cfg.max_seq_len,
+                if f > 0 { format!(", resuming at step {f}") } else { String::new() }
+            );
+            let b = stage::progress(total, "steps");
+            b.set_prefix("train");
+            b.set_position(f.min(total));
+            bar = Some(b);
+        }
+        Event::Step {
+            row,
+            sequences_per_s,
+        } => {
+            if let Some(b) = &bar {
+                b.set_position(row.step);
+                let v = last_valid
+                    .map(|v| format!(" valid {v:.3}"))
+                    .unwrap_or_default();
+                b.set_message(format!(
+                    "epoch {} loss {:.3}{v} {:.0} seq/s",
+                    row.epoch + 1,
+                    row.train_loss,
+                    sequences_per_s
+                ));
+            }
+        }
+        Event::Validated {
+            epoch,
+            step,
+            valid_loss,
+        } => {
+            last_valid = Some(valid_loss);
+            if let Some(b) = &bar {
+                b.println(format!(
+                    "epoch {} (step {step}): valid loss {valid_loss:.4}",
+                    epoch + 1
+                ));
+            }
+        }
+        Event::Checkpoint { .. } => {}
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = summary?;
+
+    let log: Vec<tables::train_log::TrainLogRow> = summary
+        .log
+        .iter()
+        .map(|r| tables::train_log::TrainLogRow {
+            step: r.step as i64,
+            epoch: r.epoch as i32,
+            train_loss: r.train_loss as f64,
+            valid_loss: r.valid_loss.map(f64::from),
+            learning_rate: r.learning_rate,
+            elapsed_s: r.elapsed_s,
+        })
+        .collect();
+    let log_path = args.output.join("train_log.parquet");
+    tables::train_log::write(&log_path, &log)
+        .with_context(|| format!("writing {}", log_path.display()))?;
+    let fmt = |v: Option<f32>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    println!(
+        "[train] {} steps ({} this run, {} epochs done, stopped: {:?}) in {:.1}s at {:.0} sequences/s; \
+         train loss {}, valid loss {}; wrote {}",
+        summary.steps,
+        summary.steps - first_step,
+        summary.epochs_completed,
+        summary.stop,
+        summary.elapsed_s,
+        summary.sequences_per_s,
+        fmt(summary.train_loss),
+        fmt(summary.valid_loss),
+        args.output.display()
+    );
+    if summary.stop == seqae::StopReason::Interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Runs the `train` binary on a small drawings table: run folder, log, resume, bad config.
+
+use std::path::Path;
+use std::process::Command;
+
+use drawing::{Stroke, Stroke3};
+use tables::drawings::{DrawingRow, DrawingWriter};
+use tables::Split;
+
+fn table(path: &Path, n: usize) {
+    let mut w = DrawingWriter::create(path, &[], &vec![]).unwrap();
+    for i in 0..n {
+        let k = 4 + i % 5;
+        let r = 20.0 + i as f32;
+        let s = Stroke::new(
+            (0..=k).map(|j| 100.0 + r * (j as f32).cos()).collect(),
+            (0..=k).map(|j| 100.0 + r * (j as f32).sin()).collect(),
+        );
+        w.push(DrawingRow {
+            key_id: format!("{i}"),
+            word: Some("face".into()),
+            countrycode: None,
+            recognized: Some(true),
+            timestamp: None,
+            split: if i % 5 == 0 {
+                Split::Valid
+            } else {
+                Split::Train
+            },
+            source: "test".into(),
+            drawing: Stroke3::from_strokes(&[s]),
+            t: None,
+            labels: vec![],
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+}
+
+fn train(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+const TINY: &[&str] = &[
+    "--enc-hidden",
+    "8",
+    "--dec-hidden",
+    "8",
+    "--latent",
+    "4",
+    "--mixtures",
+    "2",
+    "--batch-size",
+    "8",
+];
+
+#[test]
+fn trains_resumes_and_writes_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    table(&d.join("drawings.parquet"), 40);
+    let mut args = vec!["drawings.parquet", "-o", "run", "--max-steps", "3"];
+    args.extend_from_slice(TINY);
+    let out = train(&args, d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[train] 3 steps"), "{stdout}");
+    for f in [
+        "model.safetensors",
+        "model.json",
+        "checkpoint.safetensors",
+        "train_log.parquet",
+    ] {
+        assert!(d.join("run").join(f).exists(), "{f} missing");
+    }
+    let log = tables::train_log::read(&d.join("run/train_log.parquet")).unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.step).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let info = seqae::run::load_info(&d.join("run")).unwrap();
+    assert_eq!(
+        (info.model.latent, info.data.rows, info.data.train_rows),
+        (4, 40, 32)
+    );
+
+    // without --resume an existing run is not overwritten; with it, training continues
+    assert!(!train(&args, d).status.success());
+    let mut more = vec![
+        "drawings.parquet",
+        "-o",
+        "run",
+        "--max-steps",
+        "5",
+        "--resume",
+    ];
+    more.extend_from_slice(TINY);
+    let out = train(&more, d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        tables::train_log::read(&d.join("run/train_log.parquet"))
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+#[test]
+fn config_section_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    table(&d.join("drawings.parquet"), 20);
+    std::fs::write(
+        d.join("pipeline.toml"),
+        "[train]\nlatent = 3\nenc_hidden = 8\ndec_hidden = 8\nhead = \"mse\"\nmax_steps = 1\n",
+    )
+    .unwrap();
+    let out = train(&["drawings.parquet", "-o", "run"], d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = seqae::run::load_info(&d.join("run")).unwrap();
+    assert_eq!((info.model.latent, info.model.head), (3, seqae::Head::Mse));
+
+    std::fs::write(d.join("pipeline.toml"), "[train]\nlatnet = 3\n").unwrap();
+    let out = train(&["drawings.parquet", "-o", "run2"], d);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("latnet"));
+    let out = train(
+        &["missing.parquet", "-o", "run3", "--config", "/dev/null"],
+        d,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.parquet"));
+}
