@@ -221,6 +221,25 @@ fn a_work_folder_gives_every_figure_and_a_report() {
     assert!(html.contains("ari.mouth"));
     // a second run overwrites in place
     plot(&inputs, &out, &cfg, &|_| {}).unwrap();
+    // PLOT_TEST_KEEP=<dir> keeps the work folder to look at (and to run the binary on)
+    if let Some(keep) = std::env::var_os("PLOT_TEST_KEEP") {
+        let keep = PathBuf::from(keep);
+        std::fs::create_dir_all(&keep).unwrap();
+        copy_dir(&work, &keep);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -290,5 +309,4 @@ fn config_section_keys_match_the_defaults() {
     assert_eq!(cfg.max_clusters, PlotConfig::default().max_clusters);
     let bad = stage::PipelineConfig::from_str("[plot]\nsampels = 4\n", None).unwrap();
     assert!(bad.section::<PlotConfig>("plot").is_err());
-    let _ = PathBuf::new();
 }
