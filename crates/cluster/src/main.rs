@@ -1,0 +1,299 @@
+//! `cluster`: groups the drawings' embeddings by density and writes `clusters.parquet` (key_id,
+//! cluster, strength, outlier_score, x, y) and `cluster_summary.json` beside it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use clustering::{Agreement, Algorithm, ClusterParams, Matrix, Method, Metric};
+use serde::{Deserialize, Serialize};
+use stage::{override_from_flags, PipelineConfig};
+use tables::clusters::ClusterRow;
+
+/// The `[cluster]` section of pipeline.toml: the clustering parameters plus the metrics' sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ClusterConfig {
+    algorithm: Algorithm,
+    min_cluster_size: usize,
+    min_samples: usize,
+    eps: f32,
+    metric: Metric,
+    standardise: bool,
+    pca_dims: usize,
+    exact_max_points: usize,
+    sample_size: usize,
+    assign_factor: f32,
+    seed: u64,
+    silhouette_sample: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        let p = ClusterParams::default();
+        ClusterConfig {
+            algorithm: p.algorithm,
+            min_cluster_size: p.min_cluster_size,
+            min_samples: p.min_samples,
+            eps: p.eps,
+            metric: p.metric,
+            standardise: p.standardise,
+            pca_dims: p.pca_dims,
+            exact_max_points: p.exact_max_points,
+            sample_size: p.sample_size,
+            assign_factor: p.assign_factor,
+            seed: p.seed,
+            silhouette_sample: 2000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn params(&self) -> ClusterParams {
+        ClusterParams {
+            algorithm: self.algorithm,
+            min_cluster_size: self.min_cluster_size,
+            min_samples: self.min_samples,
+            eps: self.eps,
+            metric: self.metric,
+            standardise: self.standardise,
+            pca_dims: self.pca_dims,
+            exact_max_points: self.exact_max_points,
+            sample_size: self.sample_size,
+            assign_factor: self.assign_factor,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AlgorithmArg {
+    /// Hierarchical density clustering; finds its own number of clusters.
+    Hdbscan,
+    /// Fixed-radius density clustering (needs --eps).
+    Dbscan,
+}
+
+impl From<AlgorithmArg> for Algorithm {
+    fn from(a: AlgorithmArg) -> Self {
+        match a {
+            AlgorithmArg::Hdbscan => Algorithm::Hdbscan,
+            AlgorithmArg::Dbscan => Algorithm::Dbscan,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MetricArg {
+    Euclidean,
+    /// Cosine distance (rows are L2-normalised first).
+    Cosine,
+}
+
+impl From<MetricArg> for Metric {
+    fn from(m: MetricArg) -> Self {
+        match m {
+            MetricArg::Euclidean => Metric::Euclidean,
+            MetricArg::Cosine => Metric::Cosine,
+        }
+    }
+}
+
+/// Groups embeddings into clusters (HDBSCAN by default; exact up to --exact-max-points, else a
+/// sample clustered exactly and the rest assigned to their nearest clustered sample point).
+/// Writes one row per drawing to the output Parquet file and the summary (cluster sizes, noise
+/// share, silhouette, ARI/NMI against every label column) to cluster_summary.json beside it.
+#[derive(Parser)]
+#[command(name = "cluster", version)]
+struct Cli {
+    /// Input embeddings.parquet (written by `embed`).
+    input: PathBuf,
+    /// Output clusters.parquet.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Summary JSON [default: cluster_summary.json beside the output].
+    #[arg(long)]
+    summary: Option<PathBuf>,
+    /// Config file (default: pipeline.toml in the current folder, when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Clustering algorithm [config: algorithm; default hdbscan].
+    #[arg(long, value_enum)]
+    algorithm: Option<AlgorithmArg>,
+    /// HDBSCAN: smallest group reported as a cluster [config: min_cluster_size; default 25].
+    #[arg(long)]
+    min_cluster_size: Option<usize>,
+    /// Neighbours (counting the point) that make a point dense; 0 = min_cluster_size
+    /// [config: min_samples; default 0].
+    #[arg(long)]
+    min_samples: Option<usize>,
+    /// DBSCAN radius, in the distance after the reductions [config: eps; default 0.5].
+    #[arg(long)]
+    eps: Option<f32>,
+    /// Distance between embeddings [config: metric; default euclidean].
+    #[arg(long, value_enum)]
+    metric: Option<MetricArg>,
+    /// Scale every dimension to zero mean and unit variance first [config: standardise; default false].
+    #[arg(long)]
+    standardise: Option<bool>,
+    /// Reduce to this many principal components first; 0 keeps all [config: pca_dims; default 0].
+    #[arg(long)]
+    pca_dims: Option<usize>,
+    /// HDBSCAN runs exactly up to this many points, by sample-and-assign above
+    /// [config: exact_max_points; default 20000].
+    #[arg(long)]
+    exact_max_points: Option<usize>,
+    /// Points clustered exactly on the sample-and-assign path [config: sample_size; default 20000].
+    #[arg(long)]
+    sample_size: Option<usize>,
+    /// Sample-and-assign: join the nearest clustered sample point when within this multiple of
+    /// its core distance [config: assign_factor; default 2.0].
+    #[arg(long)]
+    assign_factor: Option<f32>,
+    /// Seed of the sample and of the silhouette's sample [config: seed; default 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Points in the silhouette's sample [config: silhouette_sample; default 2000].
+    #[arg(long)]
+    silhouette_sample: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    input: String,
+    output: String,
+    n_points: usize,
+    dim: usize,
+    params: &'a ClusterParams,
+    method: &'a Method,
+    pca_kept_variance: Option<f64>,
+    n_clusters: usize,
+    /// Size of cluster `i` at index `i` (clusters are numbered by decreasing size).
+    sizes: Vec<usize>,
+    noise: usize,
+    noise_share: f64,
+    /// Mean silhouette over a sample of clustered points, in the space clustering saw.
+    silhouette: Option<f64>,
+    silhouette_sample: usize,
+    /// ARI and NMI of the clusters against every label column (`word`, `label_*`).
+    agreement: BTreeMap<String, Agreement>,
+    seconds: f64,
+}
+
+fn summary_path(output: &Path) -> PathBuf {
+    output
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .join("cluster_summary.json")
+}
+
+fn main() -> Result<()> {
+    stage::init_logging();
+    let args = Cli::parse();
+    let config = PipelineConfig::load(args.config.as_deref())?;
+    let mut cfg: ClusterConfig = config.section("cluster")?;
+    override_from_flags!(cfg, args; algorithm, min_cluster_size, min_samples, eps, metric,
+        standardise, pca_dims, exact_max_points, sample_size, assign_factor, seed,
+        silhouette_sample);
+    let params = cfg.params();
+    params.validate()?;
+    let t = Instant::now();
+
+    let bar = stage::spinner("{spinner} {msg} {elapsed}");
+    bar.set_message(format!("reading {}", args.input.display()));
+    let table = tables::embeddings::read(&args.input)?;
+    let n = table.len();
+    let m = Matrix::new(table.values.clone(), table.dim)
+        .with_context(|| format!("{}: embeddings", args.input.display()))?;
+
+    bar.set_message(format!("clustering {n} points of {} dimensions", table.dim));
+    let prepared = clustering::prepare(&m, &params)?;
+    let c = clustering::cluster_prepared(&prepared, &params)?;
+    bar.set_message("2-D map and metrics");
+    let xy = clustering::project_2d(&prepared.matrix)?;
+    let s = c.summary();
+    let silhouette =
+        clustering::silhouette(&prepared.matrix, &c.labels, cfg.silhouette_sample, cfg.seed)?;
+    let mut agreement = BTreeMap::new();
+    for l in &table.labels {
+        if let Some(a) = clustering::agreement(&c.labels, &l.values)? {
+            agreement.insert(l.name.clone(), a);
+        }
+    }
+    bar.finish_and_clear();
+
+    let rows: Vec<ClusterRow> = (0..n)
+        .map(|i| ClusterRow {
+            key_id: table.key_ids[i].clone(),
+            cluster: c.labels[i],
+            strength: Some(c.strength[i]),
+            outlier_score: Some(c.outlier[i]),
+            x: xy.row(i)[0],
+            y: xy.row(i)[1],
+        })
+        .collect();
+    let meta = vec![
+        ("input".to_string(), args.input.display().to_string()),
+        ("params".to_string(), serde_json::to_string(&params)?),
+        ("method".to_string(), serde_json::to_string(&c.method)?),
+    ];
+    let summary_file = args
+        .summary
+        .clone()
+        .unwrap_or_else(|| summary_path(&args.output));
+    let summary = Summary {
+        input: args.input.display().to_string(),
+        output: args.output.display().to_string(),
+        n_points: n,
+        dim: table.dim,
+        params: &params,
+        method: &c.method,
+        pca_kept_variance: c.pca_kept_variance,
+        n_clusters: s.n_clusters,
+        sizes: s.sizes.clone(),
+        noise: s.noise,
+        noise_share: s.noise_share,
+        silhouette,
+        silhouette_sample: cfg.silhouette_sample,
+        agreement,
+        seconds: t.elapsed().as_secs_f64(),
+    };
+    // Everything is computed before anything is written; each file is written atomically.
+    tables::clusters::write(&args.output, &rows, &meta)?;
+    let mut json = serde_json::to_vec_pretty(&summary)?;
+    json.push(b'\n');
+    tables::atomic::write_bytes(&summary_file, &json)?;
+
+    let largest: Vec<String> = s.sizes.iter().take(5).map(usize::to_string).collect();
+    let scores: Vec<String> = summary
+        .agreement
+        .iter()
+        .map(|(k, a)| format!("{k} ARI {:.3} NMI {:.3}", a.ari, a.nmi))
+        .collect();
+    println!(
+        "[cluster] {n} points ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
+         silhouette {}{}{}; wrote {} and {}",
+        table.dim,
+        match &c.method {
+            Method::ExactHdbscan => "exact HDBSCAN".to_string(),
+            Method::SampledHdbscan(r) => format!("HDBSCAN on a {}-point sample", r.sample_size),
+            Method::Dbscan => "DBSCAN".to_string(),
+        },
+        summary.seconds,
+        s.n_clusters,
+        if largest.is_empty() {
+            "-".into()
+        } else {
+            largest.join(", ")
+        },
+        100.0 * s.noise_share,
+        silhouette.map_or("n/a".into(), |v| format!("{v:.3}")),
+        if scores.is_empty() { "" } else { "; " },
+        scores.join("; "),
+        args.output.display(),
+        summary_file.display()
+    );
+    Ok(())
+}

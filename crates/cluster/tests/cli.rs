@@ -1,0 +1,148 @@
+//! Runs the `cluster` binary on a small embeddings table of labelled blobs.
+
+use std::path::Path;
+use std::process::Command;
+
+use clustering::blobs::{gaussian_blobs, BlobSpec};
+use tables::embeddings::EmbeddingTable;
+use tables::{LabelColumn, Split};
+
+fn write_blobs(path: &Path, n: usize) -> Vec<i32> {
+    let (m, truth) = gaussian_blobs(&BlobSpec {
+        n_points: n,
+        dim: 16,
+        n_blobs: 4,
+        noise_share: 0.0,
+        seed: 11,
+        ..BlobSpec::default()
+    });
+    let table = EmbeddingTable {
+        key_ids: (0..n).map(|i| format!("k{i}")).collect(),
+        splits: vec![Split::Train; n],
+        dim: 16,
+        values: m.into_vec(),
+        labels: vec![
+            LabelColumn {
+                name: "label_blob".into(),
+                // Every 10th label missing: those rows are skipped by ARI/NMI.
+                values: truth
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (i % 10 != 0).then(|| format!("b{t}")))
+                    .collect(),
+            },
+            LabelColumn {
+                name: "word".into(),
+                values: vec![Some("face".into()); n],
+            },
+        ],
+        metadata: vec![],
+    };
+    tables::embeddings::write(path, &table).unwrap();
+    truth
+}
+
+fn cluster_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cluster"))
+}
+
+#[test]
+fn clusters_blobs_and_writes_table_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = dir.path().join("embeddings.parquet");
+    let out = dir.path().join("out/clusters.parquet");
+    let cfg = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &cfg,
+        "[cluster]\nmin_cluster_size = 15\nsilhouette_sample = 500\n",
+    )
+    .unwrap();
+    let truth = write_blobs(&emb, 800);
+    let run = cluster_bin()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--pca-dims", "8", "-o"])
+        .arg(&out)
+        .arg(&emb)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("[cluster] 800 points") && stdout.contains("4 clusters"),
+        "{stdout}"
+    );
+
+    let rows = tables::clusters::read(&out).unwrap();
+    assert_eq!(rows.len(), 800);
+    assert_eq!(rows[5].key_id, "k5");
+    let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
+    assert!(clustering::adjusted_rand_index(&labels, &truth).unwrap() > 0.99);
+    assert!(rows.iter().all(|r| r.strength.is_some() && r.x.is_finite()));
+
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("out/cluster_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["n_clusters"], 4);
+    assert_eq!(
+        summary["params"]["min_cluster_size"], 15,
+        "from the config file"
+    );
+    assert_eq!(summary["params"]["pca_dims"], 8, "from the flag");
+    let blob = &summary["agreement"]["label_blob"];
+    assert_eq!(blob["n_compared"], 720);
+    assert!(blob["ari"].as_f64().unwrap() > 0.99, "{blob}");
+    assert!(summary["silhouette"].as_f64().unwrap() > 0.5);
+    // One word for everything: NMI against a constant is 0, not a crash.
+    assert!(summary["agreement"]["word"]["nmi"].is_number());
+}
+
+#[test]
+fn bad_input_fails_cleanly_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("clusters.parquet");
+    let missing = dir.path().join("nope.parquet");
+    let run = cluster_bin()
+        .arg("-o")
+        .arg(&out)
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nope.parquet"));
+    assert!(!out.exists());
+
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[cluster]\nmin_clustr_size = 3\n").unwrap();
+    let emb = dir.path().join("e.parquet");
+    write_blobs(&emb, 50);
+    let run = cluster_bin()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&out)
+        .arg(&emb)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        err.contains("bad.toml") && err.contains("min_clustr_size"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    let run = cluster_bin()
+        .args(["--min-cluster-size", "1", "-o"])
+        .arg(&out)
+        .arg(&emb)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("min_cluster_size"));
+}
