@@ -6,13 +6,15 @@
 //! times. Every line is parsed on its own, so a bad line is reported and the reader goes on
 //! with the next one.
 
+use crate::fastline::Scratch;
 use crate::{open_file, sniff, ErrorKind, Format, Location, Record, RecordError, Source};
-use drawing::{Stroke, Stroke3};
+use drawing::Stroke3;
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -273,66 +275,94 @@ fn parse_line_with(
     path: &Path,
     fast: bool,
 ) -> Result<Record, RecordError> {
-    let loc = Location::Line(line_no);
-    let err = |kind| RecordError::new(path, Some(loc.clone()), kind);
-    let fields = match fast.then(|| crate::fastline::parse(line)).flatten() {
-        Some(f) => f,
-        // the serde path gives the precise error, or the record when the fast path declined
-        // something unusual but valid
-        None => {
-            let f: LineFields =
-                serde_json::from_slice(line).map_err(|e| err(ErrorKind::Json(e)))?;
-            crate::fastline::Fields {
-                word: f.word.map(Cow::Owned),
-                countrycode: f.countrycode.map(Cow::Owned),
-                timestamp: f.timestamp.map(Cow::Owned),
-                recognized: f.recognized,
-                key_id: f.key_id.map(|k| Cow::Owned(k.0)),
-                drawing: f.drawing.map(|d| d.0),
-                labels: f.labels,
+    thread_local! {
+        static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    }
+    SCRATCH.with_borrow_mut(|sc| {
+        let loc = Location::Line(line_no);
+        let err = |kind| RecordError::new(path, Some(loc.clone()), kind);
+        let mut serde_fields: LineFields;
+        let (fields, drawing) = match fast.then(|| crate::fastline::parse(line, sc)).flatten() {
+            Some(f) => {
+                let d = f.drawing.then(|| build_drawing(sc.strokes()));
+                (f, d)
             }
-        }
-    };
-    let key_id = fields
-        .key_id
-        .ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?
-        .into_owned();
-    let strokes = fields
-        .drawing
-        .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?;
-    let (drawing, times) = build_drawing(strokes).map_err(err)?;
-    let timestamp = match fields.timestamp {
-        Some(ts) => match crate::parse_timestamp(&ts) {
-            Some(us) => Some(us),
-            None => return Err(err(ErrorKind::Timestamp(ts.into_owned()))),
-        },
-        None => None,
-    };
-    Ok(Record {
-        key_id,
-        word: fields.word.map(Cow::into_owned),
-        countrycode: fields.countrycode.map(Cow::into_owned),
-        recognized: fields.recognized,
-        timestamp,
-        split: None,
-        source: if times.is_some() {
-            Source::Raw
-        } else {
-            Source::Simplified
-        },
-        drawing,
-        times,
-        labels: fields.labels.map(|l| l.0).unwrap_or_default(),
-        location: loc,
+            // the serde path gives the precise error, or the record when the fast path
+            // declined something unusual but valid
+            None => {
+                serde_fields = serde_json::from_slice::<LineFields>(line)
+                    .map_err(|e| err(ErrorKind::Json(e)))?;
+                let labels = serde_fields.labels.take();
+                let f = &serde_fields;
+                let d = f
+                    .drawing
+                    .as_ref()
+                    .map(|d| build_drawing(d.0.iter().map(JsonStroke::view)));
+                let fields = crate::fastline::Fields {
+                    word: f.word.as_deref().map(Cow::Borrowed),
+                    countrycode: f.countrycode.as_deref().map(Cow::Borrowed),
+                    timestamp: f.timestamp.as_deref().map(Cow::Borrowed),
+                    recognized: f.recognized,
+                    key_id: f.key_id.as_ref().map(|k| Cow::Borrowed(k.0.as_str())),
+                    drawing: f.drawing.is_some(),
+                    labels,
+                };
+                (fields, d)
+            }
+        };
+        let key_id = fields
+            .key_id
+            .ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?
+            .into_owned();
+        let (drawing, times) = drawing
+            .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?
+            .map_err(err)?;
+        let timestamp = match fields.timestamp {
+            Some(ts) => match crate::parse_timestamp(&ts) {
+                Some(us) => Some(us),
+                None => return Err(err(ErrorKind::Timestamp(ts.into_owned()))),
+            },
+            None => None,
+        };
+        let labels = fields.labels.map(|l| l.0).unwrap_or_default();
+        Ok(Record {
+            key_id,
+            word: fields.word.map(Cow::into_owned),
+            countrycode: fields.countrycode.map(Cow::into_owned),
+            recognized: fields.recognized,
+            timestamp,
+            split: None,
+            source: if times.is_some() {
+                Source::Raw
+            } else {
+                Source::Simplified
+            },
+            drawing,
+            times,
+            labels,
+            location: loc,
+        })
     })
 }
 
+/// One stroke's lists as read, whichever parser read them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct StrokeRef<'a> {
+    pub x: &'a [f32],
+    pub y: &'a [f32],
+    pub t: Option<&'a [f64]>,
+    /// Lists in the stroke, counting any beyond the third.
+    pub lists: usize,
+}
+
 /// Checks the strokes and turns them into stroke-3 rows (plus times for raw strokes).
-fn build_drawing(strokes: Vec<JsonStroke>) -> Result<(Stroke3, Option<Vec<f64>>), ErrorKind> {
-    let first = strokes.first().ok_or(ErrorKind::EmptyDrawing)?.lists;
+fn build_drawing<'a>(
+    strokes: impl Iterator<Item = StrokeRef<'a>> + Clone,
+) -> Result<(Stroke3, Option<Vec<f64>>), ErrorKind> {
+    let first = strokes.clone().next().ok_or(ErrorKind::EmptyDrawing)?.lists;
     let raw = first == 3;
     let mut total = 0;
-    for (i, s) in strokes.iter().enumerate() {
+    for (i, s) in strokes.clone().enumerate() {
         if !(2..=3).contains(&s.lists) {
             return Err(ErrorKind::StrokeLists {
                 stroke: i,
@@ -346,7 +376,7 @@ fn build_drawing(strokes: Vec<JsonStroke>) -> Result<(Stroke3, Option<Vec<f64>>)
                 first,
             });
         }
-        let t_len = s.t.as_ref().map(Vec::len);
+        let t_len = s.t.map(<[f64]>::len);
         if s.x.len() != s.y.len() || t_len.is_some_and(|t| t != s.x.len()) {
             return Err(ErrorKind::LengthMismatch {
                 stroke: i,
@@ -355,26 +385,33 @@ fn build_drawing(strokes: Vec<JsonStroke>) -> Result<(Stroke3, Option<Vec<f64>>)
                 t: t_len,
             });
         }
-        check_range(i, s, raw)?;
+        check_range(i, &s, raw)?;
         total += s.x.len();
     }
     if total == 0 {
         return Err(ErrorKind::EmptyDrawing);
     }
+    // the rows `Stroke3::from_strokes` makes (a test holds the two equal), built straight
+    // from the parse buffers to spare a vector per stroke
+    let mut out = Stroke3::with_capacity(total);
     let mut times = raw.then(|| Vec::with_capacity(total));
-    let strokes: Vec<Stroke> = strokes
-        .into_iter()
-        .map(|s| {
-            if let (Some(all), Some(t)) = (times.as_mut(), s.t) {
-                all.extend(t);
-            }
-            Stroke { x: s.x, y: s.y }
-        })
-        .collect();
-    Ok((Stroke3::from_strokes(&strokes), times))
+    let (mut px, mut py) = (0f32, 0f32);
+    for s in strokes.filter(|s| !s.x.is_empty()) {
+        for (&x, &y) in s.x.iter().zip(s.y) {
+            out.dx.push(x - px);
+            out.dy.push(y - py);
+            out.pen.push(0);
+            (px, py) = (x, y);
+        }
+        *out.pen.last_mut().expect("non-empty stroke") = 1;
+        if let (Some(all), Some(t)) = (times.as_mut(), s.t) {
+            all.extend_from_slice(t);
+        }
+    }
+    Ok((out, times))
 }
 
-fn check_range(stroke: usize, s: &JsonStroke, raw: bool) -> Result<(), ErrorKind> {
+fn check_range(stroke: usize, s: &StrokeRef, raw: bool) -> Result<(), ErrorKind> {
     let (ok, allowed): (fn(f32) -> bool, _) = if raw {
         (
             |v| v.is_finite() && v.abs() <= crate::RAW_COORD_LIMIT,
@@ -383,7 +420,7 @@ fn check_range(stroke: usize, s: &JsonStroke, raw: bool) -> Result<(), ErrorKind
     } else {
         (|v| (0.0..=255.0).contains(&v), "the simplified range 0–255")
     };
-    for (axis, values) in [("x", &s.x), ("y", &s.y)] {
+    for (axis, values) in [("x", s.x), ("y", s.y)] {
         if let Some(point) = values.iter().position(|&v| !ok(v)) {
             return Err(ErrorKind::OutOfRange {
                 stroke,
@@ -394,7 +431,7 @@ fn check_range(stroke: usize, s: &JsonStroke, raw: bool) -> Result<(), ErrorKind
             });
         }
     }
-    if let Some(t) = &s.t {
+    if let Some(t) = s.t {
         if let Some(point) = t.iter().position(|v| !v.is_finite()) {
             return Err(ErrorKind::OutOfRange {
                 stroke,
@@ -502,11 +539,22 @@ impl<'de> Deserialize<'de> for LabelValue {
 struct JsonDrawing(Vec<JsonStroke>);
 
 /// One stroke as written: `lists` counts the lists seen, even those beyond the third.
-pub(crate) struct JsonStroke {
+struct JsonStroke {
     pub x: Vec<f32>,
     pub y: Vec<f32>,
     pub t: Option<Vec<f64>>,
     pub lists: usize,
+}
+
+impl JsonStroke {
+    fn view(&self) -> StrokeRef<'_> {
+        StrokeRef {
+            x: &self.x,
+            y: &self.y,
+            t: self.t.as_deref(),
+            lists: self.lists,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for JsonDrawing {
@@ -895,5 +943,25 @@ mod tests {
             }
         }
         assert!(lines.len() > 8);
+    }
+
+    #[test]
+    fn rows_match_stroke3_from_strokes() {
+        use drawing::Stroke;
+        let r = parse(r#"{"key_id":"1","drawing":[[[],[]],[[10,20,30],[5,5,15]],[[0],[100]],[[],[]],[[50,60],[50,40]]]}"#)
+            .unwrap();
+        let strokes = [
+            Stroke::default(),
+            Stroke::new(vec![10.0, 20.0, 30.0], vec![5.0, 5.0, 15.0]),
+            Stroke::new(vec![0.0], vec![100.0]),
+            Stroke::default(),
+            Stroke::new(vec![50.0, 60.0], vec![50.0, 40.0]),
+        ];
+        assert_eq!(r.drawing, Stroke3::from_strokes(&strokes));
+        let raw =
+            parse(r#"{"key_id":"1","drawing":[[[1,2],[3,4],[0,5]],[[],[],[]],[[7],[8],[9]]]}"#)
+                .unwrap();
+        assert_eq!(raw.times, Some(vec![0.0, 5.0, 9.0]));
+        assert_eq!(raw.drawing.len(), 3);
     }
 }
