@@ -217,57 +217,67 @@ impl<'a> P<'a> {
         std::str::from_utf8(&self.b[start..self.i]).ok()
     }
 
-    /// A JSON number. Short integers take a fast path; anything else is checked against the
+    /// A JSON number. Up to 15 significant digits without an exponent take a fast path
+    /// (exact in f64, then one correctly rounded division by an exact power of ten: the
+    /// same value the standard library computes); anything else is checked against the
     /// JSON grammar and converted by the standard library.
     fn number(&mut self) -> Option<f64> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        let b = self.b;
         let start = self.i;
-        let neg = self.peek() == Some(b'-');
+        let mut i = start;
+        let neg = b.get(i) == Some(&b'-');
         if neg {
-            self.i += 1;
+            i += 1;
         }
-        let mut v: u64 = 0;
-        let first = self.i;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-            self.i += 1;
+        let first = i;
+        let mut m: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            i += 1;
         }
-        let digits = self.i - first;
-        if digits == 0 || (digits > 1 && self.b[first] == b'0') {
+        let int_digits = i - first;
+        // JSON forbids leading zeros
+        if int_digits == 0 || (int_digits > 1 && b[first] == b'0') {
             return None;
         }
-        if !matches!(self.peek(), Some(b'.' | b'e' | b'E')) && digits <= 15 {
-            let v = v as f64;
+        let mut frac_digits = 0;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let frac = i;
+            while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                i += 1;
+            }
+            frac_digits = i - frac;
+            if frac_digits == 0 {
+                return None;
+            }
+        }
+        let exponent = matches!(b.get(i), Some(b'e' | b'E'));
+        if !exponent && int_digits + frac_digits <= 15 {
+            self.i = i;
+            let v = m as f64 / POW10[frac_digits];
             return Some(if neg { -v } else { v });
         }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            let n = self.b[self.i..]
+        if exponent {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let n = b[i.min(b.len())..]
                 .iter()
                 .take_while(|c| c.is_ascii_digit())
                 .count();
             if n == 0 {
                 return None;
             }
-            self.i += n;
+            i += n;
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            let n = self.b[self.i..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .count();
-            if n == 0 {
-                return None;
-            }
-            self.i += n;
-        }
-        std::str::from_utf8(&self.b[start..self.i])
-            .ok()?
-            .parse()
-            .ok()
+        self.i = i;
+        std::str::from_utf8(&b[start..i]).ok()?.parse().ok()
     }
 
     /// `[n, n, ...]` into `out`.
@@ -506,6 +516,41 @@ mod tests {
             } else {
                 assert!(r.is_none(), "{}", String::from_utf8_lossy(bad));
             }
+        }
+    }
+
+    #[test]
+    fn numbers_equal_the_standard_library() {
+        for text in [
+            "0",
+            "-0.5",
+            "255",
+            "318.5",
+            "2755.123456789",
+            "0.1",
+            "-1013.25",
+            "1e3",
+            "1.5E-3",
+            "123456789012345",
+            "1234567890123456789",
+            "9007199254740993",
+            "0.000001",
+            "-7",
+        ] {
+            let mut p = P {
+                b: text.as_bytes(),
+                i: 0,
+            };
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(p.number(), Some(want), "{text}");
+            assert_eq!(p.i, text.len());
+        }
+        for bad in ["-", "01", "1.", ".5", "1e", "1e+", "+1"] {
+            let mut p = P {
+                b: bad.as_bytes(),
+                i: 0,
+            };
+            assert_eq!(p.number(), None, "{bad}");
         }
     }
 }
