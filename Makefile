@@ -34,7 +34,7 @@ H_DRAWINGS := $(WORK)/heldout/drawings.parquet
 H_EMBEDDINGS := $(WORK)/heldout/embeddings.parquet
 H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
-EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS),$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS)) $(WORK)/reconstructions.parquet
+EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
 .PHONY: all build data ingest train embed cluster plot evaluate test bench clean-work FORCE
 .DELETE_ON_ERROR:
@@ -72,7 +72,7 @@ evaluate: $(EVALUATION)
 $(H_DRAWINGS): $(HELDOUT) $(CONFIG) $(BIN)/ingest
 	$(BIN)/ingest --config $(CONFIG) -o $@ $(HELDOUT)
 $(H_EMBEDDINGS): $(H_DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
-	$(BIN)/embed --config $(CONFIG) --model $(WORK)/run --reconstructions 0 --interpolations 0 -o $@ $(H_DRAWINGS)
+	$(BIN)/embed --config $(CONFIG) --model $(WORK)/run --interpolations 0 -o $@ $(H_DRAWINGS)
 $(H_CLUSTERS): $(H_EMBEDDINGS) $(CONFIG) $(BIN)/cluster
 	$(BIN)/cluster --config $(CONFIG) -o $@ $(H_EMBEDDINGS)
 $(EVALUATION): $(EVAL_INPUTS) $(CONFIG) $(BIN)/evaluate

@@ -160,8 +160,7 @@ pub fn embed(
         .with_context(|| format!("encoding {}", input.display()))?;
     report.encode_s = t.elapsed().as_secs_f64();
 
-    let metadata = vec![
-        ("tables.table".into(), "embeddings".into()),
+    let metadata: tables::Metadata = vec![
         ("embed.model".into(), model_dir.display().to_string()),
         ("embed.input".into(), input.display().to_string()),
         (

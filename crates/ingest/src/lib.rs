@@ -210,7 +210,6 @@ pub fn ingest(
     }
     let labels = label_names(inputs);
     let metadata = vec![
-        ("tables.table".to_string(), "drawings".to_string()),
         (
             "ingest.inputs".to_string(),
             inputs

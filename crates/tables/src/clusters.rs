@@ -39,7 +39,7 @@ pub fn schema() -> SchemaRef {
 }
 
 pub fn write(path: &Path, rows: &[ClusterRow], meta: &Metadata) -> Result<()> {
-    let mut w = TableWriter::create(path, schema(), meta)?;
+    let mut w = TableWriter::create(path, "clusters", schema(), meta)?;
     let cols: Vec<ArrayRef> = vec![
         columns::string_array(rows.iter().map(|r| Some(r.key_id.clone()))),
         Arc::new(rows.iter().map(|r| r.cluster).collect::<Int32Array>()),

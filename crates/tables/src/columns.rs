@@ -17,6 +17,9 @@ use parquet::file::properties::WriterProperties;
 use crate::atomic::AtomicFile;
 use crate::{Metadata, Result, TableError};
 
+/// Footer key naming the table a file holds (`drawings`, `embeddings`, ...).
+pub const TABLE_KEY: &str = "tables.table";
+
 /// Rows per record batch when the writers flush.
 pub(crate) const BATCH_ROWS: usize = 8192;
 
@@ -177,11 +180,22 @@ pub(crate) struct TableWriter {
 }
 
 impl TableWriter {
-    pub fn create(target: &Path, schema: SchemaRef, metadata: &Metadata) -> Result<Self> {
+    /// `table` goes into the footer as `tables.table`, so readers and people can tell which
+    /// table a file is whatever its name.
+    pub fn create(
+        target: &Path,
+        table: &'static str,
+        schema: SchemaRef,
+        metadata: &Metadata,
+    ) -> Result<Self> {
         let out = AtomicFile::create(target)?;
-        let kv: Vec<KeyValue> = metadata
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        let kv: Vec<KeyValue> = std::iter::once(KeyValue::new(TABLE_KEY.into(), table.to_string()))
+            .chain(
+                metadata
+                    .iter()
+                    .filter(|(k, _)| k != TABLE_KEY)
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            )
             .collect();
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(

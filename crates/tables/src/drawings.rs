@@ -120,7 +120,7 @@ pub struct DrawingWriter {
 impl DrawingWriter {
     pub fn create(path: &Path, label_names: &[String], metadata: &Metadata) -> Result<Self> {
         Ok(DrawingWriter {
-            inner: TableWriter::create(path, schema(label_names), metadata)?,
+            inner: TableWriter::create(path, "drawings", schema(label_names), metadata)?,
             label_names: label_names.to_vec(),
             pending: Vec::with_capacity(BATCH_ROWS),
             written: 0,

@@ -77,7 +77,12 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
             ),
         ));
     }
-    let mut w = TableWriter::create(path, schema(table.dim, &table.labels), &table.metadata)?;
+    let mut w = TableWriter::create(
+        path,
+        "embeddings",
+        schema(table.dim, &table.labels),
+        &table.metadata,
+    )?;
     let chunk = columns_per_batch(table.dim);
     for start in (0..n.max(1)).step_by(chunk) {
         let end = (start + chunk).min(n);

@@ -25,6 +25,7 @@ mod error;
 pub mod sequences;
 pub mod train_log;
 
+pub use columns::TABLE_KEY;
 pub use error::TableError;
 
 /// Prefix of the label columns.
@@ -68,6 +69,20 @@ impl std::fmt::Display for Split {
 pub struct LabelColumn {
     pub name: String,
     pub values: Vec<Option<String>>,
+}
+
+/// The table a Parquet file holds, from its footer's `tables.table` key (every writer here sets
+/// it); `None` for files written elsewhere.
+pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
+    Ok(reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == TABLE_KEY))
+        .and_then(|kv| kv.value.clone()))
 }
 
 /// Key-value metadata stored in a Parquet file's footer (which model, which input, ...).

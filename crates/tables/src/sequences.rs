@@ -121,7 +121,7 @@ pub fn reconstruction_schema() -> SchemaRef {
 }
 
 pub fn write_reconstructions(path: &Path, rows: &[Reconstruction], meta: &Metadata) -> Result<()> {
-    let mut w = TableWriter::create(path, reconstruction_schema(), meta)?;
+    let mut w = TableWriter::create(path, "reconstructions", reconstruction_schema(), meta)?;
     let mut cols = vec![columns::string_array(
         rows.iter().map(|r| Some(r.key_id.clone())),
     )];
@@ -168,7 +168,7 @@ pub fn interpolation_schema() -> SchemaRef {
 }
 
 pub fn write_interpolations(path: &Path, rows: &[Interpolation], meta: &Metadata) -> Result<()> {
-    let mut w = TableWriter::create(path, interpolation_schema(), meta)?;
+    let mut w = TableWriter::create(path, "interpolations", interpolation_schema(), meta)?;
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(rows.iter().map(|r| r.pair).collect::<Int32Array>()),
         Arc::new(rows.iter().map(|r| r.step).collect::<Int32Array>()),
@@ -261,6 +261,14 @@ mod tests {
             .collect();
         write_interpolations(&q, &int, &vec![]).unwrap();
         assert_eq!(read_interpolations(&q).unwrap(), int);
+        assert_eq!(
+            crate::table_kind(&q).unwrap().as_deref(),
+            Some("interpolations")
+        );
+        assert_eq!(
+            crate::table_kind(&p).unwrap().as_deref(),
+            Some("reconstructions")
+        );
         let e = read_interpolations(&p).unwrap_err().to_string();
         assert!(e.contains("missing column `pair`"), "{e}");
     }

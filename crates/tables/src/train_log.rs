@@ -40,7 +40,7 @@ pub fn schema() -> SchemaRef {
 }
 
 pub fn write(path: &Path, rows: &[TrainLogRow]) -> Result<()> {
-    let mut w = TableWriter::create(path, schema(), &vec![])?;
+    let mut w = TableWriter::create(path, "train_log", schema(), &vec![])?;
     let cols: Vec<ArrayRef> = vec![
         Arc::new(rows.iter().map(|r| r.step).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| r.epoch).collect::<Int32Array>()),
