@@ -1,0 +1,111 @@
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use evaluate::{EvaluateConfig, Inputs, TableKind};
+use stage::{override_from_flags, PipelineConfig};
+
+/// Measures whether embeddings and clusters capture what is inside a drawing: per label column
+/// (`word`, `label_<factor>`), cross-validated kNN accuracy of the embeddings beside the
+/// majority rate, ARI/NMI of the clusters, and the same for a baseline (each drawing as a
+/// raster reduced by PCA, clustered with the [cluster] settings); and the Chamfer distance of
+/// the reconstructions to their originals. Writes evaluation.json and prints a table.
+///
+/// Inputs are told apart by their columns: drawings (dx + split; several are joined by
+/// key_id), embeddings (embedding), clusters (cluster), reconstructions (dx, no split).
+#[derive(Parser)]
+#[command(name = "evaluate", version)]
+struct Args {
+    /// Parquet tables written by ingest, embed and cluster, in any order.
+    inputs: Vec<PathBuf>,
+    /// Output JSON file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// A drawings table, named rather than detected (repeat for several).
+    #[arg(long)]
+    drawings: Vec<PathBuf>,
+    /// The embeddings table, named rather than detected.
+    #[arg(long)]
+    embeddings: Option<PathBuf>,
+    /// The clusters table, named rather than detected.
+    #[arg(long)]
+    clusters: Option<PathBuf>,
+    /// The reconstructions table, named rather than detected.
+    #[arg(long)]
+    reconstructions: Option<PathBuf>,
+    /// Config file (default: pipeline.toml in the current folder, when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Neighbours that vote in the kNN classifier [config: knn_k].
+    #[arg(long)]
+    knn_k: Option<usize>,
+    /// Folds of the kNN cross-validation [config: folds].
+    #[arg(long)]
+    folds: Option<usize>,
+    /// kNN scores at most this many drawings per label, a deterministic sample above it; the
+    /// baseline's PCA is fitted on at most this many [config: max_points].
+    #[arg(long)]
+    max_points: Option<usize>,
+    /// Seed of the folds and samples [config: seed].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Side of the baseline's rasters in pixels [config: raster_size].
+    #[arg(long)]
+    raster_size: Option<usize>,
+    /// Compute the raster+PCA baseline (needs the drawings) [config: baseline].
+    #[arg(long)]
+    baseline: Option<bool>,
+    /// Chamfer distance: a point every this many units of the unit box [config: chamfer_step].
+    #[arg(long)]
+    chamfer_step: Option<f32>,
+}
+
+fn main() -> Result<()> {
+    stage::init_logging();
+    let args = Args::parse();
+    let config = PipelineConfig::load(args.config.as_deref())?;
+    let mut cfg: EvaluateConfig = config.section("evaluate")?;
+    override_from_flags!(cfg, args; knn_k, folds, max_points, seed, raster_size, baseline,
+        chamfer_step);
+    let (cluster, ignored) = evaluate::cluster_params(&config)?;
+    if !ignored.is_empty() {
+        tracing::debug!(
+            "[cluster] keys that are not clustering parameters: {}",
+            ignored.join(", ")
+        );
+    }
+
+    let mut inputs = Inputs::default();
+    for p in &args.drawings {
+        inputs.add(TableKind::Drawings, p.clone())?;
+    }
+    for (kind, p) in [
+        (TableKind::Embeddings, &args.embeddings),
+        (TableKind::Clusters, &args.clusters),
+        (TableKind::Reconstructions, &args.reconstructions),
+    ] {
+        if let Some(p) = p {
+            inputs.add(kind, p.clone())?;
+        }
+    }
+    inputs.detect(&args.inputs)?;
+    if inputs.all().iter().any(|p| *p == args.output) {
+        bail!("the output {} is also an input", args.output.display());
+    }
+
+    let bar = stage::spinner("{prefix:>8} {spinner} {msg} {elapsed}");
+    bar.set_prefix("evaluate");
+    let step = |s: &str| bar.set_message(s.to_string());
+    let result = evaluate::evaluate(&inputs, &cfg, &cluster, &step);
+    bar.finish_and_clear();
+    let e = result?;
+    evaluate::write(&args.output, &e)?;
+    print!("{}", e.table());
+    println!(
+        "[evaluate] {} in {:.1}s -> {}",
+        e.summary,
+        e.seconds.total,
+        args.output.display()
+    );
+    Ok(())
+}
