@@ -54,13 +54,15 @@ fn bench(path: &Path) {
     for (label, parallel) in [("batches, 1 thread", false), ("batches, rayon", true)] {
         let t = start();
         let (mut ok, mut bad, mut points) = (0usize, 0usize, 0usize);
-        for batch in read_lines_batched(path, 4 << 20).expect("open") {
+        let mut batches = read_lines_batched(path, 4 << 20).expect("open");
+        while let Some(batch) = batches.next() {
             let batch = batch.expect("read");
             let out = if parallel {
                 batch.parse_par()
             } else {
                 batch.parse()
             };
+            batches.recycle(batch);
             for r in out {
                 match r {
                     Ok(r) => {
