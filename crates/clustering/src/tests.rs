@@ -57,7 +57,7 @@ fn exact_hdbscan_recovers_blobs_and_marks_noise() {
             assert!(*st > 0.0 && *st <= 1.0);
         }
     }
-    assert!(c.strength.iter().any(|s| *s == 1.0));
+    assert!(c.strength.contains(&1.0));
     // True noise is more outlying than blob points on average.
     let mean = |keep: &dyn Fn(i32) -> bool| {
         let v: Vec<f32> = c
@@ -206,7 +206,7 @@ fn tiny_and_degenerate_inputs() {
         .strength
         .iter()
         .all(|s| s.is_finite() && (0.0..=1.0).contains(s)));
-    let truth: Vec<i32> = (0..80).map(|i| (i / 40) as i32).collect();
+    let truth: Vec<i32> = (0..80).map(|i| i / 40).collect();
     assert_eq!(adjusted_rand_index(&c.labels, &truth).unwrap(), 1.0);
 }
 

@@ -181,6 +181,8 @@ pub(crate) fn text_width<DB: DrawingBackend>(
 }
 
 /// Thousands grouped with thin spaces, as in print: 12 345.
+// `is_multiple_of` is newer than the workspace's rust-version (1.85)
+#[allow(clippy::manual_is_multiple_of)]
 pub(crate) fn group(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();

@@ -40,11 +40,14 @@ impl Default for LossOptions {
     }
 }
 
+/// A series as drawn: name, sorted finite points, whether to mark each point.
+type Series = (String, Vec<(f64, f64)>, bool);
+
 /// The chart. The y axis is logarithmic unless some loss is zero or negative (a mixture
 /// density loss can be), in which case it is linear and the caption says so.
 #[derive(Debug, Clone)]
 pub struct LossCurves {
-    series: Vec<(String, Vec<(f64, f64)>, bool)>,
+    series: Vec<Series>,
     log_y: bool,
     skipped: usize,
     averaged: bool,

@@ -151,7 +151,7 @@ fn a_work_folder_gives_every_figure_and_a_report() {
     std::fs::create_dir_all(&work).unwrap();
     work_folder(&work);
     let out = work.join("plots");
-    let inputs = find_inputs(&[work.clone()], &out).unwrap();
+    let inputs = find_inputs(std::slice::from_ref(&work), &out).unwrap();
     assert_eq!(
         inputs.get(Kind::Clusters),
         Some(work.join("clusters.parquet").as_path())
@@ -266,7 +266,9 @@ fn bad_inputs_are_clear_errors() {
     let out = tmp.path().join("out");
     let odd = tmp.path().join("stuff.parquet");
     std::fs::write(&odd, b"x").unwrap();
-    let e = find_inputs(&[odd.clone()], &out).unwrap_err().to_string();
+    let e = find_inputs(std::slice::from_ref(&odd), &out)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("stuff.parquet") && e.contains("cannot tell"),
         "{e}"

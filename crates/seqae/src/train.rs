@@ -60,7 +60,7 @@ impl Default for TrainConfig {
             min_lr: 1e-5,
             grad_clip: 1.0,
             weight_decay: 0.0,
-            epochs: 10,
+            epochs: 5,
             max_steps: None,
             max_minutes: None,
             augment: 0.15,

@@ -40,7 +40,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded> {
         .key_value_metadata()
         .map(|kv| {
             kv.iter()
-                .filter(|kv| kv.key != "ARROW:schema")
+                .filter(|kv| kv.key != "ARROW:schema" && kv.key != TABLE_KEY)
                 .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
                 .collect()
         })

@@ -140,8 +140,11 @@ struct Cli {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Continue from the run folder's checkpoint (starts afresh when there is none).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start afresh even where the run folder holds an earlier run (its files are replaced).
+    #[arg(long)]
+    overwrite: bool,
     /// Where to compute; cuda and metal need a build with that feature [config: device].
     #[arg(long, value_enum)]
     device: Option<DeviceKind>,
@@ -259,6 +262,16 @@ fn main() -> Result<()> {
             "{}: no drawings in the train split ({rows} rows)",
             args.drawings.display()
         );
+    }
+
+    if args.overwrite {
+        let ckpt = seqae::run::checkpoint_path(&args.output);
+        match std::fs::remove_file(&ckpt) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", ckpt.display()));
+            }
+            _ => {}
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));
