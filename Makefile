@@ -58,7 +58,7 @@ $(DRAWINGS): $(INPUTS) $(CONFIG) $(BIN)/ingest
 
 train: $(MODEL)
 $(MODEL): $(DRAWINGS) $(CONFIG) $(BIN)/train
-	$(BIN)/train --config $(CONFIG) -o $(WORK)/run $(DRAWINGS)
+	$(BIN)/train --config $(CONFIG) --overwrite -o $(WORK)/run $(DRAWINGS)
 
 embed: $(EMBEDDINGS)
 $(EMBEDDINGS): $(DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
