@@ -185,7 +185,7 @@ impl Format {
 pub enum Reader {
     Ndjson(ndjson::NdjsonReader),
     Bin(binary::BinReader),
-    Npz(npz::NpzReader),
+    Npz(Box<npz::NpzReader>),
 }
 
 impl Reader {
@@ -218,7 +218,7 @@ pub fn open(path: impl AsRef<Path>) -> Result<Reader, RecordError> {
             ndjson::NdjsonReader::open(path).map(Reader::Ndjson)
         }
         Some(Format::Bin) => binary::BinReader::open(path).map(Reader::Bin),
-        Some(Format::Npz) => npz::NpzReader::open(path).map(Reader::Npz),
+        Some(Format::Npz) => npz::NpzReader::open(path).map(|r| Reader::Npz(Box::new(r))),
         None => Err(RecordError::new(path, None, ErrorKind::UnknownFormat)),
     }
 }
@@ -244,5 +244,33 @@ pub(crate) fn sniff(head: &[u8]) -> Option<&'static str> {
         Some("JSON text")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readers_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<super::Reader>();
+        send::<super::ndjson::LineBatches>();
+        send::<super::ndjson::LineBatch>();
+        send::<super::Record>();
+        send::<super::RecordError>();
+    }
+
+    #[test]
+    fn format_from_name() {
+        use super::Format;
+        use std::path::Path;
+        let f = |n: &str| Format::from_path(Path::new(n));
+        assert_eq!(f("a/face.ndjson"), Some(Format::Ndjson));
+        assert_eq!(f("face.NDJSON.GZ"), Some(Format::NdjsonGz));
+        assert_eq!(f("full_binary_face.bin"), Some(Format::Bin));
+        assert_eq!(f("face.npz"), Some(Format::Npz));
+        assert_eq!(f("face.json"), None);
+        let e = super::open("face.csv").err().unwrap();
+        assert!(matches!(e.kind, super::ErrorKind::UnknownFormat));
+        assert!(e.to_string().starts_with("face.csv: unknown format"), "{e}");
     }
 }

@@ -145,13 +145,15 @@ impl Iterator for NdjsonReader {
     }
 }
 
+/// (1-based line number, start, end) of a line in a batch's buffer.
+type LineSpan = (u64, usize, usize);
+
 /// A run of consecutive non-blank lines of one file, kept in one buffer.
 #[derive(Debug, Clone)]
 pub struct LineBatch {
     path: Arc<Path>,
     buf: Vec<u8>,
-    /// (1-based line number, start, end) of each line in `buf`.
-    lines: Vec<(u64, usize, usize)>,
+    lines: Vec<LineSpan>,
 }
 
 impl LineBatch {
@@ -191,7 +193,7 @@ impl LineBatch {
 pub struct LineBatches {
     path: Arc<Path>,
     input: Box<dyn BufRead + Send>,
-    spare: Option<(Vec<u8>, Vec<(u64, usize, usize)>)>,
+    spare: Option<(Vec<u8>, Vec<LineSpan>)>,
     line_no: u64,
     batch_bytes: usize,
     done: bool,

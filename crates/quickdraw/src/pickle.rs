@@ -634,6 +634,8 @@ impl<R: BufRead> Decoder<R> {
 }
 
 fn pairs(items: Vec<Value>) -> Res<Vec<(Value, Value)>> {
+    // (`is_multiple_of` is newer than the workspace's rust-version)
+    #[allow(clippy::manual_is_multiple_of)]
     if items.len() % 2 != 0 {
         return Err("an odd number of dict items".into());
     }
