@@ -5,8 +5,9 @@
 //! `notes/hdbscan-scale.md`). A random sample of ~20k points keeps the density landscape, so:
 //!
 //! 1. draw `sample_size` points uniformly (seeded, so runs repeat);
-//! 2. run exact HDBSCAN on them with `min_cluster_size` (and `min_samples`) multiplied by the
-//!    sampling fraction, since a cluster of `m` points holds about `m · fraction` sample points;
+//! 2. run exact HDBSCAN on them with `min_cluster_size` (and `min_samples`, floored at
+//!    [`MIN_SAMPLES_FLOOR`]) multiplied by the sampling fraction, since a cluster of `m` points
+//!    holds about `m · fraction` sample points;
 //! 3. compute each sample point's core distance within the sample (same `min_samples`);
 //! 4. give every other point the label of its nearest *clustered* sample point `j` when
 //!    `d(p, j) ≤ assign_factor · core(j)`, else noise. At factor 1 a quarter of blob points fell
@@ -53,6 +54,13 @@ pub(crate) struct Sampled {
     pub run: SampledRun,
 }
 
+/// The scaled `min_samples` never drops below this (or the unscaled value, if smaller): a core
+/// distance to the 2nd or 3rd neighbour is too noisy a density estimate, and lets a handful of
+/// uniform noise points that happen to be close form clusters. Measured on 160k 50-d blobs with
+/// 5% noise, PCA to 16, min_cluster_size 40, min_samples 10: a floor of 2 gave 30 clusters
+/// (22 spurious), ARI 0.987; a floor of 5 gave 9 clusters (1 spurious), ARI 0.996.
+const MIN_SAMPLES_FLOOR: usize = 5;
+
 /// Scales a size parameter by the sampling fraction, never below `floor`.
 fn scale(v: usize, fraction: f64, floor: usize) -> usize {
     ((v as f64 * fraction).round() as usize).max(floor)
@@ -74,7 +82,7 @@ pub(crate) fn sampled_hdbscan(
     let run = SampledRun {
         sample_size: size,
         min_cluster_size: scale(min_cluster_size, fraction, 2),
-        min_samples: scale(min_samples, fraction, 2),
+        min_samples: scale(min_samples, fraction, min_samples.min(MIN_SAMPLES_FLOOR)),
     };
     let sample = m.select_rows(&idx);
     let t = Instant::now();
