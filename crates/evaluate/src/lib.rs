@@ -28,6 +28,7 @@ use tables::{LabelColumn, TableError};
 
 pub mod chamfer;
 pub mod knn;
+pub mod pca;
 
 /// The `[evaluate]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -690,7 +691,8 @@ fn agreement(clusters: &[i32], values: &[Option<String>]) -> Result<Option<Clust
     }))
 }
 
-/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them),
+/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them, see
+/// [`pca`]),
 /// computed a chunk at a time so that memory stays at `max_points` rasters.
 fn raster_pca(
     drawings: &[&Stroke3],
@@ -713,10 +715,7 @@ fn raster_pca(
     let fit_rows = sample_rows(&all, cfg.max_points, cfg.seed ^ 0x9ca);
     let fit = raster(&fit_rows)?;
     let k = dim.min(px);
-    let pca = Pca::fit(&fit, k).map_err(|source| EvalError::Cluster {
-        what: "baseline PCA",
-        source,
-    })?;
+    let pca = pca::fit(&fit, k, cfg.seed);
     let transform = |m: &Matrix| {
         pca.transform(m).map_err(|source| EvalError::Cluster {
             what: "baseline PCA",

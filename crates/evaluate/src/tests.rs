@@ -287,6 +287,25 @@ fn chamfer_of_reconstructions() {
     assert!(moved > 0.005 && bigger > 1.8 * moved, "{moved} {bigger}");
 }
 
+/// A Parquet file with string columns `cols` and no footer metadata.
+fn plain_parquet(path: &Path, cols: &[&str]) {
+    use std::sync::Arc;
+    let fields: Vec<arrow::datatypes::Field> = cols
+        .iter()
+        .map(|c| arrow::datatypes::Field::new(*c, arrow::datatypes::DataType::Utf8, true))
+        .collect();
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    let arrays: Vec<arrow::array::ArrayRef> = cols
+        .iter()
+        .map(|_| Arc::new(arrow::array::StringArray::from(vec!["x"])) as arrow::array::ArrayRef)
+        .collect();
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), arrays).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
 #[test]
 fn tables_are_told_by_their_columns() {
     let dir = tempfile::tempdir().unwrap();
@@ -312,7 +331,28 @@ fn tables_are_told_by_their_columns() {
     let log = dir.path().join("log.parquet");
     tables::train_log::write(&log, &[]).unwrap();
     let err = detect_kind(&log).unwrap_err().to_string();
-    assert!(err.contains("cannot tell"), "{err}");
+    assert!(
+        err.contains("log.parquet") && err.contains("train_log"),
+        "{err}"
+    );
+    // files written elsewhere (no `tables.table` in the footer) are told by their columns
+    for (cols, kind) in [
+        (&["key_id", "split", "dx"][..], Some(TableKind::Drawings)),
+        (&["key_id", "embedding"][..], Some(TableKind::Embeddings)),
+        (&["key_id", "cluster"][..], Some(TableKind::Clusters)),
+        (&["key_id", "dx"][..], Some(TableKind::Reconstructions)),
+        (&["key_id", "foo"][..], None),
+    ] {
+        let p = dir.path().join("plain.parquet");
+        plain_parquet(&p, cols);
+        match kind {
+            Some(k) => assert_eq!(detect_kind(&p).unwrap(), k, "{cols:?}"),
+            None => {
+                let err = detect_kind(&p).unwrap_err().to_string();
+                assert!(err.contains("cannot tell") && err.contains("foo"), "{err}");
+            }
+        }
+    }
     let txt = dir.path().join("x.parquet");
     std::fs::write(&txt, "not parquet").unwrap();
     let err = detect_kind(&txt).unwrap_err().to_string();
