@@ -754,16 +754,16 @@ pub fn evaluate(
     })?;
     let t0 = Instant::now();
     let mut seconds = Timings::default();
+    if inputs.clusters.is_some() && inputs.embeddings.is_none() {
+        return Err(EvalError::Inputs(
+            "a clusters table needs the embeddings table it was clustered from".into(),
+        ));
+    }
     if inputs.embeddings.is_none() && inputs.reconstructions.is_none() {
         return Err(EvalError::Inputs(
             "nothing to evaluate: give an embeddings table (with its drawings and clusters) \
              and/or a reconstructions table with its drawings"
                 .into(),
-        ));
-    }
-    if inputs.clusters.is_some() && inputs.embeddings.is_none() {
-        return Err(EvalError::Inputs(
-            "a clusters table needs the embeddings table it was clustered from".into(),
         ));
     }
 
