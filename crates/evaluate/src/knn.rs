@@ -4,8 +4,9 @@
 //!
 //! Brute force: at the sizes evaluated (at most `max_points`, 10,000 by default) and in 16–100
 //! dimensions, trees barely prune; one pass costs `n × n × (folds−1)/folds × dim` multiply-adds,
-//! under a second in release on two cores for 10k × 50-d. The neighbour lists do not depend on
-//! the label, so one pass serves every label column with the same rows.
+//! run as blocked matrix products (`gemm`, `|q − r|² = |q|² + |r|² − 2 q·r`) with the kept
+//! candidates re-ranked on exact distances. The neighbour lists do not depend on the label, so
+//! one pass serves every label column with the same rows.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -13,7 +14,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 /// Queries per parallel task.
-const QUERY_BLOCK: usize = 64;
+const QUERY_BLOCK: usize = 128;
+/// References per matrix-multiply block (QUERY_BLOCK × REF_BLOCK f32 = 512 KiB).
+const REF_BLOCK: usize = 1024;
+/// Neighbours kept beyond `k` from the fast distances before exact re-ranking, so rounding in
+/// `|q|² + |r|² − 2 q·r` cannot push a true neighbour out.
+const EXTRA_CANDIDATES: usize = 8;
 
 /// Deterministic, balanced fold of each of `n` points: a seeded shuffle, then positions
 /// dealt round-robin to `folds` folds.
@@ -42,11 +48,7 @@ impl FoldNeighbours {
         &self.idx[i * self.k..(i + 1) * self.k]
     }
     pub fn len(&self) -> usize {
-        if self.k == 0 {
-            0
-        } else {
-            self.idx.len() / self.k
-        }
+        self.idx.len().checked_div(self.k).unwrap_or(0)
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -101,39 +103,116 @@ pub fn fold_neighbours(x: &[f32], dim: usize, folds: &[u32], k: usize) -> FoldNe
         start[f + 1] = start[f] + sizes[f];
     }
     let row = |p: usize| &sorted[p * dim..(p + 1) * dim];
+    // Centred copies (less cancellation in |q|² + |r|² − 2 q·r) and their squared norms.
+    let mut mean = vec![0.0f64; dim];
+    for r in sorted.chunks_exact(dim) {
+        mean.iter_mut()
+            .zip(r)
+            .for_each(|(m, &v)| *m += f64::from(v));
+    }
+    let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
+    let centred: Vec<f32> = sorted
+        .chunks_exact(dim)
+        .flat_map(|r| r.iter().zip(&mean).map(|(v, m)| v - m))
+        .collect();
+    let norms: Vec<f32> = centred
+        .chunks_exact(dim)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    // Candidates kept per query from the fast distances, re-ranked on exact ones.
+    let kc = (k + EXTRA_CANDIDATES).min(n - largest);
 
-    let mut idx = vec![0u32; n * k];
-    // Work in sorted positions; translate to original indices at the end.
-    idx.par_chunks_mut(QUERY_BLOCK * k)
-        .enumerate()
-        .for_each(|(block, out)| {
-            let mut best_d = vec![f32::INFINITY; k];
-            let mut best_i = vec![usize::MAX; k];
-            for (qi, out_row) in out.chunks_mut(k).enumerate() {
-                let p = block * QUERY_BLOCK + qi;
-                let f = folds[order[p]] as usize;
-                let q = row(p);
-                best_d.fill(f32::INFINITY);
-                best_i.fill(usize::MAX);
-                for r in (0..start[f]).chain(start[f + 1]..n) {
-                    let d = sq_dist(q, row(r));
-                    if d < best_d[k - 1] {
-                        // insertion; r grows, so equal distances keep the earlier index first
-                        let mut j = k - 1;
-                        while j > 0 && best_d[j - 1] > d {
-                            best_d[j] = best_d[j - 1];
-                            best_i[j] = best_i[j - 1];
-                            j -= 1;
+    // Tasks: blocks of queries of one fold (sorted positions).
+    let start = &start;
+    let tasks: Vec<(usize, usize, usize)> = (0..n_folds)
+        .flat_map(|f| {
+            (start[f]..start[f + 1])
+                .step_by(QUERY_BLOCK)
+                .map(move |q0| (f, q0, (q0 + QUERY_BLOCK).min(start[f + 1])))
+        })
+        .collect();
+    let per_task: Vec<Vec<u32>> = tasks
+        .par_iter()
+        .map(|&(f, q0, q1)| {
+            let m = q1 - q0;
+            let mut best_d = vec![f32::INFINITY; m * kc];
+            let mut best_i = vec![usize::MAX; m * kc];
+            let mut dots = vec![0.0f32; m * REF_BLOCK];
+            let qb = &centred[q0 * dim..q1 * dim];
+            for (r0, r1) in [(0, start[f]), (start[f + 1], n)] {
+                for b0 in (r0..r1).step_by(REF_BLOCK) {
+                    let b1 = (b0 + REF_BLOCK).min(r1);
+                    let nb = b1 - b0;
+                    let rb = &centred[b0 * dim..b1 * dim];
+                    // SAFETY: dst is m×nb row-major inside `dots` (m·nb ≤ m·REF_BLOCK); lhs is
+                    // the m×dim row-major query block; rhs is the dim×nb transpose of the
+                    // nb×dim row-major reference block (row stride 1, column stride dim).
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            nb,
+                            dim,
+                            dots.as_mut_ptr(),
+                            1,
+                            nb as isize,
+                            false,
+                            qb.as_ptr(),
+                            1,
+                            dim as isize,
+                            rb.as_ptr(),
+                            dim as isize,
+                            1,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                    for i in 0..m {
+                        let qn = norms[q0 + i];
+                        let bd = &mut best_d[i * kc..(i + 1) * kc];
+                        let bx = &mut best_i[i * kc..(i + 1) * kc];
+                        for (j, (&dot, &rn)) in dots[i * nb..(i + 1) * nb]
+                            .iter()
+                            .zip(&norms[b0..b1])
+                            .enumerate()
+                        {
+                            let d2 = qn + rn - 2.0 * dot;
+                            if d2 < bd[kc - 1] {
+                                let mut p = kc - 1;
+                                while p > 0 && bd[p - 1] > d2 {
+                                    bd[p] = bd[p - 1];
+                                    bx[p] = bx[p - 1];
+                                    p -= 1;
+                                }
+                                bd[p] = d2;
+                                bx[p] = b0 + j;
+                            }
                         }
-                        best_d[j] = d;
-                        best_i[j] = r;
                     }
                 }
-                for (o, &r) in out_row.iter_mut().zip(&best_i) {
-                    *o = order[r] as u32;
-                }
             }
-        });
+            // exact distances of the candidates; ties go to the lower original index
+            let mut out = Vec::with_capacity(m * k);
+            let mut c: Vec<(f32, usize)> = Vec::with_capacity(kc);
+            for i in 0..m {
+                let q = row(q0 + i);
+                c.clear();
+                c.extend(
+                    best_i[i * kc..(i + 1) * kc]
+                        .iter()
+                        .filter(|&&r| r != usize::MAX)
+                        .map(|&r| (sq_dist(q, row(r)), order[r])),
+                );
+                c.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                out.extend(c.iter().take(k).map(|&(_, i)| i as u32));
+            }
+            out
+        })
+        .collect();
+    let idx: Vec<u32> = per_task.into_iter().flatten().collect();
     // Rows were filled in sorted order: put them back in original order.
     let mut back = vec![0u32; n * k];
     for (p, &i) in order.iter().enumerate() {
@@ -219,17 +298,19 @@ mod tests {
 
     #[test]
     fn neighbours_match_a_plain_sort_and_skip_the_own_fold() {
-        let dim = 11;
-        let n = 300;
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
         use rand::RngExt;
-        let x: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>()).collect();
-        let folds = assign_folds(n, 4, 1);
-        let nb = fold_neighbours(&x, dim, &folds, 5);
-        assert_eq!(nb.k, 5);
-        for i in 0..n {
-            assert_eq!(nb.of(i), brute(&x, dim, &folds, 5, i).as_slice(), "row {i}");
-            assert!(nb.of(i).iter().all(|&j| folds[j as usize] != folds[i]));
+        // one block, then several query and reference blocks with ragged ends; values offset
+        // far from 0 so that the fast distances' cancellation would show
+        for (n, dim, every) in [(300, 11, 1), (2600, 13, 7)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let x: Vec<f32> = (0..n * dim).map(|_| 100.0 + rng.random::<f32>()).collect();
+            let folds = assign_folds(n, 4, 1);
+            let nb = fold_neighbours(&x, dim, &folds, 5);
+            assert_eq!(nb.k, 5);
+            for i in (0..n).step_by(every) {
+                assert_eq!(nb.of(i), brute(&x, dim, &folds, 5, i).as_slice(), "row {i}");
+                assert!(nb.of(i).iter().all(|&j| folds[j as usize] != folds[i]));
+            }
         }
     }
 
