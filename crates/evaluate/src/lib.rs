@@ -402,7 +402,8 @@ pub struct Timings {
     pub total: f64,
 }
 
-/// `evaluation.json`.
+/// `evaluation.json`. Fields in the order a reader wants them (the report shows the first
+/// facts first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// One line saying it all (also printed by the stage).
@@ -411,14 +412,16 @@ pub struct Evaluation {
     pub n_drawings: usize,
     /// Width of the embeddings.
     pub dim: Option<usize>,
-    /// The `model` named in the embeddings' footer, when there.
-    pub model: Option<String>,
     pub labels: Vec<LabelScore>,
-    pub skipped_labels: Vec<SkippedLabel>,
     /// The clusters table over the evaluated drawings.
     pub clusters: Option<ClusterCounts>,
-    pub baseline: Option<Baseline>,
     pub chamfer: Option<ChamferScore>,
+    pub baseline: Option<Baseline>,
+    pub skipped_labels: Vec<SkippedLabel>,
+    /// The model named in the embeddings' footer (`embed.model`), when there.
+    pub model: Option<String>,
+    /// Its settings as the footer gives them (`embed.model_config`, JSON text).
+    pub model_config: Option<String>,
     pub settings: Settings,
     pub inputs: Inputs,
     pub seconds: Timings,
@@ -739,6 +742,14 @@ fn raster_pca(
     Ok((m, pca, fit_rows.len()))
 }
 
+/// The first of `keys` found in the embeddings' footer metadata.
+fn footer(emb: &Option<EmbeddingTable>, keys: &[&str]) -> Option<String> {
+    let e = emb.as_ref()?;
+    keys.iter()
+        .find_map(|k| e.metadata.iter().find(|(m, _)| m == k))
+        .map(|(_, v)| v.clone())
+}
+
 /// Runs the evaluation. `step` is told the name of each step as it starts (for a progress
 /// display). Nothing is written here: see [`write`].
 pub fn evaluate(
@@ -795,12 +806,8 @@ pub fn evaluate(
         summary: String::new(),
         n_drawings: emb.as_ref().map_or(0, EmbeddingTable::len),
         dim: emb.as_ref().map(|e| e.dim),
-        model: emb.as_ref().and_then(|e| {
-            e.metadata
-                .iter()
-                .find(|(k, _)| k == "model")
-                .map(|(_, v)| v.clone())
-        }),
+        model: footer(&emb, &["embed.model", "model"]),
+        model_config: footer(&emb, &["embed.model_config"]),
         labels: vec![],
         skipped_labels: vec![],
         clusters: None,

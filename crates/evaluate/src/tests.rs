@@ -55,7 +55,7 @@ fn write_embeddings(
         dim,
         values: (0..rows.len()).flat_map(f).collect(),
         labels,
-        metadata: vec![("model".into(), "test-model".into())],
+        metadata: vec![("embed.model".into(), "test-model".into())],
     };
     tables::embeddings::write(path, &t).unwrap();
 }
