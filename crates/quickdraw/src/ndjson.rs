@@ -971,7 +971,7 @@ mod tests {
                 _ => panic!("line {i}: fast {a:?} vs serde {b:?}"),
             }
         }
-        assert!(lines.len() > 8);
+        assert!(!root.is_dir() || lines.len() > 8);
     }
 
     #[test]
