@@ -143,7 +143,7 @@ pub fn detect_kind(path: &Path) -> Result<TableKind> {
         .metadata()
         .file_metadata()
         .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == "tables.table"))
+        .and_then(|kv| kv.iter().find(|kv| kv.key == tables::TABLE_KEY))
         .and_then(|kv| kv.value.clone());
     if let Some(name) = declared {
         match name.trim_end_matches(".parquet") {
