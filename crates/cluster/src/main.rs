@@ -190,7 +190,7 @@ fn summary_path(output: &Path) -> PathBuf {
 }
 
 fn main() -> Result<()> {
-    stage::init_logging();
+    stage::init();
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: ClusterConfig = config.section("cluster")?;

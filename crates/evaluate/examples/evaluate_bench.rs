@@ -18,7 +18,7 @@ use tables::sequences::Reconstruction;
 use tables::Split;
 
 fn main() {
-    stage::init_logging();
+    stage::init();
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let dim: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);

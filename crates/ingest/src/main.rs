@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use ingest::{IngestConfig, OnError};
 use stage::{override_from_flags, PipelineConfig};
 
+
 /// Reads Quick, Draw! files (simplified or raw .ndjson[.gz], .bin, sketch-rnn .npz) into one
 /// Parquet table of stroke-3 drawings. The format is told by each file's name and checked
 /// against its content.
@@ -75,7 +76,7 @@ struct IngestArgs {
 }
 
 fn main() -> Result<()> {
-    stage::init_logging();
+    stage::init();
     let cli = Cli::parse();
     if let Some(Command::Synth(a)) = cli.command {
         let t = Instant::now();

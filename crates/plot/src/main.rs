@@ -81,7 +81,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    stage::init_logging();
+    stage::init();
     let args = Args::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: PlotConfig = config.section("plot")?;

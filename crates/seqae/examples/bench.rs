@@ -15,9 +15,6 @@ use drawing::Stroke3;
 use rand::{RngExt, SeedableRng};
 use seqae::{Head, LstmImpl, ModelConfig, SeqAe, TrainConfig, TrainData, TrainOptions};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const T: usize = 100;
 const BATCH: usize = 100;
 
@@ -127,6 +124,8 @@ fn op_bench(h: usize, reps: usize) {
 }
 
 fn main() {
+    // the stages' allocator and its settings
+    stage::init();
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .map(|a| a.parse().expect("STEPS must be a number"))

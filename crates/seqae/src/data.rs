@@ -94,6 +94,8 @@ impl Batch {
 /// augmentation), drawn from `rng`.
 pub struct Augment<'a> {
     pub amount: f32,
+    /// Share of teacher-forced decoder inputs blanked (see `TrainConfig`).
+    pub decoder_input_dropout: f32,
     pub rng: &'a mut dyn Rng,
 }
 
@@ -133,6 +135,7 @@ pub fn make_batch(
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
     let mut factors = vec![(1f32, 1f32); b];
+    let mut blank: Vec<bool> = Vec::new();
     if let Some(aug) = augment {
         for f in factors.iter_mut() {
             let a = aug.amount;
@@ -142,6 +145,10 @@ pub fn make_batch(
                     aug.rng.random_range(1.0 - a..1.0 + a),
                 );
             }
+        }
+        let p = aug.decoder_input_dropout;
+        if p > 0.0 {
+            blank = (0..t * b).map(|_| aug.rng.random_bool(p as f64)).collect();
         }
     }
     let mut points = vec![0f32; t * b * 5];
@@ -164,7 +171,10 @@ pub fn make_batch(
                 0.0,
             ];
             points[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
-            dec_in[((s + 1) * b + r) * 5..((s + 1) * b + r + 1) * 5].copy_from_slice(&row);
+            // a blanked input stays all zeros: "previous point unknown"
+            if !blank.get(s * b + r).copied().unwrap_or(false) {
+                dec_in[((s + 1) * b + r) * 5..((s + 1) * b + r + 1) * 5].copy_from_slice(&row);
+            }
             target[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
             mask_xy[s * b + r] = 1.0;
             mask_pen[s * b + r] = 1.0;

@@ -38,6 +38,10 @@ pub struct TrainConfig {
     pub max_minutes: Option<f64>,
     /// random per-drawing scaling of x and y by up to this fraction (sketch-rnn: 0.15)
     pub augment: f32,
+    /// Share of the decoder's teacher-forced inputs (the previous point) blanked at random, so
+    /// that the decoder cannot lean on them and must read the drawing from z (Bowman et al.'s
+    /// word dropout; without it, an autoregressive decoder learns to ignore the latent).
+    pub decoder_input_dropout: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -64,6 +68,7 @@ impl Default for TrainConfig {
             max_steps: None,
             max_minutes: None,
             augment: 0.15,
+            decoder_input_dropout: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -102,6 +107,12 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.augment) {
             return bad(format!("augment must be in [0, 1), not {}", self.augment));
+        }
+        if !(0.0..1.0).contains(&self.decoder_input_dropout) {
+            return bad(format!(
+                "decoder_input_dropout must be in [0, 1), not {}",
+                self.decoder_input_dropout
+            ));
         }
         if let Some(m) = self.max_minutes {
             if !(m.is_finite() && m >= 0.0) {
@@ -500,6 +511,7 @@ pub fn train(
                 model.scale(),
                 Some(Augment {
                     amount: cfg.augment,
+                    decoder_input_dropout: cfg.decoder_input_dropout,
                     rng: &mut rng,
                 }),
                 model.device(),

@@ -5,6 +5,8 @@
 //! [`PipelineConfig::section`] deserialises it, refusing unknown keys with the file's name, so a
 //! typo in `pipeline.toml` is an error rather than a silently ignored setting.
 
+pub mod alloc;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -159,6 +161,12 @@ fn draw_target() -> ProgressDrawTarget {
     } else {
         ProgressDrawTarget::hidden()
     }
+}
+
+/// What a stage binary calls first: logging, and the allocator's settings ([`alloc`]).
+pub fn init() {
+    alloc::keep_freed_pages();
+    init_logging();
 }
 
 /// Logs to stderr; `RUST_LOG` chooses the level (default `info`).

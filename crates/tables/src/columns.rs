@@ -13,6 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::atomic::AtomicFile;
 use crate::{Metadata, Result, TableError};
@@ -22,6 +23,11 @@ pub const TABLE_KEY: &str = "tables.table";
 
 /// Rows per record batch when the writers flush.
 pub(crate) const BATCH_ROWS: usize = 8192;
+
+/// Rows per Parquet row group. The writer holds a whole row group in memory before it writes
+/// it out, so this bounds a writer's memory whatever the table's length (the crate's default,
+/// about a million rows, held ~150 MB of drawings).
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// A Parquet file read whole into record batches, with its footer metadata.
 pub(crate) struct Loaded {
@@ -118,8 +124,16 @@ pub(crate) fn label_names(schema: &Schema) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn string_array(values: impl IntoIterator<Item = Option<String>>) -> ArrayRef {
-    Arc::new(values.into_iter().collect::<StringArray>())
+/// A string column from owned or borrowed values (borrowing saves a copy per row).
+pub(crate) fn string_array<S: AsRef<str>>(values: impl IntoIterator<Item = Option<S>>) -> ArrayRef {
+    let mut b = arrow::array::StringBuilder::new();
+    for v in values {
+        match v {
+            Some(s) => b.append_value(s.as_ref()),
+            None => b.append_null(),
+        }
+    }
+    Arc::new(b.finish())
 }
 
 pub(crate) fn f32_list_field(name: &str) -> Field {
@@ -201,6 +215,9 @@ impl TableWriter {
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            // unique per row: a dictionary only costs time
+            .set_column_dictionary_enabled(ColumnPath::from("key_id"), false)
             .set_key_value_metadata((!kv.is_empty()).then_some(kv))
             .build();
         let writer = ArrowWriter::try_new(out.try_clone_file()?, schema.clone(), Some(props))

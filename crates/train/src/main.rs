@@ -14,8 +14,6 @@ use serde::Deserialize;
 use stage::{override_from_flags, PipelineConfig};
 use tables::Split;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +45,7 @@ struct TrainSection {
     max_steps: u64,
     max_minutes: f64,
     augment: f32,
+    decoder_input_dropout: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -78,6 +77,7 @@ impl Default for TrainSection {
             max_steps: t.max_steps.unwrap_or(0),
             max_minutes: t.max_minutes.unwrap_or(0.0),
             augment: t.augment,
+            decoder_input_dropout: t.decoder_input_dropout,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -112,6 +112,7 @@ impl TrainSection {
                 max_steps: (self.max_steps > 0).then_some(self.max_steps),
                 max_minutes: (self.max_minutes > 0.0).then_some(self.max_minutes),
                 augment: self.augment,
+                decoder_input_dropout: self.decoder_input_dropout,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -199,6 +200,10 @@ struct Cli {
     /// Random scaling of each drawing's x and y by up to this fraction [config: augment].
     #[arg(long)]
     augment: Option<f32>,
+    /// Share of the decoder's teacher-forced inputs blanked at random, so that it must read
+    /// the drawing from the latent [config: decoder_input_dropout].
+    #[arg(long)]
+    decoder_input_dropout: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -235,13 +240,13 @@ fn device(kind: DeviceKind) -> Result<Device> {
 }
 
 fn main() -> Result<()> {
-    stage::init_logging();
+    stage::init();
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, decoder_input_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;

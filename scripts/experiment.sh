@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One row of the experiments table (docs/experiments.md): trains a model with the given `train`
+# flags on the built-in synthetic faces, embeds and clusters faces from a generator seed the
+# model never saw, and evaluates them.
+#
+#   scripts/experiment.sh NAME [TRAIN FLAGS...]
+#   e.g. scripts/experiment.sh mse-50 --head mse --latent 50 --max-minutes 4
+#
+# Uses the release binaries (make build); everything goes to target/experiments/NAME.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { sed -n 2,8p "$0"; exit 2; }
+name=$1; shift
+BIN=${BIN:-target/release}
+CONFIG=${CONFIG:-pipeline.toml}
+COUNT=${SYNTH_COUNT:-10000}
+EXP=target/experiments
+data=$EXP/data
+mkdir -p "$data"
+for s in 1:$COUNT 1001:2000; do
+  seed=${s%%:*} n=${s##*:}
+  if [ ! -s "$data/faces_$seed.parquet" ]; then
+    "$BIN/ingest" synth --count "$n" --seed "$seed" -o "$data/faces_$seed.ndjson" >/dev/null
+    "$BIN/ingest" --config "$CONFIG" -o "$data/faces_$seed.parquet" "$data/faces_$seed.ndjson" >/dev/null
+  fi
+done
+out=$EXP/$name
+mkdir -p "$out"
+printf '%q ' "$@" > "$out/flags.txt"
+start=$(date +%s)
+"$BIN/train" --config "$CONFIG" --overwrite -o "$out/run" "$@" "$data/faces_1.parquet" 2>&1 | tail -1
+train_s=$(( $(date +%s) - start ))
+"$BIN/embed" --config "$CONFIG" --model "$out/run" --interpolations 0 -o "$out/embeddings.parquet" "$data/faces_1001.parquet" 2>&1 | tail -1
+"$BIN/cluster" --config "$CONFIG" -o "$out/clusters.parquet" "$out/embeddings.parquet" 2>&1 | tail -1
+"$BIN/evaluate" --config "$CONFIG" -o "$out/evaluation.json" "$data/faces_1001.parquet" \
+  "$out/embeddings.parquet" "$out/clusters.parquet" "$out/reconstructions.parquet" 2>&1 | tail -12
+echo "$name: train ${train_s}s; flags: $*"
