@@ -77,52 +77,17 @@ pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbour
                 .zip(rn.chunks(REF_BLOCK))
                 .enumerate()
             {
-                let n = rnb.len();
-                // SAFETY: dst is m×n row-major inside `dots` (m·n ≤ m·REF_BLOCK), lhs is the
-                // m×d row-major query block, rhs is the d×n transpose of the n×d row-major
-                // reference block (row stride 1, column stride d); all pointers are in bounds.
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        d,
-                        dots.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        false,
-                        qb.as_ptr(),
-                        1,
-                        d as isize,
-                        rb.as_ptr(),
-                        d as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                for i in 0..m {
-                    let bd = &mut best_d[i * k..(i + 1) * k];
-                    let bx = &mut best_i[i * k..(i + 1) * k];
-                    let row = &dots[i * n..(i + 1) * n];
-                    for (j, (&dot, &rnj)) in row.iter().zip(rnb).enumerate() {
-                        let d2 = (qnb[i] + rnj - 2.0 * dot).max(0.0);
-                        if d2 < bd[k - 1] {
-                            // Insertion into the short sorted list of the best k.
-                            let mut p = k - 1;
-                            while p > 0 && bd[p - 1] > d2 {
-                                bd[p] = bd[p - 1];
-                                bx[p] = bx[p - 1];
-                                p -= 1;
-                            }
-                            bd[p] = d2;
-                            bx[p] = bi * REF_BLOCK + j;
-                        }
-                    }
-                }
+                crate::nearest::offer_block(
+                    qb,
+                    qnb,
+                    rb,
+                    rnb,
+                    d,
+                    bi * REF_BLOCK,
+                    &mut dots,
+                    &mut best_d,
+                    &mut best_i,
+                );
             }
             (0..m)
                 .map(|i| (best_i[i * k..(i + 1) * k].to_vec(), Vec::new()))

@@ -19,6 +19,7 @@ mod exact;
 mod knn;
 mod matrix;
 pub mod metrics;
+pub mod nearest;
 pub mod reduce;
 mod sampled;
 pub mod strength;

@@ -4,7 +4,7 @@
 //!
 //! Brute force: at the sizes evaluated (at most `max_points`, 10,000 by default) and in 16–100
 //! dimensions, trees barely prune; one pass costs `n × n × (folds−1)/folds × dim` multiply-adds,
-//! run as blocked matrix products (`gemm`, `|q − r|² = |q|² + |r|² − 2 q·r`) with the kept
+//! run as blocked matrix products (`clustering::nearest`, `|q − r|² = |q|² + |r|² − 2 q·r`) with the kept
 //! candidates re-ranked on exact distances. The neighbour lists do not depend on the label, so
 //! one pass serves every label column with the same rows.
 
@@ -142,56 +142,17 @@ pub fn fold_neighbours(x: &[f32], dim: usize, folds: &[u32], k: usize) -> FoldNe
             for (r0, r1) in [(0, start[f]), (start[f + 1], n)] {
                 for b0 in (r0..r1).step_by(REF_BLOCK) {
                     let b1 = (b0 + REF_BLOCK).min(r1);
-                    let nb = b1 - b0;
-                    let rb = &centred[b0 * dim..b1 * dim];
-                    // SAFETY: dst is m×nb row-major inside `dots` (m·nb ≤ m·REF_BLOCK); lhs is
-                    // the m×dim row-major query block; rhs is the dim×nb transpose of the
-                    // nb×dim row-major reference block (row stride 1, column stride dim).
-                    unsafe {
-                        gemm::gemm(
-                            m,
-                            nb,
-                            dim,
-                            dots.as_mut_ptr(),
-                            1,
-                            nb as isize,
-                            false,
-                            qb.as_ptr(),
-                            1,
-                            dim as isize,
-                            rb.as_ptr(),
-                            dim as isize,
-                            1,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                    for i in 0..m {
-                        let qn = norms[q0 + i];
-                        let bd = &mut best_d[i * kc..(i + 1) * kc];
-                        let bx = &mut best_i[i * kc..(i + 1) * kc];
-                        for (j, (&dot, &rn)) in dots[i * nb..(i + 1) * nb]
-                            .iter()
-                            .zip(&norms[b0..b1])
-                            .enumerate()
-                        {
-                            let d2 = qn + rn - 2.0 * dot;
-                            if d2 < bd[kc - 1] {
-                                let mut p = kc - 1;
-                                while p > 0 && bd[p - 1] > d2 {
-                                    bd[p] = bd[p - 1];
-                                    bx[p] = bx[p - 1];
-                                    p -= 1;
-                                }
-                                bd[p] = d2;
-                                bx[p] = b0 + j;
-                            }
-                        }
-                    }
+                    clustering::nearest::offer_block(
+                        qb,
+                        &norms[q0..q1],
+                        &centred[b0 * dim..b1 * dim],
+                        &norms[b0..b1],
+                        dim,
+                        b0,
+                        &mut dots,
+                        &mut best_d,
+                        &mut best_i,
+                    );
                 }
             }
             // exact distances of the candidates; ties go to the lower original index

@@ -168,6 +168,27 @@ pub(crate) fn text<DB: DrawingBackend>(
     area.draw_text(s, &style, pos).render(figure)
 }
 
+/// A figure's title at the top left, "{what}: {shown} {unit}", or "{what}: {shown} of {total}
+/// {unit}" when only some are shown.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &'static str,
+    what: &str,
+    shown: usize,
+    total: usize,
+    unit: &str,
+    x: i32,
+    colour: Rgb,
+) -> Result<(), FigureError> {
+    let s = if total > shown {
+        format!("{what}: {shown} of {total} {unit}")
+    } else {
+        format!("{what}: {shown} {unit}")
+    };
+    text(area, figure, &s, (x, 10), 20, colour, top_left())
+}
+
 /// Width of `s` in pixels at `size`.
 pub(crate) fn text_width<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

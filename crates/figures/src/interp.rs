@@ -123,23 +123,15 @@ impl Figure for Interpolations<'_> {
         let st = &self.opts.style;
         root.fill(&st.background.plot()).render(NAME)?;
         let c = st.cell as i32;
-        let title = if self.total > self.strips.len() {
-            format!(
-                "Interpolations: {} of {} pairs",
-                self.strips.len(),
-                self.total
-            )
-        } else {
-            format!("Interpolations: {} pairs", self.strips.len())
-        };
-        cell::text(
+        cell::title(
             root,
             NAME,
-            &title,
-            (MARGIN, 10),
-            20,
+            "Interpolations",
+            self.strips.len(),
+            self.total,
+            "pairs",
+            MARGIN,
             st.text,
-            cell::top_left(),
         )?;
         let (w, _) = self.size();
         let sub = if self.has_ends() {

@@ -109,23 +109,15 @@ impl Figure for Reconstructions<'_> {
         let st = &self.opts.style;
         root.fill(&st.background.plot()).render(NAME)?;
         let c = st.cell as i32;
-        let title = if self.total > self.pairs.len() {
-            format!(
-                "Reconstructions: {} of {} drawings",
-                self.pairs.len(),
-                self.total
-            )
-        } else {
-            format!("Reconstructions: {} drawings", self.pairs.len())
-        };
-        cell::text(
+        cell::title(
             root,
             NAME,
-            &title,
-            (MARGIN, 10),
-            20,
+            "Reconstructions",
+            self.pairs.len(),
+            self.total,
+            "drawings",
+            MARGIN,
             st.text,
-            cell::top_left(),
         )?;
         // legend: which colour is which
         let mut x = MARGIN;

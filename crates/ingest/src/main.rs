@@ -6,7 +6,6 @@ use clap::{Args, Parser, Subcommand};
 use ingest::{IngestConfig, OnError};
 use stage::{override_from_flags, PipelineConfig};
 
-
 /// Reads Quick, Draw! files (simplified or raw .ndjson[.gz], .bin, sketch-rnn .npz) into one
 /// Parquet table of stroke-3 drawings. The format is told by each file's name and checked
 /// against its content.

@@ -35,6 +35,30 @@ impl std::str::FromStr for Head {
     }
 }
 
+/// What the encoder hands to the latent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    /// the state after each drawing's last point (per direction), as sketch-rnn
+    Last,
+    /// the mean of the LSTM's outputs over each drawing's points (per direction): every part
+    /// of the drawing counts alike, where the last state mostly remembers the last strokes
+    Mean,
+}
+
+impl std::str::FromStr for Pool {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "last" => Ok(Pool::Last),
+            "mean" => Ok(Pool::Mean),
+            _ => Err(format!(
+                "unknown encoder_pool {s:?} (expected last or mean)"
+            )),
+        }
+    }
+}
+
 /// Every hyper-parameter of the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +71,8 @@ pub struct ModelConfig {
     pub latent: usize,
     /// run a second encoder LSTM over each reversed drawing, as sketch-rnn
     pub bidirectional: bool,
+    /// the encoder's summary of a drawing: its last state or its mean output
+    pub encoder_pool: Pool,
     pub head: Head,
     /// mixture components of the `mdn` head
     pub mixtures: usize,
@@ -61,6 +87,8 @@ impl Default for ModelConfig {
             dec_hidden: 256,
             latent: 50,
             bidirectional: true,
+            // models written before the option existed used the last state
+            encoder_pool: Pool::Last,
             head: Head::Mdn,
             mixtures: 20,
             vae: false,
@@ -265,12 +293,35 @@ impl SeqAe {
 
     /// Final encoder state `[B, H or 2H]`.
     fn encode_hidden(&self, x: &Tensor, lengths: &[usize], grad: bool) -> Result<Tensor> {
-        let f = self.enc_f.forward(x, lengths, None, Output::Last, grad)?;
+        // mean pooling: a weighted sum over time, 1/len at each drawing's real steps
+        let weights = match self.cfg.encoder_pool {
+            Pool::Last => None,
+            Pool::Mean => {
+                let t = x.dim(0)?;
+                let b = lengths.len();
+                let mut w = vec![0f32; t * b];
+                for (r, &len) in lengths.iter().enumerate() {
+                    for s in 0..len {
+                        w[s * b + r] = 1.0 / len as f32;
+                    }
+                }
+                Some(Tensor::from_vec(w, (t, b, 1), x.device())?.to_dtype(x.dtype())?)
+            }
+        };
+        let run = |lstm: &Lstm, x: &Tensor| -> Result<Tensor> {
+            Ok(match &weights {
+                None => lstm.forward(x, lengths, None, Output::Last, grad)?,
+                Some(w) => lstm
+                    .forward(x, lengths, None, Output::All, grad)?
+                    .broadcast_mul(w)?
+                    .sum(0)?,
+            })
+        };
+        let f = run(&self.enc_f, x)?;
         Ok(match &self.enc_b {
             None => f,
             Some(enc_b) => {
-                let xr = reverse_within(x, lengths)?;
-                let b = enc_b.forward(&xr, lengths, None, Output::Last, grad)?;
+                let b = run(enc_b, &reverse_within(x, lengths)?)?;
                 Tensor::cat(&[&f, &b], 1)?
             }
         })

@@ -46,6 +46,11 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         dec_hidden: 24,
         latent: 8,
         bidirectional,
+        encoder_pool: if bidirectional {
+            Pool::Mean
+        } else {
+            Pool::Last
+        },
         head,
         mixtures: 3,
         vae,

@@ -185,7 +185,9 @@ impl DrawingWriter {
     fn join_encoder(&mut self) -> Result<TableWriter> {
         self.batches = None;
         let encoder = self.encoder.take().expect("encoder joined once");
-        encoder.join().expect("the drawings writer thread does not panic")
+        encoder
+            .join()
+            .expect("the drawings writer thread does not panic")
     }
 
     /// Writes what is pending and renames the file into place. Returns the number of rows.

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use clap::{Parser, ValueEnum};
-use seqae::{Event, Head, LstmImpl, ModelConfig, TrainConfig, TrainData, TrainOptions};
+use seqae::{Event, Head, LstmImpl, ModelConfig, Pool, TrainConfig, TrainData, TrainOptions};
 use serde::Deserialize;
 use stage::{override_from_flags, PipelineConfig};
 use tables::Split;
-
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +31,7 @@ struct TrainSection {
     dec_hidden: usize,
     latent: usize,
     bidirectional: bool,
+    encoder_pool: Pool,
     head: Head,
     mixtures: usize,
     vae: bool,
@@ -64,6 +64,7 @@ impl Default for TrainSection {
             dec_hidden: m.dec_hidden,
             latent: m.latent,
             bidirectional: m.bidirectional,
+            encoder_pool: m.encoder_pool,
             head: m.head,
             mixtures: m.mixtures,
             vae: m.vae,
@@ -97,6 +98,7 @@ impl TrainSection {
                 dec_hidden: self.dec_hidden,
                 latent: self.latent,
                 bidirectional: self.bidirectional,
+                encoder_pool: self.encoder_pool,
                 head: self.head,
                 mixtures: self.mixtures,
                 vae: self.vae,
@@ -161,6 +163,10 @@ struct Cli {
     /// Also run the encoder over each reversed drawing, as sketch-rnn [config: bidirectional].
     #[arg(long)]
     bidirectional: Option<bool>,
+    /// The encoder's summary of a drawing: `last` (its state after the last point, as
+    /// sketch-rnn) or `mean` (its mean output over the points) [config: encoder_pool].
+    #[arg(long)]
+    encoder_pool: Option<Pool>,
     /// Output head: mse (the original baseline) or mdn (sketch-rnn's mixture) [config: head].
     #[arg(long)]
     head: Option<Head>,
@@ -244,7 +250,7 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
         epochs, max_steps, max_minutes, augment, decoder_input_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
