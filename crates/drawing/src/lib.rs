@@ -163,6 +163,95 @@ impl Stroke3 {
     pub fn is_finite(&self) -> bool {
         self.dx.iter().chain(&self.dy).all(|v| v.is_finite())
     }
+
+    /// The same strokes in a canonical order and direction, so that two people who drew the
+    /// same picture in a different order get the same sequence: the largest stroke (by its
+    /// bounding box's longest side) first, the others top to bottom in bands a tenth of the
+    /// drawing high, left to right within a band; an open stroke runs from its left end (upper
+    /// on a tie), a closed one (ends closer than a fifth of its size) clockwise on screen.
+    pub fn canonical(&self) -> Stroke3 {
+        let mut strokes: Vec<Stroke> = self
+            .to_strokes()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if strokes.is_empty() {
+            return self.clone();
+        }
+        let side = self
+            .bbox()
+            .map_or(1.0, |b| b.width().max(b.height()))
+            .max(f32::EPSILON);
+        for s in &mut strokes {
+            orient(s);
+        }
+        let extent = |s: &Stroke| {
+            let (w, h) = stroke_box(s);
+            w.max(h)
+        };
+        let largest = (0..strokes.len())
+            .max_by(|&a, &b| {
+                extent(&strokes[a])
+                    .total_cmp(&extent(&strokes[b]))
+                    .then(b.cmp(&a))
+            })
+            .expect("non-empty");
+        let first = strokes.remove(largest);
+        let band = side / 10.0;
+        let key = |s: &Stroke| {
+            let n = s.len() as f32;
+            let cx = s.x.iter().sum::<f32>() / n;
+            let cy = s.y.iter().sum::<f32>() / n;
+            ((cy / band).floor() as i64, cx)
+        };
+        // stable: strokes with equal keys keep the order they were drawn in
+        strokes.sort_by(|a, b| {
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        });
+        strokes.insert(0, first);
+        Stroke3::from_strokes(&strokes)
+    }
+}
+
+/// Width and height of one stroke's points.
+fn stroke_box(s: &Stroke) -> (f32, f32) {
+    let span = |v: &[f32]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        hi - lo
+    };
+    (span(&s.x), span(&s.y))
+}
+
+/// Puts one stroke in its canonical direction (see [`Stroke3::canonical`]).
+fn orient(s: &mut Stroke) {
+    let n = s.len();
+    if n < 2 {
+        return;
+    }
+    let (w, h) = stroke_box(s);
+    let size = w.max(h);
+    let gap = ((s.x[n - 1] - s.x[0]).powi(2) + (s.y[n - 1] - s.y[0]).powi(2)).sqrt();
+    let reverse = if gap < 0.2 * size {
+        // shoelace: with y down, a positive sum turns clockwise on screen
+        let area: f32 = (0..n)
+            .map(|i| {
+                let j = (i + 1) % n;
+                s.x[i] * s.y[j] - s.x[j] * s.y[i]
+            })
+            .sum();
+        area < 0.0
+    } else {
+        (s.x[n - 1], s.y[n - 1]) < (s.x[0], s.y[0])
+    };
+    if reverse {
+        s.x.reverse();
+        s.y.reverse();
+    }
 }
 
 /// Ramer–Douglas–Peucker simplification of one polyline (Google's last simplification step,
@@ -250,6 +339,60 @@ pub fn rasterise(drawing: &Stroke3, size: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn strokes_of(d: &Stroke3) -> Vec<Vec<(f32, f32)>> {
+        d.to_strokes()
+            .iter()
+            .map(|s| s.points().collect())
+            .collect()
+    }
+
+    #[test]
+    fn canonical_order_does_not_depend_on_how_it_was_drawn() {
+        let circle = |cx: f32, cy: f32, r: f32| {
+            let (x, y): (Vec<f32>, Vec<f32>) = (0..=12)
+                .map(|i| {
+                    let a = i as f32 / 12.0 * std::f32::consts::TAU;
+                    (cx + r * a.cos(), cy + r * a.sin())
+                })
+                .unzip();
+            Stroke::new(x, y)
+        };
+        let outline = circle(50.0, 50.0, 45.0);
+        let left_eye = circle(35.0, 35.0, 5.0);
+        let right_eye = circle(65.0, 36.0, 5.0);
+        let mouth = Stroke::new(vec![30.0, 50.0, 70.0], vec![70.0, 78.0, 70.0]);
+        let reversed = |s: &Stroke| {
+            let mut s = s.clone();
+            s.x.reverse();
+            s.y.reverse();
+            s
+        };
+        let a = Stroke3::from_strokes(&[
+            outline.clone(),
+            left_eye.clone(),
+            right_eye.clone(),
+            mouth.clone(),
+        ]);
+        let b = Stroke3::from_strokes(&[
+            reversed(&mouth),
+            right_eye.clone(),
+            reversed(&outline),
+            reversed(&left_eye),
+        ]);
+        assert_ne!(a, b);
+        let (ca, cb) = (a.canonical(), b.canonical());
+        assert_eq!(strokes_of(&ca), strokes_of(&cb));
+        // the outline first, then the eyes left to right, then the mouth from its left end
+        let s = strokes_of(&ca);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[0].len(), 13);
+        assert!(s[1][0].0 < 50.0 && s[2][0].0 > 50.0);
+        assert_eq!(s[3][0], (30.0, 70.0));
+        // nothing is lost
+        assert_eq!(ca.len(), a.len());
+        assert_eq!(ca.bbox(), a.bbox());
+    }
 
     fn face() -> Vec<Stroke> {
         vec![

@@ -4,6 +4,11 @@
 //! model's scale factor. The encoder reads the drawing's `L` points; the decoder reads a start
 //! token `(0, 0, 1, 0, 0)` then the points, and is trained to produce the points then an
 //! end-of-drawing row `(0, 0, 0, 0, 1)`: `L + 1` steps.
+//!
+//! With `positions`, the encoder's rows also carry the pen's position after each move, `(x, y)`
+//! relative to the drawing's bounding box (longest side 1, centred on 0): where a stroke lies on
+//! the face (eyes above, mouth below) is then read off each row instead of being integrated from
+//! the offsets.
 
 use candle_core::{Device, Tensor};
 use drawing::Stroke3;
@@ -68,7 +73,7 @@ pub fn scale_factor(drawings: &[Stroke3]) -> f32 {
 pub struct Batch {
     /// real points per drawing
     pub lengths: Vec<usize>,
-    /// `[T, B, 5]`
+    /// `[T, B, 5]`, or `[T, B, 7]` with positions
     pub enc_x: Tensor,
     /// `[T+1, B, 5]`: start token then the points
     pub dec_in: Tensor,
@@ -99,36 +104,100 @@ pub struct Augment<'a> {
     pub rng: &'a mut dyn Rng,
 }
 
-/// Builds the encoder input only: `[T, B, 5]` and the lengths.
+/// Width of the encoder's rows.
+pub fn encoder_width(positions: bool) -> usize {
+    if positions {
+        7
+    } else {
+        5
+    }
+}
+
+/// The stroke-5 row of point `s` (offsets stretched by `(fx, fy)` and divided by `scale`).
+fn stroke5(d: &Stroke3, s: usize, (fx, fy): (f32, f32), scale: f32) -> [f32; 5] {
+    // the last point always lifts the pen, whatever the input says
+    let lift = d.pen[s] != 0 || s + 1 == d.len();
+    [
+        d.dx[s] * fx / scale,
+        d.dy[s] * fy / scale,
+        f32::from(!lift),
+        f32::from(lift),
+        0.0,
+    ]
+}
+
+/// Writes drawing `r`'s encoder rows into the time-major `[T, B, width]` buffer `x`.
+fn write_encoder_rows(
+    x: &mut [f32],
+    b: usize,
+    r: usize,
+    d: &Stroke3,
+    stretch: (f32, f32),
+    scale: f32,
+    positions: bool,
+) {
+    let width = encoder_width(positions);
+    let pos = positions.then(|| normalised_positions(d));
+    for s in 0..d.len() {
+        let row = &mut x[(s * b + r) * width..(s * b + r + 1) * width];
+        row[..5].copy_from_slice(&stroke5(d, s, stretch, scale));
+        if let Some(p) = &pos {
+            row[5..].copy_from_slice(&p[s]);
+        }
+    }
+}
+
+/// The pen's position after each point, in the drawing's bounding box scaled to a longest side
+/// of 1 and centred on 0 (so independent of the drawing's size, place and the augmentation).
+fn normalised_positions(d: &Stroke3) -> Vec<[f32; 2]> {
+    let (mut x, mut y) = (0f32, 0f32);
+    let abs: Vec<[f32; 2]> =
+        d.dx.iter()
+            .zip(&d.dy)
+            .map(|(&dx, &dy)| {
+                x += dx;
+                y += dy;
+                [x, y]
+            })
+            .collect();
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for p in &abs {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    let side = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let inv = if side > 0.0 { 1.0 / side } else { 0.0 };
+    let mid = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
+    abs.iter()
+        .map(|p| [(p[0] - mid[0]) * inv, (p[1] - mid[1]) * inv])
+        .collect()
+}
+
+/// Builds the encoder input only: `[T, B, 5 or 7]` and the lengths.
 pub fn encoder_input(
     drawings: &[&Stroke3],
     scale: f32,
+    positions: bool,
     device: &Device,
 ) -> Result<(Tensor, Vec<usize>)> {
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
-    let mut x = vec![0f32; t * b * 5];
+    let width = encoder_width(positions);
+    let mut x = vec![0f32; t * b * width];
     for (r, d) in drawings.iter().enumerate() {
-        for s in 0..d.len() {
-            let row = &mut x[(s * b + r) * 5..(s * b + r + 1) * 5];
-            let lift = d.pen[s] != 0 || s + 1 == d.len();
-            row.copy_from_slice(&[
-                d.dx[s] / scale,
-                d.dy[s] / scale,
-                f32::from(!lift),
-                f32::from(lift),
-                0.0,
-            ]);
-        }
+        write_encoder_rows(&mut x, b, r, d, (1.0, 1.0), scale, positions);
     }
     let lengths = drawings.iter().map(|d| d.len()).collect();
-    Ok((Tensor::from_vec(x, (t, b, 5), device)?, lengths))
+    Ok((Tensor::from_vec(x, (t, b, width), device)?, lengths))
 }
 
 /// Builds a training batch. Drawings must be validated already.
 pub fn make_batch(
     drawings: &[&Stroke3],
     scale: f32,
+    positions: bool,
     augment: Option<Augment>,
     device: &Device,
 ) -> Result<Batch> {
@@ -151,26 +220,18 @@ pub fn make_batch(
             blank = (0..t * b).map(|_| aug.rng.random_bool(p as f64)).collect();
         }
     }
-    let mut points = vec![0f32; t * b * 5];
+    let width = encoder_width(positions);
+    let mut points = vec![0f32; t * b * width];
     let mut dec_in = vec![0f32; (t + 1) * b * 5];
     let mut target = vec![0f32; (t + 1) * b * 5];
     let mut mask_xy = vec![0f32; (t + 1) * b];
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
-        let (fx, fy) = factors[r];
         let n = d.len();
+        write_encoder_rows(&mut points, b, r, d, factors[r], scale, positions);
         dec_in[r * 5 + 2] = 1.0; // start token
         for s in 0..n {
-            // the last point always lifts the pen, whatever the input says
-            let lift = d.pen[s] != 0 || s + 1 == n;
-            let row = [
-                d.dx[s] * fx / scale,
-                d.dy[s] * fy / scale,
-                f32::from(!lift),
-                f32::from(lift),
-                0.0,
-            ];
-            points[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
+            let row = stroke5(d, s, factors[r], scale);
             // a blanked input stays all zeros: "previous point unknown"
             if !blank.get(s * b + r).copied().unwrap_or(false) {
                 dec_in[((s + 1) * b + r) * 5..((s + 1) * b + r + 1) * 5].copy_from_slice(&row);
@@ -184,7 +245,7 @@ pub fn make_batch(
     }
     Ok(Batch {
         lengths: drawings.iter().map(|d| d.len()).collect(),
-        enc_x: Tensor::from_vec(points, (t, b, 5), device)?,
+        enc_x: Tensor::from_vec(points, (t, b, width), device)?,
         dec_in: Tensor::from_vec(dec_in, (t + 1, b, 5), device)?,
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
@@ -287,7 +348,7 @@ mod tests {
     #[test]
     fn batch_layout_and_masks() {
         let (a, b) = (d(3), d(1));
-        let batch = make_batch(&[&a, &b], 2.0, None, &Device::Cpu).unwrap();
+        let batch = make_batch(&[&a, &b], 2.0, false, None, &Device::Cpu).unwrap();
         assert_eq!(batch.enc_x.dims(), &[3, 2, 5]);
         let dec = batch.dec_in.to_vec3::<f32>().unwrap();
         assert_eq!(dec[0][0], vec![0.0, 0.0, 1.0, 0.0, 0.0]);

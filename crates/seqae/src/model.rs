@@ -73,6 +73,12 @@ pub struct ModelConfig {
     pub bidirectional: bool,
     /// the encoder's summary of a drawing: its last state or its mean output
     pub encoder_pool: Pool,
+    /// the encoder also reads the pen's position in the drawing's box (see `data`)
+    pub encoder_positions: bool,
+    /// drawings are put in a canonical stroke order and direction before training and
+    /// encoding ([`Stroke3::canonical`]), so the latent need not remember the order they were
+    /// drawn in
+    pub canonical_order: bool,
     pub head: Head,
     /// mixture components of the `mdn` head
     pub mixtures: usize,
@@ -89,6 +95,8 @@ impl Default for ModelConfig {
             bidirectional: true,
             // models written before the option existed used the last state
             encoder_pool: Pool::Last,
+            encoder_positions: false,
+            canonical_order: false,
             head: Head::Mdn,
             mixtures: 20,
             vae: false,
@@ -109,6 +117,15 @@ impl ModelConfig {
             return bad("mixtures must be at least 1 for the mdn head");
         }
         Ok(())
+    }
+
+    /// A drawing as the network sees it: canonical when `canonical_order`, else as it is.
+    pub fn prepare<'a>(&self, d: &'a Stroke3) -> std::borrow::Cow<'a, Stroke3> {
+        if self.canonical_order {
+            std::borrow::Cow::Owned(d.canonical())
+        } else {
+            std::borrow::Cow::Borrowed(d)
+        }
     }
 
     fn out_dim(&self) -> usize {
@@ -212,9 +229,16 @@ impl SeqAe {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let enc = vb.pp("encoder");
-        let enc_f = Lstm::new(enc.pp("lstm"), 5, cfg.enc_hidden, false, imp)?;
+        let enc_in = data::encoder_width(cfg.encoder_positions);
+        let enc_f = Lstm::new(enc.pp("lstm"), enc_in, cfg.enc_hidden, false, imp)?;
         let enc_b = if cfg.bidirectional {
-            Some(Lstm::new(enc.pp("lstm"), 5, cfg.enc_hidden, true, imp)?)
+            Some(Lstm::new(
+                enc.pp("lstm"),
+                enc_in,
+                cfg.enc_hidden,
+                true,
+                imp,
+            )?)
         } else {
             None
         };
@@ -411,8 +435,13 @@ impl SeqAe {
         order.sort_by_key(|&i| drawings[i].len());
         let mut out = vec![Vec::new(); drawings.len()];
         for chunk in order.chunks(batch.max(1)) {
-            let ds: Vec<&Stroke3> = chunk.iter().map(|&i| drawings[i]).collect();
-            let (x, lengths) = data::encoder_input(&ds, self.scale, &self.device)?;
+            let prepared: Vec<_> = chunk
+                .iter()
+                .map(|&i| self.cfg.prepare(drawings[i]))
+                .collect();
+            let ds: Vec<&Stroke3> = prepared.iter().map(|d| d.as_ref()).collect();
+            let (x, lengths) =
+                data::encoder_input(&ds, self.scale, self.cfg.encoder_positions, &self.device)?;
             let hidden = self.encode_hidden(&x, &lengths, false)?;
             let (mu, _) = self.latent(&hidden, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {

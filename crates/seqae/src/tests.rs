@@ -51,6 +51,9 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         } else {
             Pool::Last
         },
+        // the bidirectional tiny models also cover the position inputs
+        encoder_positions: bidirectional,
+        canonical_order: bidirectional,
         head,
         mixtures: 3,
         vae,

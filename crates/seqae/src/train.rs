@@ -339,7 +339,13 @@ pub fn evaluate(
     let (mut total, mut n) = (0f64, 0usize);
     for idx in data::bucket(&lengths, batch, usize::MAX / batch.max(1), None) {
         let ds: Vec<&Stroke3> = idx.iter().map(|&i| drawings[i]).collect();
-        let b = data::make_batch(&ds, model.scale(), None, model.device())?;
+        let b = data::make_batch(
+            &ds,
+            model.scale(),
+            model.config().encoder_positions,
+            None,
+            model.device(),
+        )?;
         let l = model.loss(&b, None, kl_weight, kl_min)?;
         total += l.total.to_scalar::<f32>()? as f64 * ds.len() as f64;
         n += ds.len();
@@ -370,16 +376,16 @@ pub fn train(
     for (i, d) in data.valid.iter().enumerate() {
         data::validate(d, i).map_err(|e| in_split("valid", e))?;
     }
-    let train: Vec<&Stroke3> = data
-        .train
-        .iter()
-        .filter(|d| d.len() <= cfg.max_seq_len)
-        .collect();
-    let valid: Vec<&Stroke3> = data
-        .valid
-        .iter()
-        .filter(|d| d.len() <= cfg.max_seq_len)
-        .collect();
+    // the model learns its drawings in the order it will encode them
+    let canonical = |set: &[Stroke3]| -> Vec<Stroke3> {
+        set.iter()
+            .filter(|d| d.len() <= cfg.max_seq_len)
+            .map(|d| model_cfg.prepare(d).into_owned())
+            .collect()
+    };
+    let (train_set, valid_set) = (canonical(data.train), canonical(data.valid));
+    let train: Vec<&Stroke3> = train_set.iter().collect();
+    let valid: Vec<&Stroke3> = valid_set.iter().collect();
     let dropped = data.train.len() - train.len();
     if train.is_empty() {
         return Err(Error::NoTrainingData {
@@ -509,6 +515,7 @@ pub fn train(
             let batch = data::make_batch(
                 &ds,
                 model.scale(),
+                model_cfg.encoder_positions,
                 Some(Augment {
                     amount: cfg.augment,
                     decoder_input_dropout: cfg.decoder_input_dropout,

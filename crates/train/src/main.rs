@@ -32,6 +32,8 @@ struct TrainSection {
     latent: usize,
     bidirectional: bool,
     encoder_pool: Pool,
+    encoder_positions: bool,
+    canonical_order: bool,
     head: Head,
     mixtures: usize,
     vae: bool,
@@ -65,6 +67,8 @@ impl Default for TrainSection {
             latent: m.latent,
             bidirectional: m.bidirectional,
             encoder_pool: m.encoder_pool,
+            encoder_positions: m.encoder_positions,
+            canonical_order: m.canonical_order,
             head: m.head,
             mixtures: m.mixtures,
             vae: m.vae,
@@ -99,6 +103,8 @@ impl TrainSection {
                 latent: self.latent,
                 bidirectional: self.bidirectional,
                 encoder_pool: self.encoder_pool,
+                encoder_positions: self.encoder_positions,
+                canonical_order: self.canonical_order,
                 head: self.head,
                 mixtures: self.mixtures,
                 vae: self.vae,
@@ -167,6 +173,14 @@ struct Cli {
     /// sketch-rnn) or `mean` (its mean output over the points) [config: encoder_pool].
     #[arg(long)]
     encoder_pool: Option<Pool>,
+    /// The encoder also reads the pen's position after each point, in the drawing's box scaled
+    /// to a longest side of 1 [config: encoder_positions].
+    #[arg(long)]
+    encoder_positions: Option<bool>,
+    /// Put each drawing's strokes in a canonical order and direction (largest first, then top
+    /// to bottom, left to right) before training and encoding [config: canonical_order].
+    #[arg(long)]
+    canonical_order: Option<bool>,
     /// Output head: mse (the original baseline) or mdn (sketch-rnn's mixture) [config: head].
     #[arg(long)]
     head: Option<Head>,
@@ -250,7 +264,7 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_positions, canonical_order, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
         epochs, max_steps, max_minutes, augment, decoder_input_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);

@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Prints the Markdown table of docs/experiments.md from target/experiments/*/ (written by
+scripts/experiment.sh): per run, its flags, steps and training time, the held-out kNN accuracy of
+each factor, the clusters' NMI with the mouth and eyes factors, and the Chamfer distance."""
+import glob, json, os, sys
+
+root = sys.argv[1] if len(sys.argv) > 1 else "target/experiments"
+factors = ["outline", "eyes", "mouth", "nose", "hair_ears"]
+print("| run | train flags | steps | train s | " + " | ".join(f"kNN {f}" for f in factors)
+      + " | NMI mouth | NMI eyes | clusters | Chamfer |")
+print("|" + " --- |" * (8 + len(factors)))
+raster = None
+for ev_path in sorted(glob.glob(f"{root}/*/evaluation.json"), key=os.path.getmtime):
+    d = os.path.dirname(ev_path)
+    ev = json.load(open(ev_path))
+    model = json.load(open(f"{d}/run/model.json"))
+    flags = open(f"{d}/flags.txt").read().strip() if os.path.exists(f"{d}/flags.txt") else ""
+    lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+    knn = [lab[f]["knn_accuracy"] if f in lab else float("nan") for f in factors]
+    raster = [lab[f]["baseline_knn_accuracy"] if f in lab else float("nan") for f in factors]
+    nmi = lambda f: lab[f]["clusters"]["nmi"] if f in lab and lab[f].get("clusters") else float("nan")
+    ls = model["losses"]
+    print(f"| {os.path.basename(d)} | `{flags}` | {ls['steps']} | {ls['elapsed_s']:.0f} | "
+          + " | ".join(f"{v:.3f}" for v in knn)
+          + f" | {nmi('mouth'):.3f} | {nmi('eyes'):.3f} | {ev['clusters']['n_clusters']} | "
+          + f"{ev['chamfer']['mean']:.3f} |")
+if raster:
+    print("| raster 28×28 + PCA (baseline) | | | | " + " | ".join(f"{v:.3f}" for v in raster)
+          + " | | | | |")
