@@ -346,6 +346,37 @@ mod tests {
     }
 
     #[test]
+    fn positions_are_the_pen_in_the_drawings_box() {
+        // points at (10, 0), (30, 0), (30, 10): box 20 wide, 10 high, centre (20, 5)
+        let a = Stroke3 {
+            dx: vec![10.0, 20.0, 0.0],
+            dy: vec![0.0, 0.0, 10.0],
+            pen: vec![0, 0, 1],
+        };
+        let single = d(1);
+        let (x, lengths) = encoder_input(&[&a, &single], 5.0, true, &Device::Cpu).unwrap();
+        assert_eq!(x.dims(), &[3, 2, 7]);
+        assert_eq!(lengths, vec![3, 1]);
+        let x = x.to_vec3::<f32>().unwrap();
+        assert_eq!(x[0][0], vec![2.0, 0.0, 1.0, 0.0, 0.0, -0.5, -0.25]);
+        assert_eq!(x[1][0][5..], [0.5, -0.25]);
+        assert_eq!(x[2][0], vec![0.0, 2.0, 0.0, 1.0, 0.0, 0.5, 0.25]);
+        // a single point has no extent: it sits at the centre
+        assert_eq!(x[0][1][5..], [0.0, 0.0]);
+        // augmentation stretches the offsets, not the positions
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let aug = Augment {
+            amount: 0.5,
+            decoder_input_dropout: 0.0,
+            rng: &mut rng,
+        };
+        let b = make_batch(&[&a], 5.0, true, Some(aug), &Device::Cpu).unwrap();
+        let e = b.enc_x.to_vec3::<f32>().unwrap();
+        assert_ne!(e[0][0][0], 2.0);
+        assert_eq!(e[0][0][5..], [-0.5, -0.25]);
+    }
+
+    #[test]
     fn batch_layout_and_masks() {
         let (a, b) = (d(3), d(1));
         let batch = make_batch(&[&a, &b], 2.0, false, None, &Device::Cpu).unwrap();
