@@ -36,7 +36,7 @@ if [ -n "$py" ]; then
 fi
 
 echo "== train / encode: the LSTM autoencoder (hidden 256, batch 100, 100 steps)"
-cargo run --quiet --release -p seqae --example bench
+cargo run --quiet --release --example bench
 
 echo "== cluster: HDBSCAN on 50-d blobs"
-cargo run --quiet --release -p clustering --example cluster_bench
+cargo run --quiet --release --example cluster_bench
