@@ -19,7 +19,7 @@ impl Matrix {
         if dim == 0 {
             return Err(ClusterError::ZeroDim);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(ClusterError::Shape {
                 len: data.len(),
                 dim,
@@ -58,7 +58,7 @@ impl Matrix {
 
     /// Internal constructor for data produced by this crate's own arithmetic.
     pub(crate) fn from_parts(data: Vec<f32>, dim: usize) -> Self {
-        debug_assert!(dim > 0 && data.len() % dim == 0);
+        debug_assert!(dim > 0 && data.len().is_multiple_of(dim));
         Matrix { data, dim }
     }
 

@@ -312,7 +312,7 @@ impl Sink<'_> {
     ) -> Result<bool> {
         let r = &mut self.report;
         r.read += 1;
-        if r.read % 4096 == 0 {
+        if r.read.is_multiple_of(4096) {
             progress.advance(r.read, r.written);
         }
         let rec = match rec {
@@ -333,7 +333,7 @@ impl Sink<'_> {
             .word
             .clone()
             .unwrap_or_else(|| file.default_word.to_string());
-        if !self.cfg.word.is_empty() && !self.cfg.word.iter().any(|w| *w == word) {
+        if !self.cfg.word.is_empty() && !self.cfg.word.contains(&word) {
             r.skipped_word += 1;
             return Ok(false);
         }

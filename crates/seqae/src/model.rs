@@ -456,7 +456,7 @@ impl SeqAe {
     /// points. Offsets come back in source units; the last point always lifts the pen.
     pub fn decode(&self, z: &[f32], max_len: usize, mode: DecodeMode) -> Result<Vec<Stroke3>> {
         let width = self.cfg.latent;
-        if z.len() % width != 0 {
+        if !z.len().is_multiple_of(width) {
             return Err(Error::LatentWidth {
                 got: z.len(),
                 width,

@@ -413,8 +413,8 @@ mod tests {
         DrawingRow {
             key_id: format!("k{i}"),
             word: Some("face".into()),
-            countrycode: (i % 2 == 0).then(|| "DE".into()),
-            recognized: Some(i % 3 != 0),
+            countrycode: i.is_multiple_of(2).then(|| "DE".into()),
+            recognized: Some(!i.is_multiple_of(3)),
             timestamp: Some(1_488_000_000_000_000 + i as i64),
             split: Split::ALL[i % 3],
             source: "x.ndjson".into(),
