@@ -7,6 +7,7 @@
 //! (beyond 8 bytes per drawing for the key_id set that drops duplicates).
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -225,7 +226,7 @@ pub fn ingest(
         cfg,
         labels: &labels,
         writer: &mut writer,
-        seen: HashSet::new(),
+        seen: HashSet::default(),
         report: IngestReport::default(),
     };
     'files: for path in inputs {
@@ -289,6 +290,26 @@ pub fn ingest(
     Ok(report)
 }
 
+/// The dedup set's keys are already [`key_hash`]es, well mixed: hashing them again (SipHash by
+/// default) only costs time.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl std::hash::Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // only u64 keys reach here (write_u64); fold anything else in anyway
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 struct FileCtx<'a> {
     source: &'a str,
     default_word: &'a str,
@@ -298,7 +319,7 @@ struct Sink<'a> {
     cfg: &'a IngestConfig,
     labels: &'a [String],
     writer: &'a mut DrawingWriter,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<KeyHashHasher>>,
     report: IngestReport,
 }
 
