@@ -7,15 +7,15 @@
 use std::time::Instant;
 
 use clustering::ClusterParams;
-use drawing::Stroke3;
 use evaluate::{EvaluateConfig, Inputs};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tables::clusters::ClusterRow;
-use tables::drawings::{DrawingRow, DrawingWriter};
 use tables::embeddings::EmbeddingTable;
 use tables::sequences::Reconstruction;
-use tables::Split;
+
+#[path = "../tests/common/faces.rs"]
+mod faces;
 
 fn main() {
     stage::init();
@@ -24,27 +24,8 @@ fn main() {
     let dim: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().expect("temp dir");
     let t = Instant::now();
-    let names: Vec<String> = synth::FACTORS.iter().map(|f| f.to_string()).collect();
     let dpath = dir.path().join("drawings.parquet");
-    let mut w = DrawingWriter::create(&dpath, &names, &vec![]).expect("writer");
-    let mut rows = Vec::new();
-    for (i, f) in synth::generate(77, n).enumerate() {
-        let row = DrawingRow {
-            key_id: f.key_id.clone(),
-            word: Some("face".into()),
-            countrycode: None,
-            recognized: Some(true),
-            timestamp: None,
-            split: Split::ALL[i % 3],
-            source: "synth".into(),
-            drawing: Stroke3::from_strokes(&f.strokes),
-            t: None,
-            labels: f.labels.iter().map(|(_, l)| Some(l.clone())).collect(),
-        };
-        w.push(row.clone()).expect("push");
-        rows.push(row);
-    }
-    w.finish().expect("finish");
+    let rows = faces::write_faces(&dpath, 77, n);
     let level = |i: usize, f: usize| {
         let l = rows[i].labels[f].as_deref().expect("label");
         synth::LEVELS[f]

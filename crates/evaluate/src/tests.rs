@@ -3,36 +3,14 @@ use std::path::Path;
 use drawing::{Stroke, Stroke3};
 use rand::{RngExt, SeedableRng};
 use tables::clusters::ClusterRow;
-use tables::drawings::{DrawingRow, DrawingWriter};
+use tables::drawings::DrawingRow;
 use tables::sequences::Reconstruction;
-use tables::Split;
 
 use super::*;
 
-/// `n` synthetic faces of `seed` as a drawings table at `path`; returns the rows.
-pub(crate) fn write_faces(path: &Path, seed: u64, n: u64) -> Vec<DrawingRow> {
-    let names: Vec<String> = synth::FACTORS.iter().map(|f| f.to_string()).collect();
-    let mut w = DrawingWriter::create(path, &names, &vec![]).unwrap();
-    let mut rows = Vec::new();
-    for (i, f) in synth::generate(seed, n).enumerate() {
-        let row = DrawingRow {
-            key_id: f.key_id.clone(),
-            word: Some("face".into()),
-            countrycode: None,
-            recognized: Some(true),
-            timestamp: None,
-            split: Split::ALL[i % 3],
-            source: "synth".into(),
-            drawing: Stroke3::from_strokes(&f.strokes),
-            t: None,
-            labels: f.labels.iter().map(|(_, l)| Some(l.clone())).collect(),
-        };
-        w.push(row.clone()).unwrap();
-        rows.push(row);
-    }
-    w.finish().unwrap();
-    rows
-}
+#[path = "../tests/common/faces.rs"]
+mod faces;
+use faces::write_faces;
 
 fn label_col(rows: &[DrawingRow], i: usize) -> LabelColumn {
     LabelColumn {

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use drawing::Stroke3;
 use tables::clusters::ClusterRow;
-use tables::drawings::{DrawingRow, DrawingWriter};
+use tables::drawings::DrawingRow;
 use tables::embeddings::EmbeddingTable;
 use tables::sequences::Reconstruction;
-use tables::Split;
+
+#[path = "common/faces.rs"]
+mod faces;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -23,27 +24,8 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let names: Vec<String> = synth::FACTORS.iter().map(|f| f.to_string()).collect();
     let drawings = root.join("d.parquet");
-    let mut w = DrawingWriter::create(&drawings, &names, &vec![]).unwrap();
-    let mut rows = Vec::new();
-    for (i, f) in synth::generate(21, 200).enumerate() {
-        let row = DrawingRow {
-            key_id: f.key_id.clone(),
-            word: Some("face".into()),
-            countrycode: None,
-            recognized: Some(true),
-            timestamp: None,
-            split: Split::ALL[i % 3],
-            source: "synth".into(),
-            drawing: Stroke3::from_strokes(&f.strokes),
-            t: None,
-            labels: f.labels.iter().map(|(_, l)| Some(l.clone())).collect(),
-        };
-        w.push(row.clone()).unwrap();
-        rows.push(row);
-    }
-    w.finish().unwrap();
+    let rows = faces::write_faces(&drawings, 21, 200);
     // 4-d one-hot of the mouth
     let mouth = |r: &DrawingRow| {
         let l = r.labels[2].as_deref().unwrap();

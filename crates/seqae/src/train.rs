@@ -376,16 +376,21 @@ pub fn train(
     for (i, d) in data.valid.iter().enumerate() {
         data::validate(d, i).map_err(|e| in_split("valid", e))?;
     }
-    // the model learns its drawings in the order it will encode them
-    let canonical = |set: &[Stroke3]| -> Vec<Stroke3> {
+    // the model learns its drawings as it will encode them (copies only when canonical_order)
+    fn prepared<'a>(
+        set: &'a [Stroke3],
+        model_cfg: &ModelConfig,
+        max_len: usize,
+    ) -> Vec<std::borrow::Cow<'a, Stroke3>> {
         set.iter()
-            .filter(|d| d.len() <= cfg.max_seq_len)
-            .map(|d| model_cfg.prepare(d).into_owned())
+            .filter(|d| d.len() <= max_len)
+            .map(|d| model_cfg.prepare(d))
             .collect()
-    };
-    let (train_set, valid_set) = (canonical(data.train), canonical(data.valid));
-    let train: Vec<&Stroke3> = train_set.iter().collect();
-    let valid: Vec<&Stroke3> = valid_set.iter().collect();
+    }
+    let train_set = prepared(data.train, model_cfg, cfg.max_seq_len);
+    let valid_set = prepared(data.valid, model_cfg, cfg.max_seq_len);
+    let train: Vec<&Stroke3> = train_set.iter().map(|d| d.as_ref()).collect();
+    let valid: Vec<&Stroke3> = valid_set.iter().map(|d| d.as_ref()).collect();
     let dropped = data.train.len() - train.len();
     if train.is_empty() {
         return Err(Error::NoTrainingData {
