@@ -15,6 +15,7 @@ use drawing::Stroke3;
 use rand::{Rng, RngExt};
 
 use crate::error::{Error, Result};
+use crate::model::{ModelConfig, Pool};
 
 /// Checks one drawing: same column lengths, at least one point, finite offsets.
 pub fn validate(d: &Stroke3, index: usize) -> Result<()> {
@@ -83,6 +84,19 @@ pub struct Batch {
     pub mask_xy: Tensor,
     /// `[(T+1)·B]`: 1 where a pen state is to be predicted (`s ≤ L`)
     pub mask_pen: Tensor,
+    /// `[T, B, K]`: the encoder's pooling weights ([`pool_weights`])
+    pub pool: Option<Tensor>,
+    /// a second view of each drawing for the contrastive term ([`contrastive_view`])
+    pub view: Option<EncoderInput>,
+}
+
+/// What the encoder reads of a batch: `[T, B, width]` rows, each drawing's length and
+/// `[T, B, K]` pooling weights.
+#[derive(Debug)]
+pub struct EncoderInput {
+    pub x: Tensor,
+    pub lengths: Vec<usize>,
+    pub pool: Option<Tensor>,
 }
 
 impl Batch {
@@ -101,6 +115,8 @@ pub struct Augment<'a> {
     pub amount: f32,
     /// Share of teacher-forced decoder inputs blanked (see `TrainConfig`).
     pub decoder_input_dropout: f32,
+    /// also build a second, distorted view of each drawing for the contrastive term
+    pub contrastive_view: Option<ViewDistortion>,
     pub rng: &'a mut dyn Rng,
 }
 
@@ -126,18 +142,36 @@ fn stroke5(d: &Stroke3, s: usize, (fx, fy): (f32, f32), scale: f32) -> [f32; 5] 
     ]
 }
 
+/// The box, in the drawing's own units, that positions are measured in: the drawing's bounding
+/// box, except for a contrastive view with strokes left out, which keeps its whole drawing's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frame {
+    lo: [f32; 2],
+    hi: [f32; 2],
+}
+
+impl Frame {
+    /// The bounding box of `d`'s points.
+    pub fn of(d: &Stroke3) -> Frame {
+        let (lo, hi) = bounds(&absolute_positions(d));
+        Frame { lo, hi }
+    }
+}
+
 /// Writes drawing `r`'s encoder rows into the time-major `[T, B, width]` buffer `x`.
+#[allow(clippy::too_many_arguments)]
 fn write_encoder_rows(
     x: &mut [f32],
     b: usize,
     r: usize,
     d: &Stroke3,
+    frame: Frame,
     stretch: (f32, f32),
     scale: f32,
     positions: bool,
 ) {
     let width = encoder_width(positions);
-    let pos = positions.then(|| normalised_positions(d));
+    let pos = positions.then(|| normalised_positions(d, frame));
     for s in 0..d.len() {
         let row = &mut x[(s * b + r) * width..(s * b + r + 1) * width];
         row[..5].copy_from_slice(&stroke5(d, s, stretch, scale));
@@ -149,30 +183,222 @@ fn write_encoder_rows(
 
 /// The pen's position after each point, in the drawing's bounding box scaled to a longest side
 /// of 1 and centred on 0 (so independent of the drawing's size, place and the augmentation).
-fn normalised_positions(d: &Stroke3) -> Vec<[f32; 2]> {
-    let (mut x, mut y) = (0f32, 0f32);
-    let abs: Vec<[f32; 2]> =
-        d.dx.iter()
-            .zip(&d.dy)
-            .map(|(&dx, &dy)| {
-                x += dx;
-                y += dy;
-                [x, y]
-            })
-            .collect();
-    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
-    for p in &abs {
-        for k in 0..2 {
-            lo[k] = lo[k].min(p[k]);
-            hi[k] = hi[k].max(p[k]);
-        }
-    }
+fn normalised_positions(d: &Stroke3, frame: Frame) -> Vec<[f32; 2]> {
+    let abs = absolute_positions(d);
+    let Frame { lo, hi } = frame;
     let side = (hi[0] - lo[0]).max(hi[1] - lo[1]);
     let inv = if side > 0.0 { 1.0 / side } else { 0.0 };
     let mid = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
     abs.iter()
         .map(|p| [(p[0] - mid[0]) * inv, (p[1] - mid[1]) * inv])
         .collect()
+}
+
+/// How much each point counts in each of the encoder's summaries, `[T, B, K]` time-major like
+/// the encoder's input (None for [`Pool::Last`]). `mean`: `1/L` at each of a drawing's `L`
+/// points. `grid`: the box of the drawing is stretched to the unit square (each axis on its
+/// own, so that parts sit at the same place in wide and tall drawings) and a `G × G` grid of
+/// nodes laid over it; each point is shared between its nearest nodes by bilinear (tent)
+/// weights on its position after the move, and each node's weights are divided by their sum,
+/// or by 1 where that is less, so a node that only touches a point's edge stays small.
+pub fn pool_weights(
+    drawings: &[&Stroke3],
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
+    pool_weights_in(drawings, &frames, cfg, device)
+}
+
+/// [`pool_weights`] with positions measured in the given frames.
+fn pool_weights_in(
+    drawings: &[&Stroke3],
+    frames: &[Frame],
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let b = drawings.len();
+    let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
+    let k = cfg.encoder_pool.slots(cfg.encoder_grid);
+    let mut w = vec![0f32; t * b * k];
+    match cfg.encoder_pool {
+        Pool::Last => return Ok(None),
+        Pool::Mean => {
+            for (r, d) in drawings.iter().enumerate() {
+                for s in 0..d.len() {
+                    w[s * b + r] = 1.0 / d.len() as f32;
+                }
+            }
+        }
+        Pool::Grid => {
+            let g = cfg.encoder_grid;
+            let span = (g - 1) as f32;
+            for (r, d) in drawings.iter().enumerate() {
+                let mut sum = vec![0f32; k];
+                let unit = unit_square_positions(d, frames[r]);
+                for (s, p) in unit.iter().enumerate() {
+                    let row = &mut w[(s * b + r) * k..(s * b + r + 1) * k];
+                    let (u, v) = (p[0] * span, p[1] * span);
+                    for (j, wy) in tent(v, g) {
+                        for (i, wx) in tent(u, g) {
+                            row[j * g + i] += wx * wy;
+                            sum[j * g + i] += wx * wy;
+                        }
+                    }
+                }
+                for s in 0..d.len() {
+                    let row = &mut w[(s * b + r) * k..(s * b + r + 1) * k];
+                    for (x, total) in row.iter_mut().zip(&sum) {
+                        *x /= total.max(1.0);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(Tensor::from_vec(w, (t, b, k), device)?))
+}
+
+/// The (at most two) nodes `0..g` near `u` (in node units) with their tent weights.
+fn tent(u: f32, g: usize) -> impl Iterator<Item = (usize, f32)> {
+    let lo = (u.floor().max(0.0) as usize).min(g.saturating_sub(2));
+    let f = (u - lo as f32).clamp(0.0, 1.0);
+    let pair = if g == 1 {
+        [(0, 1.0), (0, 0.0)]
+    } else {
+        [(lo, 1.0 - f), (lo + 1, f)]
+    };
+    pair.into_iter().filter(|&(_, w)| w > 0.0)
+}
+
+/// The pen's position after each point with the drawing's box stretched to the unit square
+/// (an axis without extent sits at 0.5).
+fn unit_square_positions(d: &Stroke3, frame: Frame) -> Vec<[f32; 2]> {
+    let abs = absolute_positions(d);
+    let Frame { lo, hi } = frame;
+    let norm = |v: f32, k: usize| {
+        let side = hi[k] - lo[k];
+        if side > 0.0 {
+            (v - lo[k]) / side
+        } else {
+            0.5
+        }
+    };
+    abs.iter().map(|p| [norm(p[0], 0), norm(p[1], 1)]).collect()
+}
+
+fn absolute_positions(d: &Stroke3) -> Vec<[f32; 2]> {
+    let (mut x, mut y) = (0f32, 0f32);
+    d.dx.iter()
+        .zip(&d.dy)
+        .map(|(&dx, &dy)| {
+            x += dx;
+            y += dy;
+            [x, y]
+        })
+        .collect()
+}
+
+fn bounds(abs: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for p in abs {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    (lo, hi)
+}
+
+/// How a contrastive view differs from its drawing, beyond the fixed distortions of
+/// [`contrastive_view`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewDistortion {
+    /// chance that each stroke is left out (at least one stroke stays)
+    pub stroke_drop: f32,
+}
+
+/// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
+/// either way), stretched (up to 15% on each axis), sheared, and every point moved at random by
+/// about 1% of the drawing's size, as two people might draw the same thing; put in canonical
+/// order again when the model uses one (the tilt can change it); then each stroke left out
+/// with chance `stroke_drop`, the way a crop works for photographs: a face must still be told
+/// by its other parts, so no one part (the outline) can carry the latent alone. The frame is
+/// the whole distorted drawing's box, so the parts that stay keep their place in it.
+pub fn contrastive_view(
+    d: &Stroke3,
+    cfg: &ModelConfig,
+    distortion: ViewDistortion,
+    rng: &mut dyn Rng,
+) -> (Stroke3, Frame) {
+    let tilt = rng.random_range(-0.26f32..0.26);
+    let (sx, sy) = (rng.random_range(0.85f32..1.15), rng.random_range(0.85f32..1.15));
+    let shear = rng.random_range(-0.15f32..0.15);
+    let (s, c) = tilt.sin_cos();
+    // rotation · shear · stretch
+    let m = [
+        [c * sx, (c * shear - s) * sy],
+        [s * sx, (s * shear + c) * sy],
+    ];
+    let abs = absolute_positions(d);
+    let (lo, hi) = bounds(&abs);
+    let sigma = 0.01 * (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let mut prev = [0f32; 2];
+    let (mut dx, mut dy) = (Vec::with_capacity(d.len()), Vec::with_capacity(d.len()));
+    for p in &abs {
+        let (jx, jy): (f32, f32) = (
+            rng.sample(rand_distr::StandardNormal),
+            rng.sample(rand_distr::StandardNormal),
+        );
+        let q = [
+            m[0][0] * p[0] + m[0][1] * p[1] + sigma * jx,
+            m[1][0] * p[0] + m[1][1] * p[1] + sigma * jy,
+        ];
+        dx.push(q[0] - prev[0]);
+        dy.push(q[1] - prev[1]);
+        prev = q;
+    }
+    let view = Stroke3 {
+        dx,
+        dy,
+        pen: d.pen.clone(),
+    };
+    let view = cfg.prepare(&view).into_owned();
+    let frame = Frame::of(&view);
+    (drop_strokes(&view, distortion.stroke_drop, rng), frame)
+}
+
+/// `d` without some of its strokes (each with chance `p`, at least one kept), the others where
+/// they were: a left-out stroke's moves are added to the next kept point's offset.
+fn drop_strokes(d: &Stroke3, p: f32, rng: &mut dyn Rng) -> Stroke3 {
+    let ends: Vec<usize> = (0..d.len())
+        .filter(|&s| d.pen[s] != 0 || s + 1 == d.len())
+        .collect();
+    if p <= 0.0 || ends.len() < 2 {
+        return d.clone();
+    }
+    let mut keep: Vec<bool> = ends.iter().map(|_| !rng.random_bool(p as f64)).collect();
+    if !keep.contains(&true) {
+        let lucky = rng.random_range(0..keep.len());
+        keep[lucky] = true;
+    }
+    let mut out = Stroke3::default();
+    let (mut carry_x, mut carry_y) = (0f32, 0f32);
+    let mut start = 0;
+    for (&end, &kept) in ends.iter().zip(&keep) {
+        for s in start..=end {
+            if kept {
+                out.dx.push(d.dx[s] + carry_x);
+                out.dy.push(d.dy[s] + carry_y);
+                out.pen.push(u8::from(s == end));
+                (carry_x, carry_y) = (0.0, 0.0);
+            } else {
+                carry_x += d.dx[s];
+                carry_y += d.dy[s];
+            }
+        }
+        start = end + 1;
+    }
+    out
 }
 
 /// Builds the encoder input only: `[T, B, 5 or 7]` and the lengths.
@@ -187,7 +413,7 @@ pub fn encoder_input(
     let width = encoder_width(positions);
     let mut x = vec![0f32; t * b * width];
     for (r, d) in drawings.iter().enumerate() {
-        write_encoder_rows(&mut x, b, r, d, (1.0, 1.0), scale, positions);
+        write_encoder_rows(&mut x, b, r, d, Frame::of(d), (1.0, 1.0), scale, positions);
     }
     let lengths = drawings.iter().map(|d| d.len()).collect();
     Ok((Tensor::from_vec(x, (t, b, width), device)?, lengths))
@@ -197,15 +423,25 @@ pub fn encoder_input(
 pub fn make_batch(
     drawings: &[&Stroke3],
     scale: f32,
-    positions: bool,
+    cfg: &ModelConfig,
     augment: Option<Augment>,
     device: &Device,
 ) -> Result<Batch> {
+    let positions = cfg.encoder_positions;
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
     let mut factors = vec![(1f32, 1f32); b];
     let mut blank: Vec<bool> = Vec::new();
+    let mut views: Option<Vec<(Stroke3, Frame)>> = None;
     if let Some(aug) = augment {
+        if let Some(distortion) = aug.contrastive_view {
+            views = Some(
+                drawings
+                    .iter()
+                    .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
+                    .collect(),
+            );
+        }
         for f in factors.iter_mut() {
             let a = aug.amount;
             if a > 0.0 {
@@ -228,7 +464,7 @@ pub fn make_batch(
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
-        write_encoder_rows(&mut points, b, r, d, factors[r], scale, positions);
+        write_encoder_rows(&mut points, b, r, d, Frame::of(d), factors[r], scale, positions);
         dec_in[r * 5 + 2] = 1.0; // start token
         for s in 0..n {
             let row = stroke5(d, s, factors[r], scale);
@@ -250,6 +486,33 @@ pub fn make_batch(
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
+        pool: pool_weights(drawings, cfg, device)?,
+        view: views
+            .map(|v| view_input(&v, scale, cfg, device))
+            .transpose()?,
+    })
+}
+
+/// The encoder's input for contrastive views, each in its own frame.
+fn view_input(
+    views: &[(Stroke3, Frame)],
+    scale: f32,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<EncoderInput> {
+    let b = views.len();
+    let t = views.iter().map(|(d, _)| d.len()).max().unwrap_or(0);
+    let width = encoder_width(cfg.encoder_positions);
+    let mut x = vec![0f32; t * b * width];
+    for (r, (d, frame)) in views.iter().enumerate() {
+        write_encoder_rows(&mut x, b, r, d, *frame, (1.0, 1.0), scale, cfg.encoder_positions);
+    }
+    let refs: Vec<&Stroke3> = views.iter().map(|(d, _)| d).collect();
+    let frames: Vec<Frame> = views.iter().map(|(_, f)| *f).collect();
+    Ok(EncoderInput {
+        x: Tensor::from_vec(x, (t, b, width), device)?,
+        lengths: refs.iter().map(|d| d.len()).collect(),
+        pool: pool_weights_in(&refs, &frames, cfg, device)?,
     })
 }
 
@@ -284,6 +547,13 @@ pub fn bucket(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    fn with_positions(encoder_positions: bool) -> ModelConfig {
+        ModelConfig {
+            encoder_positions,
+            ..ModelConfig::default()
+        }
+    }
 
     fn d(n: usize) -> Stroke3 {
         Stroke3 {
@@ -368,9 +638,10 @@ mod tests {
         let aug = Augment {
             amount: 0.5,
             decoder_input_dropout: 0.0,
+            contrastive_view: None,
             rng: &mut rng,
         };
-        let b = make_batch(&[&a], 5.0, true, Some(aug), &Device::Cpu).unwrap();
+        let b = make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap();
         let e = b.enc_x.to_vec3::<f32>().unwrap();
         assert_ne!(e[0][0][0], 2.0);
         assert_eq!(e[0][0][5..], [-0.5, -0.25]);
@@ -379,7 +650,7 @@ mod tests {
     #[test]
     fn batch_layout_and_masks() {
         let (a, b) = (d(3), d(1));
-        let batch = make_batch(&[&a, &b], 2.0, false, None, &Device::Cpu).unwrap();
+        let batch = make_batch(&[&a, &b], 2.0, &with_positions(false), None, &Device::Cpu).unwrap();
         assert_eq!(batch.enc_x.dims(), &[3, 2, 5]);
         let dec = batch.dec_in.to_vec3::<f32>().unwrap();
         assert_eq!(dec[0][0], vec![0.0, 0.0, 1.0, 0.0, 0.0]);
@@ -423,5 +694,123 @@ mod tests {
             .sum();
         let real: usize = lengths.iter().sum();
         assert!(pad * 10 < real, "padding {pad} vs {real} real steps");
+    }
+
+    #[test]
+    fn mean_pool_weighs_every_point_alike() {
+        let cfg = ModelConfig {
+            encoder_pool: Pool::Mean,
+            ..ModelConfig::default()
+        };
+        let (a, b) = (d(4), d(2));
+        let w = pool_weights(&[&a, &b], &cfg, &Device::Cpu)
+            .unwrap()
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        assert_eq!(w.len(), 4);
+        for s in 0..4 {
+            assert_eq!(w[s][0], vec![0.25]);
+            assert_eq!(w[s][1], vec![if s < 2 { 0.5 } else { 0.0 }]);
+        }
+        let last = ModelConfig::default();
+        assert!(pool_weights(&[&a], &last, &Device::Cpu).unwrap().is_none());
+    }
+
+    #[test]
+    fn grid_pool_shares_points_between_the_nearest_nodes() {
+        let cfg = ModelConfig {
+            encoder_pool: Pool::Grid,
+            encoder_grid: 3,
+            ..ModelConfig::default()
+        };
+        // pen positions (0, 0), (40, 0), (40, 20), (10, 5): a box 40 wide and 20 high, so in
+        // the unit square (0, 0), (1, 0), (1, 1), (0.25, 0.25); nodes sit at 0, 0.5 and 1
+        let a = Stroke3 {
+            dx: vec![0.0, 40.0, 0.0, -30.0],
+            dy: vec![0.0, 0.0, 20.0, -15.0],
+            pen: vec![0, 0, 1, 1],
+        };
+        let w = pool_weights(&[&a], &cfg, &Device::Cpu)
+            .unwrap()
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let node = |s: usize| w[s][0].clone();
+        // corners each fall on one node; node (0, 0) also gets a quarter of the last point,
+        // so its weights sum to 1.25 and are divided by that
+        let mut first = vec![0.0; 9];
+        first[0] = 1.0 / 1.25;
+        assert_eq!(node(0), first);
+        let mut second = vec![0.0; 9];
+        second[2] = 1.0;
+        assert_eq!(node(1), second);
+        let mut third = vec![0.0; 9];
+        third[8] = 1.0;
+        assert_eq!(node(2), third);
+        // the last point is a quarter of the way to each of four nodes: its weights there are
+        // below 1, so they are kept as they are (and the centre node is not inflated)
+        let last = node(3);
+        assert!((last[0] - 0.25 / 1.25).abs() < 1e-6);
+        for k in [1, 3, 4] {
+            assert!((last[k] - 0.25).abs() < 1e-6, "node {k}: {}", last[k]);
+        }
+        assert_eq!(last.iter().filter(|&&v| v > 0.0).count(), 4);
+    }
+
+    #[test]
+    fn contrastive_view_distorts_but_keeps_the_drawing() {
+        let a = Stroke3 {
+            dx: vec![10.0, 100.0, 0.0, -100.0, 40.0, 20.0],
+            dy: vec![10.0, 0.0, 100.0, 0.0, -50.0, 0.0],
+            pen: vec![0, 0, 0, 1, 0, 1],
+        };
+        let cfg = ModelConfig::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let keep_all = ViewDistortion { stroke_drop: 0.0 };
+        for _ in 0..20 {
+            let (v, frame) = contrastive_view(&a, &cfg, keep_all, &mut rng);
+            assert_eq!(frame, Frame::of(&v));
+            assert_eq!(v.pen, a.pen);
+            assert_ne!(v.dx, a.dx);
+            // each move changes by at most the tilt, stretch and shear (about 40% of its
+            // length) plus two jitters of a few percent of the drawing's size
+            for s in 0..a.len() {
+                let (ex, ey) = (v.dx[s] - a.dx[s], v.dy[s] - a.dy[s]);
+                let len = a.dx[s].hypot(a.dy[s]) + if s == 0 { 15.0 } else { 0.0 };
+                assert!(ex.hypot(ey) < 0.45 * len + 8.0, "move {s}: {ex}, {ey}");
+            }
+        }
+    }
+
+    #[test]
+    fn dropped_strokes_leave_the_others_in_place() {
+        // three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90)
+        let a = Stroke3 {
+            dx: vec![10.0, 10.0, 30.0, -50.0, 10.0],
+            dy: vec![10.0, 0.0, 40.0, 40.0, 0.0],
+            pen: vec![0, 1, 1, 0, 1],
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let v = drop_strokes(&a, 0.5, &mut rng);
+            let strokes = v.to_strokes();
+            assert!(!strokes.is_empty());
+            assert_eq!(*v.pen.last().unwrap(), 1);
+            let mut key = Vec::new();
+            for s in &strokes {
+                let at = (s.x[0], s.y[0]);
+                assert!(
+                    [(10.0, 10.0), (50.0, 50.0), (0.0, 90.0)].contains(&at),
+                    "a stroke moved to {at:?}"
+                );
+                key.push(at.0 as i32);
+            }
+            seen.insert(key);
+        }
+        // every non-empty subset of the three strokes turns up
+        assert_eq!(seen.len(), 7);
+        assert_eq!(drop_strokes(&a, 0.0, &mut rng), a);
     }
 }

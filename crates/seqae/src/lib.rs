@@ -20,7 +20,7 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use lstm::LstmImpl;
-pub use model::{DecodeMode, Head, ModelConfig, Pool, SeqAe};
+pub use model::{Contrastive, DecodeMode, Head, ModelConfig, Pool, SeqAe};
 pub use run::{load, ModelInfo};
 pub use train::{
     train, Event, LogRow, StopReason, TrainConfig, TrainData, TrainOptions, TrainSummary,

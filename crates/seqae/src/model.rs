@@ -44,6 +44,21 @@ pub enum Pool {
     /// the mean of the LSTM's outputs over each drawing's points (per direction): every part
     /// of the drawing counts alike, where the last state mostly remembers the last strokes
     Mean,
+    /// one mean per node of an `encoder_grid` × `encoder_grid` grid laid over the drawing's
+    /// box, each point shared between its nearest nodes (see [`crate::data::pool_weights`]):
+    /// what is drawn where, so a small part (the eyes, the mouth) has summaries of its own
+    /// instead of being averaged into the outline
+    Grid,
+}
+
+impl Pool {
+    /// How many summaries (per direction) the encoder hands to the latent layer.
+    pub fn slots(self, grid: usize) -> usize {
+        match self {
+            Pool::Last | Pool::Mean => 1,
+            Pool::Grid => grid * grid,
+        }
+    }
 }
 
 impl std::str::FromStr for Pool {
@@ -52,8 +67,9 @@ impl std::str::FromStr for Pool {
         match s {
             "last" => Ok(Pool::Last),
             "mean" => Ok(Pool::Mean),
+            "grid" => Ok(Pool::Grid),
             _ => Err(format!(
-                "unknown encoder_pool {s:?} (expected last or mean)"
+                "unknown encoder_pool {s:?} (expected last, mean or grid)"
             )),
         }
     }
@@ -73,6 +89,8 @@ pub struct ModelConfig {
     pub bidirectional: bool,
     /// the encoder's summary of a drawing: its last state or its mean output
     pub encoder_pool: Pool,
+    /// nodes per side of the `grid` pool
+    pub encoder_grid: usize,
     /// the encoder also reads the pen's position in the drawing's box (see `data`)
     pub encoder_positions: bool,
     /// drawings are put in a canonical stroke order and direction before training and
@@ -95,6 +113,7 @@ impl Default for ModelConfig {
             bidirectional: true,
             // models written before the option existed used the last state
             encoder_pool: Pool::Last,
+            encoder_grid: 3,
             encoder_positions: false,
             canonical_order: false,
             head: Head::Mdn,
@@ -112,6 +131,9 @@ impl ModelConfig {
         }
         if self.latent == 0 {
             return bad("latent must be at least 1");
+        }
+        if self.encoder_pool == Pool::Grid && !(1..=16).contains(&self.encoder_grid) {
+            return bad("encoder_grid must be from 1 to 16");
         }
         if self.head == Head::Mdn && self.mixtures == 0 {
             return bad("mixtures must be at least 1 for the mdn head");
@@ -153,6 +175,32 @@ pub struct Losses {
     pub recon: Tensor,
     /// the raw KL divergence (VAE only)
     pub kl: Option<Tensor>,
+    /// the contrastive term, unweighted (when asked for and the batch has a second view)
+    pub contrastive: Option<Tensor>,
+}
+
+/// The contrastive term's settings (see `TrainConfig::contrastive_weight`).
+#[derive(Debug, Clone, Copy)]
+pub struct Contrastive {
+    pub weight: f64,
+    pub temperature: f64,
+}
+
+/// CLIP's symmetric InfoNCE: row i of `a` should be closer (cosine) to row i of `b` than to any
+/// other row, and the other way round.
+pub fn info_nce(a: &Tensor, b: &Tensor, temperature: f64) -> Result<Tensor> {
+    let unit = |t: &Tensor| -> Result<Tensor> {
+        let norm = (t.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
+        Ok(t.broadcast_div(&norm)?)
+    };
+    let logits = unit(a)?
+        .matmul(&unit(b)?.t()?)?
+        .affine(1.0 / temperature, 0.0)?;
+    let n = a.dim(0)?;
+    let target = Tensor::arange(0u32, n as u32, a.device())?;
+    let rows = candle_nn::loss::cross_entropy(&logits, &target)?;
+    let cols = candle_nn::loss::cross_entropy(&logits.t()?.contiguous()?, &target)?;
+    Ok(((rows + cols)? * 0.5)?)
 }
 
 /// The network and its variables.
@@ -242,7 +290,9 @@ impl SeqAe {
         } else {
             None
         };
-        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 };
+        let enc_out = cfg.enc_hidden
+            * if cfg.bidirectional { 2 } else { 1 }
+            * cfg.encoder_pool.slots(cfg.encoder_grid);
         let (to_latent, to_mu, to_logsigma) = if cfg.vae {
             (
                 None,
@@ -311,41 +361,44 @@ impl SeqAe {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
+    /// The encoder's forward and (bidirectional) backward LSTMs.
+    #[cfg(test)]
+    pub(crate) fn encoder_lstms(&self) -> (&Lstm, &Lstm) {
+        (&self.enc_f, self.enc_b.as_ref().expect("a bidirectional model"))
+    }
+
     pub fn parameter_count(&self) -> usize {
         self.named_vars().iter().map(|(_, v)| v.elem_count()).sum()
     }
 
-    /// Final encoder state `[B, H or 2H]`.
-    fn encode_hidden(&self, x: &Tensor, lengths: &[usize], grad: bool) -> Result<Tensor> {
-        // mean pooling: a weighted sum over time, 1/len at each drawing's real steps
-        let weights = match self.cfg.encoder_pool {
-            Pool::Last => None,
-            Pool::Mean => {
-                let t = x.dim(0)?;
-                let b = lengths.len();
-                let mut w = vec![0f32; t * b];
-                for (r, &len) in lengths.iter().enumerate() {
-                    for s in 0..len {
-                        w[s * b + r] = 1.0 / len as f32;
-                    }
-                }
-                Some(Tensor::from_vec(w, (t, b, 1), x.device())?.to_dtype(x.dtype())?)
-            }
-        };
-        let run = |lstm: &Lstm, x: &Tensor| -> Result<Tensor> {
-            Ok(match &weights {
+    /// The encoder's summary `[B, K·H]` (forward) or `[B, 2·K·H]` (forward then backward), K
+    /// being the pool's slots. `pool` is [`data::pool_weights`]'s `[T, B, K]` (None for `last`).
+    pub(crate) fn encode_hidden(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        pool: Option<&Tensor>,
+        grad: bool,
+    ) -> Result<Tensor> {
+        let run = |lstm: &Lstm, x: &Tensor, w: Option<&Tensor>| -> Result<Tensor> {
+            Ok(match w {
                 None => lstm.forward(x, lengths, None, Output::Last, grad)?,
-                Some(w) => lstm
-                    .forward(x, lengths, None, Output::All, grad)?
-                    .broadcast_mul(w)?
-                    .sum(0)?,
+                Some(w) => {
+                    // [B, K, T] × [B, T, H] → [B, K, H]: a weighted sum over time per slot
+                    let hs = lstm.forward(x, lengths, None, Output::All, grad)?;
+                    let hs = hs.transpose(0, 1)?.contiguous()?;
+                    let w = w.permute((1, 2, 0))?.contiguous()?;
+                    w.matmul(&hs)?.flatten_from(1)?
+                }
             })
         };
-        let f = run(&self.enc_f, x)?;
+        let f = run(&self.enc_f, x, pool)?;
         Ok(match &self.enc_b {
             None => f,
             Some(enc_b) => {
-                let b = run(enc_b, &reverse_within(x, lengths)?)?;
+                // the backward LSTM's step s is the drawing's point len-1-s: so are its weights
+                let w_rev = pool.map(|w| reverse_within(w, lengths)).transpose()?;
+                let b = run(enc_b, &reverse_within(x, lengths)?, w_rev.as_ref())?;
                 Tensor::cat(&[&f, &b], 1)?
             }
         })
@@ -374,8 +427,10 @@ impl SeqAe {
         noise: Option<&Tensor>,
         kl_weight: f64,
         kl_min: f64,
+        contrastive: Option<Contrastive>,
     ) -> Result<Losses> {
-        let hidden = self.encode_hidden(&batch.enc_x, &batch.lengths, true)?;
+        let hidden =
+            self.encode_hidden(&batch.enc_x, &batch.lengths, batch.pool.as_ref(), true)?;
         let (mu, logsigma) = self.latent(&hidden, true)?;
         let (z, kl) = match &logsigma {
             None => (mu.clone(), None),
@@ -402,13 +457,26 @@ impl SeqAe {
                 self.cfg.mixtures,
             )?,
         };
-        let total = match &kl {
+        let mut total = match &kl {
             Some(kl) if kl_weight > 0.0 => {
                 (&recon + kl.maximum(kl_min)?.affine(kl_weight, 0.0)?)?
             }
             _ => recon.clone(),
         };
-        Ok(Losses { total, recon, kl })
+        let mut con = None;
+        if let (Some(c), Some(view)) = (contrastive, &batch.view) {
+            let hidden = self.encode_hidden(&view.x, &view.lengths, view.pool.as_ref(), true)?;
+            let (mu_view, _) = self.latent(&hidden, true)?;
+            let term = info_nce(&mu, &mu_view, c.temperature)?;
+            total = (total + term.affine(c.weight, 0.0)?)?;
+            con = Some(term);
+        }
+        Ok(Losses {
+            total,
+            recon,
+            kl,
+            contrastive: con,
+        })
     }
 
     /// Head output `[(T+1)·B, D]` with teacher forcing.
@@ -442,7 +510,8 @@ impl SeqAe {
             let ds: Vec<&Stroke3> = prepared.iter().map(|d| d.as_ref()).collect();
             let (x, lengths) =
                 data::encoder_input(&ds, self.scale, self.cfg.encoder_positions, &self.device)?;
-            let hidden = self.encode_hidden(&x, &lengths, false)?;
+            let pool = data::pool_weights(&ds, &self.cfg, &self.device)?;
+            let hidden = self.encode_hidden(&x, &lengths, pool.as_ref(), false)?;
             let (mu, _) = self.latent(&hidden, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
                 out[i] = z;

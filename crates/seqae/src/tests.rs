@@ -7,7 +7,9 @@ use drawing::{Stroke, Stroke3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{mdn_loss, mse_loss};
+use crate::kernel::Output;
+use crate::lstm::reverse_within;
+use crate::model::{info_nce, mdn_loss, mse_loss};
 use crate::*;
 
 /// Little closed polygons and zig-zags of varied size and length.
@@ -46,12 +48,13 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         dec_hidden: 24,
         latent: 8,
         bidirectional,
+        // the bidirectional tiny models also cover the grid pool and the position inputs
         encoder_pool: if bidirectional {
-            Pool::Mean
+            Pool::Grid
         } else {
             Pool::Last
         },
-        // the bidirectional tiny models also cover the position inputs
+        encoder_grid: 2,
         encoder_positions: bidirectional,
         canonical_order: bidirectional,
         head,
@@ -191,6 +194,9 @@ fn resume_ends_where_an_uninterrupted_run_would() {
     let model_cfg = tiny(Head::Mdn, true, true);
     let cfg = TrainConfig {
         augment: 0.15,
+        // the contrastive views are drawn at random too
+        contrastive_weight: 0.5,
+        contrastive_stroke_drop: 0.3,
         batch_size: 6,
         checkpoint_every: 4,
         ..quick(13)
@@ -506,4 +512,122 @@ fn schedules_follow_sketch_rnn() {
     assert!((c.lr_at(1) - ((1e-3 - 1e-5) * 0.9999 + 1e-5)).abs() < 1e-12);
     assert!((c.kl_weight_at(0) - 0.5 * 0.01).abs() < 1e-12);
     assert!((c.kl_weight_at(10_000_000) - 0.5).abs() < 1e-6);
+}
+
+#[test]
+fn grid_pool_weighs_each_direction_by_its_own_points() {
+    // the backward LSTM reads the drawing reversed: its summary must be its outputs, put back
+    // in the drawing's order, weighed by the same per-point weights as the forward one's
+    let cfg = tiny(Head::Mdn, false, true);
+    let model = SeqAe::new(&cfg, 3.0, 5, LstmImpl::Auto, &Device::Cpu).unwrap();
+    let data = shapes(3, 4);
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let (x, lengths) = data::encoder_input(&refs, 3.0, true, &Device::Cpu).unwrap();
+    let pool = data::pool_weights(&refs, &cfg, &Device::Cpu)
+        .unwrap()
+        .unwrap();
+    let got = model
+        .encode_hidden(&x, &lengths, Some(&pool), false)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let h = cfg.enc_hidden;
+    let k = cfg.encoder_pool.slots(cfg.encoder_grid);
+    let (fwd, bwd) = model.encoder_lstms();
+    for (r, d) in data.iter().enumerate() {
+        // this drawing alone, so no padding is involved
+        let (x1, l1) = data::encoder_input(&[d], 3.0, true, &Device::Cpu).unwrap();
+        let w = data::pool_weights(&[d], &cfg, &Device::Cpu)
+            .unwrap()
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let out_f = fwd
+            .forward(&x1, &l1, None, Output::All, false)
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let out_b = bwd
+            .forward(&reverse_within(&x1, &l1).unwrap(), &l1, None, Output::All, false)
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let n = d.len();
+        for slot in 0..k {
+            for j in 0..h {
+                let f: f32 = (0..n).map(|s| w[s][0][slot] * out_f[s][0][j]).sum();
+                let b: f32 = (0..n).map(|s| w[s][0][slot] * out_b[n - 1 - s][0][j]).sum();
+                let (gf, gb) = (got[r][slot * h + j], got[r][k * h + slot * h + j]);
+                assert!((f - gf).abs() < 1e-5, "forward slot {slot}: {f} vs {gf}");
+                assert!((b - gb).abs() < 1e-5, "backward slot {slot}: {b} vs {gb}");
+            }
+        }
+    }
+}
+
+#[test]
+fn info_nce_rewards_matching_rows() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let v: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let a = Tensor::from_vec(v, (6, 4), &Device::Cpu).unwrap();
+    let matched = info_nce(&a, &(&a * 2.0).unwrap(), 0.05)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    // rows paired with the wrong partner: a cyclic shift
+    let shifted = Tensor::cat(&[&a.narrow(0, 1, 5).unwrap(), &a.narrow(0, 0, 1).unwrap()], 0)
+        .unwrap();
+    let wrong = info_nce(&a, &shifted, 0.05)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    // cosine similarity: scaling a row changes nothing, so matched rows are near certain
+    assert!(matched < 0.5, "matched {matched}");
+    assert!(wrong > 3.0, "wrong {wrong}");
+}
+
+/// The unweighted contrastive term of `model` on `drawings` and their views drawn from `seed`.
+fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let aug = data::Augment {
+        amount: 0.0,
+        decoder_input_dropout: 0.0,
+        contrastive_view: Some(data::ViewDistortion { stroke_drop: 0.2 }),
+        rng: &mut rng,
+    };
+    let b = data::make_batch(drawings, model.scale(), model.config(), Some(aug), &Device::Cpu)
+        .unwrap();
+    let c = Contrastive {
+        weight: 1.0,
+        temperature: 0.2,
+    };
+    model
+        .loss(&b, None, 0.0, 0.0, Some(c))
+        .unwrap()
+        .contrastive
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn contrastive_training_learns_to_pair_the_views() {
+    let data = shapes(8, 6);
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let model_cfg = tiny(Head::Mdn, false, true);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        batch_size: 8,
+        contrastive_weight: 1.0,
+        contrastive_temperature: 0.2,
+        ..quick(150)
+    };
+    let s = run(&model_cfg, &cfg, &data, &[], dir.path(), false, None).unwrap();
+    assert_eq!(s.steps, 150);
+    let (trained, _) = crate::load(dir.path(), &Device::Cpu).unwrap();
+    let fresh = SeqAe::new(&model_cfg, trained.scale(), 0, LstmImpl::Auto, &Device::Cpu).unwrap();
+    // views drawn afresh, not the ones trained on
+    let (before, after) = (contrastive_term(&fresh, &refs, 99), contrastive_term(&trained, &refs, 99));
+    // chance is ln 8 = 2.08: the two views of a drawing end up closest to each other
+    assert!(after < 0.5 * before, "contrastive term {before} -> {after}");
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, Augment};
 use crate::error::{Error, Result};
 use crate::lstm::LstmImpl;
-use crate::model::{ModelConfig, SeqAe};
+use crate::model::{Contrastive, ModelConfig, SeqAe};
 use crate::run::{self, Checkpoint, DataInfo, LossInfo, ModelInfo};
 
 /// Optimisation settings.
@@ -42,6 +42,16 @@ pub struct TrainConfig {
     /// that the decoder cannot lean on them and must read the drawing from z (Bowman et al.'s
     /// word dropout; without it, an autoregressive decoder learns to ignore the latent).
     pub decoder_input_dropout: f32,
+    /// Weight of the contrastive term (0: none). Each drawing is also encoded as a second,
+    /// distorted view ([`data::contrastive_view`]: tilted, stretched, jittered); the term is
+    /// the cross-entropy of telling each drawing's two latents apart from the rest of the
+    /// batch's (InfoNCE, CLIP's symmetric form). The latent then has to keep what tells one
+    /// face from another, the interior included, and to drop what a tilt or a stretch changes.
+    pub contrastive_weight: f64,
+    /// Temperature of the contrastive term's cosine similarities.
+    pub contrastive_temperature: f64,
+    /// Chance that a stroke is left out of a contrastive view.
+    pub contrastive_stroke_drop: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -69,6 +79,9 @@ impl Default for TrainConfig {
             max_minutes: None,
             augment: 0.15,
             decoder_input_dropout: 0.0,
+            contrastive_weight: 0.0,
+            contrastive_temperature: 0.1,
+            contrastive_stroke_drop: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -100,6 +113,7 @@ impl TrainConfig {
             ("weight_decay", self.weight_decay),
             ("kl_weight", self.kl_weight),
             ("kl_min", self.kl_min),
+            ("contrastive_weight", self.contrastive_weight),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(format!("{k} must be a non-negative number, not {v}"));
@@ -107,6 +121,18 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.augment) {
             return bad(format!("augment must be in [0, 1), not {}", self.augment));
+        }
+        if !(self.contrastive_temperature.is_finite() && self.contrastive_temperature > 0.0) {
+            return bad(format!(
+                "contrastive_temperature must be a positive number, not {}",
+                self.contrastive_temperature
+            ));
+        }
+        if !(0.0..1.0).contains(&self.contrastive_stroke_drop) {
+            return bad(format!(
+                "contrastive_stroke_drop must be in [0, 1), not {}",
+                self.contrastive_stroke_drop
+            ));
         }
         if !(0.0..1.0).contains(&self.decoder_input_dropout) {
             return bad(format!(
@@ -342,11 +368,11 @@ pub fn evaluate(
         let b = data::make_batch(
             &ds,
             model.scale(),
-            model.config().encoder_positions,
+            model.config(),
             None,
             model.device(),
         )?;
-        let l = model.loss(&b, None, kl_weight, kl_min)?;
+        let l = model.loss(&b, None, kl_weight, kl_min, None)?;
         total += l.total.to_scalar::<f32>()? as f64 * ds.len() as f64;
         n += ds.len();
     }
@@ -520,10 +546,15 @@ pub fn train(
             let batch = data::make_batch(
                 &ds,
                 model.scale(),
-                model_cfg.encoder_positions,
+                model_cfg,
                 Some(Augment {
                     amount: cfg.augment,
                     decoder_input_dropout: cfg.decoder_input_dropout,
+                    contrastive_view: (cfg.contrastive_weight > 0.0).then_some(
+                        data::ViewDistortion {
+                            stroke_drop: cfg.contrastive_stroke_drop,
+                        },
+                    ),
                     rng: &mut rng,
                 }),
                 model.device(),
@@ -547,6 +578,10 @@ pub fn train(
                 noise.as_ref(),
                 cfg.kl_weight_at(st.step),
                 cfg.kl_min,
+                (cfg.contrastive_weight > 0.0).then_some(Contrastive {
+                    weight: cfg.contrastive_weight,
+                    temperature: cfg.contrastive_temperature,
+                }),
             )?;
             let loss = losses.total.to_scalar::<f32>()?;
             if !loss.is_finite() {

@@ -32,6 +32,7 @@ struct TrainSection {
     latent: usize,
     bidirectional: bool,
     encoder_pool: Pool,
+    encoder_grid: usize,
     encoder_positions: bool,
     canonical_order: bool,
     head: Head,
@@ -48,6 +49,9 @@ struct TrainSection {
     max_minutes: f64,
     augment: f32,
     decoder_input_dropout: f32,
+    contrastive_weight: f64,
+    contrastive_temperature: f64,
+    contrastive_stroke_drop: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -67,6 +71,7 @@ impl Default for TrainSection {
             latent: m.latent,
             bidirectional: m.bidirectional,
             encoder_pool: m.encoder_pool,
+            encoder_grid: m.encoder_grid,
             encoder_positions: m.encoder_positions,
             canonical_order: m.canonical_order,
             head: m.head,
@@ -83,6 +88,9 @@ impl Default for TrainSection {
             max_minutes: t.max_minutes.unwrap_or(0.0),
             augment: t.augment,
             decoder_input_dropout: t.decoder_input_dropout,
+            contrastive_weight: t.contrastive_weight,
+            contrastive_temperature: t.contrastive_temperature,
+            contrastive_stroke_drop: t.contrastive_stroke_drop,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -103,6 +111,7 @@ impl TrainSection {
                 latent: self.latent,
                 bidirectional: self.bidirectional,
                 encoder_pool: self.encoder_pool,
+                encoder_grid: self.encoder_grid,
                 encoder_positions: self.encoder_positions,
                 canonical_order: self.canonical_order,
                 head: self.head,
@@ -121,6 +130,9 @@ impl TrainSection {
                 max_minutes: (self.max_minutes > 0.0).then_some(self.max_minutes),
                 augment: self.augment,
                 decoder_input_dropout: self.decoder_input_dropout,
+                contrastive_weight: self.contrastive_weight,
+                contrastive_temperature: self.contrastive_temperature,
+                contrastive_stroke_drop: self.contrastive_stroke_drop,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -170,9 +182,13 @@ struct Cli {
     #[arg(long)]
     bidirectional: Option<bool>,
     /// The encoder's summary of a drawing: `last` (its state after the last point, as
-    /// sketch-rnn) or `mean` (its mean output over the points) [config: encoder_pool].
+    /// sketch-rnn), `mean` (its mean output over the points) or `grid` (one mean per node of a
+    /// grid over the drawing's box) [config: encoder_pool].
     #[arg(long)]
     encoder_pool: Option<Pool>,
+    /// Nodes per side of the `grid` pool [config: encoder_grid].
+    #[arg(long)]
+    encoder_grid: Option<usize>,
     /// The encoder also reads the pen's position after each point, in the drawing's box scaled
     /// to a longest side of 1 [config: encoder_positions].
     #[arg(long)]
@@ -224,6 +240,18 @@ struct Cli {
     /// the drawing from the latent [config: decoder_input_dropout].
     #[arg(long)]
     decoder_input_dropout: Option<f32>,
+    /// Weight of the contrastive term: each drawing's latent must pick out the latent of a
+    /// tilted, stretched, jittered copy of it among the batch's (0: off)
+    /// [config: contrastive_weight].
+    #[arg(long)]
+    contrastive_weight: Option<f64>,
+    /// Temperature of the contrastive term [config: contrastive_temperature].
+    #[arg(long)]
+    contrastive_temperature: Option<f64>,
+    /// Chance that each stroke is left out of the contrastive term's second view, so that no
+    /// one part can tell a drawing alone [config: contrastive_stroke_drop].
+    #[arg(long)]
+    contrastive_stroke_drop: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -264,9 +292,9 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_positions, canonical_order, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, canonical_order, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, decoder_input_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
