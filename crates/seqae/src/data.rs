@@ -76,7 +76,7 @@ pub struct Batch {
     pub lengths: Vec<usize>,
     /// `[T, B, 5]`, or `[T, B, 7]` with positions
     pub enc_x: Tensor,
-    /// `[T+1, B, 5]`: start token then the points
+    /// `[T+1, B, 5]` (7 with decoder positions): start token then the points
     pub dec_in: Tensor,
     /// `[(T+1)·B, 5]`: the points then the end row
     pub target: Tensor,
@@ -119,6 +119,19 @@ pub struct Augment<'a> {
     pub contrastive_view: Option<ViewDistortion>,
     pub rng: &'a mut dyn Rng,
 }
+
+/// Width of the decoder's input rows (before z): stroke-5, then with `positions` the pen's
+/// place relative to the drawing's first point, in tens of `scale` units.
+pub fn decoder_width(positions: bool) -> usize {
+    if positions {
+        7
+    } else {
+        5
+    }
+}
+
+/// Divides the decoder's relative positions (in `scale` units) to keep them near ±1.
+pub const DECODER_POSITION_UNIT: f32 = 10.0;
 
 /// Width of the encoder's rows.
 pub fn encoder_width(positions: bool) -> usize {
@@ -458,19 +471,29 @@ pub fn make_batch(
     }
     let width = encoder_width(positions);
     let mut points = vec![0f32; t * b * width];
-    let mut dec_in = vec![0f32; (t + 1) * b * 5];
+    let dw = decoder_width(cfg.decoder_positions);
+    let mut dec_in = vec![0f32; (t + 1) * b * dw];
     let mut target = vec![0f32; (t + 1) * b * 5];
     let mut mask_xy = vec![0f32; (t + 1) * b];
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
         write_encoder_rows(&mut points, b, r, d, Frame::of(d), factors[r], scale, positions);
-        dec_in[r * 5 + 2] = 1.0; // start token
+        dec_in[r * dw + 2] = 1.0; // start token
+        let mut at = [0f32; 2];
         for s in 0..n {
             let row = stroke5(d, s, factors[r], scale);
+            if s > 0 {
+                at[0] += row[0] / DECODER_POSITION_UNIT;
+                at[1] += row[1] / DECODER_POSITION_UNIT;
+            }
             // a blanked input stays all zeros: "previous point unknown"
             if !blank.get(s * b + r).copied().unwrap_or(false) {
-                dec_in[((s + 1) * b + r) * 5..((s + 1) * b + r + 1) * 5].copy_from_slice(&row);
+                let dst = &mut dec_in[((s + 1) * b + r) * dw..((s + 1) * b + r + 1) * dw];
+                dst[..5].copy_from_slice(&row);
+                if dw > 5 {
+                    dst[5..].copy_from_slice(&at);
+                }
             }
             target[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
             mask_xy[s * b + r] = 1.0;
@@ -482,7 +505,7 @@ pub fn make_batch(
     Ok(Batch {
         lengths: drawings.iter().map(|d| d.len()).collect(),
         enc_x: Tensor::from_vec(points, (t, b, width), device)?,
-        dec_in: Tensor::from_vec(dec_in, (t + 1, b, 5), device)?,
+        dec_in: Tensor::from_vec(dec_in, (t + 1, b, dw), device)?,
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,

@@ -93,6 +93,10 @@ pub struct ModelConfig {
     pub encoder_grid: usize,
     /// the encoder also reads the pen's position in the drawing's box (see `data`)
     pub encoder_positions: bool,
+    /// the decoder also reads where its pen is, relative to the drawing's first point (see
+    /// `data::decoder_width`): it can then tell when a loop has closed and where a part goes,
+    /// instead of integrating its own offsets
+    pub decoder_positions: bool,
     /// drawings are put in a canonical stroke order and direction before training and
     /// encoding ([`Stroke3::canonical`]), so the latent need not remember the order they were
     /// drawn in
@@ -115,6 +119,7 @@ impl Default for ModelConfig {
             encoder_pool: Pool::Last,
             encoder_grid: 3,
             encoder_positions: false,
+            decoder_positions: false,
             canonical_order: false,
             head: Head::Mdn,
             mixtures: 20,
@@ -308,7 +313,8 @@ impl SeqAe {
         };
         let dec = vb.pp("decoder");
         let dec_init = linear(dec.pp("init"), cfg.latent, 2 * cfg.dec_hidden)?;
-        let dec_lstm = Lstm::new(dec.pp("lstm"), 5 + cfg.latent, cfg.dec_hidden, false, imp)?;
+        let dec_in = data::decoder_width(cfg.decoder_positions) + cfg.latent;
+        let dec_lstm = Lstm::new(dec.pp("lstm"), dec_in, cfg.dec_hidden, false, imp)?;
         let head = linear(dec.pp("head"), cfg.dec_hidden, cfg.out_dim())?;
         Ok(SeqAe {
             cfg: cfg.clone(),
@@ -480,7 +486,7 @@ impl SeqAe {
     }
 
     /// Head output `[(T+1)·B, D]` with teacher forcing.
-    fn decode_teacher(&self, dec_in: &Tensor, z: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    pub(crate) fn decode_teacher(&self, dec_in: &Tensor, z: &Tensor, lengths: &[usize]) -> Result<Tensor> {
         let (t1, b, _) = dec_in.dims3()?;
         let init = self.dec_init.forward(z)?.tanh()?;
         let zs = z.unsqueeze(0)?.broadcast_as((t1, b, self.cfg.latent))?;
@@ -562,10 +568,15 @@ impl SeqAe {
             init.narrow(1, hd, hd)?.contiguous()?,
         );
         let head = detach_linear(&self.head, false);
-        let mut prev = vec![[0f32, 0.0, 1.0, 0.0, 0.0]; n];
+        let dw = data::decoder_width(self.cfg.decoder_positions);
+        let mut start = vec![0f32; dw];
+        start[2] = 1.0;
+        let mut prev = vec![start; n];
+        // the pen's place relative to the first point, for decoder positions
+        let mut at = vec![[0f32; 2]; n];
         let mut done = vec![false; n];
         for _ in 0..max_len {
-            let p = Tensor::from_vec(prev.concat(), (n, 5), &self.device)?;
+            let p = Tensor::from_vec(prev.concat(), (n, dw), &self.device)?;
             let x = Tensor::cat(&[&p, &zt], 1)?;
             (h, c) = self.dec.step_detached(&x, &h, &c)?;
             let y = head.forward(&h)?.to_vec2::<f32>()?;
@@ -585,8 +596,17 @@ impl SeqAe {
                 d.dx.push(dx * self.scale);
                 d.dy.push(dy * self.scale);
                 d.pen.push(state as u8);
-                let mut row = [dx, dy, 0.0, 0.0, 0.0];
+                let mut row = vec![0f32; dw];
+                row[0] = dx;
+                row[1] = dy;
                 row[2 + state] = 1.0;
+                if dw > 5 {
+                    if out[r].len() > 1 {
+                        at[r][0] += dx / data::DECODER_POSITION_UNIT;
+                        at[r][1] += dy / data::DECODER_POSITION_UNIT;
+                    }
+                    row[5..].copy_from_slice(&at[r]);
+                }
                 prev[r] = row;
             }
             if done.iter().all(|&d| d) {
@@ -603,7 +623,7 @@ impl SeqAe {
 }
 
 /// Picks (dx, dy, pen state 0 draw / 1 lift / 2 end) from one row of mdn output.
-fn sample_mdn(
+pub(crate) fn sample_mdn(
     y: &[f32],
     m: usize,
     temperature: Option<f32>,

@@ -56,6 +56,7 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         },
         encoder_grid: 2,
         encoder_positions: bidirectional,
+        decoder_positions: bidirectional,
         canonical_order: bidirectional,
         head,
         mixtures: 3,
@@ -630,4 +631,39 @@ fn contrastive_training_learns_to_pair_the_views() {
     let (before, after) = (contrastive_term(&fresh, &refs, 99), contrastive_term(&trained, &refs, 99));
     // chance is ln 8 = 2.08: the two views of a drawing end up closest to each other
     assert!(after < 0.5 * before, "contrastive term {before} -> {after}");
+}
+
+#[test]
+fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
+    // decode greedily, then teacher-force the decoder with what it drew: if generation builds
+    // its inputs (offsets, pen, positions) as training does, every step picks the same point
+    let data = shapes(6, 8);
+    let dir = tempfile::tempdir().unwrap();
+    let model_cfg = tiny(Head::Mdn, false, true);
+    run(&model_cfg, &quick(20), &data, &[], dir.path(), false, None).unwrap();
+    let (model, _) = crate::load(dir.path(), &Device::Cpu).unwrap();
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let z = model.encode(&refs, 8).unwrap();
+    for zi in &z {
+        let drawn = model.decode(zi, 12, DecodeMode::Greedy).unwrap().remove(0);
+        let batch = data::make_batch(&[&drawn], model.scale(), &model_cfg, None, &Device::Cpu)
+            .unwrap();
+        let zt = Tensor::from_vec(zi.clone(), (1, zi.len()), &Device::Cpu).unwrap();
+        let out = model
+            .decode_teacher(&batch.dec_in, &zt, &batch.dec_lengths())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for (s, row) in out.iter().take(drawn.len()).enumerate() {
+            let (dx, dy, state) = crate::model::sample_mdn(row, 3, None, &mut rng);
+            let tol = 1e-3 * (1.0 + drawn.dx[s].abs());
+            assert!((dx * model.scale() - drawn.dx[s]).abs() < tol, "step {s} dx");
+            assert!((dy * model.scale() - drawn.dy[s]).abs() < 1e-3 * (1.0 + drawn.dy[s].abs()));
+            // the last point is forced to lift the pen, whatever was chosen there
+            if s + 1 < drawn.len() {
+                assert_eq!(state as u8, drawn.pen[s], "step {s} pen");
+            }
+        }
+    }
 }

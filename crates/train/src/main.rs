@@ -34,6 +34,7 @@ struct TrainSection {
     encoder_pool: Pool,
     encoder_grid: usize,
     encoder_positions: bool,
+    decoder_positions: bool,
     canonical_order: bool,
     head: Head,
     mixtures: usize,
@@ -73,6 +74,7 @@ impl Default for TrainSection {
             encoder_pool: m.encoder_pool,
             encoder_grid: m.encoder_grid,
             encoder_positions: m.encoder_positions,
+            decoder_positions: m.decoder_positions,
             canonical_order: m.canonical_order,
             head: m.head,
             mixtures: m.mixtures,
@@ -113,6 +115,7 @@ impl TrainSection {
                 encoder_pool: self.encoder_pool,
                 encoder_grid: self.encoder_grid,
                 encoder_positions: self.encoder_positions,
+                decoder_positions: self.decoder_positions,
                 canonical_order: self.canonical_order,
                 head: self.head,
                 mixtures: self.mixtures,
@@ -193,6 +196,10 @@ struct Cli {
     /// to a longest side of 1 [config: encoder_positions].
     #[arg(long)]
     encoder_positions: Option<bool>,
+    /// The decoder also reads where its pen is (relative to the first point), as input at
+    /// every step, in training and when it draws [config: decoder_positions].
+    #[arg(long)]
+    decoder_positions: Option<bool>,
     /// Put each drawing's strokes in a canonical order and direction (largest first, then top
     /// to bottom, left to right) before training and encoding [config: canonical_order].
     #[arg(long)]
@@ -292,7 +299,7 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, canonical_order, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, decoder_positions, canonical_order, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
         epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
