@@ -39,7 +39,7 @@ fn ingests_filters_and_counts() {
         max_points: 4,
         ..Default::default()
     };
-    let r = ingest(&[a.clone()], &out, &cfg, &()).unwrap();
+    let r = ingest(std::slice::from_ref(&a), &out, &cfg, &()).unwrap();
     assert_eq!(
         (r.written, r.skipped_word, r.skipped_too_long),
         (1, 1, 1),
@@ -60,7 +60,13 @@ fn a_bad_line_stops_with_its_place_and_leaves_no_output() {
     let out = dir.path().join("d.parquet");
     let e = format!(
         "{:#}",
-        ingest(&[a.clone()], &out, &IngestConfig::default(), &()).unwrap_err()
+        ingest(
+            std::slice::from_ref(&a),
+            &out,
+            &IngestConfig::default(),
+            &()
+        )
+        .unwrap_err()
     );
     assert!(e.contains("bad.ndjson") && e.contains("line 2"), "{e}");
     assert!(!out.exists());

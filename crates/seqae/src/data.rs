@@ -328,10 +328,12 @@ fn bounds(abs: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
 pub struct ViewDistortion {
     /// chance that each stroke is left out (at least one stroke stays)
     pub stroke_drop: f32,
+    /// largest stretch of each axis, and largest shear, as a share (0.1: ±10%)
+    pub stretch: f32,
 }
 
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
-/// either way), stretched (up to 15% on each axis), sheared, and every point moved at random by
+/// either way), stretched and sheared (up to `stretch`), and every point moved at random by
 /// about 1% of the drawing's size, as two people might draw the same thing; put in canonical
 /// order again when the model uses one (the tilt can change it); then each stroke left out
 /// with chance `stroke_drop`, the way a crop works for photographs: a face must still be told
@@ -344,8 +346,16 @@ pub fn contrastive_view(
     rng: &mut dyn Rng,
 ) -> (Stroke3, Frame) {
     let tilt = rng.random_range(-0.26f32..0.26);
-    let (sx, sy) = (rng.random_range(0.85f32..1.15), rng.random_range(0.85f32..1.15));
-    let shear = rng.random_range(-0.15f32..0.15);
+    let a = distortion.stretch.clamp(0.0, 0.9);
+    let mut within = |a: f32| {
+        if a > 0.0 {
+            rng.random_range(-a..a)
+        } else {
+            0.0
+        }
+    };
+    let (sx, sy) = (1.0 + within(a), 1.0 + within(a));
+    let shear = within(a);
     let (s, c) = tilt.sin_cos();
     // rotation · shear · stretch
     let m = [
@@ -478,7 +488,16 @@ pub fn make_batch(
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
-        write_encoder_rows(&mut points, b, r, d, Frame::of(d), factors[r], scale, positions);
+        write_encoder_rows(
+            &mut points,
+            b,
+            r,
+            d,
+            Frame::of(d),
+            factors[r],
+            scale,
+            positions,
+        );
         dec_in[r * dw + 2] = 1.0; // start token
         let mut at = [0f32; 2];
         for s in 0..n {
@@ -528,7 +547,16 @@ fn view_input(
     let width = encoder_width(cfg.encoder_positions);
     let mut x = vec![0f32; t * b * width];
     for (r, (d, frame)) in views.iter().enumerate() {
-        write_encoder_rows(&mut x, b, r, d, *frame, (1.0, 1.0), scale, cfg.encoder_positions);
+        write_encoder_rows(
+            &mut x,
+            b,
+            r,
+            d,
+            *frame,
+            (1.0, 1.0),
+            scale,
+            cfg.encoder_positions,
+        );
     }
     let refs: Vec<&Stroke3> = views.iter().map(|(d, _)| d).collect();
     let frames: Vec<Frame> = views.iter().map(|(_, f)| *f).collect();
@@ -732,9 +760,9 @@ mod tests {
             .to_vec3::<f32>()
             .unwrap();
         assert_eq!(w.len(), 4);
-        for s in 0..4 {
-            assert_eq!(w[s][0], vec![0.25]);
-            assert_eq!(w[s][1], vec![if s < 2 { 0.5 } else { 0.0 }]);
+        for (s, step) in w.iter().enumerate() {
+            assert_eq!(step[0], vec![0.25]);
+            assert_eq!(step[1], vec![if s < 2 { 0.5 } else { 0.0 }]);
         }
         let last = ModelConfig::default();
         assert!(pool_weights(&[&a], &last, &Device::Cpu).unwrap().is_none());
@@ -790,7 +818,10 @@ mod tests {
         };
         let cfg = ModelConfig::default();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let keep_all = ViewDistortion { stroke_drop: 0.0 };
+        let keep_all = ViewDistortion {
+            stroke_drop: 0.0,
+            stretch: 0.15,
+        };
         for _ in 0..20 {
             let (v, frame) = contrastive_view(&a, &cfg, keep_all, &mut rng);
             assert_eq!(frame, Frame::of(&v));

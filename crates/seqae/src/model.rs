@@ -370,7 +370,10 @@ impl SeqAe {
     /// The encoder's forward and (bidirectional) backward LSTMs.
     #[cfg(test)]
     pub(crate) fn encoder_lstms(&self) -> (&Lstm, &Lstm) {
-        (&self.enc_f, self.enc_b.as_ref().expect("a bidirectional model"))
+        (
+            &self.enc_f,
+            self.enc_b.as_ref().expect("a bidirectional model"),
+        )
     }
 
     pub fn parameter_count(&self) -> usize {
@@ -435,8 +438,7 @@ impl SeqAe {
         kl_min: f64,
         contrastive: Option<Contrastive>,
     ) -> Result<Losses> {
-        let hidden =
-            self.encode_hidden(&batch.enc_x, &batch.lengths, batch.pool.as_ref(), true)?;
+        let hidden = self.encode_hidden(&batch.enc_x, &batch.lengths, batch.pool.as_ref(), true)?;
         let (mu, logsigma) = self.latent(&hidden, true)?;
         let (z, kl) = match &logsigma {
             None => (mu.clone(), None),
@@ -486,7 +488,12 @@ impl SeqAe {
     }
 
     /// Head output `[(T+1)·B, D]` with teacher forcing.
-    pub(crate) fn decode_teacher(&self, dec_in: &Tensor, z: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    pub(crate) fn decode_teacher(
+        &self,
+        dec_in: &Tensor,
+        z: &Tensor,
+        lengths: &[usize],
+    ) -> Result<Tensor> {
         let (t1, b, _) = dec_in.dims3()?;
         let init = self.dec_init.forward(z)?.tanh()?;
         let zs = z.unsqueeze(0)?.broadcast_as((t1, b, self.cfg.latent))?;

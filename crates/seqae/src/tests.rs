@@ -549,7 +549,13 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
             .to_vec3::<f32>()
             .unwrap();
         let out_b = bwd
-            .forward(&reverse_within(&x1, &l1).unwrap(), &l1, None, Output::All, false)
+            .forward(
+                &reverse_within(&x1, &l1).unwrap(),
+                &l1,
+                None,
+                Output::All,
+                false,
+            )
             .unwrap()
             .to_vec3::<f32>()
             .unwrap();
@@ -576,8 +582,11 @@ fn info_nce_rewards_matching_rows() {
         .to_scalar::<f32>()
         .unwrap();
     // rows paired with the wrong partner: a cyclic shift
-    let shifted = Tensor::cat(&[&a.narrow(0, 1, 5).unwrap(), &a.narrow(0, 0, 1).unwrap()], 0)
-        .unwrap();
+    let shifted = Tensor::cat(
+        &[&a.narrow(0, 1, 5).unwrap(), &a.narrow(0, 0, 1).unwrap()],
+        0,
+    )
+    .unwrap();
     let wrong = info_nce(&a, &shifted, 0.05)
         .unwrap()
         .to_scalar::<f32>()
@@ -593,11 +602,20 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
     let aug = data::Augment {
         amount: 0.0,
         decoder_input_dropout: 0.0,
-        contrastive_view: Some(data::ViewDistortion { stroke_drop: 0.2 }),
+        contrastive_view: Some(data::ViewDistortion {
+            stroke_drop: 0.2,
+            stretch: 0.1,
+        }),
         rng: &mut rng,
     };
-    let b = data::make_batch(drawings, model.scale(), model.config(), Some(aug), &Device::Cpu)
-        .unwrap();
+    let b = data::make_batch(
+        drawings,
+        model.scale(),
+        model.config(),
+        Some(aug),
+        &Device::Cpu,
+    )
+    .unwrap();
     let c = Contrastive {
         weight: 1.0,
         temperature: 0.2,
@@ -628,7 +646,10 @@ fn contrastive_training_learns_to_pair_the_views() {
     let (trained, _) = crate::load(dir.path(), &Device::Cpu).unwrap();
     let fresh = SeqAe::new(&model_cfg, trained.scale(), 0, LstmImpl::Auto, &Device::Cpu).unwrap();
     // views drawn afresh, not the ones trained on
-    let (before, after) = (contrastive_term(&fresh, &refs, 99), contrastive_term(&trained, &refs, 99));
+    let (before, after) = (
+        contrastive_term(&fresh, &refs, 99),
+        contrastive_term(&trained, &refs, 99),
+    );
     // chance is ln 8 = 2.08: the two views of a drawing end up closest to each other
     assert!(after < 0.5 * before, "contrastive term {before} -> {after}");
 }
@@ -646,8 +667,8 @@ fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
     let z = model.encode(&refs, 8).unwrap();
     for zi in &z {
         let drawn = model.decode(zi, 12, DecodeMode::Greedy).unwrap().remove(0);
-        let batch = data::make_batch(&[&drawn], model.scale(), &model_cfg, None, &Device::Cpu)
-            .unwrap();
+        let batch =
+            data::make_batch(&[&drawn], model.scale(), &model_cfg, None, &Device::Cpu).unwrap();
         let zt = Tensor::from_vec(zi.clone(), (1, zi.len()), &Device::Cpu).unwrap();
         let out = model
             .decode_teacher(&batch.dec_in, &zt, &batch.dec_lengths())
@@ -658,7 +679,10 @@ fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
         for (s, row) in out.iter().take(drawn.len()).enumerate() {
             let (dx, dy, state) = crate::model::sample_mdn(row, 3, None, &mut rng);
             let tol = 1e-3 * (1.0 + drawn.dx[s].abs());
-            assert!((dx * model.scale() - drawn.dx[s]).abs() < tol, "step {s} dx");
+            assert!(
+                (dx * model.scale() - drawn.dx[s]).abs() < tol,
+                "step {s} dx"
+            );
             assert!((dy * model.scale() - drawn.dy[s]).abs() < 1e-3 * (1.0 + drawn.dy[s].abs()));
             // the last point is forced to lift the pen, whatever was chosen there
             if s + 1 < drawn.len() {

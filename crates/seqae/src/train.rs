@@ -52,6 +52,10 @@ pub struct TrainConfig {
     pub contrastive_temperature: f64,
     /// Chance that a stroke is left out of a contrastive view.
     pub contrastive_stroke_drop: f32,
+    /// Largest stretch of each axis (and shear) of a contrastive view, as a share. Kept small:
+    /// the aspect ratio can be what tells two kinds of drawing apart (a round face from an
+    /// oval one), and the latent learns to ignore what the views change.
+    pub contrastive_stretch: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -82,6 +86,7 @@ impl Default for TrainConfig {
             contrastive_weight: 0.0,
             contrastive_temperature: 0.1,
             contrastive_stroke_drop: 0.0,
+            contrastive_stretch: 0.15,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -126,6 +131,12 @@ impl TrainConfig {
             return bad(format!(
                 "contrastive_temperature must be a positive number, not {}",
                 self.contrastive_temperature
+            ));
+        }
+        if !(0.0..0.9).contains(&self.contrastive_stretch) {
+            return bad(format!(
+                "contrastive_stretch must be in [0, 0.9), not {}",
+                self.contrastive_stretch
             ));
         }
         if !(0.0..1.0).contains(&self.contrastive_stroke_drop) {
@@ -365,13 +376,7 @@ pub fn evaluate(
     let (mut total, mut n) = (0f64, 0usize);
     for idx in data::bucket(&lengths, batch, usize::MAX / batch.max(1), None) {
         let ds: Vec<&Stroke3> = idx.iter().map(|&i| drawings[i]).collect();
-        let b = data::make_batch(
-            &ds,
-            model.scale(),
-            model.config(),
-            None,
-            model.device(),
-        )?;
+        let b = data::make_batch(&ds, model.scale(), model.config(), None, model.device())?;
         let l = model.loss(&b, None, kl_weight, kl_min, None)?;
         total += l.total.to_scalar::<f32>()? as f64 * ds.len() as f64;
         n += ds.len();
@@ -553,6 +558,7 @@ pub fn train(
                     contrastive_view: (cfg.contrastive_weight > 0.0).then_some(
                         data::ViewDistortion {
                             stroke_drop: cfg.contrastive_stroke_drop,
+                            stretch: cfg.contrastive_stretch,
                         },
                     ),
                     rng: &mut rng,

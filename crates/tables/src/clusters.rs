@@ -82,10 +82,10 @@ pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
         let opt = |c: &Option<arrow::array::PrimitiveArray<Float32Type>>, i: usize| {
             c.as_ref().and_then(|c| c.is_valid(i).then(|| c.value(i)))
         };
-        for i in 0..b.num_rows() {
+        for (i, key) in keys.iter().enumerate().take(b.num_rows()) {
             let row = out.len();
             out.push(ClusterRow {
-                key_id: keys[i]
+                key_id: key
                     .clone()
                     .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?,
                 cluster: cl.value(i),

@@ -53,6 +53,7 @@ struct TrainSection {
     contrastive_weight: f64,
     contrastive_temperature: f64,
     contrastive_stroke_drop: f32,
+    contrastive_stretch: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -93,6 +94,7 @@ impl Default for TrainSection {
             contrastive_weight: t.contrastive_weight,
             contrastive_temperature: t.contrastive_temperature,
             contrastive_stroke_drop: t.contrastive_stroke_drop,
+            contrastive_stretch: t.contrastive_stretch,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -136,6 +138,7 @@ impl TrainSection {
                 contrastive_weight: self.contrastive_weight,
                 contrastive_temperature: self.contrastive_temperature,
                 contrastive_stroke_drop: self.contrastive_stroke_drop,
+                contrastive_stretch: self.contrastive_stretch,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -259,6 +262,10 @@ struct Cli {
     /// one part can tell a drawing alone [config: contrastive_stroke_drop].
     #[arg(long)]
     contrastive_stroke_drop: Option<f32>,
+    /// Largest stretch of each axis, and shear, of the contrastive view, as a share
+    /// [config: contrastive_stretch].
+    #[arg(long)]
+    contrastive_stretch: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -301,7 +308,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, decoder_positions, canonical_order, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_stretch, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;

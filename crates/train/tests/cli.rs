@@ -147,3 +147,41 @@ fn config_section_is_read_and_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.parquet"));
 }
+
+#[test]
+fn the_shipped_configs_train() {
+    // pipeline.toml and every datasets/*.toml parse, and their settings (grid pool, contrastive
+    // views, decoder positions...) run a step, at tiny widths
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut configs = vec![root.join("pipeline.toml")];
+    for e in std::fs::read_dir(root.join("datasets")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            configs.push(p);
+        }
+    }
+    assert!(configs.len() >= 2, "{configs:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    table(&d.join("drawings.parquet"), 24);
+    for (i, cfg) in configs.iter().enumerate() {
+        let run = format!("run{i}");
+        let mut args = vec![
+            "drawings.parquet",
+            "-o",
+            &run,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--max-steps",
+            "2",
+        ];
+        args.extend_from_slice(TINY);
+        let out = train(&args, d);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            cfg.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
