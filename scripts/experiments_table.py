@@ -16,6 +16,8 @@ for ev_path in sorted(glob.glob(f"{root}/*/evaluation.json"), key=os.path.getmti
     model = json.load(open(f"{d}/run/model.json"))
     flags = open(f"{d}/flags.txt").read().strip() if os.path.exists(f"{d}/flags.txt") else ""
     lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+    if not any(f in lab for f in factors):
+        continue  # not a synthetic-faces run (e.g. the real samples)
     knn = [lab[f]["knn_accuracy"] if f in lab else float("nan") for f in factors]
     raster = [lab[f]["baseline_knn_accuracy"] if f in lab else float("nan") for f in factors]
     nmi = lambda f: lab[f]["clusters"]["nmi"] if f in lab and lab[f].get("clusters") else float("nan")

@@ -47,6 +47,7 @@ pub struct TrainConfig {
     /// the cross-entropy of telling each drawing's two latents apart from the rest of the
     /// batch's (InfoNCE, CLIP's symmetric form). The latent then has to keep what tells one
     /// face from another, the interior included, and to drop what a tilt or a stretch changes.
+    /// The logged train loss includes the weighted term; the valid loss leaves it out.
     pub contrastive_weight: f64,
     /// Temperature of the contrastive term's cosine similarities.
     pub contrastive_temperature: f64,
