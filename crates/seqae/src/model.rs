@@ -87,7 +87,8 @@ pub struct ModelConfig {
     pub latent: usize,
     /// run a second encoder LSTM over each reversed drawing, as sketch-rnn
     pub bidirectional: bool,
-    /// the encoder's summary of a drawing: its last state or its mean output
+    /// the encoder's summary of a drawing: its last state, its mean output, or one mean per
+    /// node of a grid over the drawing
     pub encoder_pool: Pool,
     /// nodes per side of the `grid` pool
     pub encoder_grid: usize,
