@@ -424,22 +424,39 @@ fn drop_strokes(d: &Stroke3, p: f32, rng: &mut dyn Rng) -> Stroke3 {
     out
 }
 
-/// Builds the encoder input only: `[T, B, 5 or 7]` and the lengths.
+/// Builds what the encoder reads of `drawings`: rows, lengths and pooling weights, positions
+/// measured in each drawing's own box.
 pub fn encoder_input(
     drawings: &[&Stroke3],
     scale: f32,
-    positions: bool,
+    cfg: &ModelConfig,
     device: &Device,
-) -> Result<(Tensor, Vec<usize>)> {
+) -> Result<EncoderInput> {
+    let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
+    encoder_input_in(drawings, &frames, scale, cfg, device)
+}
+
+/// [`encoder_input`] with positions measured in the given frames.
+fn encoder_input_in(
+    drawings: &[&Stroke3],
+    frames: &[Frame],
+    scale: f32,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<EncoderInput> {
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
+    let positions = cfg.encoder_positions;
     let width = encoder_width(positions);
     let mut x = vec![0f32; t * b * width];
-    for (r, d) in drawings.iter().enumerate() {
-        write_encoder_rows(&mut x, b, r, d, Frame::of(d), (1.0, 1.0), scale, positions);
+    for (r, (d, frame)) in drawings.iter().zip(frames).enumerate() {
+        write_encoder_rows(&mut x, b, r, d, *frame, (1.0, 1.0), scale, positions);
     }
-    let lengths = drawings.iter().map(|d| d.len()).collect();
-    Ok((Tensor::from_vec(x, (t, b, width), device)?, lengths))
+    Ok(EncoderInput {
+        x: Tensor::from_vec(x, (t, b, width), device)?,
+        lengths: drawings.iter().map(|d| d.len()).collect(),
+        pool: pool_weights_in(drawings, frames, cfg, device)?,
+    })
 }
 
 /// Builds a training batch. Drawings must be validated already.
@@ -530,40 +547,12 @@ pub fn make_batch(
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
         pool: pool_weights(drawings, cfg, device)?,
         view: views
-            .map(|v| view_input(&v, scale, cfg, device))
+            .map(|v| {
+                let (refs, frames): (Vec<&Stroke3>, Vec<Frame>) =
+                    v.iter().map(|(d, f)| (d, *f)).unzip();
+                encoder_input_in(&refs, &frames, scale, cfg, device)
+            })
             .transpose()?,
-    })
-}
-
-/// The encoder's input for contrastive views, each in its own frame.
-fn view_input(
-    views: &[(Stroke3, Frame)],
-    scale: f32,
-    cfg: &ModelConfig,
-    device: &Device,
-) -> Result<EncoderInput> {
-    let b = views.len();
-    let t = views.iter().map(|(d, _)| d.len()).max().unwrap_or(0);
-    let width = encoder_width(cfg.encoder_positions);
-    let mut x = vec![0f32; t * b * width];
-    for (r, (d, frame)) in views.iter().enumerate() {
-        write_encoder_rows(
-            &mut x,
-            b,
-            r,
-            d,
-            *frame,
-            (1.0, 1.0),
-            scale,
-            cfg.encoder_positions,
-        );
-    }
-    let refs: Vec<&Stroke3> = views.iter().map(|(d, _)| d).collect();
-    let frames: Vec<Frame> = views.iter().map(|(_, f)| *f).collect();
-    Ok(EncoderInput {
-        x: Tensor::from_vec(x, (t, b, width), device)?,
-        lengths: refs.iter().map(|d| d.len()).collect(),
-        pool: pool_weights_in(&refs, &frames, cfg, device)?,
     })
 }
 
@@ -675,7 +664,8 @@ mod tests {
             pen: vec![0, 0, 1],
         };
         let single = d(1);
-        let (x, lengths) = encoder_input(&[&a, &single], 5.0, true, &Device::Cpu).unwrap();
+        let EncoderInput { x, lengths, .. } =
+            encoder_input(&[&a, &single], 5.0, &with_positions(true), &Device::Cpu).unwrap();
         assert_eq!(x.dims(), &[3, 2, 7]);
         assert_eq!(lengths, vec![3, 1]);
         let x = x.to_vec3::<f32>().unwrap();

@@ -522,10 +522,9 @@ impl SeqAe {
                 .map(|&i| self.cfg.prepare(drawings[i]))
                 .collect();
             let ds: Vec<&Stroke3> = prepared.iter().map(|d| d.as_ref()).collect();
-            let (x, lengths) =
-                data::encoder_input(&ds, self.scale, self.cfg.encoder_positions, &self.device)?;
-            let pool = data::pool_weights(&ds, &self.cfg, &self.device)?;
-            let hidden = self.encode_hidden(&x, &lengths, pool.as_ref(), false)?;
+            let input = data::encoder_input(&ds, self.scale, &self.cfg, &self.device)?;
+            let hidden =
+                self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), false)?;
             let (mu, _) = self.latent(&hidden, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
                 out[i] = z;

@@ -523,10 +523,8 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
     let model = SeqAe::new(&cfg, 3.0, 5, LstmImpl::Auto, &Device::Cpu).unwrap();
     let data = shapes(3, 4);
     let refs: Vec<&Stroke3> = data.iter().collect();
-    let (x, lengths) = data::encoder_input(&refs, 3.0, true, &Device::Cpu).unwrap();
-    let pool = data::pool_weights(&refs, &cfg, &Device::Cpu)
-        .unwrap()
-        .unwrap();
+    let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();
+    let (x, lengths, pool) = (input.x, input.lengths, input.pool.unwrap());
     let got = model
         .encode_hidden(&x, &lengths, Some(&pool), false)
         .unwrap()
@@ -537,7 +535,8 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
     let (fwd, bwd) = model.encoder_lstms();
     for (r, d) in data.iter().enumerate() {
         // this drawing alone, so no padding is involved
-        let (x1, l1) = data::encoder_input(&[d], 3.0, true, &Device::Cpu).unwrap();
+        let one = data::encoder_input(&[d], 3.0, &cfg, &Device::Cpu).unwrap();
+        let (x1, l1) = (one.x, one.lengths);
         let w = data::pool_weights(&[d], &cfg, &Device::Cpu)
             .unwrap()
             .unwrap()

@@ -125,32 +125,22 @@ impl TrainConfig {
                 return bad(format!("{k} must be a non-negative number, not {v}"));
             }
         }
-        if !(0.0..1.0).contains(&self.augment) {
-            return bad(format!("augment must be in [0, 1), not {}", self.augment));
-        }
         if !(self.contrastive_temperature.is_finite() && self.contrastive_temperature > 0.0) {
             return bad(format!(
                 "contrastive_temperature must be a positive number, not {}",
                 self.contrastive_temperature
             ));
         }
-        if !(0.0..0.9).contains(&self.contrastive_stretch) {
-            return bad(format!(
-                "contrastive_stretch must be in [0, 0.9), not {}",
-                self.contrastive_stretch
-            ));
-        }
-        if !(0.0..1.0).contains(&self.contrastive_stroke_drop) {
-            return bad(format!(
-                "contrastive_stroke_drop must be in [0, 1), not {}",
-                self.contrastive_stroke_drop
-            ));
-        }
-        if !(0.0..1.0).contains(&self.decoder_input_dropout) {
-            return bad(format!(
-                "decoder_input_dropout must be in [0, 1), not {}",
-                self.decoder_input_dropout
-            ));
+        for (k, v, hi) in [
+            ("augment", self.augment, 1.0f32),
+            ("contrastive_stretch", self.contrastive_stretch, 0.9),
+            ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
+            ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
+        ] {
+            // f32 prints 1.0 as "1": the messages read "[0, 1)" as before
+            if !(0.0..hi).contains(&v) {
+                return bad(format!("{k} must be in [0, {hi}), not {v}"));
+            }
         }
         if let Some(m) = self.max_minutes {
             if !(m.is_finite() && m >= 0.0) {
