@@ -91,31 +91,32 @@ fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3]) {
     );
 }
 
-/// The recurrence alone (one layer's custom op, forward + backward).
+/// One layer's custom op alone (input projection and recurrence, forward + backward).
 fn op_bench(h: usize, reps: usize) {
     use candle_core::{Tensor, Var};
     let dev = Device::Cpu;
-    let xproj =
-        Var::from_tensor(&Tensor::randn(0f32, 1.0, (T, BATCH, 4 * h), &dev).unwrap()).unwrap();
-    let whh =
-        Var::from_tensor(&(Tensor::randn(0f32, 1.0, (4 * h, h), &dev).unwrap() * 0.05).unwrap())
-            .unwrap();
+    // input width 5, as the model's stroke-5 input
+    let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (T, BATCH, 5), &dev).unwrap()).unwrap();
+    let w = Var::from_tensor(
+        &(Tensor::randn(0f32, 1.0, (4 * h, 5 + h + 1), &dev).unwrap() * 0.05).unwrap(),
+    )
+    .unwrap();
     let s0 = Tensor::zeros((BATCH, 2 * h), candle_core::DType::F32, &dev).unwrap();
     let lengths = vec![T; BATCH];
     let (mut fwd, mut bwd) = (0.0, 0.0);
     for _ in 0..reps {
         let t0 = Instant::now();
         let y =
-            seqae::lstm::fused(&xproj, &whh, &s0, &lengths, seqae::kernel::Output::All).unwrap();
+            seqae::lstm::fused(&x, &w, &s0, &lengths, seqae::kernel::Output::All).unwrap();
         let t1 = Instant::now();
         let _g = y.sum_all().unwrap().backward().unwrap();
         fwd += (t1 - t0).as_secs_f64();
         bwd += t1.elapsed().as_secs_f64();
     }
-    let flop = 2.0 * (T * BATCH * 4 * h * h) as f64;
+    let flop = 2.0 * (T * BATCH * 4 * h * (h + 5)) as f64;
     let (fwd, bwd) = (fwd / reps as f64, bwd / reps as f64);
     println!(
-        "op     recurrence H={h} T={T} B={BATCH}: forward {:.1} ms ({:.1} GFLOP/s), backward {:.1} ms ({:.1} GFLOP/s)",
+        "op     one LSTM layer H={h} I=5 T={T} B={BATCH}: forward {:.1} ms ({:.1} GFLOP/s), backward {:.1} ms ({:.1} GFLOP/s)",
         fwd * 1e3,
         flop / fwd / 1e9,
         bwd * 1e3,

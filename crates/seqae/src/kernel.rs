@@ -1,8 +1,11 @@
 //! The LSTM recurrence over a whole padded batch in plain Rust, forward and backward.
 //!
-//! Layout: time-major. `xproj` is `[T, B, 4H]` (the input projection of every step plus both
-//! biases, computed outside in one matrix product), `whh` is PyTorch's `[4H, H]` with gates in
-//! the order i, f, g, o. A row `b` is active at step `s` while `s < lengths[b]`; at padded steps
+//! Layout: time-major. `x` is `[T, B, I]`; the weights come packed in one `[4H, I+H+1]`
+//! matrix, each row PyTorch's `weight_ih` row, then its `weight_hh` row, then `bias_ih +
+//! bias_hh` (gates in PyTorch's order i, f, g, o), so that one custom op with three inputs
+//! carries them and its backward hands back one gradient. The input projection runs inside
+//! the op: a `[T, B, 4H]` tensor of it, and of its gradient, would cost more in memory traffic
+//! than the products themselves. A row `b` is active at step `s` while `s < lengths[b]`; at padded steps
 //! the state (h, c) is held, so the state after the last step is the one at each row's own last
 //! real step. The batch is split into one slice per rayon thread; each slice runs the whole
 //! sequence with single-threaded `gemm` calls on its rows (small products do not pay for
@@ -16,7 +19,16 @@ use rayon::prelude::*;
 pub struct Dims {
     pub t: usize,
     pub b: usize,
+    /// input width
+    pub i: usize,
     pub h: usize,
+}
+
+impl Dims {
+    /// Columns of the packed weights: `I + H + 1`.
+    pub fn packed_width(&self) -> usize {
+        self.i + self.h + 1
+    }
 }
 
 /// What the forward hands back: every step's h, or only the final one.
@@ -319,23 +331,68 @@ fn split_batch(b: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Runs the forward. `state0` is `[B, 2H]` (h0 then c0 per row). Returns the requested
-/// output and, when `save`, what the backward needs.
+/// The packed weights `[4H, I+H+1]` split into the layouts the products read fastest.
+struct Unpacked {
+    /// `w_ih` transposed, `[I, 4H]`
+    w_ih_t: Vec<f32>,
+    /// `w_hh` transposed, `[H, 4H]`
+    w_hh_t: Vec<f32>,
+    /// `b_ih + b_hh`, `[4H]`
+    bias: Vec<f32>,
+}
+
+impl Unpacked {
+    fn new(dims: Dims, w: &[f32]) -> Self {
+        let Dims { i, h, .. } = dims;
+        let (g4, width) = (4 * h, dims.packed_width());
+        let mut w_ih_t = pool::take(i * g4);
+        let mut w_hh_t = pool::take(h * g4);
+        let mut bias = vec![0.0; g4];
+        for j in 0..g4 {
+            let row = &w[j * width..(j + 1) * width];
+            for k in 0..i {
+                w_ih_t[k * g4 + j] = row[k];
+            }
+            for k in 0..h {
+                w_hh_t[k * g4 + j] = row[i + k];
+            }
+            bias[j] = row[i + h];
+        }
+        Unpacked {
+            w_ih_t,
+            w_hh_t,
+            bias,
+        }
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.w_ih_t));
+        pool::give(std::mem::take(&mut self.w_hh_t));
+    }
+}
+
+/// Runs the forward. `x` is `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see the module
+/// doc), `state0` `[B, 2H]` (h0 then c0 per row). Returns the requested output and, when
+/// `save`, what the backward needs.
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
     dims: Dims,
-    xproj: &[f32],
-    whh: &[f32],
+    x: &[f32],
+    w: &[f32],
     state0: &[f32],
     lengths: &[usize],
     output: Output,
     save: bool,
 ) -> (Vec<f32>, Option<Saved>) {
-    let Dims { t, b, h } = dims;
+    let Dims { t, b, i, h } = dims;
     let g4 = 4 * h;
-    assert_eq!(xproj.len(), t * b * g4);
-    assert_eq!(whh.len(), g4 * h);
+    assert_eq!(x.len(), t * b * i);
+    assert_eq!(w.len(), g4 * dims.packed_width());
     assert_eq!(state0.len(), b * 2 * h);
     assert_eq!(lengths.len(), b);
+    let wu = Unpacked::new(dims, w);
     let slot_gate = |s: usize| if save { s } else { 0 };
     let slot_state = |s: usize| if save { s } else { s % 2 };
     let mut slices: Vec<Slice> = split_batch(b)
@@ -366,23 +423,40 @@ pub fn forward(
                 sl.cs[r * h..(r + 1) * h].copy_from_slice(&src[h..]);
             }
             if output == Output::All {
-                *out = vec![0.0; t * nb * h];
+                *out = pool::take(t * nb * h);
             }
             for s in 0..t {
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
                 let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
-                gates.copy_from_slice(&xproj[(s * b + b0) * g4..(s * b + b0 + nb) * g4]);
+                for row in gates.chunks_exact_mut(g4) {
+                    row.copy_from_slice(&wu.bias);
+                }
+                // Both products are computed as their transposes (gatesᵀ += w · inputᵀ), so
+                // that gemm's long side is the 4H gates and the weights, kept column-major,
+                // are read without repacking.
+                if i > 0 {
+                    let x_s = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
+                    matmul(
+                        (g4, nb, i),
+                        gates,
+                        (1, g4 as isize),
+                        true,
+                        &wu.w_ih_t,
+                        (1, g4 as isize),
+                        x_s,
+                        (1, i as isize),
+                    );
+                }
                 {
                     let h_prev = &sl.hs[ps * nb * h..(ps + 1) * nb * h];
-                    // gates += h_prev · whhᵀ
                     matmul(
-                        (nb, g4, h),
+                        (g4, nb, h),
                         gates,
-                        (g4 as isize, 1),
+                        (1, g4 as isize),
                         true,
+                        &wu.w_hh_t,
+                        (1, g4 as isize),
                         h_prev,
-                        (h as isize, 1),
-                        whh,
                         (1, h as isize),
                     );
                 }
@@ -455,32 +529,42 @@ pub fn forward(
 
 /// Gradients of one call.
 pub struct Grads {
-    /// `[T, B, 4H]`, zero at padded steps
-    pub dxproj: Vec<f32>,
-    /// `[4H, H]`
-    pub dwhh: Vec<f32>,
+    /// `[T, B, I]`, zero at padded steps
+    pub dx: Vec<f32>,
+    /// `[4H, I+H+1]`, packed like the weights
+    pub dw: Vec<f32>,
     /// `[B, 2H]`: dh0 then dc0 per row
     pub dstate0: Vec<f32>,
 }
 
 /// Runs the backward from the gradient of the output (`[T, B, H]` for `All`, `[B, H]` for
-/// `Last`).
+/// `Last`); `x` and `w` are the forward's.
 pub fn backward(
     saved: &Saved,
-    whh: &[f32],
+    x: &[f32],
+    w: &[f32],
     lengths: &[usize],
     output: Output,
     grad_out: &[f32],
 ) -> Grads {
-    let Dims { t, b, h } = saved.dims;
-    let g4 = 4 * h;
+    let dims = saved.dims;
+    let Dims { t, b, i, h } = dims;
+    let (g4, width) = (4 * h, dims.packed_width());
+    assert_eq!(x.len(), t * b * i);
+    assert_eq!(w.len(), g4 * width);
     match output {
         Output::All => assert_eq!(grad_out.len(), t * b * h),
         Output::Last => assert_eq!(grad_out.len(), b * h),
     }
     struct Part {
-        dg: Vec<f32>,
-        dwhh: Vec<f32>,
+        /// `[T, nb, I]`
+        dx: Vec<f32>,
+        /// `[4H, I]`
+        dw_ih: Vec<f32>,
+        /// `[4H, H]`
+        dw_hh: Vec<f32>,
+        /// `[4H]`
+        dbias: Vec<f32>,
         dh: Vec<f32>,
         dc: Vec<f32>,
     }
@@ -521,16 +605,18 @@ pub fn backward(
                     }
                     // held steps pass dh and dc through unchanged (dg stays zero)
                 }
-                // dh_{s-1} = dg_s · whh for active rows; held rows keep dh
+                // dh_{s-1} = dg_s · w_hh for active rows, as its transpose (w_hhᵀ · dg_sᵀ,
+                // for the same reason as in the forward; w_hhᵀ is column-major in the packed
+                // rows); held rows keep dh
                 matmul(
-                    (nb, h, g4),
+                    (h, nb, g4),
                     &mut dh_next,
-                    (h as isize, 1),
+                    (1, h as isize),
                     false,
+                    &w[i..],
+                    (1, width as isize),
                     dgs,
-                    (g4 as isize, 1),
-                    whh,
-                    (h as isize, 1),
+                    (1, g4 as isize),
                 );
                 for r in 0..nb {
                     if s >= lengths[b0 + r] {
@@ -538,11 +624,11 @@ pub fn backward(
                     }
                 }
             }
-            // dwhh = Σ_s dg_sᵀ · h_{s-1}: one product over all T·nb rows
-            let mut dwhh = vec![0.0f32; g4 * h];
+            // the weights' gradients: one product each over all T·nb rows
+            let mut dw_hh = vec![0.0f32; g4 * h];
             matmul(
                 (g4, h, t * nb),
-                &mut dwhh,
+                &mut dw_hh,
                 (h as isize, 1),
                 false,
                 &dg,
@@ -550,35 +636,84 @@ pub fn backward(
                 &sl.hs[..t * nb * h],
                 (h as isize, 1),
             );
+            let mut dx = pool::take(t * nb * i);
+            let mut dw_ih = vec![0.0f32; g4 * i];
+            if i > 0 {
+                // this slice's rows of x, contiguous
+                let mut xs = pool::take(t * nb * i);
+                for s in 0..t {
+                    xs[s * nb * i..(s + 1) * nb * i]
+                        .copy_from_slice(&x[(s * b + b0) * i..(s * b + b0 + nb) * i]);
+                }
+                matmul(
+                    (g4, i, t * nb),
+                    &mut dw_ih,
+                    (i as isize, 1),
+                    false,
+                    &dg,
+                    (1, g4 as isize),
+                    &xs,
+                    (i as isize, 1),
+                );
+                pool::give(xs);
+                // dx = dg · w_ih
+                matmul(
+                    (t * nb, i, g4),
+                    &mut dx,
+                    (i as isize, 1),
+                    false,
+                    &dg,
+                    (g4 as isize, 1),
+                    w,
+                    (width as isize, 1),
+                );
+            }
+            let mut dbias = vec![0.0f32; g4];
+            for row in dg.chunks_exact(g4) {
+                dbias.iter_mut().zip(row).for_each(|(a, g)| *a += g);
+            }
+            pool::give(dg);
             Part {
-                dg,
-                dwhh,
+                dx,
+                dw_ih,
+                dw_hh,
+                dbias,
                 dh: dh_next,
                 dc,
             }
         })
         .collect();
-    let mut dxproj = vec![0.0f32; t * b * g4];
-    let mut dwhh = vec![0.0f32; g4 * h];
+    let mut dx = vec![0.0f32; t * b * i];
+    let mut dw = vec![0.0f32; g4 * width];
     let mut dstate0 = vec![0.0f32; b * 2 * h];
     for (sl, p) in saved.slices.iter().zip(&parts) {
         let nb = sl.nb;
         for s in 0..t {
-            dxproj[(s * b + sl.b0) * g4..(s * b + sl.b0 + nb) * g4]
-                .copy_from_slice(&p.dg[s * nb * g4..(s + 1) * nb * g4]);
+            dx[(s * b + sl.b0) * i..(s * b + sl.b0 + nb) * i]
+                .copy_from_slice(&p.dx[s * nb * i..(s + 1) * nb * i]);
         }
-        dwhh.iter_mut().zip(&p.dwhh).for_each(|(a, g)| *a += g);
+        for j in 0..g4 {
+            let row = &mut dw[j * width..(j + 1) * width];
+            let (ih, rest) = row.split_at_mut(i);
+            let (hh, bias) = rest.split_at_mut(h);
+            ih.iter_mut()
+                .zip(&p.dw_ih[j * i..(j + 1) * i])
+                .for_each(|(a, g)| *a += g);
+            hh.iter_mut()
+                .zip(&p.dw_hh[j * h..(j + 1) * h])
+                .for_each(|(a, g)| *a += g);
+            bias[0] += p.dbias[j];
+        }
         for r in 0..nb {
             let row = &mut dstate0[(sl.b0 + r) * 2 * h..(sl.b0 + r + 1) * 2 * h];
             row[..h].copy_from_slice(&p.dh[r * h..(r + 1) * h]);
             row[h..].copy_from_slice(&p.dc[r * h..(r + 1) * h]);
         }
     }
-    Grads {
-        dxproj,
-        dwhh,
-        dstate0,
+    for p in parts {
+        pool::give(p.dx);
     }
+    Grads { dx, dw, dstate0 }
 }
 
 #[cfg(test)]
@@ -599,15 +734,15 @@ mod tests {
 
     #[test]
     fn padded_rows_hold_their_state() {
-        let dims = Dims { t: 4, b: 3, h: 2 };
-        let xproj: Vec<f32> = (0..4 * 3 * 8)
+        let dims = Dims { t: 4, b: 3, i: 2, h: 2 };
+        let x: Vec<f32> = (0..4 * 3 * 2)
             .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1)
             .collect();
-        let whh: Vec<f32> = (0..16).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.2).collect();
+        let w: Vec<f32> = (0..8 * 5).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.2).collect();
         let state0 = vec![0.1f32; 3 * 4];
         let lengths = [4, 2, 1];
-        let (all, _) = forward(dims, &xproj, &whh, &state0, &lengths, Output::All, false);
-        let (last, _) = forward(dims, &xproj, &whh, &state0, &lengths, Output::Last, true);
+        let (all, _) = forward(dims, &x, &w, &state0, &lengths, Output::All, false);
+        let (last, _) = forward(dims, &x, &w, &state0, &lengths, Output::Last, true);
         for (bi, &len) in lengths.iter().enumerate() {
             let at = |s: usize| &all[(s * 3 + bi) * 2..(s * 3 + bi + 1) * 2];
             assert_eq!(&last[bi * 2..bi * 2 + 2], at(len - 1), "row {bi}");

@@ -1,7 +1,7 @@
 //! One LSTM layer with PyTorch's weights and names, over padded, masked sequences.
 //!
-//! On the CPU the recurrence runs as one candle custom op over the whole sequence
-//! ([`crate::kernel`]); the input projection of all steps is one matrix product outside it.
+//! On the CPU the layer runs as one candle custom op over the whole sequence
+//! ([`crate::kernel`]), input projection included.
 //! Elsewhere (CUDA, Metal), and on request for comparison, it is a loop over candle-nn's own
 //! `LSTM::step` with the same weights and the same masking.
 
@@ -39,6 +39,18 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     Ok(&s.as_slice::<f32>()?[a..b])
 }
 
+/// Calls `f` with a CPU tensor's values, without copying them when they are contiguous.
+fn with_values<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        candle_core::Storage::Cpu(cpu) => Ok(f(slice(cpu, layout, what)?)),
+        _ => Err(candle_core::Error::Msg(format!(
+            "lstm op: {what} is not on the CPU"
+        ))),
+    }
+}
+
 impl CustomOp3 for LstmOp {
     fn name(&self) -> &'static str {
         "seqae-lstm"
@@ -53,15 +65,15 @@ impl CustomOp3 for LstmOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (xproj, whh, state0) = (
-            slice(s1, l1, "xproj")?,
-            slice(s2, l2, "whh")?,
+        let (x, w, state0) = (
+            slice(s1, l1, "x")?,
+            slice(s2, l2, "weights")?,
             slice(s3, l3, "state0")?,
         );
         let (out, saved) = kernel::forward(
             self.dims,
-            xproj,
-            whh,
+            x,
+            w,
             state0,
             &self.lengths,
             self.output,
@@ -70,7 +82,7 @@ impl CustomOp3 for LstmOp {
         if let Some(saved) = saved {
             *self.saved.lock().expect("lstm op state") = Some(saved);
         }
-        let Dims { t, b, h } = self.dims;
+        let Dims { t, b, h, .. } = self.dims;
         let shape = match self.output {
             Output::All => Shape::from((t, b, h)),
             Output::Last => Shape::from((b, h)),
@@ -80,8 +92,8 @@ impl CustomOp3 for LstmOp {
 
     fn bwd(
         &self,
-        _xproj: &Tensor,
-        whh: &Tensor,
+        x: &Tensor,
+        w: &Tensor,
         _state0: &Tensor,
         _res: &Tensor,
         grad_res: &Tensor,
@@ -90,42 +102,58 @@ impl CustomOp3 for LstmOp {
         let saved = guard.as_ref().ok_or_else(|| {
             candle_core::Error::Msg("lstm op: backward without a saved forward".into())
         })?;
-        let whh_v = whh.flatten_all()?.to_vec1::<f32>()?;
-        let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let g = kernel::backward(saved, &whh_v, &self.lengths, self.output, &grad);
-        let Dims { t, b, h } = self.dims;
-        let dev = whh.device();
+        let g = with_values(x, "x", |x| {
+            with_values(w, "weights", |w| {
+                with_values(grad_res, "output gradient", |grad| {
+                    kernel::backward(saved, x, w, &self.lengths, self.output, grad)
+                })
+            })
+        })???;
+        let Dims { t, b, i, h } = self.dims;
+        let dev = w.device();
         Ok((
-            Some(Tensor::from_vec(g.dxproj, (t, b, 4 * h), dev)?),
-            Some(Tensor::from_vec(g.dwhh, (4 * h, h), dev)?),
+            Some(Tensor::from_vec(g.dx, (t, b, i), dev)?),
+            Some(Tensor::from_vec(
+                g.dw,
+                (4 * h, self.dims.packed_width()),
+                dev,
+            )?),
             Some(Tensor::from_vec(g.dstate0, (b, 2 * h), dev)?),
         ))
     }
 }
 
-/// Runs the fused op: `xproj` `[T, B, 4H]`, `whh` `[4H, H]`, `state0` `[B, 2H]`.
+/// Runs the fused op: `x` `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see
+/// [`crate::kernel`]), `state0` `[B, 2H]`.
 pub fn fused(
-    xproj: &Tensor,
-    whh: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
     state0: &Tensor,
     lengths: &[usize],
     output: Output,
 ) -> Result<Tensor> {
-    let (t, b, g4) = xproj.dims3()?;
+    let (t, b, i) = x.dims3()?;
+    let (g4, width) = w.dims2()?;
     let h = g4 / 4;
-    let save = xproj.track_op() || whh.track_op() || state0.track_op();
+    if g4 != 4 * h || width != i + h + 1 {
+        candle_core::bail!(
+            "lstm op: weights {:?} do not fit input width {i}",
+            w.dims()
+        );
+    }
+    let save = x.track_op() || w.track_op() || state0.track_op();
     let op = LstmOp {
-        dims: Dims { t, b, h },
+        dims: Dims { t, b, i, h },
         lengths: Arc::new(lengths.to_vec()),
         output,
         save,
         saved: Arc::new(Mutex::new(None)),
     };
-    let (xproj, whh, state0) = (xproj.contiguous()?, whh.contiguous()?, state0.contiguous()?);
+    let (x, w, state0) = (x.contiguous()?, w.contiguous()?, state0.contiguous()?);
     if save {
-        xproj.apply_op3(&whh, &state0, op)
+        x.apply_op3(&w, &state0, op)
     } else {
-        xproj.apply_op3_no_bwd(&whh, &state0, &op)
+        x.apply_op3_no_bwd(&w, &state0, &op)
     }
 }
 
@@ -196,7 +224,7 @@ impl Lstm {
         output: Output,
         grad: bool,
     ) -> Result<Tensor> {
-        let (t, b, i) = x.dims3()?;
+        let (t, b, _) = x.dims3()?;
         let h = self.hidden;
         let zeros;
         let state0 = match state0 {
@@ -208,13 +236,9 @@ impl Lstm {
         };
         if self.use_fused() {
             let d = |w: &Tensor| if grad { w.clone() } else { w.detach() };
-            let bias = (d(&self.b_ih) + d(&self.b_hh))?;
-            let xproj = x
-                .reshape((t * b, i))?
-                .matmul(&d(&self.w_ih).t()?)?
-                .broadcast_add(&bias)?
-                .reshape((t, b, 4 * h))?;
-            return fused(&xproj, &d(&self.w_hh), state0, lengths, output);
+            let bias = (d(&self.b_ih) + d(&self.b_hh))?.unsqueeze(1)?;
+            let w = Tensor::cat(&[d(&self.w_ih), d(&self.w_hh), bias], 1)?;
+            return fused(x, &w, state0, lengths, output);
         }
         // candle-nn step loop; padded steps keep the previous state through a 0/1 mask
         let mut state = LSTMState::new(
