@@ -82,6 +82,14 @@ mod pool {
 
     /// A zeroed buffer of `len` values, reusing the smallest kept one that fits.
     pub fn take(len: usize) -> Vec<f32> {
+        let mut v = take_dirty(len);
+        v.fill(0.0);
+        v
+    }
+
+    /// A buffer of `len` values left as the last user wrote them (zeros where it grew): for
+    /// buffers the caller overwrites in full, so that they are not zeroed for nothing.
+    pub fn take_dirty(len: usize) -> Vec<f32> {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         let best = pool
             .iter()
@@ -93,7 +101,6 @@ mod pool {
             Some(i) => {
                 let mut v = pool.swap_remove(i);
                 drop(pool);
-                v.clear();
                 v.resize(len, 0.0);
                 v
             }
@@ -345,8 +352,8 @@ impl Unpacked {
     fn new(dims: Dims, w: &[f32]) -> Self {
         let Dims { i, h, .. } = dims;
         let (g4, width) = (4 * h, dims.packed_width());
-        let mut w_ih_t = pool::take(i * g4);
-        let mut w_hh_t = pool::take(h * g4);
+        let mut w_ih_t = pool::take_dirty(i * g4);
+        let mut w_hh_t = pool::take_dirty(h * g4);
         let mut bias = vec![0.0; g4];
         for j in 0..g4 {
             let row = &w[j * width..(j + 1) * width];
@@ -403,10 +410,12 @@ pub fn forward(
             Slice {
                 b0,
                 nb,
-                gates: pool::take(steps * nb * g4),
-                cs: pool::take(states * nb * h),
-                hs: pool::take(states * nb * h),
-                tcs: pool::take(steps * nb * h),
+                // every value is written before it is read (tcs only at active steps, and
+                // only read there)
+                gates: pool::take_dirty(steps * nb * g4),
+                cs: pool::take_dirty(states * nb * h),
+                hs: pool::take_dirty(states * nb * h),
+                tcs: pool::take_dirty(steps * nb * h),
             }
         })
         .collect();
@@ -423,7 +432,7 @@ pub fn forward(
                 sl.cs[r * h..(r + 1) * h].copy_from_slice(&src[h..]);
             }
             if output == Output::All {
-                *out = pool::take(t * nb * h);
+                *out = pool::take_dirty(t * nb * h);
             }
             for s in 0..t {
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
@@ -636,11 +645,11 @@ pub fn backward(
                 &sl.hs[..t * nb * h],
                 (h as isize, 1),
             );
-            let mut dx = pool::take(t * nb * i);
+            let mut dx = pool::take_dirty(t * nb * i);
             let mut dw_ih = vec![0.0f32; g4 * i];
             if i > 0 {
                 // this slice's rows of x, contiguous
-                let mut xs = pool::take(t * nb * i);
+                let mut xs = pool::take_dirty(t * nb * i);
                 for s in 0..t {
                     xs[s * nb * i..(s + 1) * nb * i]
                         .copy_from_slice(&x[(s * b + b0) * i..(s * b + b0 + nb) * i]);
