@@ -3,8 +3,9 @@
 //! sequences (see [`tables::drawings`]).
 //!
 //! Streaming: ndjson files are read in batches of lines by one thread and parsed on all cores;
-//! rows go to the Parquet writer a batch at a time, so memory does not grow with the input
-//! (beyond 8 bytes per drawing for the key_id set that drops duplicates).
+//! rows go to the Parquet writer a batch at a time, so memory does not grow with the input.
+//! The one exception is opt-in: `drop_duplicates` keeps a set of key_id hashes, about 8 bytes
+//! a drawing (25 with the hash table's slack).
 
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
@@ -37,6 +38,9 @@ pub struct IngestConfig {
     pub test_fraction: f64,
     /// `stop` at the first bad record, or `skip` and count it.
     pub on_error: OnError,
+    /// Drop a drawing whose key_id was already written (the same file given twice, or raw and
+    /// simplified files of one category). Costs memory that grows with the input.
+    pub drop_duplicates: bool,
 }
 
 impl Default for IngestConfig {
@@ -50,6 +54,7 @@ impl Default for IngestConfig {
             valid_fraction: 0.05,
             test_fraction: 0.05,
             on_error: OnError::Stop,
+            drop_duplicates: false,
         }
     }
 }
@@ -366,7 +371,7 @@ impl Sink<'_> {
             r.skipped_too_long += 1;
             return Ok(false);
         }
-        if !self.seen.insert(key_hash(&rec.key_id, 0)) {
+        if self.cfg.drop_duplicates && !self.seen.insert(key_hash(&rec.key_id, 0)) {
             r.skipped_duplicate += 1;
             return Ok(false);
         }

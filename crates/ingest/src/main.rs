@@ -72,6 +72,10 @@ struct IngestArgs {
     /// What a bad record does: stop with an error, or skip it and count it [config: on_error].
     #[arg(long, value_enum)]
     on_error: Option<OnError>,
+    /// Drop drawings whose key_id was already written (memory grows with the input, about 25
+    /// bytes a drawing) [config: drop_duplicates].
+    #[arg(long)]
+    drop_duplicates: Option<bool>,
 }
 
 fn main() -> Result<()> {
@@ -93,7 +97,7 @@ fn main() -> Result<()> {
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: IngestConfig = config.section("ingest")?;
     override_from_flags!(cfg, args; word, recognized_only, max_points, limit, seed,
-        valid_fraction, test_fraction, on_error);
+        valid_fraction, test_fraction, on_error, drop_duplicates);
     let output = args.output.expect("required by clap");
 
     let t = Instant::now();

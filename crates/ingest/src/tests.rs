@@ -19,10 +19,17 @@ const GOOD: &str = r#"{"word":"face","countrycode":"DE","timestamp":"2017-03-08 
 fn ingests_filters_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.ndjson", GOOD);
-    // the same drawings again: duplicates by key_id are dropped
+    // the same drawings again: by default both copies are written, with drop_duplicates the
+    // second is dropped by key_id
     let b = write(dir.path(), "b.ndjson", GOOD);
     let out = dir.path().join("d.parquet");
-    let r = ingest(&[a.clone(), b], &out, &IngestConfig::default(), &()).unwrap();
+    let r = ingest(&[a.clone(), b.clone()], &out, &IngestConfig::default(), &()).unwrap();
+    assert_eq!((r.read, r.written, r.skipped_duplicate), (6, 6, 0));
+    let dedup = IngestConfig {
+        drop_duplicates: true,
+        ..Default::default()
+    };
+    let r = ingest(&[a.clone(), b], &out, &dedup, &()).unwrap();
     assert_eq!((r.read, r.written, r.skipped_duplicate), (6, 3, 3));
     let t = tables::drawings::read(&out).unwrap();
     assert_eq!(t.rows.len(), 3);
