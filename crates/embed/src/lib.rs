@@ -36,6 +36,10 @@ pub struct EmbedConfig {
     pub seed: u64,
     /// `cpu`, `cuda` or `metal` (the latter two need the cargo feature of that name).
     pub device: String,
+    /// Write each vector scaled to unit length. The contrastive term compares directions, so
+    /// a latent's length says little about the drawing, and neighbours, the map and the
+    /// clusters do better on directions. Decoding always uses the model's own vectors.
+    pub unit_length: bool,
 }
 
 impl Default for EmbedConfig {
@@ -50,6 +54,7 @@ impl Default for EmbedConfig {
             max_len: 250,
             seed: 0,
             device: "cpu".into(),
+            unit_length: true,
         }
     }
 }
@@ -168,12 +173,17 @@ pub fn embed(
             serde_json::to_string(&info.model).unwrap_or_default(),
         ),
         ("embed.model_trained_on".into(), info.data.path.clone()),
+        ("embed.unit_length".into(), cfg.unit_length.to_string()),
     ];
+    let mut values = vectors.concat();
+    if cfg.unit_length {
+        scale_to_unit_length(&mut values, report.dim);
+    }
     let emb = EmbeddingTable {
         key_ids: table.rows.iter().map(|r| r.key_id.clone()).collect(),
         splits: table.rows.iter().map(|r| r.split).collect(),
         dim: report.dim,
-        values: vectors.concat(),
+        values,
         labels: table.label_columns(),
         metadata: metadata.clone(),
     };
@@ -228,6 +238,16 @@ pub fn embed(
         tables::sequences::write_interpolations(&out.interpolations, &interpolations, &metadata)?;
     }
     Ok(report)
+}
+
+/// Scales each `dim`-wide row to unit length (an all-zero row stays zero).
+fn scale_to_unit_length(values: &mut [f32], dim: usize) {
+    for row in values.chunks_exact_mut(dim.max(1)) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
 }
 
 /// Encodes every drawing, sorted by length so batches hold drawings of similar length.

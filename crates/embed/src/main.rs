@@ -56,6 +56,10 @@ struct Args {
     /// cpu, cuda, cuda:N or metal (cuda and metal need the cargo feature) [config: device].
     #[arg(long)]
     device: Option<String>,
+    /// Write each vector scaled to unit length (decoding still uses the model's own vectors)
+    /// [config: unit_length].
+    #[arg(long)]
+    unit_length: Option<bool>,
 }
 
 fn main() -> Result<()> {
@@ -64,7 +68,7 @@ fn main() -> Result<()> {
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: EmbedConfig = config.section("embed")?;
     override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
-        interpolation_steps, decode, temperature, max_len, seed, device);
+        interpolation_steps, decode, temperature, max_len, seed, device, unit_length);
     let mut out = Outputs::beside(&args.output);
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;

@@ -129,6 +129,31 @@ fn writes_embeddings_reconstructions_and_interpolations() {
     assert!(max_diff < 1e-5, "embeddings differ by {max_diff}");
     let rec2 = tables::sequences::read_reconstructions(&out2.reconstructions).unwrap();
     assert_eq!(rec, rec2);
+
+    // unit length by default; without it the model's own vectors, of which these are the
+    // directions, and the reconstructions (decoded from the model's vectors) do not change
+    for row in e.values.chunks(e.dim) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+    }
+    let out3 = Outputs::beside(&dir.path().join("g/embeddings.parquet"));
+    let cfg3 = EmbedConfig {
+        unit_length: false,
+        ..cfg.clone()
+    };
+    embed(&run, &drawings, &out3, &cfg3, &|_, _| {}).unwrap();
+    let e3 = tables::embeddings::read(&out3.embeddings).unwrap();
+    let mut lengths_differ = false;
+    for (raw, unit) in e3.values.chunks(e3.dim).zip(e.values.chunks(e.dim)) {
+        let norm = raw.iter().map(|v| v * v).sum::<f32>().sqrt();
+        lengths_differ |= (norm - 1.0).abs() > 1e-3;
+        for (r, u) in raw.iter().zip(unit) {
+            assert!((r / norm - u).abs() < 1e-5);
+        }
+    }
+    assert!(lengths_differ, "the raw vectors are not already unit length");
+    let rec3 = tables::sequences::read_reconstructions(&out3.reconstructions).unwrap();
+    assert_eq!(rec, rec3);
 }
 
 #[test]
