@@ -138,10 +138,12 @@ pub(crate) fn draw_drawing<DB: DrawingBackend>(
         stroke_width: width,
     };
     for s in &strokes {
-        let pts: Vec<(i32, i32)> = s.points().map(|(x, y)| map(x, y)).collect();
-        let moves = pts.windows(2).any(|w| w[0] != w[1]);
-        if moves {
-            area.draw(&PathElement::new(pts, style)).render(figure)?;
+        let mut pts: Vec<(i32, i32)> = s.points().map(|(x, y)| map(x, y)).collect();
+        pts.dedup();
+        if pts.len() > 1 {
+            for run in split_at_sharp_turns(&pts, width) {
+                area.draw(&PathElement::new(run, style)).render(figure)?;
+            }
         } else if let Some(&p) = pts.first() {
             // a tap (one point, or points on one pixel) is a dot, which a path would not show
             area.draw(&Circle::new(p, width.max(1), ink.plot().filled()))
@@ -149,6 +151,30 @@ pub(crate) fn draw_drawing<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// Splits a path (no two neighbours equal) where it turns back by more than 120°, when drawn
+/// wider than one pixel. plotters joins a wide path's segments with unlimited miters, so a
+/// stroke that doubles back on itself gets a spike that can reach far outside its cell; each
+/// run ends and the next begins at the turning point, so the ink stays joined.
+pub(crate) fn split_at_sharp_turns(pts: &[(i32, i32)], width: u32) -> Vec<Vec<(i32, i32)>> {
+    let mut runs = Vec::new();
+    let mut run = vec![pts[0]];
+    for i in 1..pts.len() {
+        run.push(pts[i]);
+        if width > 1 && i + 1 < pts.len() {
+            let a = ((pts[i].0 - pts[i - 1].0) as f64, (pts[i].1 - pts[i - 1].1) as f64);
+            let b = ((pts[i + 1].0 - pts[i].0) as f64, (pts[i + 1].1 - pts[i].1) as f64);
+            let dot = a.0 * b.0 + a.1 * b.1;
+            let lengths = a.0.hypot(a.1) * b.0.hypot(b.1);
+            // cos of the turn below -0.5: more than 120°
+            if dot < -0.5 * lengths {
+                runs.push(std::mem::replace(&mut run, vec![pts[i]]));
+            }
+        }
+    }
+    runs.push(run);
+    runs
 }
 
 /// Draws `s` at `pos` with the bundled font.
@@ -278,4 +304,56 @@ pub(crate) fn top_centre() -> Pos {
 }
 pub(crate) fn centre() -> Pos {
     Pos::new(HPos::Center, VPos::Center)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharp_turns_split_the_path_and_smooth_ones_do_not() {
+        let zigzag = [(0, 0), (10, 0), (1, 1), (11, 1)];
+        let runs = split_at_sharp_turns(&zigzag, 3);
+        assert_eq!(
+            runs,
+            vec![vec![(0, 0), (10, 0)], vec![(10, 0), (1, 1)], vec![(1, 1), (11, 1)]]
+        );
+        // one pixel wide: no miters, nothing to split
+        assert_eq!(split_at_sharp_turns(&zigzag, 1), vec![zigzag.to_vec()]);
+        let square = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)];
+        assert_eq!(split_at_sharp_turns(&square, 3), vec![square.to_vec()]);
+    }
+
+    #[test]
+    fn a_stroke_that_doubles_back_stays_inside_its_cell() {
+        // a long stroke that turns back on itself at a very acute angle: drawn 4 pixels wide
+        // as one path, its miter reached far outside the cell
+        let d = Stroke3::from_strokes(&[Stroke::new(
+            vec![0.0, 200.0, 0.0, 200.0],
+            vec![0.0, 2.0, 4.0, 6.0],
+        )]);
+        let (w, h) = (200u32, 200u32);
+        let cell = Rect::new(70, 70, 60, 60);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            draw_drawing(&root, "test", cell, &d, Rgb(0, 0, 0), 4).unwrap();
+            root.present().unwrap();
+        }
+        let mut inside = 0;
+        for y in 0..h as i32 {
+            for x in 0..w as i32 {
+                let i = ((y * w as i32 + x) * 3) as usize;
+                if buf[i] < 128 {
+                    let near = x >= cell.x - 3
+                        && x < cell.x + cell.w + 3
+                        && y >= cell.y - 3
+                        && y < cell.y + cell.h + 3;
+                    assert!(near, "ink at ({x}, {y}), outside the cell");
+                    inside += 1;
+                }
+            }
+        }
+        assert!(inside > 100, "the stroke is drawn ({inside} pixels)");
+    }
 }
