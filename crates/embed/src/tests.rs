@@ -151,7 +151,10 @@ fn writes_embeddings_reconstructions_and_interpolations() {
             assert!((r / norm - u).abs() < 1e-5);
         }
     }
-    assert!(lengths_differ, "the raw vectors are not already unit length");
+    assert!(
+        lengths_differ,
+        "the raw vectors are not already unit length"
+    );
     let rec3 = tables::sequences::read_reconstructions(&out3.reconstructions).unwrap();
     assert_eq!(rec, rec3);
 }

@@ -163,8 +163,14 @@ pub(crate) fn split_at_sharp_turns(pts: &[(i32, i32)], width: u32) -> Vec<Vec<(i
     for i in 1..pts.len() {
         run.push(pts[i]);
         if width > 1 && i + 1 < pts.len() {
-            let a = ((pts[i].0 - pts[i - 1].0) as f64, (pts[i].1 - pts[i - 1].1) as f64);
-            let b = ((pts[i + 1].0 - pts[i].0) as f64, (pts[i + 1].1 - pts[i].1) as f64);
+            let a = (
+                (pts[i].0 - pts[i - 1].0) as f64,
+                (pts[i].1 - pts[i - 1].1) as f64,
+            );
+            let b = (
+                (pts[i + 1].0 - pts[i].0) as f64,
+                (pts[i + 1].1 - pts[i].1) as f64,
+            );
             let dot = a.0 * b.0 + a.1 * b.1;
             let lengths = a.0.hypot(a.1) * b.0.hypot(b.1);
             // cos of the turn below -0.5: more than 120°
@@ -316,7 +322,11 @@ mod tests {
         let runs = split_at_sharp_turns(&zigzag, 3);
         assert_eq!(
             runs,
-            vec![vec![(0, 0), (10, 0)], vec![(10, 0), (1, 1)], vec![(1, 1), (11, 1)]]
+            vec![
+                vec![(0, 0), (10, 0)],
+                vec![(10, 0), (1, 1)],
+                vec![(1, 1), (11, 1)]
+            ]
         );
         // one pixel wide: no miters, nothing to split
         assert_eq!(split_at_sharp_turns(&zigzag, 1), vec![zigzag.to_vec()]);

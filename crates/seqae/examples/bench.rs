@@ -106,8 +106,7 @@ fn op_bench(h: usize, reps: usize) {
     let (mut fwd, mut bwd) = (0.0, 0.0);
     for _ in 0..reps {
         let t0 = Instant::now();
-        let y =
-            seqae::lstm::fused(&x, &w, &s0, &lengths, seqae::kernel::Output::All).unwrap();
+        let y = seqae::lstm::fused(&x, &w, &s0, &lengths, seqae::kernel::Output::All).unwrap();
         let t1 = Instant::now();
         let _g = y.sum_all().unwrap().backward().unwrap();
         fwd += (t1 - t0).as_secs_f64();

@@ -5,11 +5,13 @@
 //! bias_hh` (gates in PyTorch's order i, f, g, o), so that one custom op with three inputs
 //! carries them and its backward hands back one gradient. The input projection runs inside
 //! the op: a `[T, B, 4H]` tensor of it, and of its gradient, would cost more in memory traffic
-//! than the products themselves. A row `b` is active at step `s` while `s < lengths[b]`; at padded steps
-//! the state (h, c) is held, so the state after the last step is the one at each row's own last
-//! real step. The batch is split into one slice per rayon thread; each slice runs the whole
-//! sequence with single-threaded `gemm` calls on its rows (small products do not pay for
-//! splitting, whole slices do).
+//! than the products themselves.
+//!
+//! A row `b` is active at step `s` while `s < lengths[b]`; at padded steps the state (h, c) is
+//! held, so the state after the last step is the one at each row's own last real step. The batch
+//! is split into one slice per rayon thread; each slice runs the whole sequence with
+//! single-threaded `gemm` calls on its rows (small products do not pay for splitting, whole
+//! slices do).
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -383,7 +385,6 @@ impl Drop for Unpacked {
 /// Runs the forward. `x` is `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see the module
 /// doc), `state0` `[B, 2H]` (h0 then c0 per row). Returns the requested output and, when
 /// `save`, what the backward needs.
-#[allow(clippy::too_many_arguments)]
 pub fn forward(
     dims: Dims,
     x: &[f32],
@@ -743,11 +744,18 @@ mod tests {
 
     #[test]
     fn padded_rows_hold_their_state() {
-        let dims = Dims { t: 4, b: 3, i: 2, h: 2 };
+        let dims = Dims {
+            t: 4,
+            b: 3,
+            i: 2,
+            h: 2,
+        };
         let x: Vec<f32> = (0..4 * 3 * 2)
             .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1)
             .collect();
-        let w: Vec<f32> = (0..8 * 5).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.2).collect();
+        let w: Vec<f32> = (0..8 * 5)
+            .map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.2)
+            .collect();
         let state0 = vec![0.1f32; 3 * 4];
         let lengths = [4, 2, 1];
         let (all, _) = forward(dims, &x, &w, &state0, &lengths, Output::All, false);

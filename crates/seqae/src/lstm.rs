@@ -136,10 +136,7 @@ pub fn fused(
     let (g4, width) = w.dims2()?;
     let h = g4 / 4;
     if g4 != 4 * h || width != i + h + 1 {
-        candle_core::bail!(
-            "lstm op: weights {:?} do not fit input width {i}",
-            w.dims()
-        );
+        candle_core::bail!("lstm op: weights {:?} do not fit input width {i}", w.dims());
     }
     let save = x.track_op() || w.track_op() || state0.track_op();
     let op = LstmOp {
