@@ -7,7 +7,8 @@
 //! | `embedding` | fixed_size_list<float32>[dim] |
 //! | `word`, `label_<factor>` | string, null: labels carried from the drawings |
 //!
-//! The footer metadata names the model and the input (`model`, `input`).
+//! The footer metadata names the model and the input (`model`, `input`). `embed` writes each
+//! vector at unit length unless told not to (`embed.unit_length` in the footer says which).
 
 use std::path::Path;
 use std::sync::Arc;
