@@ -215,8 +215,11 @@ impl TableWriter {
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            // unique per row: a dictionary only costs time
+            // unique per row (nearly, for the timestamps): a dictionary only costs time, and
+            // the timestamps' fell back to plain in every row group anyway (2M faces: 292.6 MB
+            // without it, 297.3 with)
             .set_column_dictionary_enabled(ColumnPath::from("key_id"), false)
+            .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
             // the stroke columns: after zstd a dictionary saves nothing (2M faces: 297.3 MB
             // without, 297.5 with), and its encoder holds each page's values as u64 indices,
             // about 18 MB a column
