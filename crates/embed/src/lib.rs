@@ -177,7 +177,9 @@ pub fn embed(
     ];
     let mut values = vectors.concat();
     if cfg.unit_length {
-        scale_to_unit_length(&mut values, report.dim);
+        let m = clustering::Matrix::new(values, report.dim)
+            .with_context(|| format!("the vectors of {}", input.display()))?;
+        values = clustering::l2_normalise(&m).into_vec();
     }
     let emb = EmbeddingTable {
         key_ids: table.rows.iter().map(|r| r.key_id.clone()).collect(),
@@ -238,16 +240,6 @@ pub fn embed(
         tables::sequences::write_interpolations(&out.interpolations, &interpolations, &metadata)?;
     }
     Ok(report)
-}
-
-/// Scales each `dim`-wide row to unit length (an all-zero row stays zero).
-fn scale_to_unit_length(values: &mut [f32], dim: usize) {
-    for row in values.chunks_exact_mut(dim.max(1)) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|v| *v /= norm);
-        }
-    }
 }
 
 /// Encodes every drawing, sorted by length so batches hold drawings of similar length.

@@ -382,6 +382,23 @@ impl Drop for Unpacked {
     }
 }
 
+/// `gates` (`[rows, 4H]`) += `input` (`[rows, k]`) · `w_t`ᵀ, with `w_t` the `[k, 4H]` transpose
+/// of a weight matrix. Computed as its transpose (gatesᵀ += w · inputᵀ), so that gemm's long
+/// side is the 4H gates and the weights, column-major in `w_t`, are read without repacking.
+fn add_product(gates: &mut [f32], w_t: &[f32], input: &[f32], k: usize) {
+    let g4 = w_t.len() / k;
+    matmul(
+        (g4, input.len() / k, k),
+        gates,
+        (1, g4 as isize),
+        true,
+        w_t,
+        (1, g4 as isize),
+        input,
+        (1, k as isize),
+    );
+}
+
 /// Runs the forward. `x` is `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see the module
 /// doc), `state0` `[B, 2H]` (h0 then c0 per row). Returns the requested output and, when
 /// `save`, what the backward needs.
@@ -441,35 +458,11 @@ pub fn forward(
                 for row in gates.chunks_exact_mut(g4) {
                     row.copy_from_slice(&wu.bias);
                 }
-                // Both products are computed as their transposes (gatesᵀ += w · inputᵀ), so
-                // that gemm's long side is the 4H gates and the weights, kept column-major,
-                // are read without repacking.
                 if i > 0 {
                     let x_s = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
-                    matmul(
-                        (g4, nb, i),
-                        gates,
-                        (1, g4 as isize),
-                        true,
-                        &wu.w_ih_t,
-                        (1, g4 as isize),
-                        x_s,
-                        (1, i as isize),
-                    );
+                    add_product(gates, &wu.w_ih_t, x_s, i);
                 }
-                {
-                    let h_prev = &sl.hs[ps * nb * h..(ps + 1) * nb * h];
-                    matmul(
-                        (g4, nb, h),
-                        gates,
-                        (1, g4 as isize),
-                        true,
-                        &wu.w_hh_t,
-                        (1, g4 as isize),
-                        h_prev,
-                        (1, h as isize),
-                    );
-                }
+                add_product(gates, &wu.w_hh_t, &sl.hs[ps * nb * h..(ps + 1) * nb * h], h);
                 // previous and next state slots are distinct (s and s+1, or s%2 and (s+1)%2)
                 let (cs_lo, cs_hi) = sl.cs.split_at_mut(ps.max(ns) * nb * h);
                 let (hs_lo, hs_hi) = sl.hs.split_at_mut(ps.max(ns) * nb * h);
@@ -616,7 +609,7 @@ pub fn backward(
                     // held steps pass dh and dc through unchanged (dg stays zero)
                 }
                 // dh_{s-1} = dg_s · w_hh for active rows, as its transpose (w_hhᵀ · dg_sᵀ,
-                // for the same reason as in the forward; w_hhᵀ is column-major in the packed
+                // for the reason `add_product` gives; w_hhᵀ is column-major in the packed
                 // rows); held rows keep dh
                 matmul(
                     (h, nb, g4),
