@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
             name: "label_blob".into(),
             values: truth.iter().map(|t| Some(t.to_string())).collect(),
         }],
+        inside: None,
         metadata: vec![],
     };
     tables::embeddings::write(std::path::Path::new(out), &table)?;

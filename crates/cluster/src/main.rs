@@ -1,5 +1,6 @@
-//! `cluster`: groups the drawings' embeddings by density and writes `clusters.parquet` (key_id,
-//! cluster, strength, outlier_score, x, y) and `cluster_summary.json` beside it.
+//! `cluster`: groups the drawings' embeddings (HDBSCAN, DBSCAN or k-means) and writes
+//! `clusters.parquet` (key_id, cluster, strength, outlier_score, x, y) and
+//! `cluster_summary.json` beside it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use tables::clusters::ClusterRow;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct ClusterConfig {
+    vectors: Vectors,
     algorithm: Algorithm,
     min_cluster_size: usize,
     min_samples: usize,
@@ -26,14 +28,28 @@ struct ClusterConfig {
     exact_max_points: usize,
     sample_size: usize,
     assign_factor: f32,
+    k: usize,
+    restarts: usize,
     seed: u64,
     silhouette_sample: usize,
+}
+
+/// Which vectors of `embeddings.parquet` are clustered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+enum Vectors {
+    /// The whole drawing's (the `embedding` column).
+    Embedding,
+    /// What is drawn inside the drawing's largest stroke (the `inside` column): a face's eyes,
+    /// nose and mouth without its outline and hair. Drawings with nothing inside are noise.
+    Inside,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         let p = ClusterParams::default();
         ClusterConfig {
+            vectors: Vectors::Embedding,
             algorithm: p.algorithm,
             min_cluster_size: p.min_cluster_size,
             min_samples: p.min_samples,
@@ -44,6 +60,8 @@ impl Default for ClusterConfig {
             exact_max_points: p.exact_max_points,
             sample_size: p.sample_size,
             assign_factor: p.assign_factor,
+            k: p.k,
+            restarts: p.restarts,
             seed: p.seed,
             silhouette_sample: 2000,
         }
@@ -63,6 +81,8 @@ impl ClusterConfig {
             exact_max_points: self.exact_max_points,
             sample_size: self.sample_size,
             assign_factor: self.assign_factor,
+            k: self.k,
+            restarts: self.restarts,
             seed: self.seed,
         }
     }
@@ -74,6 +94,8 @@ enum AlgorithmArg {
     Hdbscan,
     /// Fixed-radius density clustering (needs --eps).
     Dbscan,
+    /// Every drawing in one of --k groups of near vectors (no noise).
+    Kmeans,
 }
 
 impl From<AlgorithmArg> for Algorithm {
@@ -81,6 +103,7 @@ impl From<AlgorithmArg> for Algorithm {
         match a {
             AlgorithmArg::Hdbscan => Algorithm::Hdbscan,
             AlgorithmArg::Dbscan => Algorithm::Dbscan,
+            AlgorithmArg::Kmeans => Algorithm::Kmeans,
         }
     }
 }
@@ -101,8 +124,9 @@ impl From<MetricArg> for Metric {
     }
 }
 
-/// Groups embeddings into clusters (HDBSCAN by default; exact up to --exact-max-points, else a
-/// sample clustered exactly and the rest assigned to their nearest clustered sample point).
+/// Groups embeddings into clusters: HDBSCAN (exact up to --exact-max-points, else a sample
+/// clustered exactly and the rest assigned to their nearest clustered sample point), DBSCAN or
+/// k-means, on the whole drawings' vectors or on the vectors of what is inside their outlines.
 /// Writes one row per drawing to the output Parquet file and the summary (cluster sizes, noise
 /// share, silhouette, ARI/NMI against every label column) to cluster_summary.json beside it.
 #[derive(Parser)]
@@ -119,6 +143,10 @@ struct Cli {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Which vectors to cluster: the whole drawing's, or what is inside its largest stroke
+    /// [config: vectors; default embedding].
+    #[arg(long, value_enum)]
+    vectors: Option<Vectors>,
     /// Clustering algorithm [config: algorithm; default hdbscan].
     #[arg(long, value_enum)]
     algorithm: Option<AlgorithmArg>,
@@ -152,7 +180,13 @@ struct Cli {
     /// its core distance [config: assign_factor; default 2.0].
     #[arg(long)]
     assign_factor: Option<f32>,
-    /// Seed of the sample and of the silhouette's sample [config: seed; default 0].
+    /// k-means: the number of clusters [config: k; default 16].
+    #[arg(long)]
+    k: Option<usize>,
+    /// k-means: seeded starts, the best kept [config: restarts; default 4].
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Seed of the sample, of k-means' starts and of the silhouette's sample [config: seed; default 0].
     #[arg(long)]
     seed: Option<u64>,
     /// Points in the silhouette's sample [config: silhouette_sample; default 2000].
@@ -164,7 +198,10 @@ struct Cli {
 struct Summary<'a> {
     input: String,
     output: String,
+    vectors: Vectors,
     n_points: usize,
+    /// Points left out (with nothing inside, when clustering the `inside` vectors): noise.
+    n_left_out: usize,
     dim: usize,
     params: &'a ClusterParams,
     method: &'a Method,
@@ -194,9 +231,9 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: ClusterConfig = config.section("cluster")?;
-    override_from_flags!(cfg, args; algorithm, min_cluster_size, min_samples, eps, metric,
-        standardise, pca_dims, exact_max_points, sample_size, assign_factor, seed,
-        silhouette_sample);
+    override_from_flags!(cfg, args; vectors, algorithm, min_cluster_size, min_samples, eps,
+        metric, standardise, pca_dims, exact_max_points, sample_size, assign_factor, k, restarts,
+        seed, silhouette_sample);
     let params = cfg.params();
     params.validate()?;
     let t = Instant::now();
@@ -205,17 +242,64 @@ fn main() -> Result<()> {
     bar.set_message(format!("reading {}", args.input.display()));
     let table = tables::embeddings::read(&args.input)?;
     let n = table.len();
-    let m = Matrix::new(table.values.clone(), table.dim)
-        .with_context(|| format!("{}: embeddings", args.input.display()))?;
+    // the rows clustered: every drawing, or those with something inside their outline
+    let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors {
+        Vectors::Embedding => (&table.values, (0..n).collect()),
+        Vectors::Inside => {
+            let inside = table.inside.as_ref().with_context(|| {
+                format!(
+                    "{} has no `inside` column: embed with `inside = true` (--inside true), or \
+                     cluster with --vectors embedding",
+                    args.input.display()
+                )
+            })?;
+            (
+                &inside.values,
+                (0..n).filter(|&i| inside.present[i]).collect(),
+            )
+        }
+    };
+    let chosen: Vec<f32> = rows_in
+        .iter()
+        .flat_map(|&i| &values[i * table.dim..(i + 1) * table.dim])
+        .copied()
+        .collect();
+    let m = Matrix::new(chosen, table.dim).with_context(|| {
+        format!(
+            "{}: {} vectors",
+            args.input.display(),
+            if cfg.vectors == Vectors::Inside {
+                "inside"
+            } else {
+                "embedding"
+            }
+        )
+    })?;
 
-    bar.set_message(format!("clustering {n} points of {} dimensions", table.dim));
+    bar.set_message(format!("clustering {} points of {} dimensions", m.n_rows(), table.dim));
     let prepared = clustering::prepare(&m, &params)?;
-    let c = clustering::cluster_prepared(&prepared, &params)?;
+    let clustered = clustering::cluster_prepared(&prepared, &params)?;
     bar.set_message("2-D map and metrics");
-    let xy = clustering::project_2d(&prepared.matrix)?;
+    let xy_in = clustering::project_2d(&prepared.matrix)?;
+    let silhouette = clustering::silhouette(
+        &prepared.matrix,
+        &clustered.labels,
+        cfg.silhouette_sample,
+        cfg.seed,
+    )?;
+    // back to every drawing: one left out is noise at the map's centre (PCA centres it)
+    let mut c = clustered.clone();
+    c.labels = vec![-1; n];
+    c.strength = vec![0.0; n];
+    c.outlier = vec![1.0; n];
+    let mut xy = vec![[0f32; 2]; n];
+    for (r, &i) in rows_in.iter().enumerate() {
+        c.labels[i] = clustered.labels[r];
+        c.strength[i] = clustered.strength[r];
+        c.outlier[i] = clustered.outlier[r];
+        xy[i] = [xy_in.row(r)[0], xy_in.row(r)[1]];
+    }
     let s = c.summary();
-    let silhouette =
-        clustering::silhouette(&prepared.matrix, &c.labels, cfg.silhouette_sample, cfg.seed)?;
     let mut agreement = BTreeMap::new();
     for l in &table.labels {
         if let Some(a) = clustering::agreement(&c.labels, &l.values)? {
@@ -230,12 +314,13 @@ fn main() -> Result<()> {
             cluster: c.labels[i],
             strength: Some(c.strength[i]),
             outlier_score: Some(c.outlier[i]),
-            x: xy.row(i)[0],
-            y: xy.row(i)[1],
+            x: xy[i][0],
+            y: xy[i][1],
         })
         .collect();
     let meta = vec![
         ("input".to_string(), args.input.display().to_string()),
+        ("vectors".to_string(), format!("{:?}", cfg.vectors).to_lowercase()),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
     ];
@@ -246,7 +331,9 @@ fn main() -> Result<()> {
     let summary = Summary {
         input: args.input.display().to_string(),
         output: args.output.display().to_string(),
+        vectors: cfg.vectors,
         n_points: n,
+        n_left_out: n - rows_in.len(),
         dim: table.dim,
         params: &params,
         method: &c.method,
@@ -280,6 +367,7 @@ fn main() -> Result<()> {
             Method::ExactHdbscan => "exact HDBSCAN".to_string(),
             Method::SampledHdbscan(r) => format!("HDBSCAN on a {}-point sample", r.sample_size),
             Method::Dbscan => "DBSCAN".to_string(),
+            Method::Kmeans { .. } => format!("k-means, k {}", params.k),
         },
         summary.seconds,
         s.n_clusters,

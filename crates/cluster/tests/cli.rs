@@ -36,6 +36,7 @@ fn write_blobs(path: &Path, n: usize) -> Vec<i32> {
                 values: vec![Some("face".into()); n],
             },
         ],
+        inside: None,
         metadata: vec![],
     };
     tables::embeddings::write(path, &table).unwrap();
@@ -145,4 +146,70 @@ fn bad_input_fails_cleanly_without_output() {
         .unwrap();
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("min_cluster_size"));
+}
+
+#[test]
+fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = dir.path().join("embeddings.parquet");
+    let out = dir.path().join("clusters.parquet");
+    let n = 400;
+    let truth = write_blobs(&emb, n);
+    let run_with = |args: &[&str]| {
+        cluster_bin()
+            .args(["--config", "/dev/null"])
+            .args(args)
+            .arg("-o")
+            .arg(&out)
+            .arg(&emb)
+            .output()
+            .unwrap()
+    };
+    // no inside column yet: a clear error, no output
+    let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(err.contains("no `inside` column") && err.contains("embeddings.parquet"), "{err}");
+    assert!(!out.exists());
+
+    // the blobs become the inside vectors, the whole vectors noise; every 7th has no inside
+    let mut table = tables::embeddings::read(&emb).unwrap();
+    let present: Vec<bool> = (0..n).map(|i| i % 7 != 0).collect();
+    let values = table
+        .values
+        .chunks(16)
+        .zip(&present)
+        .flat_map(|(r, &p)| if p { r.to_vec() } else { vec![0.0; 16] })
+        .collect();
+    table.inside = Some(tables::embeddings::Inside { values, present: present.clone() });
+    table.values = (0..n * 16).map(|i| ((i * 7919) % 101) as f32).collect();
+    tables::embeddings::write(&emb, &table).unwrap();
+    let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("k-means, k 4") && stdout.contains("4 clusters"), "{stdout}");
+    let rows = tables::clusters::read(&out).unwrap();
+    let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
+    for (i, &l) in labels.iter().enumerate() {
+        assert_eq!(l < 0, !present[i], "row {i}");
+    }
+    let kept: Vec<usize> = (0..n).filter(|&i| present[i]).collect();
+    let ari = clustering::adjusted_rand_index(
+        &kept.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
+        &kept.iter().map(|&i| truth[i]).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(ari > 0.99, "ARI {ari}");
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("cluster_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["vectors"], "inside");
+    assert_eq!(summary["n_left_out"], (0..n).filter(|i| i % 7 == 0).count());
+
+    // k beyond the points: named
+    let run = run_with(&["--algorithm", "kmeans", "--k", "5000"]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("k: must be between 1 and the number of points (400)"), "{err}");
 }

@@ -1,4 +1,5 @@
-//! Speed and accuracy of HDBSCAN paths on 50-d Gaussian blobs with 5% uniform noise.
+//! Speed and accuracy of HDBSCAN paths and k-means (k 8) on 50-d Gaussian blobs with 5%
+//! uniform noise.
 //!
 //! `cargo run --release -p clustering --example cluster_bench [-- --sizes 10000,50000,160000
 //! --exact-max 50000 --overlap]` prints, per size, seconds and ARI (against the true blobs,
@@ -67,6 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assign_factor: factor,
             ..ClusterParams::default()
         });
+        runs.push(ClusterParams {
+            algorithm: clustering::Algorithm::Kmeans,
+            k: 8,
+            ..ClusterParams::default()
+        });
         for p in runs {
             let t = Instant::now();
             let c = cluster(&m, &p)?;
@@ -76,6 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Method::ExactHdbscan => "exact",
                 Method::SampledHdbscan(_) => "sampled",
                 Method::Dbscan => "dbscan",
+                Method::Kmeans { .. } => "k-means",
             };
             println!(
                 "{n:>8} {path:>8} {secs:>9.2} {:>7.4} {:>9} {:>7.3}",

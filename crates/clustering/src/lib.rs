@@ -1,5 +1,5 @@
-//! Groups embedding vectors by density: HDBSCAN (exact below a size threshold, sample-and-assign
-//! above it) or DBSCAN, with optional reductions first (cosine normalisation, standardising,
+//! Groups embedding vectors: by density with HDBSCAN (exact below a size threshold,
+//! sample-and-assign above it) or DBSCAN, or into `k` parts with k-means, with optional reductions first (cosine normalisation, standardising,
 //! PCA), a per-point membership strength, the 2-D map projection, and quality metrics
 //! (sizes, noise share, silhouette, ARI and NMI against reference labels).
 //!
@@ -16,6 +16,7 @@ pub mod blobs;
 mod dbscan;
 mod error;
 mod exact;
+mod kmeans;
 mod knn;
 mod matrix;
 pub mod metrics;
@@ -40,6 +41,8 @@ pub enum Algorithm {
     #[default]
     Hdbscan,
     Dbscan,
+    /// k-means: every point in one of `k` clusters, no noise.
+    Kmeans,
 }
 
 /// Distance between embeddings.
@@ -77,7 +80,11 @@ pub struct ClusterParams {
     /// Sample-and-assign: a point joins its nearest clustered sample point `j` when within
     /// this multiple of `j`'s core distance.
     pub assign_factor: f32,
-    /// Seed of the sample (and of nothing else).
+    /// k-means: the number of clusters.
+    pub k: usize,
+    /// k-means: seeded starts, of which the best (lowest sum of squared distances) is kept.
+    pub restarts: usize,
+    /// Seed of the sample and of k-means' starts.
     pub seed: u64,
 }
 
@@ -94,6 +101,8 @@ impl Default for ClusterParams {
             exact_max_points: 20_000,
             sample_size: 20_000,
             assign_factor: 2.0,
+            k: 16,
+            restarts: 4,
             seed: 0,
         }
     }
@@ -129,6 +138,12 @@ impl ClusterParams {
         if self.sample_size < 2 {
             return bad("sample_size", "must be at least 2");
         }
+        if self.algorithm == Algorithm::Kmeans && (self.k == 0 || self.restarts == 0) {
+            return bad(
+                if self.k == 0 { "k" } else { "restarts" },
+                "must be at least 1",
+            );
+        }
         Ok(())
     }
 }
@@ -142,6 +157,8 @@ pub enum Method {
     /// The `hdbscan` crate on a sample, the rest assigned (see the `sampled` module).
     SampledHdbscan(SampledRun),
     Dbscan,
+    /// k-means; `inertia` is the sum of squared distances to the centres.
+    Kmeans { inertia: f64 },
 }
 
 /// Result of [`cluster`].
@@ -235,6 +252,18 @@ pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Cl
         Algorithm::Dbscan => {
             let labels = dbscan::dbscan(x, p.eps, ms)?;
             (labels, knn::core_distances(x, ms)?, Method::Dbscan)
+        }
+        Algorithm::Kmeans => {
+            let t = Instant::now();
+            let km = kmeans::kmeans(x, p.k, p.restarts, p.seed)?;
+            debug!(secs = t.elapsed().as_secs_f32(), "k-means");
+            (
+                km.labels,
+                knn::core_distances(x, ms)?,
+                Method::Kmeans {
+                    inertia: km.inertia,
+                },
+            )
         }
     };
     let labels = relabel_by_size(&labels);

@@ -214,6 +214,68 @@ impl Stroke3 {
     }
 }
 
+impl Stroke3 {
+    /// The strokes drawn inside the largest one: what is inside a face's outline, or a house's
+    /// walls. Each stroke is read as a polygon closed by joining its ends, and the largest is
+    /// the one that encloses the largest area (not the widest: a head's hair can be as wide as
+    /// the head). A stroke is inside when most of its points are. The strokes kept stay where
+    /// they were drawn; `None` when no stroke is inside.
+    pub fn inside_largest(&self) -> Option<Stroke3> {
+        let strokes: Vec<Stroke> = self
+            .to_strokes()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let area = |s: &Stroke| {
+            let n = s.len();
+            let twice: f32 = (0..n)
+                .map(|i| {
+                    let j = (i + 1) % n;
+                    s.x[i] * s.y[j] - s.x[j] * s.y[i]
+                })
+                .sum();
+            twice.abs()
+        };
+        let largest = (0..strokes.len()).max_by(|&a, &b| {
+            area(&strokes[a])
+                .total_cmp(&area(&strokes[b]))
+                .then(b.cmp(&a))
+        })?;
+        let outline = &strokes[largest];
+        let inside: Vec<Stroke> = strokes
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| {
+                i != largest && {
+                    let n_in = s.points().filter(|&p| in_polygon(outline, p)).count();
+                    2 * n_in > s.len()
+                }
+            })
+            .map(|(_, s)| s.clone())
+            .collect();
+        (!inside.is_empty()).then(|| Stroke3::from_strokes(&inside))
+    }
+}
+
+/// Even-odd rule: is `p` inside the polygon through `poly`'s points (closed by joining its
+/// ends)? A polygon of fewer than three points has no inside.
+fn in_polygon(poly: &Stroke, (px, py): (f32, f32)) -> bool {
+    let n = poly.len();
+    if n < 3 {
+        return false;
+    }
+    let mut inside = false;
+    let mut j = n - 1;
+    for i in 0..n {
+        let (xi, yi, xj, yj) = (poly.x[i], poly.y[i], poly.x[j], poly.y[j]);
+        if (yi > py) != (yj > py) && px < xi + (py - yi) * (xj - xi) / (yj - yi) {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
 /// Width and height of one stroke's points.
 fn stroke_box(s: &Stroke) -> (f32, f32) {
     let span = |v: &[f32]| {
@@ -338,6 +400,42 @@ pub fn rasterise(drawing: &Stroke3, size: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn inside_largest_keeps_the_strokes_within_the_outline_in_place() {
+        let square = Stroke::new(vec![0.0, 100.0, 100.0, 0.0, 0.0], vec![0.0, 0.0, 100.0, 100.0, 2.0]);
+        let eye = Stroke::new(vec![30.0, 35.0], vec![30.0, 32.0]);
+        let hair = Stroke::new(vec![20.0, 25.0, 30.0], vec![-5.0, -20.0, -5.0]);
+        // a stroke half in, half out: most of its points decide
+        let ear = Stroke::new(vec![95.0, 110.0, 120.0], vec![50.0, 45.0, 55.0]);
+        let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![70.0, 75.0, 70.0]);
+        let d = Stroke3::from_strokes(&[eye.clone(), square, hair, ear, mouth.clone()]);
+        let inside = d.inside_largest().expect("two strokes inside");
+        assert_eq!(inside.to_strokes(), vec![eye, mouth]);
+    }
+
+    #[test]
+    fn the_outline_is_the_stroke_enclosing_most_not_the_widest() {
+        // hair: a zigzag wider than the head but enclosing little
+        let hair = Stroke::new(
+            vec![-10.0, 10.0, 30.0, 50.0, 70.0, 90.0, 110.0],
+            vec![5.0, -10.0, 5.0, -10.0, 5.0, -10.0, 5.0],
+        );
+        let head = Stroke::new(vec![0.0, 100.0, 100.0, 0.0], vec![0.0, 0.0, 100.0, 100.0]);
+        let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![70.0, 75.0, 70.0]);
+        let d = Stroke3::from_strokes(&[hair, head, mouth.clone()]);
+        assert_eq!(d.inside_largest().unwrap().to_strokes(), vec![mouth]);
+    }
+
+    #[test]
+    fn inside_largest_is_none_without_an_inside() {
+        let line = Stroke::new(vec![0.0, 100.0], vec![0.0, 0.0]);
+        let dot = Stroke::new(vec![50.0], vec![0.0]);
+        assert_eq!(Stroke3::from_strokes(&[line, dot]).inside_largest(), None);
+        assert_eq!(Stroke3::default().inside_largest(), None);
+        let ring = Stroke::new(vec![0.0, 10.0, 10.0, 0.0], vec![0.0, 0.0, 10.0, 10.0]);
+        assert_eq!(Stroke3::from_strokes(&[ring]).inside_largest(), None);
+    }
     use super::*;
 
     fn strokes_of(d: &Stroke3) -> Vec<Vec<(f32, f32)>> {

@@ -1,5 +1,7 @@
 //! Stage 3, `embed`: loads a run folder written by `train`, encodes every drawing of a drawings
-//! table to its latent vector (`embeddings.parquet`), and decodes some back from their vectors
+//! table to its latent vector (`embeddings.parquet`), and also what the drawing has inside its
+//! largest stroke (a face's eyes, nose and mouth inside its outline) to a second vector, and
+//! decodes some back from their vectors
 //! alone: reconstructions (`reconstructions.parquet`) and interpolations between pairs of
 //! drawings (`interpolations.parquet`).
 
@@ -40,6 +42,10 @@ pub struct EmbedConfig {
     /// a latent's length says little about the drawing, and neighbours, the map and the
     /// clusters do better on directions. Decoding always uses the model's own vectors.
     pub unit_length: bool,
+    /// Also encode what each drawing has inside its largest stroke, alone, in the whole
+    /// drawing's box (the `inside` column): the vector of a face's eyes, nose and mouth, which
+    /// the model knows from the contrastive views that leave the outline out.
+    pub inside: bool,
 }
 
 impl Default for EmbedConfig {
@@ -55,6 +61,7 @@ impl Default for EmbedConfig {
             seed: 0,
             device: "cpu".into(),
             unit_length: true,
+            inside: true,
         }
     }
 }
@@ -113,6 +120,8 @@ impl Outputs {
 #[derive(Debug, Clone, Default)]
 pub struct EmbedReport {
     pub drawings: usize,
+    /// Drawings with something inside their largest stroke (with `inside`).
+    pub with_inside: Option<usize>,
     pub dim: usize,
     pub encode_s: f64,
     pub reconstructions: usize,
@@ -161,8 +170,31 @@ pub fn embed(
     };
 
     let t = std::time::Instant::now();
-    let vectors = encode_all(&model, &table, cfg.batch_size, progress)
-        .with_context(|| format!("encoding {}", input.display()))?;
+    // one pass over the drawings, or two with the insides: the bar counts both
+    let n = table.rows.len();
+    let passes = 1 + usize::from(cfg.inside);
+    let vectors = encode_all(&table, cfg.batch_size, &|d, _| progress(d, passes * n), |ds| {
+        model.encode(ds, cfg.batch_size)
+    })
+    .with_context(|| format!("encoding {}", input.display()))?;
+    let inside = if cfg.inside {
+        let second = |d: usize, _| progress(n + d, passes * n);
+        let inside = encode_all(&table, cfg.batch_size, &second, |ds| {
+            model.encode_inside(ds, cfg.batch_size)
+        })
+        .with_context(|| format!("encoding the insides of {}", input.display()))?;
+        report.with_inside = Some(inside.iter().filter(|v| v.is_some()).count());
+        let present: Vec<bool> = inside.iter().map(Option::is_some).collect();
+        let zeros = vec![0f32; report.dim];
+        let values = inside
+            .iter()
+            .flat_map(|v| v.as_deref().unwrap_or(&zeros))
+            .copied()
+            .collect();
+        Some(tables::embeddings::Inside { values, present })
+    } else {
+        None
+    };
     report.encode_s = t.elapsed().as_secs_f64();
 
     let metadata: tables::Metadata = vec![
@@ -176,10 +208,18 @@ pub fn embed(
         ("embed.unit_length".into(), cfg.unit_length.to_string()),
     ];
     let mut values = vectors.concat();
+    let mut inside = inside;
     if cfg.unit_length {
-        let m = clustering::Matrix::new(values, report.dim)
-            .with_context(|| format!("the vectors of {}", input.display()))?;
-        values = clustering::l2_normalise(&m).into_vec();
+        let unit = |values: Vec<f32>| -> Result<Vec<f32>> {
+            let m = clustering::Matrix::new(values, report.dim)
+                .with_context(|| format!("the vectors of {}", input.display()))?;
+            // a zero row (no inside) stays zero
+            Ok(clustering::l2_normalise(&m).into_vec())
+        };
+        values = unit(values)?;
+        if let Some(i) = inside.as_mut() {
+            i.values = unit(std::mem::take(&mut i.values))?;
+        }
     }
     let emb = EmbeddingTable {
         key_ids: table.rows.iter().map(|r| r.key_id.clone()).collect(),
@@ -187,6 +227,7 @@ pub fn embed(
         dim: report.dim,
         values,
         labels: table.label_columns(),
+        inside,
         metadata: metadata.clone(),
     };
 
@@ -242,21 +283,22 @@ pub fn embed(
     Ok(report)
 }
 
-/// Encodes every drawing, sorted by length so batches hold drawings of similar length.
-fn encode_all(
-    model: &seqae::SeqAe,
+/// Encodes every drawing with `encode`, sorted by length so batches hold drawings of similar
+/// length.
+fn encode_all<T: Clone + Default>(
     table: &DrawingTable,
     batch: usize,
     progress: &dyn Fn(usize, usize),
-) -> Result<Vec<Vec<f32>>> {
+    encode: impl Fn(&[&Stroke3]) -> seqae::Result<Vec<T>>,
+) -> Result<Vec<T>> {
     let n = table.rows.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| table.rows[i].drawing.len());
-    let mut out = vec![Vec::new(); n];
+    let mut out = vec![T::default(); n];
     let mut done = 0;
     for chunk in order.chunks(batch) {
         let ds: Vec<&Stroke3> = chunk.iter().map(|&i| &table.rows[i].drawing).collect();
-        let z = model.encode(&ds, batch).map_err(|e| {
+        let z = encode(&ds).map_err(|e| {
             // the model names the position in the batch; name the drawing
             anyhow::anyhow!("{e}").context(format!(
                 "in the batch starting at drawing `{}`",

@@ -60,6 +60,10 @@ struct Args {
     /// [config: unit_length].
     #[arg(long)]
     unit_length: Option<bool>,
+    /// Also write the `inside` column: the vector of what each drawing has inside its largest
+    /// stroke (a face's eyes, nose and mouth), null where nothing is [config: inside].
+    #[arg(long)]
+    inside: Option<bool>,
 }
 
 fn main() -> Result<()> {
@@ -68,7 +72,8 @@ fn main() -> Result<()> {
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: EmbedConfig = config.section("embed")?;
     override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
-        interpolation_steps, decode, temperature, max_len, seed, device, unit_length);
+        interpolation_steps, decode, temperature, max_len, seed, device, unit_length,
+        inside);
     let mut out = Outputs::beside(&args.output);
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;
@@ -87,9 +92,12 @@ fn main() -> Result<()> {
     bar.finish_and_clear();
     let r = result?;
     println!(
-        "[embed] {} drawings to {}-d vectors in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
+        "[embed] {} drawings to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
         r.drawings,
         r.dim,
+        r.with_inside.map_or(String::new(), |k| format!(
+            " (and {k} with something inside their outline to inside vectors)"
+        )),
         r.encode_s,
         r.drawings as f64 / r.encode_s.max(1e-9),
         out.embeddings.display(),

@@ -157,6 +157,35 @@ fn writes_embeddings_reconstructions_and_interpolations() {
     );
     let rec3 = tables::sequences::read_reconstructions(&out3.reconstructions).unwrap();
     assert_eq!(rec, rec3);
+
+    // the inside vectors: every fixture face has a stroke inside its square, at unit length
+    // too, the same whatever the batch, and different from the whole drawing's
+    assert_eq!(r.with_inside, Some(40));
+    let inside = e.inside.as_ref().expect("inside column by default");
+    assert!(inside.present.iter().all(|&p| p));
+    for (row, whole) in inside.values.chunks(e.dim).zip(e.values.chunks(e.dim)) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+        assert_ne!(row, whole);
+    }
+    let inside2 = e2.inside.as_ref().unwrap();
+    let max_diff = inside
+        .values
+        .iter()
+        .zip(&inside2.values)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max_diff < 1e-5, "inside vectors differ by {max_diff}");
+    let out4 = Outputs::beside(&dir.path().join("h/embeddings.parquet"));
+    let no_inside = EmbedConfig {
+        inside: false,
+        ..cfg.clone()
+    };
+    let r4 = embed(&run, &drawings, &out4, &no_inside, &|_, _| {}).unwrap();
+    assert_eq!(r4.with_inside, None);
+    let e4 = tables::embeddings::read(&out4.embeddings).unwrap();
+    assert!(e4.inside.is_none());
+    assert_eq!(e4.values, e.values);
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn main() {
             dim,
             values,
             labels: vec![],
+            inside: None,
             metadata: vec![],
         },
     )

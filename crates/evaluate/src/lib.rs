@@ -315,6 +315,10 @@ pub struct LabelScore {
     pub majority_rate: f64,
     /// Cross-validated kNN accuracy in the embedding space.
     pub knn_accuracy: Option<f64>,
+    /// The same with the `inside` vectors (what is inside each drawing's outline), over the
+    /// drawings that have one; `None` without that column.
+    #[serde(default)]
+    pub inside_knn_accuracy: Option<f64>,
     /// The same in the raster+PCA baseline space.
     pub baseline_knn_accuracy: Option<f64>,
     /// The clusters table against this label.
@@ -456,12 +460,13 @@ impl Evaluation {
                 .max(5);
             let _ = writeln!(
                 s,
-                "{:<w$} {:>7} {:>7} {:>8} | {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
+                "{:<w$} {:>7} {:>7} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
                 "label",
                 "n",
                 "classes",
                 "majority",
                 "kNN emb",
+                "kNN in",
                 "kNN raw",
                 "ARI emb",
                 "NMI emb",
@@ -471,12 +476,13 @@ impl Evaluation {
             for l in &self.labels {
                 let _ = writeln!(
                     s,
-                    "{:<w$} {:>7} {:>7} {:>8.3} | {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
+                    "{:<w$} {:>7} {:>7} {:>8.3} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
                     l.name,
                     l.n,
                     l.classes,
                     l.majority_rate,
                     f(l.knn_accuracy),
+                    f(l.inside_knn_accuracy),
                     f(l.baseline_knn_accuracy),
                     f(l.clusters.map(|c| c.ari)),
                     f(l.clusters.map(|c| c.nmi)),
@@ -486,7 +492,8 @@ impl Evaluation {
             }
             let _ = writeln!(
                 s,
-                "(kNN: {}-NN, {}-fold cross-validation; raw: {}x{} raster + PCA to {} dims)",
+                "(kNN: {}-NN, {}-fold cross-validation; in: the vectors of what is inside the \
+                 outline; raw: {}x{} raster + PCA to {} dims)",
                 self.settings.evaluate.knn_k,
                 self.settings.evaluate.folds,
                 self.settings.evaluate.raster_size,
@@ -1078,8 +1085,27 @@ fn score_embeddings(
                 cfg.knn_k,
             )
         });
+        // the inside vectors, over the picked drawings that have one
+        let inside = emb.inside.as_ref().map(|inside| {
+            let with: Vec<usize> = (0..picked.len())
+                .filter(|&j| inside.present[picked[j]])
+                .collect();
+            let rows: Vec<usize> = with.iter().map(|&j| picked[j]).collect();
+            let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed);
+            let neigh = knn::fold_neighbours(
+                &gather(&inside.values, emb.dim, &rows),
+                emb.dim,
+                &folds,
+                cfg.knn_k,
+            );
+            (rows, neigh)
+        });
         for l in ls {
             let (ids, classes) = class_ids(&l.values, &picked);
+            let inside_knn_accuracy = inside.as_ref().and_then(|(rows, neigh)| {
+                let (ids, _) = class_ids(&l.values, rows);
+                knn::accuracy(neigh, &ids)
+            });
             scores.push(LabelScore {
                 name: l.name.clone(),
                 n: rows.len(),
@@ -1087,6 +1113,7 @@ fn score_embeddings(
                 n_knn: picked.len(),
                 majority_rate: majority_rate(&ids, classes),
                 knn_accuracy: knn::accuracy(&neigh, &ids),
+                inside_knn_accuracy,
                 baseline_knn_accuracy: base_neigh.as_ref().and_then(|b| knn::accuracy(b, &ids)),
                 clusters: clusters
                     .as_deref()

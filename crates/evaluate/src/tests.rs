@@ -33,6 +33,7 @@ fn write_embeddings(
         dim,
         values: (0..rows.len()).flat_map(f).collect(),
         labels,
+        inside: None,
         metadata: vec![("embed.model".into(), "test-model".into())],
     };
     tables::embeddings::write(path, &t).unwrap();
@@ -539,4 +540,58 @@ fn json_round_trip() {
     assert_eq!(v["labels"][0]["name"], "label_nose");
     assert_eq!(v["labels"][0]["knn_accuracy"], 1.0);
     assert!(v["summary"].as_str().unwrap().contains("60 drawings"));
+}
+
+#[test]
+fn inside_vectors_are_scored_over_the_drawings_that_have_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("drawings.parquet");
+    let rows = write_faces(&d, 6, 300);
+    let e = dir.path().join("embeddings.parquet");
+    // whole vectors: one-hot of the outline; inside vectors: one-hot of the mouth, absent for
+    // every 5th drawing (those get a vector that contradicts its mouth, which must not count)
+    let present: Vec<bool> = (0..rows.len()).map(|i| i % 5 != 0).collect();
+    let inside: Vec<f32> = (0..rows.len())
+        .flat_map(|i| {
+            let mut v = vec![0.0; 4];
+            if present[i] {
+                v[level(&rows, i, 2)] = 1.0;
+            }
+            v
+        })
+        .collect();
+    let t = EmbeddingTable {
+        key_ids: rows.iter().map(|r| r.key_id.clone()).collect(),
+        splits: rows.iter().map(|r| r.split).collect(),
+        dim: 4,
+        values: (0..rows.len())
+            .flat_map(|i| {
+                let mut v = vec![0.0; 4];
+                v[level(&rows, i, 0)] = 1.0;
+                v
+            })
+            .collect(),
+        labels: vec![],
+        inside: Some(tables::embeddings::Inside {
+            values: inside,
+            present,
+        }),
+        metadata: vec![],
+    };
+    tables::embeddings::write(&e, &t).unwrap();
+    let inputs = Inputs {
+        drawings: vec![d],
+        embeddings: Some(e),
+        clusters: None,
+        reconstructions: None,
+    };
+    let ev = evaluate(&inputs, &quick(), &ClusterParams::default(), &no_steps).unwrap();
+    let by = |n: &str| ev.labels.iter().find(|l| l.name == n).unwrap();
+    assert_eq!(by("label_outline").knn_accuracy, Some(1.0));
+    assert_eq!(by("label_mouth").inside_knn_accuracy, Some(1.0));
+    let outline_inside = by("label_outline").inside_knn_accuracy.unwrap();
+    assert!(outline_inside < 0.45, "the inside vectors know nothing of the outline: {outline_inside}");
+    let mouth = by("label_mouth").knn_accuracy.unwrap();
+    assert!(mouth < 0.45, "the whole vectors know nothing of the mouth: {mouth}");
+    assert!(ev.table().contains("kNN in"));
 }

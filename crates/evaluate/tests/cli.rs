@@ -47,6 +47,7 @@ fn fixture() -> Fixture {
                 })
                 .collect(),
             labels: vec![],
+            inside: None,
             metadata: vec![],
         },
     )

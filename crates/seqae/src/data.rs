@@ -437,7 +437,7 @@ pub fn encoder_input(
 }
 
 /// [`encoder_input`] with positions measured in the given frames.
-fn encoder_input_in(
+pub(crate) fn encoder_input_in(
     drawings: &[&Stroke3],
     frames: &[Frame],
     scale: f32,

@@ -533,6 +533,50 @@ impl SeqAe {
         Ok(out)
     }
 
+    /// Encodes what each drawing has inside its largest stroke ([`Stroke3::inside_largest`]),
+    /// placed in the whole drawing's box, as the contrastive views that leave strokes out are:
+    /// the vector of a face's eyes, nose and mouth without its outline and hair. `None` for a
+    /// drawing with nothing inside.
+    pub fn encode_inside(
+        &self,
+        drawings: &[&Stroke3],
+        batch: usize,
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        for (i, d) in drawings.iter().enumerate() {
+            data::validate(d, i)?;
+        }
+        let parts: Vec<Option<(Stroke3, data::Frame)>> = drawings
+            .iter()
+            .map(|d| {
+                let whole = self.cfg.prepare(d);
+                let frame = data::Frame::of(&whole);
+                whole.inside_largest().map(|inside| (inside, frame))
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..drawings.len())
+            .filter(|&i| parts[i].is_some())
+            .collect();
+        order.sort_by_key(|&i| parts[i].as_ref().map_or(0, |(d, _)| d.len()));
+        let mut out = vec![None; drawings.len()];
+        for chunk in order.chunks(batch.max(1)) {
+            let (ds, frames): (Vec<&Stroke3>, Vec<data::Frame>) = chunk
+                .iter()
+                .map(|&i| {
+                    let (d, f) = parts[i].as_ref().expect("only drawings with an inside");
+                    (d, *f)
+                })
+                .unzip();
+            let input = data::encoder_input_in(&ds, &frames, self.scale, &self.cfg, &self.device)?;
+            let hidden =
+                self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), false)?;
+            let (mu, _) = self.latent(&hidden, false)?;
+            for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
+                out[i] = Some(z);
+            }
+        }
+        Ok(out)
+    }
+
     /// Generates one drawing per latent vector (`z` is `n × latent`, flat), step by step from z
     /// alone, feeding back its own output, until the end-of-drawing state (mdn) or `max_len`
     /// points. Offsets come back in source units; the last point always lifts the pen.

@@ -5,6 +5,7 @@
 //! | `key_id` | string |
 //! | `split` | string |
 //! | `embedding` | fixed_size_list<float32>[dim] |
+//! | `inside` (optional) | fixed_size_list<float32>[dim], null: the vector of what is drawn inside the drawing's largest stroke; null when nothing is |
 //! | `word`, `label_<factor>` | string, null: labels carried from the drawings |
 //!
 //! The footer metadata names the model and the input (`model`, `input`). `embed` writes each
@@ -27,8 +28,19 @@ pub struct EmbeddingTable {
     pub dim: usize,
     /// `key_ids.len() × dim`, row-major.
     pub values: Vec<f32>,
+    /// The optional `inside` column: a second vector per drawing, of what it has inside its
+    /// largest stroke (its outline).
+    pub inside: Option<Inside>,
     pub labels: Vec<LabelColumn>,
     pub metadata: Metadata,
+}
+
+/// The `inside` column: `values` is row-major like [`EmbeddingTable::values`], with zeros where
+/// `present` is false (a drawing with nothing inside its outline; null in the file).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inside {
+    pub values: Vec<f32>,
+    pub present: Vec<bool>,
 }
 
 impl EmbeddingTable {
@@ -43,19 +55,25 @@ impl EmbeddingTable {
     }
 }
 
-pub fn schema(dim: usize, labels: &[LabelColumn]) -> SchemaRef {
-    let mut fields = vec![
-        Field::new("key_id", DataType::Utf8, false),
-        Field::new("split", DataType::Utf8, false),
+pub fn schema(dim: usize, inside: bool, labels: &[LabelColumn]) -> SchemaRef {
+    let vector = |name: &str, nullable: bool| {
         Field::new(
-            "embedding",
+            name,
             DataType::FixedSizeList(
                 Arc::new(Field::new("item", DataType::Float32, false)),
                 dim as i32,
             ),
-            false,
-        ),
+            nullable,
+        )
+    };
+    let mut fields = vec![
+        Field::new("key_id", DataType::Utf8, false),
+        Field::new("split", DataType::Utf8, false),
+        vector("embedding", false),
     ];
+    if inside {
+        fields.push(vector("inside", true));
+    }
     fields.extend(
         labels
             .iter()
@@ -66,7 +84,11 @@ pub fn schema(dim: usize, labels: &[LabelColumn]) -> SchemaRef {
 
 pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
     let n = table.len();
-    if table.values.len() != n * table.dim || table.splits.len() != n {
+    let inside_fits = table
+        .inside
+        .as_ref()
+        .is_none_or(|i| i.values.len() == n * table.dim && i.present.len() == n);
+    if table.values.len() != n * table.dim || table.splits.len() != n || !inside_fits {
         return Err(TableError::invalid(
             path,
             format!(
@@ -81,16 +103,20 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
     let mut w = TableWriter::create(
         path,
         "embeddings",
-        schema(table.dim, &table.labels),
+        schema(table.dim, table.inside.is_some(), &table.labels),
         &table.metadata,
     )?;
     let chunk = columns_per_batch(table.dim);
     for start in (0..n.max(1)).step_by(chunk) {
         let end = (start + chunk).min(n);
-        let item = Arc::new(Field::new("item", DataType::Float32, false));
-        let values = Float32Array::from(table.values[start * table.dim..end * table.dim].to_vec());
-        let emb = FixedSizeListArray::try_new(item, table.dim as i32, Arc::new(values), None)
-            .map_err(|e| TableError::arrow(path, e))?;
+        let vectors = |values: &[f32], present: Option<&[bool]>| {
+            let item = Arc::new(Field::new("item", DataType::Float32, false));
+            let values = Float32Array::from(values[start * table.dim..end * table.dim].to_vec());
+            let nulls = present.map(|p| p[start..end].iter().copied().collect());
+            FixedSizeListArray::try_new(item, table.dim as i32, Arc::new(values), nulls)
+                .map_err(|e| TableError::arrow(path, e))
+        };
+        let emb = vectors(&table.values, None)?;
         let mut cols: Vec<ArrayRef> = vec![
             columns::string_array(table.key_ids[start..end].iter().cloned().map(Some)),
             columns::string_array(
@@ -100,6 +126,9 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
             ),
             Arc::new(emb),
         ];
+        if let Some(inside) = &table.inside {
+            cols.push(Arc::new(vectors(&inside.values, Some(&inside.present))?));
+        }
         for l in &table.labels {
             cols.push(columns::string_array(l.values[start..end].iter().cloned()));
         }
@@ -133,6 +162,25 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
     if dim == 0 {
         return Err(TableError::invalid(path, "embeddings have width 0"));
     }
+    let has_inside = match s.field_with_name("inside") {
+        Ok(f) => match f.data_type() {
+            DataType::FixedSizeList(item, d)
+                if item.data_type() == &DataType::Float32 && *d as usize == dim =>
+            {
+                true
+            }
+            other => {
+                return Err(TableError::invalid(
+                    path,
+                    format!(
+                        "column `inside` is {other}, expected fixed_size_list<float32>[{dim}] \
+                         like `embedding`"
+                    ),
+                ))
+            }
+        },
+        Err(_) => false,
+    };
     let has_split = s.field_with_name("split").is_ok();
     let label_names = columns::label_names(s);
     let mut out = EmbeddingTable {
@@ -145,6 +193,7 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
             })
             .collect(),
         metadata: loaded.metadata.clone(),
+        inside: has_inside.then(Inside::default),
         ..Default::default()
     };
     for b in &loaded.batches {
@@ -177,6 +226,25 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
                 ));
             }
             out.values.extend_from_slice(v.values());
+            if let Some(inside) = out.inside.as_mut() {
+                let col = b.column_by_name("inside").unwrap().as_fixed_size_list();
+                if col.is_null(i) {
+                    inside.values.extend(std::iter::repeat_n(0.0, dim));
+                    inside.present.push(false);
+                } else {
+                    let v = col.value(i);
+                    let v = v.as_primitive::<Float32Type>();
+                    if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
+                        return Err(TableError::bad_row(
+                            path,
+                            row,
+                            format!("`{key}`: the inside vector holds a NaN, infinite or null value"),
+                        ));
+                    }
+                    inside.values.extend_from_slice(v.values());
+                    inside.present.push(true);
+                }
+            }
             let split = splits[i].as_deref().and_then(Split::parse).ok_or_else(|| {
                 TableError::bad_row(path, row, format!("`{key}`: unknown split {:?}", splits[i]))
             })?;
@@ -213,7 +281,30 @@ mod tests {
                     .collect(),
             }],
             metadata: vec![("model".into(), "run".into())],
+            inside: None,
         }
+    }
+
+    #[test]
+    fn the_inside_column_round_trips_with_its_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let mut t = table(3000, 5);
+        let present: Vec<bool> = (0..3000).map(|i| i % 7 != 3).collect();
+        let values = (0..3000 * 5)
+            .map(|v| if present[v / 5] { v as f32 * 0.25 } else { 0.0 })
+            .collect();
+        t.inside = Some(Inside { values, present });
+        write(&p, &t).unwrap();
+        assert_eq!(read(&p).unwrap(), t);
+        // the nulls are nulls to other readers, not zero vectors
+        let loaded = columns::load(&p).unwrap();
+        let nulls: usize = loaded
+            .batches
+            .iter()
+            .map(|b| b.column_by_name("inside").unwrap().null_count())
+            .sum();
+        assert_eq!(nulls, (0..3000).filter(|i| i % 7 == 3).count());
     }
 
     #[test]
