@@ -3,6 +3,8 @@
 #
 # Run on other data: make all INPUTS="path/to/face.ndjson path/to/cat.ndjson"
 # Another config:    make all CONFIG=my.toml
+# Stage flags:       make all CLUSTER_FLAGS="--vectors embedding --k 3" (on a fresh WORK: a flag
+#                    is not a file, so changing one alone does not run the stage again)
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -15,6 +17,7 @@ SYNTH_SEED ?= $(or $(call toml_key,synth,seed),1)
 # a second synthetic set from a seed the model never trains on, for `evaluate`
 HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
 HELDOUT_COUNT ?= 2000
+CLUSTER_FLAGS ?=
 
 # PROFILE=debug builds faster and runs slower (the end-to-end test uses it)
 PROFILE ?= release
@@ -66,7 +69,7 @@ $(EMBEDDINGS): $(DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
 
 cluster: $(CLUSTERS)
 $(CLUSTERS): $(EMBEDDINGS) $(CONFIG) $(BIN)/cluster
-	$(BIN)/cluster --config $(CONFIG) -o $@ $(EMBEDDINGS)
+	$(BIN)/cluster --config $(CONFIG) $(CLUSTER_FLAGS) -o $@ $(EMBEDDINGS)
 
 evaluate: $(EVALUATION)
 $(H_DRAWINGS): $(HELDOUT) $(CONFIG) $(BIN)/ingest
@@ -74,7 +77,7 @@ $(H_DRAWINGS): $(HELDOUT) $(CONFIG) $(BIN)/ingest
 $(H_EMBEDDINGS): $(H_DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
 	$(BIN)/embed --config $(CONFIG) --model $(WORK)/run --interpolations 0 -o $@ $(H_DRAWINGS)
 $(H_CLUSTERS): $(H_EMBEDDINGS) $(CONFIG) $(BIN)/cluster
-	$(BIN)/cluster --config $(CONFIG) -o $@ $(H_EMBEDDINGS)
+	$(BIN)/cluster --config $(CONFIG) $(CLUSTER_FLAGS) -o $@ $(H_EMBEDDINGS)
 $(EVALUATION): $(EVAL_INPUTS) $(CONFIG) $(BIN)/evaluate
 	$(BIN)/evaluate --config $(CONFIG) -o $@ $(EVAL_INPUTS)
 

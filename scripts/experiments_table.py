@@ -29,3 +29,24 @@ for ev_path in sorted(glob.glob(f"{root}/*/evaluation.json"), key=os.path.getmti
 if raster:
     print("| raster 28×28 + PCA (baseline) | | | | " + " | ".join(f"{v:.3f}" for v in raster)
           + " | | | | |")
+
+# Round five: the runs embedded, clustered and evaluated again (scripts/reevaluate.sh) with the
+# inside vectors and the clusters of `pipeline.toml` (k-means on the inside vectors).
+reevals = sorted(glob.glob(f"{root}/*/reeval/evaluation.json"), key=os.path.getmtime)
+if reevals:
+    print()
+    print("| run | steps | outline | hair_ears | eyes | mouth | nose | eyes, inside | mouth, inside "
+          "| nose, inside | NMI eyes | NMI mouth | NMI outline | NMI hair_ears |")
+    print("|" + " --- |" * 14)
+    for ev_path in reevals:
+        d = os.path.dirname(os.path.dirname(ev_path))
+        ev = json.load(open(ev_path))
+        ls = json.load(open(f"{d}/run/model.json"))["losses"]
+        lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+        whole = lambda f: f"{lab[f]['knn_accuracy']:.3f}"
+        inside = lambda f: f"{lab[f]['inside_knn_accuracy']:.3f}"
+        nmi = lambda f: f"{lab[f]['clusters']['nmi']:.3f}"
+        print(f"| {os.path.basename(d)} | {ls['steps']} | {whole('outline')} | {whole('hair_ears')} "
+              f"| {whole('eyes')} | {whole('mouth')} | {whole('nose')} | {inside('eyes')} "
+              f"| {inside('mouth')} | {inside('nose')} | {nmi('eyes')} | {nmi('mouth')} "
+              f"| {nmi('outline')} | {nmi('hair_ears')} |")

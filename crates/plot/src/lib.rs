@@ -387,7 +387,16 @@ pub fn plot(
                     cluster: id(r.cluster),
                 })
                 .collect();
+            // which vectors were clustered and mapped (`cluster` notes it in the footer)
+            let inside = tables::footer(p)?
+                .iter()
+                .any(|(k, v)| k == "vectors" && v == "inside");
             let mopts = MapOptions {
+                title: if inside {
+                    "Map of what is inside each outline".into()
+                } else {
+                    "Embedding map".into()
+                },
                 style: style.clone(),
                 width: cfg.map_width,
                 height: cfg.map_height,
@@ -414,7 +423,11 @@ pub fn plot(
             let w = figures::save(&map, &out.join("embedding_map"))?;
             let (src, svg) = rel(&w);
             links.push(FigureLink {
-                title: "Embedding map".into(),
+                title: if inside {
+                    "Map of the inside vectors".into()
+                } else {
+                    "Embedding map".into()
+                },
                 src,
                 svg: Some(svg),
                 caption: Some(format!(

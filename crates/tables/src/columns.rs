@@ -35,13 +35,9 @@ pub(crate) struct Loaded {
     pub metadata: Metadata,
 }
 
-pub(crate) fn load(path: &Path) -> Result<Loaded> {
-    let file = File::open(path).map_err(|e| TableError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
-    let metadata = builder
-        .metadata()
-        .file_metadata()
+/// The footer's key-value metadata, without Arrow's schema and the table key.
+fn footer_of(meta: &parquet::file::metadata::ParquetMetaData) -> Metadata {
+    meta.file_metadata()
         .key_value_metadata()
         .map(|kv| {
             kv.iter()
@@ -49,7 +45,23 @@ pub(crate) fn load(path: &Path) -> Result<Loaded> {
                 .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A table's footer metadata alone (what wrote it, from what, with which settings), without
+/// reading its rows.
+pub fn footer(path: &Path) -> Result<Metadata> {
+    let file = File::open(path).map_err(|e| TableError::io(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
+    Ok(footer_of(builder.metadata()))
+}
+
+pub(crate) fn load(path: &Path) -> Result<Loaded> {
+    let file = File::open(path).map_err(|e| TableError::io(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
+    let metadata = footer_of(builder.metadata());
     let schema = builder.schema().clone();
     let reader = builder
         .with_batch_size(BATCH_ROWS)

@@ -25,7 +25,7 @@ mod error;
 pub mod sequences;
 pub mod train_log;
 
-pub use columns::TABLE_KEY;
+pub use columns::{footer, TABLE_KEY};
 pub use error::TableError;
 
 /// Prefix of the label columns.
