@@ -23,6 +23,8 @@ pub(crate) struct KMeans {
     pub labels: Vec<i32>,
     /// Per point, its distance to its cluster's centre.
     pub distance: Vec<f32>,
+    /// Per point, its distance to the nearest other centre (infinite when k is 1).
+    pub second: Vec<f32>,
     /// Sum of squared distances to the centres (the objective), of the best start.
     pub inertia: f64,
 }
@@ -129,10 +131,74 @@ fn lloyd(x: &Matrix, mut centres: Vec<f32>, rng: &mut ChaCha8Rng) -> KMeans {
         }
     }
     let inertia = dist.iter().map(|&d| d as f64).sum();
+    let second = labels
+        .par_iter()
+        .zip(x.as_slice().par_chunks_exact(dim))
+        .map(|(&l, r)| {
+            centres
+                .chunks_exact(dim)
+                .enumerate()
+                .filter(|&(j, _)| j != l)
+                .map(|(_, c)| sq_dist(r, c))
+                .fold(f32::INFINITY, f32::min)
+                .sqrt()
+        })
+        .collect();
     KMeans {
         labels: labels.iter().map(|&l| l as i32).collect(),
         distance: dist.iter().map(|d| d.sqrt()).collect(),
+        second,
         inertia,
+    }
+}
+
+impl KMeans {
+    /// Per point, how firmly it belongs to its cluster: 1 − d₁/d₂, with d₁ its distance to its
+    /// own centre and d₂ to the nearest other one (1 at the centre, 0 on the border).
+    pub fn strength(&self) -> Vec<f32> {
+        self.distance
+            .iter()
+            .zip(&self.second)
+            .map(|(&d1, &d2)| {
+                if d2.is_finite() && d2 > 0.0 {
+                    (1.0 - d1 / d2).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                }
+            })
+            .collect()
+    }
+
+    /// Per point, how much of an outlier it is within its cluster, GLOSH-like: 1 − m/d₁, with
+    /// m the median distance to the centre in its cluster, 0 for points nearer than that.
+    pub fn outlier(&self) -> Vec<f32> {
+        let k = self.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+        let mut per: Vec<Vec<f32>> = vec![Vec::new(); k];
+        for (&l, &d) in self.labels.iter().zip(&self.distance) {
+            per[l as usize].push(d);
+        }
+        let median: Vec<f32> = per
+            .iter_mut()
+            .map(|v| {
+                if v.is_empty() {
+                    return 0.0;
+                }
+                let mid = v.len() / 2;
+                *v.select_nth_unstable_by(mid, f32::total_cmp).1
+            })
+            .collect();
+        self.labels
+            .iter()
+            .zip(&self.distance)
+            .map(|(&l, &d)| {
+                let m = median[l as usize];
+                if d > m && d > 0.0 {
+                    1.0 - m / d
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 }
 
@@ -180,6 +246,27 @@ mod tests {
         assert!(km.distance.iter().all(|&d| d < 1.5));
         let sq: f64 = km.distance.iter().map(|&d| (d as f64).powi(2)).sum();
         assert!((sq - km.inertia).abs() < 1e-3 * km.inertia.max(1.0));
+    }
+
+    #[test]
+    fn strength_and_outlier_scores_follow_the_geometry() {
+        // two clusters on a line: {-1, 0, 1} around 0, {6, 9, 10, 11, 16} around 10.4
+        let x = Matrix::new(vec![-1.0, 0.0, 1.0, 6.0, 9.0, 10.0, 11.0, 16.0], 1).unwrap();
+        let km = kmeans(&x, 2, 4, 0).unwrap();
+        let s = km.strength();
+        let o = km.outlier();
+        // the point at 0 sits on its centre (-1, 0, 1 average to 0): full strength
+        assert!((s[1] - 1.0).abs() < 1e-6, "{s:?}");
+        assert_eq!(km.labels[..3], [km.labels[0]; 3]);
+        assert!(km.labels[3..].iter().all(|&l| l != km.labels[0]));
+        // 6 is nearly halfway between the centres (1 − 4.4/6): weak
+        assert!((s[3] - (1.0 - 4.4 / 6.0)).abs() < 1e-4, "{s:?}");
+        // 16 is far from the rest of its cluster: the strongest outlier; points at the median
+        // distance or nearer are not outliers
+        let worst = (0..8).max_by(|&a, &b| o[a].total_cmp(&o[b])).unwrap();
+        assert_eq!(worst, 7, "{o:?}");
+        assert_eq!(o[1], 0.0);
+        assert!(s.iter().chain(&o).all(|v| (0.0..=1.0).contains(v)));
     }
 
     #[test]
