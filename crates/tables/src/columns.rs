@@ -163,25 +163,34 @@ pub(crate) fn u8_list_field(name: &str) -> Field {
     )
 }
 
-/// Builds a non-nullable list column from per-row vectors.
-pub(crate) fn f32_list<'a>(rows: impl Iterator<Item = &'a [f32]>) -> ArrayRef {
-    let mut b = arrow::array::ListBuilder::new(arrow::array::Float32Builder::new())
-        .with_field(Arc::new(Field::new("item", DataType::Float32, false)));
-    for r in rows {
-        b.values().append_slice(r);
-        b.append(true);
+/// Builds a non-nullable list column from per-row slices, sized once: one values buffer and
+/// one offsets buffer of their final length, so no buffer grows (and is copied) on the way.
+fn list_of<'a, T, A>(rows: impl Iterator<Item = &'a [T]>, item: DataType) -> ArrayRef
+where
+    T: Copy + 'a,
+    A: From<Vec<T>> + Array + 'static,
+{
+    let rows: Vec<&[T]> = rows.collect();
+    let total: usize = rows.iter().map(|r| r.len()).sum();
+    let mut values = Vec::with_capacity(total);
+    for r in &rows {
+        values.extend_from_slice(r);
     }
-    Arc::new(b.finish())
+    let offsets = arrow::buffer::OffsetBuffer::from_lengths(rows.iter().map(|r| r.len()));
+    Arc::new(ListArray::new(
+        Arc::new(Field::new("item", item, false)),
+        offsets,
+        Arc::new(A::from(values)),
+        None,
+    ))
+}
+
+pub(crate) fn f32_list<'a>(rows: impl Iterator<Item = &'a [f32]>) -> ArrayRef {
+    list_of::<f32, Float32Array>(rows, DataType::Float32)
 }
 
 pub(crate) fn u8_list<'a>(rows: impl Iterator<Item = &'a [u8]>) -> ArrayRef {
-    let mut b = arrow::array::ListBuilder::new(arrow::array::UInt8Builder::new())
-        .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
-    for r in rows {
-        b.values().append_slice(r);
-        b.append(true);
-    }
-    Arc::new(b.finish())
+    list_of::<u8, UInt8Array>(rows, DataType::UInt8)
 }
 
 /// Row `i` of a `list<float32>` column.
