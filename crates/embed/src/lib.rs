@@ -46,6 +46,17 @@ pub struct EmbedConfig {
     /// drawing's box (the `inside` column): the vector of a face's eyes, nose and mouth, which
     /// the model knows from the contrastive views that leave the outline out.
     pub inside: bool,
+    /// The box the inside vector's positions are measured in: `whole` (the drawing's, so the
+    /// parts keep their place in the face) or `own` (what is inside, zoomed in so it fills the
+    /// encoder's grid; for models trained with `contrastive_zoom`).
+    pub inside_box: InsideBox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum InsideBox {
+    Whole,
+    Own,
 }
 
 impl Default for EmbedConfig {
@@ -62,6 +73,7 @@ impl Default for EmbedConfig {
             device: "cpu".into(),
             unit_length: true,
             inside: true,
+            inside_box: InsideBox::Whole,
         }
     }
 }
@@ -180,7 +192,7 @@ pub fn embed(
     let inside = if cfg.inside {
         let second = |d: usize, _| progress(n + d, passes * n);
         let inside = encode_all(&table, cfg.batch_size, &second, |ds| {
-            model.encode_inside(ds, cfg.batch_size)
+            model.encode_inside(ds, cfg.batch_size, cfg.inside_box == InsideBox::Own)
         })
         .with_context(|| format!("encoding the insides of {}", input.display()))?;
         report.with_inside = Some(inside.iter().filter(|v| v.is_some()).count());

@@ -64,6 +64,10 @@ struct Args {
     /// stroke (a face's eyes, nose and mouth), null where nothing is [config: inside].
     #[arg(long)]
     inside: Option<bool>,
+    /// The box of the inside vector's positions: whole (the drawing's) or own (what is inside,
+    /// zoomed in) [config: inside_box].
+    #[arg(long, value_enum)]
+    inside_box: Option<embed::InsideBox>,
 }
 
 fn main() -> Result<()> {
@@ -73,7 +77,7 @@ fn main() -> Result<()> {
     let mut cfg: EmbedConfig = config.section("embed")?;
     override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
         interpolation_steps, decode, temperature, max_len, seed, device, unit_length,
-        inside);
+        inside, inside_box);
     let mut out = Outputs::beside(&args.output);
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;

@@ -1087,10 +1087,11 @@ fn score_embeddings(
         });
         // the inside vectors, over the picked drawings that have one
         let inside = emb.inside.as_ref().map(|inside| {
-            let with: Vec<usize> = (0..picked.len())
-                .filter(|&j| inside.present[picked[j]])
+            let rows: Vec<usize> = picked
+                .iter()
+                .copied()
+                .filter(|&r| inside.present[r])
                 .collect();
-            let rows: Vec<usize> = with.iter().map(|&j| picked[j]).collect();
             let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed);
             let neigh = knn::fold_neighbours(
                 &gather(&inside.values, emb.dim, &rows),

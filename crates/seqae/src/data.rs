@@ -330,6 +330,9 @@ pub struct ViewDistortion {
     pub stroke_drop: f32,
     /// largest stretch of each axis, and largest shear, as a share (0.1: ±10%)
     pub stretch: f32,
+    /// chance that a view with strokes left out is measured in its own box (zoomed in on what
+    /// is left) rather than in the whole drawing's
+    pub zoom: f32,
 }
 
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
@@ -338,7 +341,9 @@ pub struct ViewDistortion {
 /// order again when the model uses one (the tilt can change it); then each stroke left out
 /// with chance `stroke_drop`, the way a crop works for photographs: a face must still be told
 /// by its other parts, so no one part (the outline) can carry the latent alone. The frame is
-/// the whole distorted drawing's box, so the parts that stay keep their place in it.
+/// the whole distorted drawing's box, so the parts that stay keep their place in it, or, with
+/// chance `zoom` when strokes were left out, the box of what is left: the parts then fill the
+/// encoder's grid, and the model learns them at full size.
 pub fn contrastive_view(
     d: &Stroke3,
     cfg: &ModelConfig,
@@ -386,8 +391,14 @@ pub fn contrastive_view(
         pen: d.pen.clone(),
     };
     let view = cfg.prepare(&view).into_owned();
-    let frame = Frame::of(&view);
-    (drop_strokes(&view, distortion.stroke_drop, rng), frame)
+    let dropped = drop_strokes(&view, distortion.stroke_drop, rng);
+    // zoomed in on what is left, as a crop of a photograph is resized (the chance is drawn only
+    // when zooming is on, so a model trained without it is trained as before)
+    let zoom = distortion.zoom > 0.0
+        && dropped.len() < view.len()
+        && rng.random_bool(distortion.zoom.min(1.0) as f64);
+    let frame = Frame::of(if zoom { &dropped } else { &view });
+    (dropped, frame)
 }
 
 /// `d` without some of its strokes (each with chance `p`, at least one kept), the others where
@@ -811,6 +822,7 @@ mod tests {
         let keep_all = ViewDistortion {
             stroke_drop: 0.0,
             stretch: 0.15,
+            zoom: 1.0,
         };
         for _ in 0..20 {
             let (v, frame) = contrastive_view(&a, &cfg, keep_all, &mut rng);
@@ -825,6 +837,40 @@ mod tests {
                 assert!(ex.hypot(ey) < 0.45 * len + 8.0, "move {s}: {ex}, {ey}");
             }
         }
+    }
+
+    #[test]
+    fn a_zoomed_view_is_measured_in_the_box_of_what_is_left() {
+        // a big square (4 points) and a small stroke (2) inside it
+        let a = Stroke3 {
+            dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
+            dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
+            pen: vec![0, 0, 0, 1, 0, 1],
+        };
+        let cfg = ModelConfig::default();
+        let (mut zoomed, mut kept_box) = (0, 0);
+        for (zoom, seed) in [(1.0, 5), (0.0, 6)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let d = ViewDistortion {
+                stroke_drop: 0.5,
+                stretch: 0.0,
+                zoom,
+            };
+            for _ in 0..40 {
+                let (v, frame) = contrastive_view(&a, &cfg, d, &mut rng);
+                if v.len() != 2 {
+                    // the square is there: its box is the whole view's either way
+                    assert_eq!(frame, Frame::of(&v));
+                } else if zoom == 1.0 {
+                    assert_eq!(frame, Frame::of(&v), "zoomed in on what is left");
+                    zoomed += 1;
+                } else {
+                    assert_ne!(frame, Frame::of(&v), "the whole drawing's box");
+                    kept_box += 1;
+                }
+            }
+        }
+        assert!(zoomed > 5 && kept_box > 5, "{zoomed} {kept_box}");
     }
 
     #[test]

@@ -534,13 +534,15 @@ impl SeqAe {
     }
 
     /// Encodes what each drawing has inside its largest stroke ([`Stroke3::inside_largest`]),
-    /// placed in the whole drawing's box, as the contrastive views that leave strokes out are:
-    /// the vector of a face's eyes, nose and mouth without its outline and hair. `None` for a
-    /// drawing with nothing inside.
+    /// as the contrastive views that leave strokes out are: the vector of a face's eyes, nose
+    /// and mouth without its outline and hair. Positions are measured in the whole drawing's
+    /// box, or with `own_box` in the box of what is inside (zoomed in, as views are with
+    /// `contrastive_zoom`). `None` for a drawing with nothing inside.
     pub fn encode_inside(
         &self,
         drawings: &[&Stroke3],
         batch: usize,
+        own_box: bool,
     ) -> Result<Vec<Option<Vec<f32>>>> {
         for (i, d) in drawings.iter().enumerate() {
             data::validate(d, i)?;
@@ -550,7 +552,14 @@ impl SeqAe {
             .map(|d| {
                 let whole = self.cfg.prepare(d);
                 let frame = data::Frame::of(&whole);
-                whole.inside_largest().map(|inside| (inside, frame))
+                whole.inside_largest().map(|inside| {
+                    let frame = if own_box {
+                        data::Frame::of(&inside)
+                    } else {
+                        frame
+                    };
+                    (inside, frame)
+                })
             })
             .collect();
         let mut order: Vec<usize> = (0..drawings.len())

@@ -604,6 +604,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
         contrastive_view: Some(data::ViewDistortion {
             stroke_drop: 0.2,
             stretch: 0.1,
+            zoom: 0.5,
         }),
         rng: &mut rng,
     };
@@ -702,7 +703,9 @@ fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
     let face = Stroke3::from_strokes(&[outline.clone(), mouth.clone()]);
     let marked = Stroke3::from_strokes(&[outline.clone(), mark, mouth.clone()]);
     let bare = Stroke3::from_strokes(&[outline]);
-    let inside = model.encode_inside(&[&face, &marked, &bare], 2).unwrap();
+    let inside = model
+        .encode_inside(&[&face, &marked, &bare], 2, false)
+        .unwrap();
     let (a, b) = (inside[0].clone().unwrap(), inside[1].clone().unwrap());
     assert!(inside[2].is_none(), "nothing inside the bare outline");
     // what is outside the outline does not count
@@ -718,4 +721,8 @@ fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
     // and the whole drawings' vectors do see the mark
     let whole = model.encode(&[&face, &marked], 2).unwrap();
     assert_ne!(whole[0], whole[1]);
+    // in its own box the mouth is encoded as if drawn alone
+    let own = model.encode_inside(&[&face], 1, true).unwrap().remove(0).unwrap();
+    let diff = own.iter().zip(&alone).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-5, "own-box inside and the mouth alone differ by {diff}");
 }

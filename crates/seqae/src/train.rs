@@ -57,6 +57,10 @@ pub struct TrainConfig {
     /// the aspect ratio can be what tells two kinds of drawing apart (a round face from an
     /// oval one), and the latent learns to ignore what the views change.
     pub contrastive_stretch: f32,
+    /// Chance that a contrastive view with strokes left out is measured in its own box, zoomed
+    /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
+    /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
+    pub contrastive_zoom: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -88,6 +92,7 @@ impl Default for TrainConfig {
             contrastive_temperature: 0.1,
             contrastive_stroke_drop: 0.0,
             contrastive_stretch: 0.15,
+            contrastive_zoom: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -141,6 +146,12 @@ impl TrainConfig {
             if !(0.0..hi).contains(&v) {
                 return bad(format!("{k} must be in [0, {hi}), not {v}"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.contrastive_zoom) {
+            return bad(format!(
+                "contrastive_zoom must be in [0, 1], not {}",
+                self.contrastive_zoom
+            ));
         }
         if let Some(m) = self.max_minutes {
             if !(m.is_finite() && m >= 0.0) {
@@ -550,6 +561,7 @@ pub fn train(
                         data::ViewDistortion {
                             stroke_drop: cfg.contrastive_stroke_drop,
                             stretch: cfg.contrastive_stretch,
+                            zoom: cfg.contrastive_zoom,
                         },
                     ),
                     rng: &mut rng,

@@ -216,32 +216,27 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
                     format!("`{key}`: null embedding"),
                 ));
             }
-            let v = emb.value(i);
-            let v = v.as_primitive::<Float32Type>();
-            if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
-                return Err(TableError::bad_row(
-                    path,
-                    row,
-                    format!("`{key}`: the embedding holds a NaN, infinite or null value"),
-                ));
-            }
-            out.values.extend_from_slice(v.values());
+            // row i of a vector column, refused unless every value is finite
+            let finite = |col: &FixedSizeListArray, what: &str| {
+                let v = col.value(i);
+                let v = v.as_primitive::<Float32Type>();
+                if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
+                    return Err(TableError::bad_row(
+                        path,
+                        row,
+                        format!("`{key}`: the {what} holds a NaN, infinite or null value"),
+                    ));
+                }
+                Ok(v.values().to_vec())
+            };
+            out.values.extend(finite(emb, "embedding")?);
             if let Some(inside) = out.inside.as_mut() {
                 let col = b.column_by_name("inside").unwrap().as_fixed_size_list();
                 if col.is_null(i) {
                     inside.values.extend(std::iter::repeat_n(0.0, dim));
                     inside.present.push(false);
                 } else {
-                    let v = col.value(i);
-                    let v = v.as_primitive::<Float32Type>();
-                    if v.null_count() > 0 || v.values().iter().any(|x| !x.is_finite()) {
-                        return Err(TableError::bad_row(
-                            path,
-                            row,
-                            format!("`{key}`: the inside vector holds a NaN, infinite or null value"),
-                        ));
-                    }
-                    inside.values.extend_from_slice(v.values());
+                    inside.values.extend(finite(col, "inside vector")?);
                     inside.present.push(true);
                 }
             }

@@ -54,6 +54,7 @@ struct TrainSection {
     contrastive_temperature: f64,
     contrastive_stroke_drop: f32,
     contrastive_stretch: f32,
+    contrastive_zoom: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -95,6 +96,7 @@ impl Default for TrainSection {
             contrastive_temperature: t.contrastive_temperature,
             contrastive_stroke_drop: t.contrastive_stroke_drop,
             contrastive_stretch: t.contrastive_stretch,
+            contrastive_zoom: t.contrastive_zoom,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -139,6 +141,7 @@ impl TrainSection {
                 contrastive_temperature: self.contrastive_temperature,
                 contrastive_stroke_drop: self.contrastive_stroke_drop,
                 contrastive_stretch: self.contrastive_stretch,
+                contrastive_zoom: self.contrastive_zoom,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -266,6 +269,10 @@ struct Cli {
     /// [config: contrastive_stretch].
     #[arg(long)]
     contrastive_stretch: Option<f32>,
+    /// Chance that a contrastive view with strokes left out is measured in its own box (zoomed
+    /// in on what is left) [config: contrastive_zoom].
+    #[arg(long)]
+    contrastive_zoom: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -308,7 +315,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, decoder_positions, canonical_order, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_stretch, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_stretch, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
