@@ -259,6 +259,13 @@ fn main() -> Result<()> {
             )
         }
     };
+    if rows_in.is_empty() {
+        anyhow::bail!(
+            "{}: no drawing has anything inside its outline to cluster; cluster the whole \
+             drawings with --vectors embedding",
+            args.input.display()
+        );
+    }
     let chosen: Vec<f32> = rows_in
         .iter()
         .flat_map(|&i| &values[i * table.dim..(i + 1) * table.dim])

@@ -207,6 +207,19 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     assert_eq!(summary["vectors"], "inside");
     assert_eq!(summary["n_left_out"], (0..n).filter(|i| i % 7 == 0).count());
 
+    // nothing inside any drawing: said, no output
+    std::fs::remove_file(&out).unwrap();
+    table.inside = Some(tables::embeddings::Inside {
+        values: vec![0.0; n * 16],
+        present: vec![false; n],
+    });
+    tables::embeddings::write(&emb, &table).unwrap();
+    let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(err.contains("no drawing has anything inside its outline"), "{err}");
+    assert!(!out.exists());
+
     // k beyond the points: named
     let run = run_with(&["--algorithm", "kmeans", "--k", "5000"]);
     assert!(!run.status.success());
