@@ -295,15 +295,9 @@ fn main() -> Result<()> {
         cfg.seed,
     )?;
     // back to every drawing: one left out is noise at the map's centre (PCA centres it)
-    let mut c = clustered.clone();
-    c.labels = vec![-1; n];
-    c.strength = vec![0.0; n];
-    c.outlier = vec![1.0; n];
+    let c = clustered.spread(&rows_in, n);
     let mut xy = vec![[0f32; 2]; n];
     for (r, &i) in rows_in.iter().enumerate() {
-        c.labels[i] = clustered.labels[r];
-        c.strength[i] = clustered.strength[r];
-        c.outlier[i] = clustered.outlier[r];
         xy[i] = [xy_in.row(r)[0], xy_in.row(r)[1]];
     }
     let s = c.summary();

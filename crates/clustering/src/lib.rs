@@ -183,6 +183,24 @@ impl Clustering {
     pub fn summary(&self) -> Summary {
         summary(&self.labels)
     }
+
+    /// This clustering of some rows, spread back over all `n` rows: row `rows[r]` takes row
+    /// `r`'s label and scores, and every other row is noise (label −1, strength 0, outlier
+    /// score 1). For clustering only the rows that have a vector of some kind.
+    pub fn spread(&self, rows: &[usize], n: usize) -> Clustering {
+        let mut out = Clustering {
+            labels: vec![-1; n],
+            strength: vec![0.0; n],
+            outlier: vec![1.0; n],
+            ..self.clone()
+        };
+        for (r, &i) in rows.iter().enumerate() {
+            out.labels[i] = self.labels[r];
+            out.strength[i] = self.strength[r];
+            out.outlier[i] = self.outlier[r];
+        }
+        out
+    }
 }
 
 /// The data after the configured reductions, as clustering sees it.

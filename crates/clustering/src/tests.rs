@@ -226,3 +226,27 @@ fn relabel_orders_by_size() {
         vec![1, 0, 0, -1, 1, 0, 2]
     );
 }
+
+#[test]
+fn spread_puts_each_row_back_and_the_rest_is_noise() {
+    let m = Matrix::new(vec![0.0, 0.1, 5.0, 5.1], 1).unwrap();
+    let p = ClusterParams {
+        algorithm: Algorithm::Kmeans,
+        k: 2,
+        ..ClusterParams::default()
+    };
+    let c = cluster(&m, &p).unwrap();
+    // the four clustered rows are rows 1, 2, 4 and 6 of seven
+    let all = c.spread(&[1, 2, 4, 6], 7);
+    assert_eq!(all.labels.len(), 7);
+    for (r, &i) in [1usize, 2, 4, 6].iter().enumerate() {
+        assert_eq!(all.labels[i], c.labels[r]);
+        assert_eq!(all.strength[i], c.strength[r]);
+        assert_eq!(all.outlier[i], c.outlier[r]);
+    }
+    for i in [0, 3, 5] {
+        assert_eq!((all.labels[i], all.strength[i], all.outlier[i]), (-1, 0.0, 1.0));
+    }
+    assert_eq!(all.summary().noise, 3);
+    assert_eq!(all.method, c.method);
+}
