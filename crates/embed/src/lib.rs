@@ -1,9 +1,8 @@
 //! Stage 3, `embed`: loads a run folder written by `train`, encodes every drawing of a drawings
-//! table to its latent vector (`embeddings.parquet`), and also what the drawing has inside its
-//! largest stroke (a face's eyes, nose and mouth inside its outline) to a second vector, and
-//! decodes some back from their vectors
-//! alone: reconstructions (`reconstructions.parquet`) and interpolations between pairs of
-//! drawings (`interpolations.parquet`).
+//! table to its latent vector, and what it has inside its largest stroke (a face's eyes, nose
+//! and mouth inside its outline) to a second one (`embeddings.parquet`), and decodes some back
+//! from their vectors alone: reconstructions (`reconstructions.parquet`) and interpolations
+//! between pairs of drawings (`interpolations.parquet`).
 
 use std::path::{Path, PathBuf};
 
@@ -42,9 +41,9 @@ pub struct EmbedConfig {
     /// a latent's length says little about the drawing, and neighbours, the map and the
     /// clusters do better on directions. Decoding always uses the model's own vectors.
     pub unit_length: bool,
-    /// Also encode what each drawing has inside its largest stroke, alone, in the whole
-    /// drawing's box (the `inside` column): the vector of a face's eyes, nose and mouth, which
-    /// the model knows from the contrastive views that leave the outline out.
+    /// Also encode what each drawing has inside its largest stroke, alone (the `inside`
+    /// column): the vector of a face's eyes, nose and mouth, which the model knows from the
+    /// contrastive views that leave the outline out.
     pub inside: bool,
     /// The box the inside vector's positions are measured in: `whole` (the drawing's, so the
     /// parts keep their place in the face) or `own` (what is inside, zoomed in so it fills the
@@ -218,14 +217,22 @@ pub fn embed(
         ),
         ("embed.model_trained_on".into(), info.data.path.clone()),
         ("embed.unit_length".into(), cfg.unit_length.to_string()),
+        (
+            "embed.inside".into(),
+            if cfg.inside {
+                format!("{:?}", cfg.inside_box).to_lowercase()
+            } else {
+                "off".into()
+            },
+        ),
     ];
     let mut values = vectors.concat();
     let mut inside = inside;
+    // a zero row (a drawing with nothing inside) stays zero
     if cfg.unit_length {
         let unit = |values: Vec<f32>| -> Result<Vec<f32>> {
             let m = clustering::Matrix::new(values, report.dim)
                 .with_context(|| format!("the vectors of {}", input.display()))?;
-            // a zero row (no inside) stays zero
             Ok(clustering::l2_normalise(&m).into_vec())
         };
         values = unit(values)?;

@@ -183,8 +183,16 @@ fn writes_embeddings_reconstructions_and_interpolations() {
     };
     let r4 = embed(&run, &drawings, &out4, &no_inside, &|_, _| {}).unwrap();
     assert_eq!(r4.with_inside, None);
+    let footer = |e: &EmbeddingTable| {
+        e.metadata
+            .iter()
+            .find(|(k, _)| k == "embed.inside")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(footer(&e).as_deref(), Some("whole"));
     let e4 = tables::embeddings::read(&out4.embeddings).unwrap();
     assert!(e4.inside.is_none());
+    assert_eq!(footer(&e4).as_deref(), Some("off"));
     assert_eq!(e4.values, e.values);
 }
 

@@ -9,7 +9,9 @@
 //! | `word`, `label_<factor>` | string, null: labels carried from the drawings |
 //!
 //! The footer metadata names the model and the input (`model`, `input`). `embed` writes each
-//! vector at unit length unless told not to (`embed.unit_length` in the footer says which).
+//! vector at unit length unless told not to (`embed.unit_length` in the footer says which), and
+//! `embed.inside` says whether the inside vectors were measured in the whole drawing's box or
+//! in their own (`whole`, `own`, or `off` without them).
 
 use std::path::Path;
 use std::sync::Arc;
