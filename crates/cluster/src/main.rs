@@ -283,7 +283,11 @@ fn main() -> Result<()> {
         )
     })?;
 
-    bar.set_message(format!("clustering {} points of {} dimensions", m.n_rows(), table.dim));
+    bar.set_message(format!(
+        "clustering {} points of {} dimensions",
+        m.n_rows(),
+        table.dim
+    ));
     let prepared = clustering::prepare(&m, &params)?;
     let clustered = clustering::cluster_prepared(&prepared, &params)?;
     bar.set_message("2-D map and metrics");
@@ -321,7 +325,10 @@ fn main() -> Result<()> {
         .collect();
     let meta = vec![
         ("input".to_string(), args.input.display().to_string()),
-        ("vectors".to_string(), format!("{:?}", cfg.vectors).to_lowercase()),
+        (
+            "vectors".to_string(),
+            format!("{:?}", cfg.vectors).to_lowercase(),
+        ),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
     ];

@@ -169,7 +169,10 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
-    assert!(err.contains("no `inside` column") && err.contains("embeddings.parquet"), "{err}");
+    assert!(
+        err.contains("no `inside` column") && err.contains("embeddings.parquet"),
+        "{err}"
+    );
     assert!(!out.exists());
 
     // the blobs become the inside vectors, the whole vectors noise; every 7th has no inside
@@ -181,13 +184,23 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
         .zip(&present)
         .flat_map(|(r, &p)| if p { r.to_vec() } else { vec![0.0; 16] })
         .collect();
-    table.inside = Some(tables::embeddings::Inside { values, present: present.clone() });
+    table.inside = Some(tables::embeddings::Inside {
+        values,
+        present: present.clone(),
+    });
     table.values = (0..n * 16).map(|i| ((i * 7919) % 101) as f32).collect();
     tables::embeddings::write(&emb, &table).unwrap();
     let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(stdout.contains("k-means, k 4") && stdout.contains("4 clusters"), "{stdout}");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("k-means, k 4") && stdout.contains("4 clusters"),
+        "{stdout}"
+    );
     let rows = tables::clusters::read(&out).unwrap();
     let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
     for (i, &l) in labels.iter().enumerate() {
@@ -200,10 +213,9 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     )
     .unwrap();
     assert!(ari > 0.99, "ARI {ari}");
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("cluster_summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster_summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["vectors"], "inside");
     assert_eq!(summary["n_left_out"], (0..n).filter(|i| i % 7 == 0).count());
 
@@ -217,12 +229,18 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
-    assert!(err.contains("no drawing has anything inside its outline"), "{err}");
+    assert!(
+        err.contains("no drawing has anything inside its outline"),
+        "{err}"
+    );
     assert!(!out.exists());
 
     // k beyond the points: named
     let run = run_with(&["--algorithm", "kmeans", "--k", "5000"]);
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("k: must be between 1 and the number of points (400)"), "{err}");
+    assert!(
+        err.contains("k: must be between 1 and the number of points (400)"),
+        "{err}"
+    );
 }

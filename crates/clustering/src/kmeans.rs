@@ -172,7 +172,12 @@ impl KMeans {
     /// Per point, how much of an outlier it is within its cluster, GLOSH-like: 1 − m/d₁, with
     /// m the median distance to the centre in its cluster, 0 for points nearer than that.
     pub fn outlier(&self) -> Vec<f32> {
-        let k = self.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+        let k = self
+            .labels
+            .iter()
+            .map(|&l| l as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut per: Vec<Vec<f32>> = vec![Vec::new(); k];
         for (&l, &d) in self.labels.iter().zip(&self.distance) {
             per[l as usize].push(d);
@@ -208,13 +213,16 @@ fn nearest_centre(r: &[f32], centres: &[f32], dim: usize) -> (usize, f32) {
         .chunks_exact(dim)
         .enumerate()
         .map(|(j, c)| (j, sq_dist(r, c)))
-        .fold((0, f32::INFINITY), |best, cur| {
-            if cur.1 < best.1 {
-                cur
-            } else {
-                best
-            }
-        })
+        .fold(
+            (0, f32::INFINITY),
+            |best, cur| {
+                if cur.1 < best.1 {
+                    cur
+                } else {
+                    best
+                }
+            },
+        )
 }
 
 #[cfg(test)]
@@ -239,7 +247,12 @@ mod tests {
 
     #[test]
     fn finds_separated_blobs_exactly() {
-        let (x, truth) = blobs(&[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]], 50, 1.0, 1);
+        let (x, truth) = blobs(
+            &[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]],
+            50,
+            1.0,
+            1,
+        );
         let km = kmeans(&x, 4, 4, 0).unwrap();
         assert_eq!(adjusted_rand_index(&km.labels, &truth).unwrap(), 1.0);
         // each point's distance is to its own centre, within the blob's spread
@@ -282,8 +295,14 @@ mod tests {
     #[test]
     fn k_must_fit_the_points_and_duplicates_do_not_break_seeding() {
         let x = Matrix::new(vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 2).unwrap();
-        assert!(matches!(kmeans(&x, 0, 1, 0), Err(ClusterError::Param { name: "k", .. })));
-        assert!(matches!(kmeans(&x, 4, 1, 0), Err(ClusterError::Param { name: "k", .. })));
+        assert!(matches!(
+            kmeans(&x, 0, 1, 0),
+            Err(ClusterError::Param { name: "k", .. })
+        ));
+        assert!(matches!(
+            kmeans(&x, 4, 1, 0),
+            Err(ClusterError::Param { name: "k", .. })
+        ));
         // three identical points in two clusters: no NaN, every label in range
         let km = kmeans(&x, 2, 2, 0).unwrap();
         assert!(km.labels.iter().all(|&l| (0..2).contains(&l)));

@@ -158,7 +158,9 @@ pub enum Method {
     SampledHdbscan(SampledRun),
     Dbscan,
     /// k-means; `inertia` is the sum of squared distances to the centres.
-    Kmeans { inertia: f64 },
+    Kmeans {
+        inertia: f64,
+    },
 }
 
 /// Result of [`cluster`].

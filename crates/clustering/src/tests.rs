@@ -245,7 +245,10 @@ fn spread_puts_each_row_back_and_the_rest_is_noise() {
         assert_eq!(all.outlier[i], c.outlier[r]);
     }
     for i in [0, 3, 5] {
-        assert_eq!((all.labels[i], all.strength[i], all.outlier[i]), (-1, 0.0, 1.0));
+        assert_eq!(
+            (all.labels[i], all.strength[i], all.outlier[i]),
+            (-1, 0.0, 1.0)
+        );
     }
     assert_eq!(all.summary().noise, 3);
     assert_eq!(all.method, c.method);

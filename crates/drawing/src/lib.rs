@@ -403,7 +403,10 @@ mod tests {
 
     #[test]
     fn inside_largest_keeps_the_strokes_within_the_outline_in_place() {
-        let square = Stroke::new(vec![0.0, 100.0, 100.0, 0.0, 0.0], vec![0.0, 0.0, 100.0, 100.0, 2.0]);
+        let square = Stroke::new(
+            vec![0.0, 100.0, 100.0, 0.0, 0.0],
+            vec![0.0, 0.0, 100.0, 100.0, 2.0],
+        );
         let eye = Stroke::new(vec![30.0, 35.0], vec![30.0, 32.0]);
         let hair = Stroke::new(vec![20.0, 25.0, 30.0], vec![-5.0, -20.0, -5.0]);
         // a stroke half in, half out: most of its points decide

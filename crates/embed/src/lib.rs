@@ -184,9 +184,12 @@ pub fn embed(
     // one pass over the drawings, or two with the insides: the bar counts both
     let n = table.rows.len();
     let passes = 1 + usize::from(cfg.inside);
-    let vectors = encode_all(&table, cfg.batch_size, &|d, _| progress(d, passes * n), |ds| {
-        model.encode(ds, cfg.batch_size)
-    })
+    let vectors = encode_all(
+        &table,
+        cfg.batch_size,
+        &|d, _| progress(d, passes * n),
+        |ds| model.encode(ds, cfg.batch_size),
+    )
     .with_context(|| format!("encoding {}", input.display()))?;
     let inside = if cfg.inside {
         let second = |d: usize, _| progress(n + d, passes * n);

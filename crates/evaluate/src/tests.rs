@@ -590,8 +590,14 @@ fn inside_vectors_are_scored_over_the_drawings_that_have_one() {
     assert_eq!(by("label_outline").knn_accuracy, Some(1.0));
     assert_eq!(by("label_mouth").inside_knn_accuracy, Some(1.0));
     let outline_inside = by("label_outline").inside_knn_accuracy.unwrap();
-    assert!(outline_inside < 0.45, "the inside vectors know nothing of the outline: {outline_inside}");
+    assert!(
+        outline_inside < 0.45,
+        "the inside vectors know nothing of the outline: {outline_inside}"
+    );
     let mouth = by("label_mouth").knn_accuracy.unwrap();
-    assert!(mouth < 0.45, "the whole vectors know nothing of the mouth: {mouth}");
+    assert!(
+        mouth < 0.45,
+        "the whole vectors know nothing of the mouth: {mouth}"
+    );
     assert!(ev.table().contains("kNN in"));
 }

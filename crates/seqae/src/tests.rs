@@ -694,8 +694,14 @@ fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
 
 #[test]
 fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
-    let model = SeqAe::new(&tiny(Head::Mdn, false, true), 20.0, 3, LstmImpl::Auto, &Device::Cpu)
-        .unwrap();
+    let model = SeqAe::new(
+        &tiny(Head::Mdn, false, true),
+        20.0,
+        3,
+        LstmImpl::Auto,
+        &Device::Cpu,
+    )
+    .unwrap();
     // a triangle outline, a mouth inside it, and a mark outside it but within its box
     let outline = Stroke::new(vec![0.0, 100.0, 50.0, 0.0], vec![0.0, 0.0, 100.0, 0.0]);
     let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![30.0, 35.0, 30.0]);
@@ -709,20 +715,42 @@ fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
     let (a, b) = (inside[0].clone().unwrap(), inside[1].clone().unwrap());
     assert!(inside[2].is_none(), "nothing inside the bare outline");
     // what is outside the outline does not count
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
     assert!(diff < 1e-5, "inside vectors differ by {diff}");
     // the mouth is placed in the whole face's box, not in its own
     let alone = model
         .encode(&[&Stroke3::from_strokes(&[mouth])], 1)
         .unwrap()
         .remove(0);
-    let moved = a.iter().zip(&alone).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-    assert!(moved > 1e-4, "the inside vector should know where the mouth is");
+    let moved = a
+        .iter()
+        .zip(&alone)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        moved > 1e-4,
+        "the inside vector should know where the mouth is"
+    );
     // and the whole drawings' vectors do see the mark
     let whole = model.encode(&[&face, &marked], 2).unwrap();
     assert_ne!(whole[0], whole[1]);
     // in its own box the mouth is encoded as if drawn alone
-    let own = model.encode_inside(&[&face], 1, true).unwrap().remove(0).unwrap();
-    let diff = own.iter().zip(&alone).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-    assert!(diff < 1e-5, "own-box inside and the mouth alone differ by {diff}");
+    let own = model
+        .encode_inside(&[&face], 1, true)
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    let diff = own
+        .iter()
+        .zip(&alone)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        diff < 1e-5,
+        "own-box inside and the mouth alone differ by {diff}"
+    );
 }
