@@ -45,6 +45,16 @@ enum Vectors {
     Inside,
 }
 
+impl Vectors {
+    /// The column these vectors are read from.
+    fn column(self) -> &'static str {
+        match self {
+            Vectors::Embedding => "embedding",
+            Vectors::Inside => "inside",
+        }
+    }
+}
+
 impl Default for ClusterConfig {
     fn default() -> Self {
         let p = ClusterParams::default();
@@ -271,17 +281,8 @@ fn main() -> Result<()> {
         .flat_map(|&i| &values[i * table.dim..(i + 1) * table.dim])
         .copied()
         .collect();
-    let m = Matrix::new(chosen, table.dim).with_context(|| {
-        format!(
-            "{}: {} vectors",
-            args.input.display(),
-            if cfg.vectors == Vectors::Inside {
-                "inside"
-            } else {
-                "embedding"
-            }
-        )
-    })?;
+    let m = Matrix::new(chosen, table.dim)
+        .with_context(|| format!("{}: {} vectors", args.input.display(), cfg.vectors.column()))?;
 
     bar.set_message(format!(
         "clustering {} points of {} dimensions",
@@ -325,10 +326,7 @@ fn main() -> Result<()> {
         .collect();
     let meta = vec![
         ("input".to_string(), args.input.display().to_string()),
-        (
-            "vectors".to_string(),
-            format!("{:?}", cfg.vectors).to_lowercase(),
-        ),
+        ("vectors".to_string(), cfg.vectors.column().to_string()),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
     ];

@@ -212,9 +212,7 @@ impl Stroke3 {
         strokes.insert(0, first);
         Stroke3::from_strokes(&strokes)
     }
-}
 
-impl Stroke3 {
     /// The strokes drawn inside the largest one: what is inside a face's outline, or a house's
     /// walls. Each stroke is read as a polygon closed by joining its ends, and the largest is
     /// the one that encloses the largest area (not the widest: a head's hair can be as wide as
@@ -226,21 +224,9 @@ impl Stroke3 {
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
-        let area = |s: &Stroke| {
-            let n = s.len();
-            let twice: f32 = (0..n)
-                .map(|i| {
-                    let j = (i + 1) % n;
-                    s.x[i] * s.y[j] - s.x[j] * s.y[i]
-                })
-                .sum();
-            twice.abs()
-        };
-        let largest = (0..strokes.len()).max_by(|&a, &b| {
-            area(&strokes[a])
-                .total_cmp(&area(&strokes[b]))
-                .then(b.cmp(&a))
-        })?;
+        let area: Vec<f32> = strokes.iter().map(|s| twice_signed_area(s).abs()).collect();
+        let largest =
+            (0..strokes.len()).max_by(|&a, &b| area[a].total_cmp(&area[b]).then(b.cmp(&a)))?;
         let outline = &strokes[largest];
         let inside: Vec<Stroke> = strokes
             .iter()
@@ -255,6 +241,18 @@ impl Stroke3 {
             .collect();
         (!inside.is_empty()).then(|| Stroke3::from_strokes(&inside))
     }
+}
+
+/// Twice the signed area of the polygon through `s`'s points, closed by joining its ends
+/// (the shoelace sum).
+fn twice_signed_area(s: &Stroke) -> f32 {
+    let n = s.len();
+    (0..n)
+        .map(|i| {
+            let j = (i + 1) % n;
+            s.x[i] * s.y[j] - s.x[j] * s.y[i]
+        })
+        .sum()
 }
 
 /// Even-odd rule: is `p` inside the polygon through `poly`'s points (closed by joining its
@@ -299,14 +297,8 @@ fn orient(s: &mut Stroke) {
     let size = w.max(h);
     let gap = ((s.x[n - 1] - s.x[0]).powi(2) + (s.y[n - 1] - s.y[0]).powi(2)).sqrt();
     let reverse = if gap < 0.2 * size {
-        // shoelace: with y down, a positive sum turns clockwise on screen
-        let area: f32 = (0..n)
-            .map(|i| {
-                let j = (i + 1) % n;
-                s.x[i] * s.y[j] - s.x[j] * s.y[i]
-            })
-            .sum();
-        area < 0.0
+        // with y down, a positive area turns clockwise on screen
+        twice_signed_area(s) < 0.0
     } else {
         (s.x[n - 1], s.y[n - 1]) < (s.x[0], s.y[0])
     };

@@ -513,24 +513,15 @@ impl SeqAe {
         for (i, d) in drawings.iter().enumerate() {
             data::validate(d, i)?;
         }
-        let mut order: Vec<usize> = (0..drawings.len()).collect();
-        order.sort_by_key(|&i| drawings[i].len());
-        let mut out = vec![Vec::new(); drawings.len()];
-        for chunk in order.chunks(batch.max(1)) {
-            let prepared: Vec<_> = chunk
-                .iter()
-                .map(|&i| self.cfg.prepare(drawings[i]))
-                .collect();
-            let ds: Vec<&Stroke3> = prepared.iter().map(|d| d.as_ref()).collect();
-            let input = data::encoder_input(&ds, self.scale, &self.cfg, &self.device)?;
-            let hidden =
-                self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), false)?;
-            let (mu, _) = self.latent(&hidden, false)?;
-            for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
-                out[i] = z;
-            }
-        }
-        Ok(out)
+        let items: Vec<_> = drawings
+            .iter()
+            .map(|d| {
+                let d = self.cfg.prepare(d);
+                let frame = data::Frame::of(&d);
+                (d, frame)
+            })
+            .collect();
+        self.encode_framed(&items, batch)
     }
 
     /// Encodes what each drawing has inside its largest stroke ([`Stroke3::inside_largest`]),
@@ -547,40 +538,42 @@ impl SeqAe {
         for (i, d) in drawings.iter().enumerate() {
             data::validate(d, i)?;
         }
-        let parts: Vec<Option<(Stroke3, data::Frame)>> = drawings
-            .iter()
-            .map(|d| {
-                let whole = self.cfg.prepare(d);
-                let frame = data::Frame::of(&whole);
-                whole.inside_largest().map(|inside| {
-                    let frame = if own_box {
-                        data::Frame::of(&inside)
-                    } else {
-                        frame
-                    };
-                    (inside, frame)
-                })
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..drawings.len())
-            .filter(|&i| parts[i].is_some())
-            .collect();
-        order.sort_by_key(|&i| parts[i].as_ref().map_or(0, |(d, _)| d.len()));
+        let mut with = Vec::new();
+        let mut items = Vec::new();
+        for (i, d) in drawings.iter().enumerate() {
+            let whole = self.cfg.prepare(d);
+            if let Some(inside) = whole.inside_largest() {
+                let frame = data::Frame::of(if own_box { &inside } else { &whole });
+                with.push(i);
+                items.push((std::borrow::Cow::Owned(inside), frame));
+            }
+        }
         let mut out = vec![None; drawings.len()];
+        for (i, z) in with.into_iter().zip(self.encode_framed(&items, batch)?) {
+            out[i] = Some(z);
+        }
+        Ok(out)
+    }
+
+    /// Encodes prepared drawings, each with the box its positions are measured in, `batch` at a
+    /// time in order of length (so little work goes to padding); vectors in the input's order.
+    fn encode_framed(
+        &self,
+        items: &[(std::borrow::Cow<'_, Stroke3>, data::Frame)],
+        batch: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| items[i].0.len());
+        let mut out = vec![Vec::new(); items.len()];
         for chunk in order.chunks(batch.max(1)) {
-            let (ds, frames): (Vec<&Stroke3>, Vec<data::Frame>) = chunk
-                .iter()
-                .map(|&i| {
-                    let (d, f) = parts[i].as_ref().expect("only drawings with an inside");
-                    (d, *f)
-                })
-                .unzip();
+            let ds: Vec<&Stroke3> = chunk.iter().map(|&i| items[i].0.as_ref()).collect();
+            let frames: Vec<data::Frame> = chunk.iter().map(|&i| items[i].1).collect();
             let input = data::encoder_input_in(&ds, &frames, self.scale, &self.cfg, &self.device)?;
             let hidden =
                 self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), false)?;
             let (mu, _) = self.latent(&hidden, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
-                out[i] = Some(z);
+                out[i] = z;
             }
         }
         Ok(out)
