@@ -44,9 +44,30 @@ if reevals:
         ls = json.load(open(f"{d}/run/model.json"))["losses"]
         lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
         whole = lambda f: f"{lab[f]['knn_accuracy']:.3f}"
-        inside = lambda f: f"{lab[f]['inside_knn_accuracy']:.3f}"
+        # evaluation.json before the part vectors had `inside_knn_accuracy`
+        inside = lambda f: f"{lab[f].get('part_knn_accuracy', {}).get('inside', lab[f].get('inside_knn_accuracy')):.3f}"
         nmi = lambda f: f"{lab[f]['clusters']['nmi']:.3f}"
         print(f"| {os.path.basename(d)} | {ls['steps']} | {whole('outline')} | {whole('hair_ears')} "
               f"| {whole('eyes')} | {whole('mouth')} | {whole('nose')} | {inside('eyes')} "
               f"| {inside('mouth')} | {inside('nose')} | {nmi('eyes')} | {nmi('mouth')} "
               f"| {nmi('outline')} | {nmi('hair_ears')} |")
+
+# Round six: the part vectors (scripts/reevaluate.sh with REEVAL=parts): each factor from the
+# whole drawing's vector and from the part that holds it.
+parts = sorted(glob.glob(f"{root}/*/parts/evaluation.json"), key=os.path.getmtime)
+if parts:
+    print()
+    print("| run | steps | outline: whole / outline | hair_ears: whole / outside | eyes: whole / inside "
+          "| mouth: whole / inside | nose: whole / inside | raster: outline, hair_ears, eyes, mouth, nose |")
+    print("|" + " --- |" * 8)
+    for ev_path in parts:
+        d = os.path.dirname(os.path.dirname(ev_path))
+        ev = json.load(open(ev_path))
+        ls = json.load(open(f"{d}/run/model.json"))["losses"]
+        lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+        pair = lambda f, p: f"{lab[f]['knn_accuracy']:.3f} / {lab[f]['part_knn_accuracy'][p]:.3f}"
+        raw = ", ".join(f"{lab[f]['baseline_knn_accuracy']:.3f}"
+                        for f in ["outline", "hair_ears", "eyes", "mouth", "nose"])
+        print(f"| {os.path.basename(d)} | {ls['steps']} | {pair('outline', 'outline')} "
+              f"| {pair('hair_ears', 'outside')} | {pair('eyes', 'inside')} | {pair('mouth', 'inside')} "
+              f"| {pair('nose', 'inside')} | {raw} |")

@@ -3,7 +3,7 @@
 # the current stages and config, without training again (for changes after the model):
 #
 #   scripts/reevaluate.sh NAME [CLUSTER FLAGS...]   -> target/experiments/NAME/$REEVAL (reeval)
-#   (EMBED_FLAGS="--inside-box whole" passes flags to embed)
+#   (EMBED_FLAGS="--part-box whole" passes flags to embed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { sed -n 2,5p "$0"; exit 2; }

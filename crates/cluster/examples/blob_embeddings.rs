@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
             name: "label_blob".into(),
             values: truth.iter().map(|t| Some(t.to_string())).collect(),
         }],
-        inside: None,
+        parts: Vec::new(),
         metadata: vec![],
     };
     tables::embeddings::write(std::path::Path::new(out), &table)?;

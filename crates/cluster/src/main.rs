@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use clustering::{Agreement, Algorithm, ClusterParams, Matrix, Method, Metric};
+use drawing::Part;
 use serde::{Deserialize, Serialize};
 use stage::{override_from_flags, PipelineConfig};
 use tables::clusters::ClusterRow;
@@ -43,15 +44,27 @@ enum Vectors {
     /// What is drawn inside the drawing's largest stroke (the `inside` column): a face's eyes,
     /// nose and mouth without its outline and hair. Drawings with nothing inside are noise.
     Inside,
+    /// The largest stroke alone (the `outline` column): a face's head.
+    Outline,
+    /// The strokes neither inside the largest stroke nor it (the `outside` column): a face's
+    /// hair and ears. Drawings with nothing outside are noise.
+    Outside,
 }
 
 impl Vectors {
+    /// The part these vectors are of; `None` for the whole drawing.
+    fn part(self) -> Option<Part> {
+        match self {
+            Vectors::Embedding => None,
+            Vectors::Inside => Some(Part::Inside),
+            Vectors::Outline => Some(Part::Outline),
+            Vectors::Outside => Some(Part::Outside),
+        }
+    }
+
     /// The column these vectors are read from.
     fn column(self) -> &'static str {
-        match self {
-            Vectors::Embedding => "embedding",
-            Vectors::Inside => "inside",
-        }
+        self.part().map_or("embedding", Part::name)
     }
 }
 
@@ -136,7 +149,8 @@ impl From<MetricArg> for Metric {
 
 /// Groups embeddings into clusters: HDBSCAN (exact up to --exact-max-points, else a sample
 /// clustered exactly and the rest assigned to their nearest clustered sample point), DBSCAN or
-/// k-means, on the whole drawings' vectors or on the vectors of what is inside their outlines.
+/// k-means, on the whole drawings' vectors or on the vectors of one of their parts (what is
+/// inside their outlines, the outlines, what is outside).
 /// Writes one row per drawing to the output Parquet file and the summary (cluster sizes, noise
 /// share, silhouette, ARI/NMI against every label column) to cluster_summary.json beside it.
 #[derive(Parser)]
@@ -153,8 +167,8 @@ struct Cli {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Which vectors to cluster: the whole drawing's, or what is inside its largest stroke
-    /// [config: vectors; default embedding].
+    /// Which vectors to cluster: the whole drawing's, or one of its parts' (what is inside its
+    /// largest stroke, that stroke, the rest) [config: vectors; default embedding].
     #[arg(long, value_enum)]
     vectors: Option<Vectors>,
     /// Clustering algorithm [config: algorithm; default hdbscan].
@@ -252,28 +266,30 @@ fn main() -> Result<()> {
     bar.set_message(format!("reading {}", args.input.display()));
     let table = tables::embeddings::read(&args.input)?;
     let n = table.len();
-    // the rows clustered: every drawing, or those with something inside their outline
-    let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors {
-        Vectors::Embedding => (&table.values, (0..n).collect()),
-        Vectors::Inside => {
-            let inside = table.inside.as_ref().with_context(|| {
+    // the rows clustered: every drawing, or those that have the part
+    let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors.part() {
+        None => (&table.values, (0..n).collect()),
+        Some(part) => {
+            let name = part.name();
+            let vectors = table.part(part).with_context(|| {
                 format!(
-                    "{} has no `inside` column: embed with `inside = true` (--inside true), or \
-                     cluster with --vectors embedding",
+                    "{} has no `{name}` column: embed with `{name}` among its parts (--parts), \
+                     or cluster with --vectors embedding",
                     args.input.display()
                 )
             })?;
             (
-                &inside.values,
-                (0..n).filter(|&i| inside.present[i]).collect(),
+                &vectors.values,
+                (0..n).filter(|&i| vectors.present[i]).collect(),
             )
         }
     };
     if rows_in.is_empty() {
         anyhow::bail!(
-            "{}: no drawing has anything inside its outline to cluster; cluster the whole \
-             drawings with --vectors embedding",
-            args.input.display()
+            "{}: no drawing has a part `{}` to cluster; cluster the whole drawings with \
+             --vectors embedding",
+            args.input.display(),
+            cfg.vectors.column()
         );
     }
     let chosen: Vec<f32> = rows_in

@@ -36,7 +36,7 @@ fn write_blobs(path: &Path, n: usize) -> Vec<i32> {
                 values: vec![Some("face".into()); n],
             },
         ],
-        inside: None,
+        parts: Vec::new(),
         metadata: vec![],
     };
     tables::embeddings::write(path, &table).unwrap();
@@ -149,7 +149,7 @@ fn bad_input_fails_cleanly_without_output() {
 }
 
 #[test]
-fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
+fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
     let dir = tempfile::tempdir().unwrap();
     let emb = dir.path().join("embeddings.parquet");
     let out = dir.path().join("clusters.parquet");
@@ -175,7 +175,7 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     );
     assert!(!out.exists());
 
-    // the blobs become the inside vectors, the whole vectors noise; every 7th has no inside
+    // the blobs become the outside vectors, the whole vectors noise; every 7th has no outside
     let mut table = tables::embeddings::read(&emb).unwrap();
     let present: Vec<bool> = (0..n).map(|i| i % 7 != 0).collect();
     let values = table
@@ -184,13 +184,14 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
         .zip(&present)
         .flat_map(|(r, &p)| if p { r.to_vec() } else { vec![0.0; 16] })
         .collect();
-    table.inside = Some(tables::embeddings::Inside {
+    table.parts = vec![tables::embeddings::PartVectors {
+        part: drawing::Part::Outside,
         values,
         present: present.clone(),
-    });
+    }];
     table.values = (0..n * 16).map(|i| ((i * 7919) % 101) as f32).collect();
     tables::embeddings::write(&emb, &table).unwrap();
-    let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
+    let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -216,23 +217,18 @@ fn kmeans_on_the_inside_vectors_leaves_drawings_without_one_as_noise() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("cluster_summary.json")).unwrap())
             .unwrap();
-    assert_eq!(summary["vectors"], "inside");
+    assert_eq!(summary["vectors"], "outside");
     assert_eq!(summary["n_left_out"], (0..n).filter(|i| i % 7 == 0).count());
 
-    // nothing inside any drawing: said, no output
+    // nothing outside any drawing: said, no output
     std::fs::remove_file(&out).unwrap();
-    table.inside = Some(tables::embeddings::Inside {
-        values: vec![0.0; n * 16],
-        present: vec![false; n],
-    });
+    table.parts[0].values = vec![0.0; n * 16];
+    table.parts[0].present = vec![false; n];
     tables::embeddings::write(&emb, &table).unwrap();
-    let run = run_with(&["--vectors", "inside", "--algorithm", "kmeans", "--k", "4"]);
+    let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
-    assert!(
-        err.contains("no drawing has anything inside its outline"),
-        "{err}"
-    );
+    assert!(err.contains("no drawing has a part `outside`"), "{err}");
     assert!(!out.exists());
 
     // k beyond the points: named

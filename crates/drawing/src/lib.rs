@@ -219,6 +219,24 @@ impl Stroke3 {
     /// the head). A stroke is inside when most of its points are. The strokes kept stay where
     /// they were drawn; `None` when no stroke is inside.
     pub fn inside_largest(&self) -> Option<Stroke3> {
+        self.part(Part::Inside)
+    }
+
+    /// One part of the drawing cut by its largest stroke (see [`Stroke3::parts`]); `None` when
+    /// that part is empty.
+    pub fn part(&self, part: Part) -> Option<Stroke3> {
+        let parts = self.parts()?;
+        match part {
+            Part::Inside => parts.inside,
+            Part::Outline => Some(parts.outline),
+            Part::Outside => parts.outside,
+        }
+    }
+
+    /// The drawing cut into three by its largest stroke (see [`Stroke3::inside_largest`]): that
+    /// stroke, the strokes inside it, and the rest, each keeping its strokes' order and place.
+    /// `None` for a drawing without points.
+    pub fn parts(&self) -> Option<Parts> {
         let strokes: Vec<Stroke> = self
             .to_strokes()
             .into_iter()
@@ -228,19 +246,61 @@ impl Stroke3 {
         let largest =
             (0..strokes.len()).max_by(|&a, &b| area[a].total_cmp(&area[b]).then(b.cmp(&a)))?;
         let outline = &strokes[largest];
-        let inside: Vec<Stroke> = strokes
-            .iter()
-            .enumerate()
-            .filter(|&(i, s)| {
-                i != largest && {
-                    let n_in = s.points().filter(|&p| in_polygon(outline, p)).count();
-                    2 * n_in > s.len()
-                }
-            })
-            .map(|(_, s)| s.clone())
-            .collect();
-        (!inside.is_empty()).then(|| Stroke3::from_strokes(&inside))
+        let (mut inside, mut outside) = (Vec::new(), Vec::new());
+        for (_, s) in strokes.iter().enumerate().filter(|&(i, _)| i != largest) {
+            let n_in = s.points().filter(|&p| in_polygon(outline, p)).count();
+            if 2 * n_in > s.len() {
+                inside.push(s.clone());
+            } else {
+                outside.push(s.clone());
+            }
+        }
+        let some = |s: Vec<Stroke>| (!s.is_empty()).then(|| Stroke3::from_strokes(&s));
+        Some(Parts {
+            outline: Stroke3::from_strokes(std::slice::from_ref(outline)),
+            inside: some(inside),
+            outside: some(outside),
+        })
     }
+}
+
+/// The parts a drawing's largest stroke cuts it into: a face's head, what is inside it (eyes,
+/// nose, mouth) and what is outside (hair, ears). See [`Stroke3::parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The strokes most of whose points lie inside the largest stroke.
+    Inside,
+    /// The largest stroke alone: the one that encloses the largest area.
+    Outline,
+    /// The strokes that are neither.
+    Outside,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Inside, Part::Outline, Part::Outside];
+
+    /// The part's name, as in file columns and config: `inside`, `outline`, `outside`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Inside => "inside",
+            Part::Outline => "outline",
+            Part::Outside => "outside",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Part> {
+        Part::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// A drawing cut by its largest stroke: see [`Stroke3::parts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parts {
+    pub outline: Stroke3,
+    /// `None` when no stroke is inside.
+    pub inside: Option<Stroke3>,
+    /// `None` when every other stroke is inside.
+    pub outside: Option<Stroke3>,
 }
 
 /// Twice the signed area of the polygon through `s`'s points, closed by joining its ends
@@ -404,9 +464,28 @@ mod tests {
         // a stroke half in, half out: most of its points decide
         let ear = Stroke::new(vec![95.0, 110.0, 120.0], vec![50.0, 45.0, 55.0]);
         let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![70.0, 75.0, 70.0]);
-        let d = Stroke3::from_strokes(&[eye.clone(), square, hair, ear, mouth.clone()]);
+        let d = Stroke3::from_strokes(&[
+            eye.clone(),
+            square.clone(),
+            hair.clone(),
+            ear.clone(),
+            mouth.clone(),
+        ]);
         let inside = d.inside_largest().expect("two strokes inside");
-        assert_eq!(inside.to_strokes(), vec![eye, mouth]);
+        assert_eq!(inside.to_strokes(), vec![eye.clone(), mouth.clone()]);
+        // the three parts share the strokes out, each in drawing order
+        let parts = d.parts().unwrap();
+        assert_eq!(parts.outline.to_strokes(), vec![square.clone()]);
+        assert_eq!(parts.outside.unwrap().to_strokes(), vec![hair, ear]);
+        assert_eq!(d.part(Part::Inside), Some(inside));
+        assert_eq!(d.part(Part::Outline).unwrap().to_strokes(), vec![square]);
+        // a lone outline has no inside and no outside
+        let alone = d.part(Part::Outline).unwrap();
+        assert_eq!(alone.part(Part::Inside), None);
+        assert_eq!(alone.part(Part::Outside), None);
+        for p in Part::ALL {
+            assert_eq!(Part::from_name(p.name()), Some(p));
+        }
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Stage 3, `embed`: loads a run folder written by `train`, encodes every drawing of a drawings
-//! table to its latent vector, and what it has inside its largest stroke (a face's eyes, nose
-//! and mouth inside its outline) to a second one (`embeddings.parquet`), and decodes some back
-//! from their vectors alone: reconstructions (`reconstructions.parquet`) and interpolations
-//! between pairs of drawings (`interpolations.parquet`).
+//! table to its latent vector, and each of its parts alone to vectors of their own (what is
+//! inside its largest stroke, that stroke, the rest: a face's eyes, nose and mouth, its outline,
+//! its hair and ears) into `embeddings.parquet`, and decodes some back from their vectors
+//! alone: reconstructions (`reconstructions.parquet`) and interpolations between pairs of
+//! drawings (`interpolations.parquet`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
-use drawing::Stroke3;
+use drawing::{Part, Stroke3};
 use serde::Deserialize;
 use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
@@ -41,19 +42,21 @@ pub struct EmbedConfig {
     /// a latent's length says little about the drawing, and neighbours, the map and the
     /// clusters do better on directions. Decoding always uses the model's own vectors.
     pub unit_length: bool,
-    /// Also encode what each drawing has inside its largest stroke, alone (the `inside`
-    /// column): the vector of a face's eyes, nose and mouth, which the model knows from the
-    /// contrastive views that leave the outline out.
-    pub inside: bool,
-    /// The box the inside vector's positions are measured in: `whole` (the drawing's, so the
-    /// parts keep their place in the face) or `own` (what is inside, zoomed in so it fills the
-    /// encoder's grid; for models trained with `contrastive_zoom`).
-    pub inside_box: InsideBox,
+    /// Parts of each drawing to encode alone, each into a column of its own (see
+    /// [`drawing::Stroke3::parts`]): `inside` (what is inside its largest stroke: a face's
+    /// eyes, nose and mouth), `outline` (that stroke alone) and `outside` (the rest: hair,
+    /// ears). The model knows such partial drawings from the contrastive views that leave
+    /// strokes out.
+    pub parts: Vec<String>,
+    /// The box the part vectors' positions are measured in: `whole` (the drawing's, so the
+    /// parts keep their place in it) or `own` (the part's, zoomed in so it fills the encoder's
+    /// grid; for models trained with `contrastive_zoom`).
+    pub part_box: PartBox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum InsideBox {
+pub enum PartBox {
     Whole,
     Own,
 }
@@ -71,8 +74,8 @@ impl Default for EmbedConfig {
             seed: 0,
             device: "cpu".into(),
             unit_length: true,
-            inside: true,
-            inside_box: InsideBox::Whole,
+            parts: Part::ALL.iter().map(|p| p.name().to_string()).collect(),
+            part_box: PartBox::Whole,
         }
     }
 }
@@ -85,6 +88,24 @@ pub enum DecodeKind {
 }
 
 impl EmbedConfig {
+    /// The parts named in `parts` (`none` alone: no part), checked.
+    pub fn parts(&self) -> Result<Vec<Part>> {
+        let mut out = Vec::new();
+        for name in &self.parts {
+            if name == "none" && self.parts.len() == 1 {
+                break;
+            }
+            let part = Part::from_name(name).with_context(|| {
+                format!("unknown part `{name}` in parts: use inside, outline, outside or none")
+            })?;
+            if out.contains(&part) {
+                bail!("part `{name}` is named twice in parts");
+            }
+            out.push(part);
+        }
+        Ok(out)
+    }
+
     fn decode_mode(&self) -> seqae::DecodeMode {
         match self.decode {
             DecodeKind::Greedy => seqae::DecodeMode::Greedy,
@@ -131,8 +152,8 @@ impl Outputs {
 #[derive(Debug, Clone, Default)]
 pub struct EmbedReport {
     pub drawings: usize,
-    /// Drawings with something inside their largest stroke (with `inside`).
-    pub with_inside: Option<usize>,
+    /// Each part encoded, with how many drawings have it.
+    pub parts: Vec<(Part, usize)>,
     pub dim: usize,
     pub encode_s: f64,
     pub reconstructions: usize,
@@ -170,6 +191,7 @@ pub fn embed(
     if cfg.batch_size == 0 {
         bail!("batch_size must be at least 1");
     }
+    let parts = cfg.parts()?;
     let dev = device(&cfg.device)?;
     let (model, info) = seqae::load(model_dir, &dev)
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
@@ -181,9 +203,9 @@ pub fn embed(
     };
 
     let t = std::time::Instant::now();
-    // one pass over the drawings, or two with the insides: the bar counts both
+    // one pass over the drawings, and one over their parts: the bar counts both
     let n = table.rows.len();
-    let passes = 1 + usize::from(cfg.inside);
+    let passes = 1 + usize::from(!parts.is_empty());
     let vectors = encode_all(
         &table,
         cfg.batch_size,
@@ -191,24 +213,32 @@ pub fn embed(
         |ds| model.encode(ds, cfg.batch_size),
     )
     .with_context(|| format!("encoding {}", input.display()))?;
-    let inside = if cfg.inside {
+    let mut part_vectors = Vec::new();
+    if !parts.is_empty() {
         let second = |d: usize, _| progress(n + d, passes * n);
-        let inside = encode_all(&table, cfg.batch_size, &second, |ds| {
-            model.encode_inside(ds, cfg.batch_size, cfg.inside_box == InsideBox::Own)
+        let own_box = cfg.part_box == PartBox::Own;
+        let encoded = encode_all(&table, cfg.batch_size, &second, |ds| {
+            model.encode_parts(ds, &parts, cfg.batch_size, own_box)
         })
-        .with_context(|| format!("encoding the insides of {}", input.display()))?;
-        report.with_inside = Some(inside.iter().filter(|v| v.is_some()).count());
-        let present: Vec<bool> = inside.iter().map(Option::is_some).collect();
+        .with_context(|| format!("encoding the parts of {}", input.display()))?;
         let zeros = vec![0f32; report.dim];
-        let values = inside
-            .iter()
-            .flat_map(|v| v.as_deref().unwrap_or(&zeros))
-            .copied()
-            .collect();
-        Some(tables::embeddings::Inside { values, present })
-    } else {
-        None
-    };
+        for (k, &part) in parts.iter().enumerate() {
+            let present: Vec<bool> = encoded.iter().map(|v| v[k].is_some()).collect();
+            report
+                .parts
+                .push((part, present.iter().filter(|&&p| p).count()));
+            let values = encoded
+                .iter()
+                .flat_map(|v| v[k].as_deref().unwrap_or(&zeros))
+                .copied()
+                .collect();
+            part_vectors.push(tables::embeddings::PartVectors {
+                part,
+                values,
+                present,
+            });
+        }
+    }
     report.encode_s = t.elapsed().as_secs_f64();
 
     let metadata: tables::Metadata = vec![
@@ -221,17 +251,20 @@ pub fn embed(
         ("embed.model_trained_on".into(), info.data.path.clone()),
         ("embed.unit_length".into(), cfg.unit_length.to_string()),
         (
-            "embed.inside".into(),
-            if cfg.inside {
-                format!("{:?}", cfg.inside_box).to_lowercase()
+            "embed.parts".into(),
+            if parts.is_empty() {
+                "none".into()
             } else {
-                "off".into()
+                parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
             },
+        ),
+        (
+            "embed.part_box".into(),
+            format!("{:?}", cfg.part_box).to_lowercase(),
         ),
     ];
     let mut values = vectors.concat();
-    let mut inside = inside;
-    // a zero row (a drawing with nothing inside) stays zero
+    // a zero row (a drawing without the part) stays zero
     if cfg.unit_length {
         let unit = |values: Vec<f32>| -> Result<Vec<f32>> {
             let m = clustering::Matrix::new(values, report.dim)
@@ -239,8 +272,8 @@ pub fn embed(
             Ok(clustering::l2_normalise(&m).into_vec())
         };
         values = unit(values)?;
-        if let Some(i) = inside.as_mut() {
-            i.values = unit(std::mem::take(&mut i.values))?;
+        for p in part_vectors.iter_mut() {
+            p.values = unit(std::mem::take(&mut p.values))?;
         }
     }
     let emb = EmbeddingTable {
@@ -249,7 +282,7 @@ pub fn embed(
         dim: report.dim,
         values,
         labels: table.label_columns(),
-        inside,
+        parts: part_vectors,
         metadata: metadata.clone(),
     };
 

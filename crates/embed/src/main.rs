@@ -60,14 +60,16 @@ struct Args {
     /// [config: unit_length].
     #[arg(long)]
     unit_length: Option<bool>,
-    /// Also write the `inside` column: the vector of what each drawing has inside its largest
-    /// stroke (a face's eyes, nose and mouth), null where nothing is [config: inside].
-    #[arg(long)]
-    inside: Option<bool>,
-    /// The box of the inside vector's positions: whole (the drawing's) or own (what is inside,
-    /// zoomed in) [config: inside_box].
+    /// Parts of each drawing to encode alone, each into a column of its own, null where a
+    /// drawing lacks it: inside (what is inside its largest stroke: a face's eyes, nose and
+    /// mouth), outline (that stroke), outside (the rest: hair, ears); comma-separated, or none
+    /// [config: parts].
+    #[arg(long, value_delimiter = ',')]
+    parts: Option<Vec<String>>,
+    /// The box of the part vectors' positions: whole (the drawing's) or own (the part's, zoomed
+    /// in) [config: part_box].
     #[arg(long, value_enum)]
-    inside_box: Option<embed::InsideBox>,
+    part_box: Option<embed::PartBox>,
 }
 
 fn main() -> Result<()> {
@@ -77,7 +79,7 @@ fn main() -> Result<()> {
     let mut cfg: EmbedConfig = config.section("embed")?;
     override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
         interpolation_steps, decode, temperature, max_len, seed, device, unit_length,
-        inside, inside_box);
+        parts, part_box);
     let mut out = Outputs::beside(&args.output);
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;
@@ -99,9 +101,16 @@ fn main() -> Result<()> {
         "[embed] {} drawings to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
         r.drawings,
         r.dim,
-        r.with_inside.map_or(String::new(), |k| format!(
-            " (and {k} with something inside their outline to inside vectors)"
-        )),
+        if r.parts.is_empty() {
+            String::new()
+        } else {
+            let each: Vec<String> = r
+                .parts
+                .iter()
+                .map(|(p, k)| format!("{k} {}", p.name()))
+                .collect();
+            format!(" and their parts ({})", each.join(", "))
+        },
         r.encode_s,
         r.drawings as f64 / r.encode_s.max(1e-9),
         out.embeddings.display(),

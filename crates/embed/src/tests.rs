@@ -2,15 +2,19 @@ use super::*;
 use tables::drawings::{DrawingRow, DrawingWriter};
 
 fn face(i: usize) -> Stroke3 {
-    // a square outline plus a short inner stroke whose place depends on i
+    // a square outline plus a short inner stroke whose place depends on i, and on every third
+    // face a stroke above the square (hair)
     let o = (i % 7) as f32;
-    let strokes = vec![
+    let mut strokes = vec![
         drawing::Stroke::new(
             vec![0.0, 50.0, 50.0, 0.0, 0.0],
             vec![0.0, 0.0, 50.0, 50.0, 0.0],
         ),
         drawing::Stroke::new(vec![10.0 + o, 20.0 + o], vec![30.0, 30.0 + o]),
     ];
+    if i % 3 == 0 {
+        strokes.push(drawing::Stroke::new(vec![5.0, 45.0], vec![-10.0, -12.0]));
+    }
     Stroke3::from_strokes(&strokes)
 }
 
@@ -158,42 +162,101 @@ fn writes_embeddings_reconstructions_and_interpolations() {
     let rec3 = tables::sequences::read_reconstructions(&out3.reconstructions).unwrap();
     assert_eq!(rec, rec3);
 
-    // the inside vectors: every fixture face has a stroke inside its square, at unit length
-    // too, the same whatever the batch, and different from the whole drawing's
-    assert_eq!(r.with_inside, Some(40));
-    let inside = e.inside.as_ref().expect("inside column by default");
-    assert!(inside.present.iter().all(|&p| p));
-    for (row, whole) in inside.values.chunks(e.dim).zip(e.values.chunks(e.dim)) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
-        assert_ne!(row, whole);
+    // the part vectors, every part by default: every fixture face has a stroke inside its
+    // square and every third one a stroke outside; at unit length too, the same whatever the
+    // batch, and different from the whole drawing's
+    assert_eq!(
+        r.parts,
+        vec![(Part::Inside, 40), (Part::Outline, 40), (Part::Outside, 14)]
+    );
+    let names: Vec<Part> = e.parts.iter().map(|p| p.part).collect();
+    assert_eq!(names, Part::ALL);
+    for (k, part) in e.parts.iter().enumerate() {
+        for (i, (row, whole)) in part
+            .values
+            .chunks(e.dim)
+            .zip(e.values.chunks(e.dim))
+            .enumerate()
+        {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if part.present[i] {
+                assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+                assert_ne!(row, whole);
+            } else {
+                assert_eq!(norm, 0.0);
+            }
+        }
+        let max_diff = part
+            .values
+            .iter()
+            .zip(&e2.parts[k].values)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            max_diff < 1e-5,
+            "{:?} vectors differ by {max_diff}",
+            part.part
+        );
     }
-    let inside2 = e2.inside.as_ref().unwrap();
-    let max_diff = inside
-        .values
-        .iter()
-        .zip(&inside2.values)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(max_diff < 1e-5, "inside vectors differ by {max_diff}");
-    let out4 = Outputs::beside(&dir.path().join("h/embeddings.parquet"));
-    let no_inside = EmbedConfig {
-        inside: false,
-        ..cfg.clone()
-    };
-    let r4 = embed(&run, &drawings, &out4, &no_inside, &|_, _| {}).unwrap();
-    assert_eq!(r4.with_inside, None);
-    let footer = |e: &EmbeddingTable| {
+    let outside = e.part(Part::Outside).unwrap();
+    assert!((0..40).all(|i| outside.present[i] == (i % 3 == 0)));
+    let footer = |e: &EmbeddingTable, key: &str| {
         e.metadata
             .iter()
-            .find(|(k, _)| k == "embed.inside")
+            .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
     };
-    assert_eq!(footer(&e).as_deref(), Some("whole"));
-    let e4 = tables::embeddings::read(&out4.embeddings).unwrap();
-    assert!(e4.inside.is_none());
-    assert_eq!(footer(&e4).as_deref(), Some("off"));
-    assert_eq!(e4.values, e.values);
+    assert_eq!(
+        footer(&e, "embed.parts").as_deref(),
+        Some("inside,outline,outside")
+    );
+    assert_eq!(footer(&e, "embed.part_box").as_deref(), Some("whole"));
+    // no parts, or some in an order of the user's
+    for (names, want) in [
+        (vec!["none"], vec![]),
+        (vec!["outside", "inside"], vec![Part::Outside, Part::Inside]),
+    ] {
+        let out4 = Outputs::beside(&dir.path().join("h/embeddings.parquet"));
+        let some = EmbedConfig {
+            parts: names.iter().map(|s| s.to_string()).collect(),
+            ..cfg.clone()
+        };
+        let r4 = embed(&run, &drawings, &out4, &some, &|_, _| {}).unwrap();
+        assert_eq!(r4.parts.iter().map(|p| p.0).collect::<Vec<_>>(), want);
+        let e4 = tables::embeddings::read(&out4.embeddings).unwrap();
+        assert_eq!(e4.parts.iter().map(|p| p.part).collect::<Vec<_>>(), want);
+        assert_eq!(e4.values, e.values);
+        // the same vectors (up to rounding: the batches hold other parts)
+        for p in &e4.parts {
+            let q = e.part(p.part).unwrap();
+            assert_eq!(p.present, q.present);
+            let diff = p
+                .values
+                .iter()
+                .zip(&q.values)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-5, "{:?} differs by {diff}", p.part);
+        }
+    }
+    // a misspelt or repeated part is refused before any work
+    for bad in [
+        vec!["insides"],
+        vec!["inside", "inside"],
+        vec!["none", "inside"],
+    ] {
+        let cfg5 = EmbedConfig {
+            parts: bad.iter().map(|s| s.to_string()).collect(),
+            ..cfg.clone()
+        };
+        let out5 = Outputs::beside(&dir.path().join("i/embeddings.parquet"));
+        let err = format!(
+            "{:#}",
+            embed(&run, &drawings, &out5, &cfg5, &|_, _| {}).unwrap_err()
+        );
+        assert!(err.contains("part"), "{err}");
+        assert!(!out5.embeddings.exists());
+    }
 }
 
 #[test]

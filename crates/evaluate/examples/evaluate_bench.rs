@@ -50,7 +50,7 @@ fn main() {
             dim,
             values,
             labels: vec![],
-            inside: None,
+            parts: Vec::new(),
             metadata: vec![],
         },
     )

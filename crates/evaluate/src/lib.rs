@@ -315,10 +315,10 @@ pub struct LabelScore {
     pub majority_rate: f64,
     /// Cross-validated kNN accuracy in the embedding space.
     pub knn_accuracy: Option<f64>,
-    /// The same with the `inside` vectors (what is inside each drawing's outline), over the
-    /// drawings that have one; `None` without that column.
+    /// The same with each part's vectors (`inside`, `outline`, `outside`: see
+    /// [`drawing::Part`]), over the drawings that have that part; empty without part columns.
     #[serde(default)]
-    pub inside_knn_accuracy: Option<f64>,
+    pub part_knn_accuracy: BTreeMap<String, f64>,
     /// The same in the raster+PCA baseline space.
     pub baseline_knn_accuracy: Option<f64>,
     /// The clusters table against this label.
@@ -458,15 +458,28 @@ impl Evaluation {
                 .max()
                 .unwrap_or(5)
                 .max(5);
+            // one kNN column per part any label was scored with, in the parts' order
+            let parts: Vec<&str> = drawing::Part::ALL
+                .iter()
+                .map(|p| p.name())
+                .filter(|p| {
+                    self.labels
+                        .iter()
+                        .any(|l| l.part_knn_accuracy.contains_key(*p))
+                })
+                .collect();
+            let part_cols = |cell: &dyn Fn(&str) -> String| -> String {
+                parts.iter().map(|p| format!(" {:>7}", cell(p))).collect()
+            };
             let _ = writeln!(
                 s,
-                "{:<w$} {:>7} {:>7} {:>8} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
+                "{:<w$} {:>7} {:>7} {:>8} | {:>7}{} {:>7} | {:>7} {:>7} {:>7} {:>7}",
                 "label",
                 "n",
                 "classes",
                 "majority",
                 "kNN emb",
-                "kNN in",
+                part_cols(&|p| p.to_string()),
                 "kNN raw",
                 "ARI emb",
                 "NMI emb",
@@ -476,13 +489,13 @@ impl Evaluation {
             for l in &self.labels {
                 let _ = writeln!(
                     s,
-                    "{:<w$} {:>7} {:>7} {:>8.3} | {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7}",
+                    "{:<w$} {:>7} {:>7} {:>8.3} | {:>7}{} {:>7} | {:>7} {:>7} {:>7} {:>7}",
                     l.name,
                     l.n,
                     l.classes,
                     l.majority_rate,
                     f(l.knn_accuracy),
-                    f(l.inside_knn_accuracy),
+                    part_cols(&|p| f(l.part_knn_accuracy.get(p).copied())),
                     f(l.baseline_knn_accuracy),
                     f(l.clusters.map(|c| c.ari)),
                     f(l.clusters.map(|c| c.nmi)),
@@ -492,10 +505,19 @@ impl Evaluation {
             }
             let _ = writeln!(
                 s,
-                "(kNN: {}-NN, {}-fold cross-validation; in: the vectors of what is inside the \
-                 outline; raw: {}x{} raster + PCA to {} dims)",
+                "(kNN: {}-NN, {}-fold cross-validation; emb: the whole drawings' vectors;{} \
+                 raw: {}x{} raster + PCA to {} dims)",
                 self.settings.evaluate.knn_k,
                 self.settings.evaluate.folds,
+                if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " {}: the vectors of each part alone (inside the largest stroke, that \
+                         stroke, the rest), over the drawings that have it;",
+                        parts.join(", ")
+                    )
+                },
                 self.settings.evaluate.raster_size,
                 self.settings.evaluate.raster_size,
                 self.baseline.as_ref().map_or(0, |b| b.dim)
@@ -1085,28 +1107,31 @@ fn score_embeddings(
                 cfg.knn_k,
             )
         });
-        // the inside vectors, over the picked drawings that have one
-        let inside = emb.inside.as_ref().map(|inside| {
-            let rows: Vec<usize> = picked
-                .iter()
-                .copied()
-                .filter(|&r| inside.present[r])
-                .collect();
-            let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed);
-            let neigh = knn::fold_neighbours(
-                &gather(&inside.values, emb.dim, &rows),
-                emb.dim,
-                &folds,
-                cfg.knn_k,
-            );
-            (rows, neigh)
-        });
+        // each part's vectors, over the picked drawings that have the part
+        let parts: Vec<(&str, Vec<usize>, _)> = emb
+            .parts
+            .iter()
+            .map(|p| {
+                let rows: Vec<usize> = picked.iter().copied().filter(|&r| p.present[r]).collect();
+                let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed);
+                let neigh = knn::fold_neighbours(
+                    &gather(&p.values, emb.dim, &rows),
+                    emb.dim,
+                    &folds,
+                    cfg.knn_k,
+                );
+                (p.part.name(), rows, neigh)
+            })
+            .collect();
         for l in ls {
             let (ids, classes) = class_ids(&l.values, &picked);
-            let inside_knn_accuracy = inside.as_ref().and_then(|(rows, neigh)| {
-                let (ids, _) = class_ids(&l.values, rows);
-                knn::accuracy(neigh, &ids)
-            });
+            let part_knn_accuracy = parts
+                .iter()
+                .filter_map(|(name, rows, neigh)| {
+                    let (ids, _) = class_ids(&l.values, rows);
+                    knn::accuracy(neigh, &ids).map(|a| (name.to_string(), a))
+                })
+                .collect();
             scores.push(LabelScore {
                 name: l.name.clone(),
                 n: rows.len(),
@@ -1114,7 +1139,7 @@ fn score_embeddings(
                 n_knn: picked.len(),
                 majority_rate: majority_rate(&ids, classes),
                 knn_accuracy: knn::accuracy(&neigh, &ids),
-                inside_knn_accuracy,
+                part_knn_accuracy,
                 baseline_knn_accuracy: base_neigh.as_ref().and_then(|b| knn::accuracy(b, &ids)),
                 clusters: clusters
                     .as_deref()

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use drawing::{Stroke, Stroke3};
+use drawing::{Part, Stroke, Stroke3};
 use rand::{RngExt, SeedableRng};
 use tables::clusters::ClusterRow;
 use tables::drawings::DrawingRow;
@@ -33,7 +33,7 @@ fn write_embeddings(
         dim,
         values: (0..rows.len()).flat_map(f).collect(),
         labels,
-        inside: None,
+        parts: Vec::new(),
         metadata: vec![("embed.model".into(), "test-model".into())],
     };
     tables::embeddings::write(path, &t).unwrap();
@@ -543,23 +543,33 @@ fn json_round_trip() {
 }
 
 #[test]
-fn inside_vectors_are_scored_over_the_drawings_that_have_one() {
+fn part_vectors_are_scored_over_the_drawings_that_have_the_part() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("drawings.parquet");
     let rows = write_faces(&d, 6, 300);
     let e = dir.path().join("embeddings.parquet");
     // whole vectors: one-hot of the outline; inside vectors: one-hot of the mouth, absent for
-    // every 5th drawing (those get a vector that contradicts its mouth, which must not count)
-    let present: Vec<bool> = (0..rows.len()).map(|i| i % 5 != 0).collect();
-    let inside: Vec<f32> = (0..rows.len())
-        .flat_map(|i| {
-            let mut v = vec![0.0; 4];
-            if present[i] {
-                v[level(&rows, i, 2)] = 1.0;
-            }
-            v
-        })
-        .collect();
+    // every 5th drawing; outside vectors: one-hot of the hair, absent for every 3rd (absent
+    // rows get a vector that contradicts their label, which must not count)
+    let part = |part: Part, factor: usize, gap: usize| {
+        let present: Vec<bool> = (0..rows.len()).map(|i| i % gap != 0).collect();
+        let values = (0..rows.len())
+            .flat_map(|i| {
+                let mut v = vec![0.0; 4];
+                v[if present[i] {
+                    level(&rows, i, factor)
+                } else {
+                    0
+                }] = 1.0;
+                v
+            })
+            .collect();
+        tables::embeddings::PartVectors {
+            part,
+            values,
+            present,
+        }
+    };
     let t = EmbeddingTable {
         key_ids: rows.iter().map(|r| r.key_id.clone()).collect(),
         splits: rows.iter().map(|r| r.split).collect(),
@@ -572,10 +582,7 @@ fn inside_vectors_are_scored_over_the_drawings_that_have_one() {
             })
             .collect(),
         labels: vec![],
-        inside: Some(tables::embeddings::Inside {
-            values: inside,
-            present,
-        }),
+        parts: vec![part(Part::Inside, 2, 5), part(Part::Outside, 4, 3)],
         metadata: vec![],
     };
     tables::embeddings::write(&e, &t).unwrap();
@@ -587,17 +594,24 @@ fn inside_vectors_are_scored_over_the_drawings_that_have_one() {
     };
     let ev = evaluate(&inputs, &quick(), &ClusterParams::default(), &no_steps).unwrap();
     let by = |n: &str| ev.labels.iter().find(|l| l.name == n).unwrap();
+    let knn = |n: &str, part: &str| by(n).part_knn_accuracy[part];
     assert_eq!(by("label_outline").knn_accuracy, Some(1.0));
-    assert_eq!(by("label_mouth").inside_knn_accuracy, Some(1.0));
-    let outline_inside = by("label_outline").inside_knn_accuracy.unwrap();
-    assert!(
-        outline_inside < 0.45,
-        "the inside vectors know nothing of the outline: {outline_inside}"
-    );
+    assert_eq!(knn("label_mouth", "inside"), 1.0);
+    assert_eq!(knn("label_hair_ears", "outside"), 1.0);
+    for (label, part) in [("label_outline", "inside"), ("label_mouth", "outside")] {
+        let a = knn(label, part);
+        assert!(a < 0.45, "the {part} vectors know nothing of {label}: {a}");
+    }
+    assert!(!by("label_mouth").part_knn_accuracy.contains_key("outline"));
     let mouth = by("label_mouth").knn_accuracy.unwrap();
     assert!(
         mouth < 0.45,
         "the whole vectors know nothing of the mouth: {mouth}"
     );
-    assert!(ev.table().contains("kNN in"));
+    let table = ev.table();
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains(" inside outside ") && !header.contains("outline"),
+        "{table}"
+    );
 }

@@ -47,7 +47,7 @@ fn fixture() -> Fixture {
                 })
                 .collect(),
             labels: vec![],
-            inside: None,
+            parts: Vec::new(),
             metadata: vec![],
         },
     )

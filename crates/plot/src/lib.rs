@@ -388,15 +388,18 @@ pub fn plot(
                 })
                 .collect();
             // which vectors were clustered and mapped (`cluster` notes it in the footer)
-            let inside = tables::footer(p)?
-                .iter()
-                .any(|(k, v)| k == "vectors" && v == "inside");
+            let vectors = tables::footer(p)?
+                .into_iter()
+                .find(|(k, _)| k == "vectors")
+                .map(|(_, v)| v);
+            let (title, link) = match vectors.as_deref() {
+                Some("inside") => ("Map of what is inside each outline", "inside vectors"),
+                Some("outline") => ("Map of the outlines", "outline vectors"),
+                Some("outside") => ("Map of what is outside each outline", "outside vectors"),
+                _ => ("Embedding map", ""),
+            };
             let mopts = MapOptions {
-                title: if inside {
-                    "Map of what is inside each outline".into()
-                } else {
-                    "Embedding map".into()
-                },
+                title: title.into(),
                 style: style.clone(),
                 width: cfg.map_width,
                 height: cfg.map_height,
@@ -423,10 +426,10 @@ pub fn plot(
             let w = figures::save(&map, &out.join("embedding_map"))?;
             let (src, svg) = rel(&w);
             links.push(FigureLink {
-                title: if inside {
-                    "Map of the inside vectors".into()
-                } else {
+                title: if link.is_empty() {
                     "Embedding map".into()
+                } else {
+                    format!("Map of the {link}")
                 },
                 src,
                 svg: Some(svg),

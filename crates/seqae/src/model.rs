@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Linear, Module, VarBuilder, VarMap};
-use drawing::Stroke3;
+use drawing::{Part, Stroke3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -524,33 +524,44 @@ impl SeqAe {
         self.encode_framed(&items, batch)
     }
 
-    /// Encodes what each drawing has inside its largest stroke ([`Stroke3::inside_largest`]),
-    /// as the contrastive views that leave strokes out are: the vector of a face's eyes, nose
-    /// and mouth without its outline and hair. Positions are measured in the whole drawing's
-    /// box, or with `own_box` in the box of what is inside (zoomed in, as views are with
-    /// `contrastive_zoom`). `None` for a drawing with nothing inside.
-    pub fn encode_inside(
+    /// Encodes parts of each drawing ([`Stroke3::parts`]), as the contrastive views that leave
+    /// strokes out are: for a face, the vector of its eyes, nose and mouth without the outline
+    /// and hair (`inside`), of its outline alone, or of its hair and ears (`outside`).
+    /// Positions are measured in the whole drawing's box, or with `own_box` in the part's own
+    /// (zoomed in, as views are with `contrastive_zoom`). Returns, per drawing, one vector per
+    /// asked part, `None` where the drawing lacks that part.
+    pub fn encode_parts(
         &self,
         drawings: &[&Stroke3],
+        parts: &[Part],
         batch: usize,
         own_box: bool,
-    ) -> Result<Vec<Option<Vec<f32>>>> {
+    ) -> Result<Vec<Vec<Option<Vec<f32>>>>> {
         for (i, d) in drawings.iter().enumerate() {
             data::validate(d, i)?;
         }
-        let mut with = Vec::new();
+        // every asked part of every drawing goes into one list, encoded in length order
+        let mut at = Vec::new();
         let mut items = Vec::new();
         for (i, d) in drawings.iter().enumerate() {
             let whole = self.cfg.prepare(d);
-            if let Some(inside) = whole.inside_largest() {
-                let frame = data::Frame::of(if own_box { &inside } else { &whole });
-                with.push(i);
-                items.push((std::borrow::Cow::Owned(inside), frame));
+            let Some(cut) = whole.parts() else { continue };
+            for (k, &part) in parts.iter().enumerate() {
+                let piece = match part {
+                    Part::Inside => cut.inside.clone(),
+                    Part::Outline => Some(cut.outline.clone()),
+                    Part::Outside => cut.outside.clone(),
+                };
+                if let Some(piece) = piece {
+                    let frame = data::Frame::of(if own_box { &piece } else { &whole });
+                    at.push((i, k));
+                    items.push((std::borrow::Cow::Owned(piece), frame));
+                }
             }
         }
-        let mut out = vec![None; drawings.len()];
-        for (i, z) in with.into_iter().zip(self.encode_framed(&items, batch)?) {
-            out[i] = Some(z);
+        let mut out = vec![vec![None; parts.len()]; drawings.len()];
+        for ((i, k), z) in at.into_iter().zip(self.encode_framed(&items, batch)?) {
+            out[i][k] = Some(z);
         }
         Ok(out)
     }

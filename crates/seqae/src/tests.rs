@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, Tensor, Var};
-use drawing::{Stroke, Stroke3};
+use drawing::{Part, Stroke, Stroke3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -693,7 +693,7 @@ fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
 }
 
 #[test]
-fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
+fn part_vectors_encode_each_part_alone_in_the_box_asked() {
     let model = SeqAe::new(
         &tiny(Head::Mdn, false, true),
         20.0,
@@ -702,35 +702,38 @@ fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
         &Device::Cpu,
     )
     .unwrap();
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
     // a triangle outline, a mouth inside it, and a mark outside it but within its box
     let outline = Stroke::new(vec![0.0, 100.0, 50.0, 0.0], vec![0.0, 0.0, 100.0, 0.0]);
     let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![30.0, 35.0, 30.0]);
     let mark = Stroke::new(vec![5.0, 10.0, 8.0], vec![90.0, 95.0, 99.0]);
     let face = Stroke3::from_strokes(&[outline.clone(), mouth.clone()]);
-    let marked = Stroke3::from_strokes(&[outline.clone(), mark, mouth.clone()]);
-    let bare = Stroke3::from_strokes(&[outline]);
-    let inside = model
-        .encode_inside(&[&face, &marked, &bare], 2, false)
-        .unwrap();
+    let marked = Stroke3::from_strokes(&[outline.clone(), mark.clone(), mouth.clone()]);
+    let bare = Stroke3::from_strokes(&[outline.clone()]);
+    let inside: Vec<Option<Vec<f32>>> = model
+        .encode_parts(&[&face, &marked, &bare], &[Part::Inside], 2, false)
+        .unwrap()
+        .into_iter()
+        .map(|mut v| v.remove(0))
+        .collect();
     let (a, b) = (inside[0].clone().unwrap(), inside[1].clone().unwrap());
     assert!(inside[2].is_none(), "nothing inside the bare outline");
     // what is outside the outline does not count
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let diff = max_diff(&a, &b);
     assert!(diff < 1e-5, "inside vectors differ by {diff}");
     // the mouth is placed in the whole face's box, not in its own
-    let alone = model
-        .encode(&[&Stroke3::from_strokes(&[mouth])], 1)
-        .unwrap()
-        .remove(0);
-    let moved = a
-        .iter()
-        .zip(&alone)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let alone = |s: &Stroke| {
+        model
+            .encode(&[&Stroke3::from_strokes(std::slice::from_ref(s))], 1)
+            .unwrap()
+            .remove(0)
+    };
+    let moved = max_diff(&a, &alone(&mouth));
     assert!(
         moved > 1e-4,
         "the inside vector should know where the mouth is"
@@ -738,19 +741,24 @@ fn the_inside_vector_is_what_is_inside_the_outline_in_the_whole_drawings_box() {
     // and the whole drawings' vectors do see the mark
     let whole = model.encode(&[&face, &marked], 2).unwrap();
     assert_ne!(whole[0], whole[1]);
-    // in its own box the mouth is encoded as if drawn alone
+    // in their own box, the parts are encoded as if drawn alone, in the order asked
     let own = model
-        .encode_inside(&[&face], 1, true)
-        .unwrap()
-        .remove(0)
+        .encode_parts(
+            &[&marked, &bare],
+            &[Part::Outside, Part::Inside, Part::Outline],
+            2,
+            true,
+        )
         .unwrap();
-    let diff = own
-        .iter()
-        .zip(&alone)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        diff < 1e-5,
-        "own-box inside and the mouth alone differ by {diff}"
-    );
+    for (part, stroke) in [(0, &mark), (1, &mouth), (2, &outline)] {
+        let diff = max_diff(own[0][part].as_ref().unwrap(), &alone(stroke));
+        assert!(
+            diff < 1e-5,
+            "part {part} and its stroke alone differ by {diff}"
+        );
+    }
+    // a lone outline has only its outline
+    assert!(own[1][0].is_none() && own[1][1].is_none());
+    let diff = max_diff(own[1][2].as_ref().unwrap(), &alone(&outline));
+    assert!(diff < 1e-5, "the bare outline differs by {diff}");
 }

@@ -5,19 +5,21 @@
 //! | `key_id` | string |
 //! | `split` | string |
 //! | `embedding` | fixed_size_list<float32>[dim] |
-//! | `inside` (optional) | fixed_size_list<float32>[dim], null: the vector of what is drawn inside the drawing's largest stroke; null when nothing is |
+//! | `inside`, `outline`, `outside` (each optional) | fixed_size_list<float32>[dim], null: the vectors of the drawing's parts (see [`drawing::Part`]): what is drawn inside its largest stroke, that stroke alone, and the rest; null where the part is empty |
 //! | `word`, `label_<factor>` | string, null: labels carried from the drawings |
 //!
 //! The footer metadata names the model and the input (`model`, `input`). `embed` writes each
 //! vector at unit length unless told not to (`embed.unit_length` in the footer says which), and
-//! `embed.inside` says whether the inside vectors were measured in the whole drawing's box or
-//! in their own (`whole`, `own`, or `off` without them).
+//! `embed.parts` names the part columns written and `embed.part_box` whether their vectors were
+//! measured in the whole drawing's box or in their own (`whole`, `own`).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array};
 use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef};
+
+use drawing::Part;
 
 use crate::columns::{self, TableWriter};
 use crate::{LabelColumn, Metadata, Result, Split, TableError};
@@ -30,17 +32,19 @@ pub struct EmbeddingTable {
     pub dim: usize,
     /// `key_ids.len() × dim`, row-major.
     pub values: Vec<f32>,
-    /// The optional `inside` column: a second vector per drawing, of what it has inside its
-    /// largest stroke (its outline).
-    pub inside: Option<Inside>,
+    /// The optional part columns (`inside`, `outline`, `outside`), in column order: more
+    /// vectors per drawing, each of one part of it.
+    pub parts: Vec<PartVectors>,
     pub labels: Vec<LabelColumn>,
     pub metadata: Metadata,
 }
 
-/// The `inside` column: `values` is row-major like [`EmbeddingTable::values`], with zeros where
-/// `present` is false (a drawing with nothing inside its outline; null in the file).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Inside {
+/// A part column: `values` is row-major like [`EmbeddingTable::values`], with zeros where
+/// `present` is false (a drawing without that part, such as a face with nothing inside its
+/// outline; null in the file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartVectors {
+    pub part: Part,
     pub values: Vec<f32>,
     pub present: Vec<bool>,
 }
@@ -55,9 +59,13 @@ impl EmbeddingTable {
     pub fn row(&self, i: usize) -> &[f32] {
         &self.values[i * self.dim..(i + 1) * self.dim]
     }
+    /// The vectors of one part, when the table has them.
+    pub fn part(&self, part: Part) -> Option<&PartVectors> {
+        self.parts.iter().find(|p| p.part == part)
+    }
 }
 
-pub fn schema(dim: usize, inside: bool, labels: &[LabelColumn]) -> SchemaRef {
+pub fn schema(dim: usize, parts: &[Part], labels: &[LabelColumn]) -> SchemaRef {
     let vector = |name: &str, nullable: bool| {
         Field::new(
             name,
@@ -73,9 +81,7 @@ pub fn schema(dim: usize, inside: bool, labels: &[LabelColumn]) -> SchemaRef {
         Field::new("split", DataType::Utf8, false),
         vector("embedding", false),
     ];
-    if inside {
-        fields.push(vector("inside", true));
-    }
+    fields.extend(parts.iter().map(|p| vector(p.name(), true)));
     fields.extend(
         labels
             .iter()
@@ -86,11 +92,11 @@ pub fn schema(dim: usize, inside: bool, labels: &[LabelColumn]) -> SchemaRef {
 
 pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
     let n = table.len();
-    let inside_fits = table
-        .inside
-        .as_ref()
-        .is_none_or(|i| i.values.len() == n * table.dim && i.present.len() == n);
-    if table.values.len() != n * table.dim || table.splits.len() != n || !inside_fits {
+    let parts_fit = table
+        .parts
+        .iter()
+        .all(|p| p.values.len() == n * table.dim && p.present.len() == n);
+    if table.values.len() != n * table.dim || table.splits.len() != n || !parts_fit {
         return Err(TableError::invalid(
             path,
             format!(
@@ -105,7 +111,11 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
     let mut w = TableWriter::create(
         path,
         "embeddings",
-        schema(table.dim, table.inside.is_some(), &table.labels),
+        schema(
+            table.dim,
+            &table.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
+            &table.labels,
+        ),
         &table.metadata,
     )?;
     let chunk = columns_per_batch(table.dim);
@@ -128,8 +138,8 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
             ),
             Arc::new(emb),
         ];
-        if let Some(inside) = &table.inside {
-            cols.push(Arc::new(vectors(&inside.values, Some(&inside.present))?));
+        for p in &table.parts {
+            cols.push(Arc::new(vectors(&p.values, Some(&p.present))?));
         }
         for l in &table.labels {
             cols.push(columns::string_array(l.values[start..end].iter().cloned()));
@@ -164,25 +174,34 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
     if dim == 0 {
         return Err(TableError::invalid(path, "embeddings have width 0"));
     }
-    let has_inside = match s.field_with_name("inside") {
-        Ok(f) => match f.data_type() {
+    // the part columns present, in the file's column order
+    let mut parts = Vec::new();
+    for f in s.fields() {
+        let Some(part) = Part::from_name(f.name()) else {
+            continue;
+        };
+        match f.data_type() {
             DataType::FixedSizeList(item, d)
                 if item.data_type() == &DataType::Float32 && *d as usize == dim =>
             {
-                true
+                parts.push(PartVectors {
+                    part,
+                    values: Vec::new(),
+                    present: Vec::new(),
+                })
             }
             other => {
                 return Err(TableError::invalid(
                     path,
                     format!(
-                        "column `inside` is {other}, expected fixed_size_list<float32>[{dim}] \
-                         like `embedding`"
+                        "column `{}` is {other}, expected fixed_size_list<float32>[{dim}] \
+                         like `embedding`",
+                        f.name()
                     ),
                 ))
             }
-        },
-        Err(_) => false,
-    };
+        }
+    }
     let has_split = s.field_with_name("split").is_ok();
     let label_names = columns::label_names(s);
     let mut out = EmbeddingTable {
@@ -195,7 +214,7 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
             })
             .collect(),
         metadata: loaded.metadata.clone(),
-        inside: has_inside.then(Inside::default),
+        parts,
         ..Default::default()
     };
     for b in &loaded.batches {
@@ -232,14 +251,15 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
                 Ok(v.values().to_vec())
             };
             out.values.extend(finite(emb, "embedding")?);
-            if let Some(inside) = out.inside.as_mut() {
-                let col = b.column_by_name("inside").unwrap().as_fixed_size_list();
+            for p in out.parts.iter_mut() {
+                let name = p.part.name();
+                let col = b.column_by_name(name).unwrap().as_fixed_size_list();
                 if col.is_null(i) {
-                    inside.values.extend(std::iter::repeat_n(0.0, dim));
-                    inside.present.push(false);
+                    p.values.extend(std::iter::repeat_n(0.0, dim));
+                    p.present.push(false);
                 } else {
-                    inside.values.extend(finite(col, "inside vector")?);
-                    inside.present.push(true);
+                    p.values.extend(finite(col, &format!("{name} vector"))?);
+                    p.present.push(true);
                 }
             }
             let split = splits[i].as_deref().and_then(Split::parse).ok_or_else(|| {
@@ -278,30 +298,43 @@ mod tests {
                     .collect(),
             }],
             metadata: vec![("model".into(), "run".into())],
-            inside: None,
+            parts: Vec::new(),
         }
     }
 
     #[test]
-    fn the_inside_column_round_trips_with_its_nulls() {
+    fn the_part_columns_round_trip_with_their_nulls() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e.parquet");
         let mut t = table(3000, 5);
-        let present: Vec<bool> = (0..3000).map(|i| i % 7 != 3).collect();
-        let values = (0..3000 * 5)
-            .map(|v| if present[v / 5] { v as f32 * 0.25 } else { 0.0 })
-            .collect();
-        t.inside = Some(Inside { values, present });
+        // two parts, in an order of their own, each with its own missing rows
+        for (part, gap) in [(Part::Outside, 5), (Part::Inside, 7)] {
+            let present: Vec<bool> = (0..3000).map(|i| i % gap != 3).collect();
+            let values = (0..3000 * 5)
+                .map(|v| if present[v / 5] { v as f32 * 0.25 } else { 0.0 })
+                .collect();
+            t.parts.push(PartVectors {
+                part,
+                values,
+                present,
+            });
+        }
         write(&p, &t).unwrap();
-        assert_eq!(read(&p).unwrap(), t);
+        let back = read(&p).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.part(Part::Inside).unwrap().part, Part::Inside);
+        assert!(back.part(Part::Outline).is_none());
         // the nulls are nulls to other readers, not zero vectors
         let loaded = columns::load(&p).unwrap();
-        let nulls: usize = loaded
-            .batches
-            .iter()
-            .map(|b| b.column_by_name("inside").unwrap().null_count())
-            .sum();
-        assert_eq!(nulls, (0..3000).filter(|i| i % 7 == 3).count());
+        let nulls = |name: &str| -> usize {
+            loaded
+                .batches
+                .iter()
+                .map(|b| b.column_by_name(name).unwrap().null_count())
+                .sum()
+        };
+        assert_eq!(nulls("inside"), (0..3000).filter(|i| i % 7 == 3).count());
+        assert_eq!(nulls("outside"), (0..3000).filter(|i| i % 5 == 3).count());
     }
 
     #[test]
