@@ -341,7 +341,7 @@ impl Sink<'_> {
         if r.read.is_multiple_of(4096) {
             progress.advance(r.read, r.written);
         }
-        let rec = match rec {
+        let mut rec = match rec {
             Ok(rec) => rec,
             Err(e) => match self.cfg.on_error {
                 OnError::Stop => {
@@ -357,7 +357,7 @@ impl Sink<'_> {
         };
         let word = rec
             .word
-            .clone()
+            .take()
             .unwrap_or_else(|| file.default_word.to_string());
         if !self.cfg.word.is_empty() && !self.cfg.word.contains(&word) {
             r.skipped_word += 1;
@@ -392,9 +392,9 @@ impl Sink<'_> {
             .iter()
             .map(|name| {
                 rec.labels
-                    .iter()
+                    .iter_mut()
                     .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| std::mem::take(v))
             })
             .collect();
         self.writer.push(DrawingRow {

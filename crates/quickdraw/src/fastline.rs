@@ -98,9 +98,15 @@ pub(crate) fn parse<'a>(line: &'a [u8], sc: &mut Scratch) -> Option<Fields<'a>> 
                 b"recognized" if f.recognized.is_none() => f.recognized = p.opt_bool()?,
                 b"labels" if f.labels.is_none() => {
                     let start = p.i;
-                    p.skip_value(0)?;
-                    if &p.b[start..p.i] != b"null" {
-                        f.labels = Some(serde_json::from_slice(&p.b[start..p.i]).ok()?);
+                    if let Some(labels) = p.plain_labels() {
+                        f.labels = Some(labels);
+                    } else {
+                        // null, escapes, numbers, booleans: serde reads them
+                        p.i = start;
+                        p.skip_value(0)?;
+                        if &p.b[start..p.i] != b"null" {
+                            f.labels = Some(serde_json::from_slice(&p.b[start..p.i]).ok()?);
+                        }
                     }
                 }
                 b"drawing" | b"key_id" | b"word" | b"countrycode" | b"timestamp"
@@ -176,6 +182,36 @@ impl<'a> P<'a> {
                     .map(Cow::Owned)
             }
             _ => None,
+        }
+    }
+
+    /// `{"name": "value", ...}` with plain strings only (the synthetic faces' labels); `None`
+    /// for anything else, which the caller hands to serde.
+    fn plain_labels(&mut self) -> Option<Labels> {
+        self.eat(b'{')?;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(Labels(out));
+        }
+        loop {
+            self.ws();
+            let name = std::str::from_utf8(self.key()?).ok()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let value = self.string()?;
+            out.push((name.to_string(), value.into_owned()));
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(Labels(out)),
+                _ => return None,
+            }
         }
     }
 
@@ -517,6 +553,26 @@ mod tests {
                 assert!(r.is_none(), "{}", String::from_utf8_lossy(bad));
             }
         }
+    }
+
+    #[test]
+    fn labels_equal_serdes_whichever_path_reads_them() {
+        for labels in [
+            r#"{"eyes":"dots","mouth":"smile"}"#,
+            r#"{ "eyes" : "dots" , "eyes":"cross" }"#,
+            r#"{}"#,
+            r#"{"eyes":"sm\u00efle","n":3,"ok":true,"x":1.5}"#,
+            r#"{"mouth":"open","n":-2}"#,
+        ] {
+            let line = format!(r#"{{"key_id":"1","drawing":[[[1],[2]]],"labels":{labels}}}"#);
+            let mut sc = Scratch::default();
+            let got = parse(line.as_bytes(), &mut sc).unwrap().labels.unwrap().0;
+            let want = serde_json::from_str::<Labels>(labels).unwrap().0;
+            assert_eq!(got, want, "{labels}");
+        }
+        let mut sc = Scratch::default();
+        let line = br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":null}"#;
+        assert!(parse(line, &mut sc).unwrap().labels.is_none());
     }
 
     #[test]
