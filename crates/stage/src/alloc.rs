@@ -1,4 +1,5 @@
-//! The allocator of every stage binary: mimalloc, told to keep the pages it frees.
+//! The allocator of every stage binary: mimalloc, told to keep the pages it frees and to
+//! commit memory as it is used.
 //!
 //! The stages allocate and free the same large buffers batch after batch (Arrow builders,
 //! LSTM activations). mimalloc by default hands freed pages back to the OS after 10 ms, and the
@@ -11,22 +12,42 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (libmimalloc-sys does not name it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Never purge freed pages (the option is read at each purge, so setting it late is fine).
-pub fn keep_freed_pages() {
-    // SAFETY: sets a plain integer option; mimalloc reads options atomically.
+/// `mi_option_arena_eager_commit` in mimalloc 3's `mi_option_e`.
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// Never purge freed pages (the option is read at each purge, so setting it late is fine), and
+/// commit memory as it is used rather than whole arenas at once. Eagerly committed arenas are
+/// faulted in as transparent huge pages, each zeroed whole on first touch: on 200k faces that
+/// was 0.45–0.53 s of kernel time in ingest's 1.4 s, against 0.06 s committed on demand (the
+/// first arena is already reserved when `main` starts; the setting applies to the later ones,
+/// which is where it counted). `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still wins.
+pub fn configure() {
+    // SAFETY: sets plain integer options; mimalloc reads options atomically.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_purge_delay_option_is_the_one_we_set() {
-        super::keep_freed_pages();
+    fn the_options_are_the_ones_we_set() {
+        super::configure();
         // SAFETY: reads a plain integer option.
         let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         assert_eq!(v, -1);
         // its neighbours keep their defaults: the index is not off by one
         let numa = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY + 1) };
         assert_ne!(numa, -1);
+        if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+            let eager =
+                unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_ARENA_EAGER_COMMIT) };
+            assert_eq!(eager, 0);
+            // purge_decommits, next to it, defaults to 1
+            let next =
+                unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_ARENA_EAGER_COMMIT + 1) };
+            assert_eq!(next, 1);
+        }
     }
 }

@@ -165,7 +165,7 @@ fn draw_target() -> ProgressDrawTarget {
 
 /// What a stage binary calls first: logging, and the allocator's settings ([`alloc`]).
 pub fn init() {
-    alloc::keep_freed_pages();
+    alloc::configure();
     init_logging();
 }
 
