@@ -295,7 +295,12 @@ impl<'a> P<'a> {
         let exponent = matches!(b.get(i), Some(b'e' | b'E'));
         if !exponent && int_digits + frac_digits <= 15 {
             self.i = i;
-            let v = m as f64 / POW10[frac_digits];
+            // integers (nearly every coordinate) need no division
+            let v = if frac_digits == 0 {
+                m as f64
+            } else {
+                m as f64 / POW10[frac_digits]
+            };
             return Some(if neg { -v } else { v });
         }
         if exponent {
