@@ -25,6 +25,12 @@ for fig in reconstructions gallery embedding_map loss interpolations; do
   m=$(find "$WORK/plots" -name "${fig}*.svg" | wc -l)
   if [ "$n" -eq 0 ] || [ "$m" -eq 0 ]; then echo "e2e: no ${fig} PNG/SVG in $WORK/plots" >&2; fail=1; fi
 done
+# the part vectors went through: embed wrote them and evaluate scored each
+for part in inside outline outside; do
+  if ! grep -q "\"$part\": [0-9]" "$WORK/evaluation.json"; then
+    echo "e2e: $WORK/evaluation.json scores no $part vectors" >&2; fail=1
+  fi
+done
 [ $fail -eq 0 ] || exit 1
 
 if ! scripts/check-report.sh "$WORK/plots/report.html" "$WORK/plots/report-screenshot.png"; then
