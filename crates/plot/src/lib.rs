@@ -147,6 +147,17 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// The kind of a Parquet table whatever its name (`outside_groups.parquet`), from the
+    /// table its footer names (`tables.table`, set by every stage); `None` for other files.
+    fn of_footer(path: &Path) -> Option<Kind> {
+        let table = tables::table_kind(path).ok()??;
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.file_name().strip_suffix(".parquet") == Some(table.as_str()))
+    }
+}
+
 /// The inputs found, one file per kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
@@ -210,9 +221,10 @@ pub fn find_inputs(paths: &[PathBuf], skip: &Path) -> Result<Inputs> {
                 add(&mut inputs, k, f)?;
             }
         } else if p.is_file() {
-            let Some(k) = Kind::of(p) else {
+            let Some(k) = Kind::of(p).or_else(|| Kind::of_footer(p)) else {
                 bail!(
-                    "{}: cannot tell which input this is; its name should end in one of: {}",
+                    "{}: cannot tell which input this is; its name should end in one of: {}, \
+                     or it should be a table the pipeline wrote",
                     p.display(),
                     Kind::ALL.map(Kind::file_name).join(", ")
                 );

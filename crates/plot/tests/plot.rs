@@ -273,6 +273,11 @@ fn bad_inputs_are_clear_errors() {
         e.contains("stuff.parquet") && e.contains("cannot tell"),
         "{e}"
     );
+    // a table of the pipeline's under a name of the user's: its footer says which it is
+    let renamed = tmp.path().join("by_hair.parquet");
+    std::fs::copy(tmp.path().join("clusters.parquet"), &renamed).unwrap();
+    let inputs = find_inputs(std::slice::from_ref(&renamed), &out).unwrap();
+    assert_eq!(inputs.get(Kind::Clusters), Some(renamed.as_path()));
     let e = find_inputs(&[tmp.path().join("nope")], &out)
         .unwrap_err()
         .to_string();
