@@ -1,5 +1,5 @@
 //! The allocator of every stage binary: mimalloc, told to keep the pages it frees and to
-//! commit memory as it is used.
+//! commit memory as it is used; and no transparent huge pages.
 //!
 //! The stages allocate and free the same large buffers batch after batch (Arrow builders,
 //! LSTM activations). mimalloc by default hands freed pages back to the OS after 10 ms, and the
@@ -27,6 +27,16 @@ pub fn configure() {
     if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
     }
+    // Transparent huge pages off for the process: a huge page is zeroed whole (2 MiB) on the
+    // first touch of any byte of it, which on this project's machine cost more kernel time
+    // than the fewer TLB misses saved. Measured alternately: ingest of 200k faces 1.23–1.47 s
+    // against 1.30–1.53 s (kernel 0.13–0.18 s against 0.36–0.49 s, 20 MB less memory), and
+    // `train` 583–596 sequences/s against 483–495.
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 #[cfg(test)]
@@ -40,6 +50,12 @@ mod tests {
         // its neighbours keep their defaults: the index is not off by one
         let numa = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY + 1) };
         assert_ne!(numa, -1);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: PR_GET_THP_DISABLE reads a flag of the process.
+            let thp_off = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            assert_eq!(thp_off, 1);
+        }
         if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
             let eager =
                 unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_ARENA_EAGER_COMMIT) };
