@@ -225,12 +225,7 @@ impl Stroke3 {
     /// One part of the drawing cut by its largest stroke (see [`Stroke3::parts`]); `None` when
     /// that part is empty.
     pub fn part(&self, part: Part) -> Option<Stroke3> {
-        let parts = self.parts()?;
-        match part {
-            Part::Inside => parts.inside,
-            Part::Outline => Some(parts.outline),
-            Part::Outside => parts.outside,
-        }
+        self.parts()?.get(part).cloned()
     }
 
     /// The drawing cut into three by its largest stroke (see [`Stroke3::inside_largest`]): that
@@ -247,7 +242,10 @@ impl Stroke3 {
             (0..strokes.len()).max_by(|&a, &b| area[a].total_cmp(&area[b]).then(b.cmp(&a)))?;
         let outline = &strokes[largest];
         let (mut inside, mut outside) = (Vec::new(), Vec::new());
-        for (_, s) in strokes.iter().enumerate().filter(|&(i, _)| i != largest) {
+        for (i, s) in strokes.iter().enumerate() {
+            if i == largest {
+                continue;
+            }
             let n_in = s.points().filter(|&p| in_polygon(outline, p)).count();
             if 2 * n_in > s.len() {
                 inside.push(s.clone());
@@ -301,6 +299,17 @@ pub struct Parts {
     pub inside: Option<Stroke3>,
     /// `None` when every other stroke is inside.
     pub outside: Option<Stroke3>,
+}
+
+impl Parts {
+    /// One of the parts; `None` when it is empty.
+    pub fn get(&self, part: Part) -> Option<&Stroke3> {
+        match part {
+            Part::Inside => self.inside.as_ref(),
+            Part::Outline => Some(&self.outline),
+            Part::Outside => self.outside.as_ref(),
+        }
+    }
 }
 
 /// Twice the signed area of the polygon through `s`'s points, closed by joining its ends

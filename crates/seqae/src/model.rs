@@ -547,15 +547,10 @@ impl SeqAe {
             let whole = self.cfg.prepare(d);
             let Some(cut) = whole.parts() else { continue };
             for (k, &part) in parts.iter().enumerate() {
-                let piece = match part {
-                    Part::Inside => cut.inside.clone(),
-                    Part::Outline => Some(cut.outline.clone()),
-                    Part::Outside => cut.outside.clone(),
-                };
-                if let Some(piece) = piece {
-                    let frame = data::Frame::of(if own_box { &piece } else { &whole });
+                if let Some(piece) = cut.get(part) {
+                    let frame = data::Frame::of(if own_box { piece } else { &whole });
                     at.push((i, k));
-                    items.push((std::borrow::Cow::Owned(piece), frame));
+                    items.push((std::borrow::Cow::Owned(piece.clone()), frame));
                 }
             }
         }
