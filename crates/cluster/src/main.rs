@@ -224,7 +224,7 @@ struct Summary<'a> {
     output: String,
     vectors: Vectors,
     n_points: usize,
-    /// Points left out (with nothing inside, when clustering the `inside` vectors): noise.
+    /// Points left out (drawings without the part, when clustering a part's vectors): noise.
     n_left_out: usize,
     dim: usize,
     params: &'a ClusterParams,
