@@ -315,11 +315,11 @@ fn main() -> Result<()> {
         cfg.silhouette_sample,
         cfg.seed,
     )?;
-    // back to every drawing: one left out is noise at the map's centre (PCA centres it)
+    // back to every drawing: one left out is noise, with no place on the map
     let c = clustered.spread(&rows_in, n);
-    let mut xy = vec![[0f32; 2]; n];
+    let mut xy = vec![None; n];
     for (r, &i) in rows_in.iter().enumerate() {
-        xy[i] = [xy_in.row(r)[0], xy_in.row(r)[1]];
+        xy[i] = Some((xy_in.row(r)[0], xy_in.row(r)[1]));
     }
     let s = c.summary();
     let mut agreement = BTreeMap::new();
@@ -336,8 +336,7 @@ fn main() -> Result<()> {
             cluster: c.labels[i],
             strength: Some(c.strength[i]),
             outlier_score: Some(c.outlier[i]),
-            x: xy[i][0],
-            y: xy[i][1],
+            xy: xy[i],
         })
         .collect();
     let meta = vec![

@@ -83,7 +83,11 @@ fn clusters_blobs_and_writes_table_and_summary() {
     assert_eq!(rows[5].key_id, "k5");
     let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
     assert!(clustering::adjusted_rand_index(&labels, &truth).unwrap() > 0.99);
-    assert!(rows.iter().all(|r| r.strength.is_some() && r.x.is_finite()));
+    assert!(
+        rows.iter()
+            .all(|r| r.strength.is_some()
+                && r.xy.is_some_and(|(x, y)| x.is_finite() && y.is_finite()))
+    );
 
     let summary: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("out/cluster_summary.json")).unwrap(),
@@ -206,6 +210,8 @@ fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
     let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
     for (i, &l) in labels.iter().enumerate() {
         assert_eq!(l < 0, !present[i], "row {i}");
+        // a drawing left out has no place on the map
+        assert_eq!(rows[i].xy.is_some(), present[i], "row {i}");
     }
     let kept: Vec<usize> = (0..n).filter(|&i| present[i]).collect();
     let ari = clustering::adjusted_rand_index(

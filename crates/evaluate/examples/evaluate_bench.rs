@@ -62,8 +62,7 @@ fn main() {
             cluster: if i % 10 == 0 { -1 } else { level(i, 0) as i32 },
             strength: None,
             outlier_score: None,
-            x: 0.0,
-            y: 0.0,
+            xy: Some((0.0, 0.0)),
         })
         .collect();
     tables::clusters::write(&cpath, &crow, &vec![]).expect("clusters");

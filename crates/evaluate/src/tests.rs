@@ -76,8 +76,7 @@ fn one_hot_embeddings_know_their_labels_and_random_ones_do_not() {
             cluster: level(&rows, i, 2) as i32 - 1,
             strength: None,
             outlier_score: None,
-            x: 0.0,
-            y: 0.0,
+            xy: Some((0.0, 0.0)),
         })
         .collect();
     tables::clusters::write(&c, &crow, &vec![]).unwrap();
@@ -403,8 +402,7 @@ fn bad_inputs_are_clear_errors() {
             cluster: 0,
             strength: None,
             outlier_score: None,
-            x: 0.0,
-            y: 0.0,
+            xy: Some((0.0, 0.0)),
         })
         .collect();
     tables::clusters::write(&c, &crow, &vec![]).unwrap();

@@ -60,8 +60,7 @@ fn fixture() -> Fixture {
             cluster: mouth(r) as i32,
             strength: None,
             outlier_score: None,
-            x: 0.0,
-            y: 0.0,
+            xy: Some((0.0, 0.0)),
         })
         .collect();
     tables::clusters::write(&clusters, &crow, &vec![]).unwrap();

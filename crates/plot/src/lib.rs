@@ -391,14 +391,21 @@ pub fn plot(
                 .push(format!("map and gallery: {} has no rows", p.display()));
         } else {
             let id = |c: i32| (c >= 0).then_some(c as u32);
-            let points: Vec<MapPoint> = rows
+            // the drawings with a place on the map (those left out of the clustering, without
+            // the part clustered, have none)
+            let placed: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].xy.is_some()).collect();
+            let points: Vec<MapPoint> = placed
                 .iter()
-                .map(|r| MapPoint {
-                    x: r.x,
-                    y: r.y,
-                    cluster: id(r.cluster),
+                .map(|&i| {
+                    let (x, y) = rows[i].xy.expect("placed");
+                    MapPoint {
+                        x,
+                        y,
+                        cluster: id(rows[i].cluster),
+                    }
                 })
                 .collect();
+            let unplaced = rows.len() - placed.len();
             // which vectors were clustered and mapped (`cluster` notes it in the footer)
             let vectors = tables::footer(p)?
                 .into_iter()
@@ -425,7 +432,7 @@ pub fn plot(
                     .pick_thumbnails(&points)
                     .into_iter()
                     .filter_map(|i| {
-                        l.get(&rows[i].key_id).map(|d| Thumbnail {
+                        l.get(&rows[placed[i]].key_id).map(|d| Thumbnail {
                             index: i,
                             drawing: d.clone(),
                         })
@@ -447,12 +454,20 @@ pub fn plot(
                 svg: Some(svg),
                 caption: Some(format!(
                     "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
-                     cluster ids at the median of their points{}.",
+                     cluster ids at the median of their points{}{}.",
                     p.display(),
                     if thumbs.is_empty() {
                         ""
                     } else {
                         "; thumbnails of a spread-out sample"
+                    },
+                    if unplaced == 0 {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {unplaced} drawings without the part clustered are noise and \
+                             have no place"
+                        )
                     }
                 )),
             });

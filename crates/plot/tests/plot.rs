@@ -74,8 +74,10 @@ fn work_folder(dir: &Path) {
                 cluster: c,
                 strength: (c >= 0).then_some(((i * 37) % 100) as f32 / 100.0),
                 outlier_score: Some(0.1),
-                x: (i % 3) as f32 * 5.0 + (i as f32 * 0.7).cos(),
-                y: (i % 2) as f32 * 3.0 + (i as f32 * 0.7).sin(),
+                xy: Some((
+                    (i % 3) as f32 * 5.0 + (i as f32 * 0.7).cos(),
+                    (i % 2) as f32 * 3.0 + (i as f32 * 0.7).sin(),
+                )),
             }
         })
         .collect();

@@ -6,7 +6,7 @@
 //! | `cluster` | int32, -1 for noise |
 //! | `strength` | float32, null: membership strength in [0, 1] where the algorithm gives one |
 //! | `outlier_score` | float32, null: in [0, 1], higher is more of an outlier |
-//! | `x`, `y` | float32: a 2-D projection of the embedding, for the map |
+//! | `x`, `y` | float32, null: a 2-D projection of the vectors clustered, for the map; null for a drawing left out (without the part whose vectors were clustered) |
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,8 +23,9 @@ pub struct ClusterRow {
     pub cluster: i32,
     pub strength: Option<f32>,
     pub outlier_score: Option<f32>,
-    pub x: f32,
-    pub y: f32,
+    /// The drawing's place on the map; `None` when it was left out of the clustering (it has
+    /// no vector of the part clustered).
+    pub xy: Option<(f32, f32)>,
 }
 
 pub fn schema() -> SchemaRef {
@@ -33,8 +34,8 @@ pub fn schema() -> SchemaRef {
         Field::new("cluster", DataType::Int32, false),
         Field::new("strength", DataType::Float32, true),
         Field::new("outlier_score", DataType::Float32, true),
-        Field::new("x", DataType::Float32, false),
-        Field::new("y", DataType::Float32, false),
+        Field::new("x", DataType::Float32, true),
+        Field::new("y", DataType::Float32, true),
     ]))
 }
 
@@ -49,8 +50,16 @@ pub fn write(path: &Path, rows: &[ClusterRow], meta: &Metadata) -> Result<()> {
                 .map(|r| r.outlier_score)
                 .collect::<Float32Array>(),
         ),
-        Arc::new(rows.iter().map(|r| r.x).collect::<Float32Array>()),
-        Arc::new(rows.iter().map(|r| r.y).collect::<Float32Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.xy.map(|p| p.0))
+                .collect::<Float32Array>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.xy.map(|p| p.1))
+                .collect::<Float32Array>(),
+        ),
     ];
     w.write(cols)?;
     w.finish()
@@ -77,7 +86,7 @@ pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
                 .filter(|c| c.data_type() == &DataType::Float32)
                 .map(|c| c.as_primitive::<Float32Type>().clone())
         };
-        let (x, y) = (f("x").unwrap(), f("y").unwrap());
+        let (x, y) = (f("x"), f("y"));
         let (st, os) = (f("strength"), f("outlier_score"));
         let opt = |c: &Option<arrow::array::PrimitiveArray<Float32Type>>, i: usize| {
             c.as_ref().and_then(|c| c.is_valid(i).then(|| c.value(i)))
@@ -91,8 +100,7 @@ pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
                 cluster: cl.value(i),
                 strength: opt(&st, i),
                 outlier_score: opt(&os, i),
-                x: x.value(i),
-                y: y.value(i),
+                xy: opt(&x, i).zip(opt(&y, i)),
             });
         }
     }
@@ -113,8 +121,7 @@ mod tests {
                 cluster: i % 3 - 1,
                 strength: (i % 2 == 0).then_some(0.5),
                 outlier_score: Some(0.25),
-                x: i as f32,
-                y: -(i as f32),
+                xy: (i % 4 != 3).then_some((i as f32, -(i as f32))),
             })
             .collect();
         write(&p, &rows, &vec![]).unwrap();
