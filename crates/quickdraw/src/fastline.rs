@@ -330,6 +330,35 @@ impl<'a> P<'a> {
             return Some(());
         }
         loop {
+            // the common token, a small non-negative integer right before `,` or `]`, read in
+            // one pass; anything else (signs, fractions, spaces, leading zeros) by `number`
+            let b = self.b;
+            let start = self.i;
+            let mut j = start;
+            let mut v: u32 = 0;
+            while j - start < 9 {
+                match b.get(j) {
+                    Some(&c @ b'0'..=b'9') => {
+                        v = v * 10 + u32::from(c - b'0');
+                        j += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let plain = j > start && (j - start == 1 || b[start] != b'0');
+            match b.get(j) {
+                Some(b',') if plain => {
+                    out.push(conv(f64::from(v)));
+                    self.i = j + 1;
+                    continue;
+                }
+                Some(b']') if plain => {
+                    out.push(conv(f64::from(v)));
+                    self.i = j + 1;
+                    return Some(());
+                }
+                _ => {}
+            }
             self.ws();
             out.push(conv(self.number()?));
             self.ws();
@@ -578,6 +607,33 @@ mod tests {
         let mut sc = Scratch::default();
         let line = br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":null}"#;
         assert!(parse(line, &mut sc).unwrap().labels.is_none());
+    }
+
+    #[test]
+    fn number_lists_read_the_same_on_either_path() {
+        for (text, want) in [
+            ("[1,22,333]", Some(vec![1.0, 22.0, 333.0])),
+            (
+                "[0,255,123456789,1234567890]",
+                Some(vec![0.0, 255.0, 123456789.0, 1234567890.0]),
+            ),
+            ("[ 1 , 2 ]", Some(vec![1.0, 2.0])),
+            ("[1.5,-2,3e1,0.25]", Some(vec![1.5, -2.0, 30.0, 0.25])),
+            ("[7]", Some(vec![7.0])),
+            ("[]", Some(vec![])),
+            ("[01]", None),
+            ("[1,]", None),
+            ("[1 2]", None),
+            ("[00,1]", None),
+        ] {
+            let mut p = P {
+                b: text.as_bytes(),
+                i: 0,
+            };
+            let mut out: Vec<f64> = Vec::new();
+            let got = p.numbers(&mut out, |v| v).map(|_| out);
+            assert_eq!(got, want, "{text}");
+        }
     }
 
     #[test]
