@@ -213,24 +213,18 @@ impl Stroke3 {
         Stroke3::from_strokes(&strokes)
     }
 
-    /// The strokes drawn inside the largest one: what is inside a face's outline, or a house's
-    /// walls. Each stroke is read as a polygon closed by joining its ends, and the largest is
-    /// the one that encloses the largest area (not the widest: a head's hair can be as wide as
-    /// the head). A stroke is inside when most of its points are. The strokes kept stay where
-    /// they were drawn; `None` when no stroke is inside.
-    pub fn inside_largest(&self) -> Option<Stroke3> {
-        self.part(Part::Inside)
-    }
-
     /// One part of the drawing cut by its largest stroke (see [`Stroke3::parts`]); `None` when
     /// that part is empty.
     pub fn part(&self, part: Part) -> Option<Stroke3> {
         self.parts()?.get(part).cloned()
     }
 
-    /// The drawing cut into three by its largest stroke (see [`Stroke3::inside_largest`]): that
-    /// stroke, the strokes inside it, and the rest, each keeping its strokes' order and place.
-    /// `None` for a drawing without points.
+    /// The drawing cut into three by its largest stroke: that stroke, the strokes inside it
+    /// (what is inside a face's outline, or a house's walls), and the rest, each keeping its
+    /// strokes' order and place. Each stroke is read as a polygon closed by joining its ends,
+    /// and the largest is the one that encloses the largest area (not the widest: a head's hair
+    /// can be as wide as the head). A stroke is inside when most of its points are. `None` for
+    /// a drawing without points.
     pub fn parts(&self) -> Option<Parts> {
         let strokes: Vec<Stroke> = self
             .to_strokes()
@@ -463,7 +457,7 @@ pub fn rasterise(drawing: &Stroke3, size: usize) -> Vec<f32> {
 mod tests {
 
     #[test]
-    fn inside_largest_keeps_the_strokes_within_the_outline_in_place() {
+    fn the_inside_keeps_the_strokes_within_the_outline_in_place() {
         let square = Stroke::new(
             vec![0.0, 100.0, 100.0, 0.0, 0.0],
             vec![0.0, 0.0, 100.0, 100.0, 2.0],
@@ -480,13 +474,12 @@ mod tests {
             ear.clone(),
             mouth.clone(),
         ]);
-        let inside = d.inside_largest().expect("two strokes inside");
+        let inside = d.part(Part::Inside).expect("two strokes inside");
         assert_eq!(inside.to_strokes(), vec![eye.clone(), mouth.clone()]);
         // the three parts share the strokes out, each in drawing order
         let parts = d.parts().unwrap();
         assert_eq!(parts.outline.to_strokes(), vec![square.clone()]);
         assert_eq!(parts.outside.unwrap().to_strokes(), vec![hair, ear]);
-        assert_eq!(d.part(Part::Inside), Some(inside));
         assert_eq!(d.part(Part::Outline).unwrap().to_strokes(), vec![square]);
         // a lone outline has no inside and no outside
         let alone = d.part(Part::Outline).unwrap();
@@ -507,17 +500,17 @@ mod tests {
         let head = Stroke::new(vec![0.0, 100.0, 100.0, 0.0], vec![0.0, 0.0, 100.0, 100.0]);
         let mouth = Stroke::new(vec![40.0, 50.0, 60.0], vec![70.0, 75.0, 70.0]);
         let d = Stroke3::from_strokes(&[hair, head, mouth.clone()]);
-        assert_eq!(d.inside_largest().unwrap().to_strokes(), vec![mouth]);
+        assert_eq!(d.part(Part::Inside).unwrap().to_strokes(), vec![mouth]);
     }
 
     #[test]
-    fn inside_largest_is_none_without_an_inside() {
+    fn the_inside_is_none_without_one() {
         let line = Stroke::new(vec![0.0, 100.0], vec![0.0, 0.0]);
         let dot = Stroke::new(vec![50.0], vec![0.0]);
-        assert_eq!(Stroke3::from_strokes(&[line, dot]).inside_largest(), None);
-        assert_eq!(Stroke3::default().inside_largest(), None);
+        assert_eq!(Stroke3::from_strokes(&[line, dot]).part(Part::Inside), None);
+        assert_eq!(Stroke3::default().part(Part::Inside), None);
         let ring = Stroke::new(vec![0.0, 10.0, 10.0, 0.0], vec![0.0, 0.0, 10.0, 10.0]);
-        assert_eq!(Stroke3::from_strokes(&[ring]).inside_largest(), None);
+        assert_eq!(Stroke3::from_strokes(&[ring]).part(Part::Inside), None);
     }
     use super::*;
 

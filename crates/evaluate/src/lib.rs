@@ -1092,21 +1092,15 @@ fn score_embeddings(
     let mut scores: Vec<LabelScore> = Vec::new();
     for (rows, ls) in groups {
         let picked = sample_rows(&rows, cfg.max_points, cfg.seed);
+        // out-of-fold neighbours of `rows` among themselves, in a row-major space
+        let search = |values: &[f32], dim: usize, rows: &[usize], folds: &[u32]| {
+            knn::fold_neighbours(&gather(values, dim, rows), dim, folds, cfg.knn_k)
+        };
         let folds = knn::assign_folds(picked.len(), cfg.folds, cfg.seed);
-        let neigh = knn::fold_neighbours(
-            &gather(&emb.values, emb.dim, &picked),
-            emb.dim,
-            &folds,
-            cfg.knn_k,
-        );
-        let base_neigh = baseline_x.as_ref().map(|x| {
-            knn::fold_neighbours(
-                &gather(x.as_slice(), x.dim(), &picked),
-                x.dim(),
-                &folds,
-                cfg.knn_k,
-            )
-        });
+        let neigh = search(&emb.values, emb.dim, &picked, &folds);
+        let base_neigh = baseline_x
+            .as_ref()
+            .map(|x| search(x.as_slice(), x.dim(), &picked, &folds));
         // each part's vectors, over the picked drawings that have the part
         let parts: Vec<(&str, Vec<usize>, _)> = emb
             .parts
@@ -1114,12 +1108,7 @@ fn score_embeddings(
             .map(|p| {
                 let rows: Vec<usize> = picked.iter().copied().filter(|&r| p.present[r]).collect();
                 let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed);
-                let neigh = knn::fold_neighbours(
-                    &gather(&p.values, emb.dim, &rows),
-                    emb.dim,
-                    &folds,
-                    cfg.knn_k,
-                );
+                let neigh = search(&p.values, emb.dim, &rows, &folds);
                 (p.part.name(), rows, neigh)
             })
             .collect();

@@ -145,9 +145,7 @@ impl Kind {
             name == f || name.ends_with(&format!("_{f}")) || name.ends_with(&format!("-{f}"))
         })
     }
-}
 
-impl Kind {
     /// The kind of a Parquet table whatever its name (`outside_groups.parquet`), from the
     /// table its footer names (`tables.table`, set by every stage); `None` for other files.
     fn of_footer(path: &Path) -> Option<Kind> {
