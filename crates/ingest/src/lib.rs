@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
-use quickdraw::{Record, RecordError};
+use arrow::array::BooleanArray;
+use quickdraw::ndjson::LineParser;
+use quickdraw::{RecordError, RecordRef};
+use rayon::prelude::*;
 use serde::Deserialize;
-use tables::drawings::{DrawingRow, DrawingWriter};
+use tables::drawings::{DrawingColumns, DrawingRef, DrawingWriter};
 use tables::Split;
 
 /// The `[ingest]` section of `pipeline.toml`.
@@ -229,7 +232,6 @@ pub fn ingest(
     let mut writer = DrawingWriter::create(output, &labels, &metadata)?;
     let mut sink = Sink {
         cfg,
-        labels: &labels,
         writer: &mut writer,
         seen: HashSet::default(),
         report: IngestReport::default(),
@@ -241,14 +243,16 @@ pub fn ingest(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let default_word = word_from_file_name(path);
-        let mut file = FileCtx {
+        let file = FileCtx {
+            cfg,
+            labels: &labels,
             source: &source,
-            default_word: &default_word,
+            default_word: &word_from_file_name(path),
         };
         match quickdraw::Format::from_path(path) {
             Some(quickdraw::Format::Ndjson | quickdraw::Format::NdjsonGz) => {
-                // one thread reads (and gunzips) lines; this one parses them on all cores
+                // one thread reads (and gunzips) lines; rayon parses runs of them on all cores,
+                // each run straight into a batch of columns
                 let batches = quickdraw::ndjson::read_lines_batched(path, 4 << 20)?;
                 let (tx, rx) = mpsc::sync_channel(2);
                 let reader = std::thread::spawn(move || {
@@ -258,10 +262,24 @@ pub fn ingest(
                         }
                     }
                 });
+                let run_lines = (BATCH_LINES / rayon::current_num_threads() / 4).max(64);
+                let template = sink.writer.columns();
                 for batch in rx {
                     let batch = batch?;
-                    for rec in batch.parse_par() {
-                        if sink.take(rec, &mut file, progress)? {
+                    let chunks: Vec<Chunk> = batch
+                        .par_runs(run_lines)
+                        .map_init(LineParser::default, |parser, lines| {
+                            let mut chunk = file.chunk(template.empty());
+                            for (n, line) in lines {
+                                if !chunk.take(parser.parse(line, n, batch.path())) {
+                                    break;
+                                }
+                            }
+                            chunk
+                        })
+                        .collect();
+                    for chunk in chunks {
+                        if sink.take(chunk, progress)? {
                             drop(reader);
                             break 'files;
                         }
@@ -270,14 +288,25 @@ pub fn ingest(
                 reader.join().expect("reader thread does not panic");
             }
             _ => {
+                let mut chunk = file.chunk(sink.writer.columns());
                 for rec in quickdraw::open(path)? {
                     let fatal = rec.as_ref().err().is_some_and(RecordError::is_fatal);
-                    if sink.take(rec, &mut file, progress)? {
-                        break 'files;
+                    let go_on = match rec {
+                        Ok(r) => chunk.take(Ok(r.as_ref())),
+                        Err(e) => chunk.take(Err(e)),
+                    };
+                    if !go_on || fatal || chunk.outcomes.len() >= BATCH_LINES {
+                        let full = std::mem::replace(&mut chunk, file.chunk(sink.writer.columns()));
+                        if sink.take(full, progress)? {
+                            break 'files;
+                        }
+                        if !go_on || fatal {
+                            continue 'files;
+                        }
                     }
-                    if fatal {
-                        break;
-                    }
+                }
+                if sink.take(chunk, progress)? {
+                    break 'files;
                 }
             }
         }
@@ -294,6 +323,9 @@ pub fn ingest(
     writer.finish()?;
     Ok(report)
 }
+
+/// Records per batch of the sequential readers, and about per batch of ndjson lines (4 MB).
+const BATCH_LINES: usize = 4096;
 
 /// The dedup set's keys are already [`key_hash`]es, well mixed: hashing them again (SipHash by
 /// default) only costs time.
@@ -315,102 +347,176 @@ impl std::hash::Hasher for KeyHashHasher {
     }
 }
 
+/// What the records of one file share: the config, the table's label names, the file's name
+/// and the word its records default to.
 struct FileCtx<'a> {
+    cfg: &'a IngestConfig,
+    labels: &'a [String],
     source: &'a str,
     default_word: &'a str,
 }
 
+impl<'a> FileCtx<'a> {
+    fn chunk(&self, columns: DrawingColumns) -> Chunk<'a> {
+        Chunk {
+            file: FileCtx { ..*self },
+            columns,
+            outcomes: Vec::new(),
+            errors: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// What became of one record read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A row of the chunk's columns (unless the sink finds it a duplicate).
+    Kept(Split),
+    OtherWord,
+    NotRecognized,
+    TooLong,
+    /// Its error is the chunk's next in `errors`.
+    Bad,
+}
+
+/// A run of consecutive records of one file, filtered and built into columns (on any thread);
+/// the [`Sink`] then takes the chunks in file order, which keeps `limit`, `drop_duplicates`
+/// and the first error exactly as if the records had come one by one.
+struct Chunk<'a> {
+    file: FileCtx<'a>,
+    columns: DrawingColumns,
+    outcomes: Vec<Outcome>,
+    errors: Vec<RecordError>,
+    /// With `drop_duplicates`: the key hash of each kept row.
+    keys: Vec<u64>,
+}
+
+impl Chunk<'_> {
+    /// Takes one record; false once nothing after it can matter (an error that stops).
+    fn take(&mut self, rec: Result<RecordRef, RecordError>) -> bool {
+        let cfg = self.file.cfg;
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                self.outcomes.push(Outcome::Bad);
+                self.errors.push(e);
+                return cfg.on_error == OnError::Skip;
+            }
+        };
+        let word = rec.word.as_deref().unwrap_or(self.file.default_word);
+        let outcome = if !cfg.word.is_empty() && !cfg.word.iter().any(|w| w == word) {
+            Outcome::OtherWord
+        } else if cfg.recognized_only && rec.recognized == Some(false) {
+            Outcome::NotRecognized
+        } else if cfg.max_points > 0 && rec.drawing.len() > cfg.max_points {
+            Outcome::TooLong
+        } else {
+            let split = match rec.split {
+                Some(quickdraw::Split::Train) => Split::Train,
+                Some(quickdraw::Split::Valid) => Split::Valid,
+                Some(quickdraw::Split::Test) => Split::Test,
+                None => hash_split(&rec.key_id, cfg.seed, cfg.valid_fraction, cfg.test_fraction),
+            };
+            if cfg.drop_duplicates {
+                self.keys.push(key_hash(&rec.key_id, 0));
+            }
+            let labels = self.file.labels.iter().map(|name| {
+                rec.labels
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            });
+            let row = DrawingRef {
+                key_id: &rec.key_id,
+                word: Some(word),
+                countrycode: rec.countrycode.as_deref(),
+                recognized: rec.recognized,
+                timestamp: rec.timestamp,
+                split,
+                source: self.file.source,
+                drawing: rec.drawing,
+                t: rec.times,
+            };
+            self.columns.push(row, labels);
+            Outcome::Kept(split)
+        };
+        self.outcomes.push(outcome);
+        true
+    }
+}
+
 struct Sink<'a> {
     cfg: &'a IngestConfig,
-    labels: &'a [String],
     writer: &'a mut DrawingWriter,
     seen: HashSet<u64, BuildHasherDefault<KeyHashHasher>>,
     report: IngestReport,
 }
 
 impl Sink<'_> {
-    /// Takes one record; returns true when the limit is reached.
-    fn take(
-        &mut self,
-        rec: Result<Record, RecordError>,
-        file: &mut FileCtx,
-        progress: &dyn Progress,
-    ) -> Result<bool> {
+    /// Counts a chunk's records in order and writes its rows, up to the limit; returns true
+    /// when the limit is reached.
+    fn take(&mut self, chunk: Chunk, progress: &dyn Progress) -> Result<bool> {
         let r = &mut self.report;
-        r.read += 1;
-        if r.read.is_multiple_of(4096) {
-            progress.advance(r.read, r.written);
-        }
-        let mut rec = match rec {
-            Ok(rec) => rec,
-            Err(e) => match self.cfg.on_error {
-                OnError::Stop => {
-                    return Err(anyhow::Error::new(e)
-                        .context("bad input (use --on-error skip to skip such records)"))
+        let Chunk {
+            columns,
+            outcomes,
+            errors,
+            keys,
+            ..
+        } = chunk;
+        let mut errors = errors.into_iter();
+        // rows of `columns` read so far, and which of them to write (all, unless duplicates)
+        let mut rows = 0;
+        let mut keep: Option<Vec<bool>> = None;
+        let mut limit_reached = false;
+        for outcome in outcomes {
+            r.read += 1;
+            match outcome {
+                Outcome::Kept(split) => {
+                    let duplicate = self.cfg.drop_duplicates && !self.seen.insert(keys[rows]);
+                    if duplicate {
+                        r.skipped_duplicate += 1;
+                        keep.get_or_insert_with(|| vec![true; columns.len()])[rows] = false;
+                    } else {
+                        r.splits[split as usize] += 1;
+                        r.written += 1;
+                    }
+                    rows += 1;
+                    if !duplicate && self.cfg.limit > 0 && r.written >= self.cfg.limit {
+                        limit_reached = true;
+                        break;
+                    }
                 }
-                OnError::Skip => {
-                    r.skipped_bad += 1;
-                    r.first_bad.get_or_insert_with(|| e.to_string());
-                    return Ok(false);
+                Outcome::OtherWord => r.skipped_word += 1,
+                Outcome::NotRecognized => r.skipped_unrecognized += 1,
+                Outcome::TooLong => r.skipped_too_long += 1,
+                Outcome::Bad => {
+                    let e = errors.next().expect("one error per bad record");
+                    match self.cfg.on_error {
+                        OnError::Stop => {
+                            return Err(anyhow::Error::new(e)
+                                .context("bad input (use --on-error skip to skip such records)"))
+                        }
+                        OnError::Skip => {
+                            r.skipped_bad += 1;
+                            r.first_bad.get_or_insert_with(|| e.to_string());
+                        }
+                    }
                 }
-            },
-        };
-        let word = rec
-            .word
-            .take()
-            .unwrap_or_else(|| file.default_word.to_string());
-        if !self.cfg.word.is_empty() && !self.cfg.word.contains(&word) {
-            r.skipped_word += 1;
-            return Ok(false);
+            }
         }
-        if self.cfg.recognized_only && rec.recognized == Some(false) {
-            r.skipped_unrecognized += 1;
-            return Ok(false);
+        progress.advance(r.read, r.written);
+        let mut batch = columns.finish();
+        if rows < batch.num_rows() {
+            batch = batch.slice(0, rows);
         }
-        if self.cfg.max_points > 0 && rec.drawing.len() > self.cfg.max_points {
-            r.skipped_too_long += 1;
-            return Ok(false);
+        if let Some(mut keep) = keep {
+            keep.truncate(rows);
+            batch = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep))?;
         }
-        if self.cfg.drop_duplicates && !self.seen.insert(key_hash(&rec.key_id, 0)) {
-            r.skipped_duplicate += 1;
-            return Ok(false);
-        }
-        let split = match rec.split {
-            Some(quickdraw::Split::Train) => Split::Train,
-            Some(quickdraw::Split::Valid) => Split::Valid,
-            Some(quickdraw::Split::Test) => Split::Test,
-            None => hash_split(
-                &rec.key_id,
-                self.cfg.seed,
-                self.cfg.valid_fraction,
-                self.cfg.test_fraction,
-            ),
-        };
-        r.splits[split as usize] += 1;
-        let labels = self
-            .labels
-            .iter()
-            .map(|name| {
-                rec.labels
-                    .iter_mut()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| std::mem::take(v))
-            })
-            .collect();
-        self.writer.push(DrawingRow {
-            key_id: rec.key_id,
-            word: Some(word),
-            countrycode: rec.countrycode,
-            recognized: rec.recognized,
-            timestamp: rec.timestamp,
-            split,
-            source: file.source.to_string(),
-            drawing: rec.drawing,
-            t: rec.times,
-            labels,
-        })?;
-        r.written += 1;
-        Ok(self.cfg.limit > 0 && r.written >= self.cfg.limit)
+        self.writer.write(batch)?;
+        Ok(limit_reached)
     }
 }
 

@@ -180,3 +180,86 @@ fn word_from_file_names() {
     );
     assert_eq!(word_from_file_name(Path::new("face.ndjson.gz")), "face");
 }
+
+/// Many lines parsed in runs on several threads give the answer of taking the records one by
+/// one: the limit, duplicates, filters and bad lines counted in file order, rows in file order.
+#[test]
+fn runs_parsed_in_parallel_keep_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30_000;
+    // key i % 20_000 (the last 10,000 repeat earlier keys), every 7th a cat, every 997th bad
+    let line = |i: usize| {
+        if i % 997 == 5 {
+            return "{\"key_id\": oops}\n".to_string();
+        }
+        let word = if i % 7 == 3 { "cat" } else { "face" };
+        let key = i % 20_000;
+        format!(
+            "{{\"word\":\"{word}\",\"key_id\":\"{key}\",\"drawing\":[[[{a},{b}],[1,2]]]}}\n",
+            a = i % 256,
+            b = (i / 256) % 256
+        )
+    };
+    let text: String = (0..n).map(line).collect();
+    let input = write(dir.path(), "many.ndjson", &text);
+    let out = dir.path().join("d.parquet");
+    for (limit, dedup) in [
+        (0, false),
+        (0, true),
+        (12_345, true),
+        (25_000, true),
+        (9_999, false),
+    ] {
+        let cfg = IngestConfig {
+            word: vec!["face".into()],
+            on_error: OnError::Skip,
+            drop_duplicates: dedup,
+            limit,
+            ..Default::default()
+        };
+        let r = ingest(std::slice::from_ref(&input), &out, &cfg, &()).unwrap();
+        // the same, one record at a time
+        let mut want = IngestReport::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        for i in 0..n {
+            want.read += 1;
+            if i % 997 == 5 {
+                want.skipped_bad += 1;
+            } else if i % 7 == 3 {
+                want.skipped_word += 1;
+            } else if dedup && !seen.insert(i % 20_000) {
+                want.skipped_duplicate += 1;
+            } else {
+                want.written += 1;
+                keys.push((i % 20_000).to_string());
+                if limit > 0 && want.written == limit {
+                    break;
+                }
+            }
+        }
+        let got = (
+            r.read,
+            r.written,
+            r.skipped_word,
+            r.skipped_duplicate,
+            r.skipped_bad,
+        );
+        let expected = (
+            want.read,
+            want.written,
+            want.skipped_word,
+            want.skipped_duplicate,
+            want.skipped_bad,
+        );
+        assert_eq!(got, expected, "limit {limit}, dedup {dedup}");
+        assert_eq!(r.splits.iter().sum::<usize>(), r.written);
+        assert!(r.first_bad.as_deref().unwrap().contains("line 6"), "{r:?}");
+        let t = tables::drawings::read(&out).unwrap();
+        let written: Vec<String> = t.rows.iter().map(|r| r.key_id.clone()).collect();
+        assert_eq!(written, keys, "limit {limit}, dedup {dedup}");
+    }
+    // stopping at the first bad line names it, whichever run it fell in
+    let e = ingest(&[input], &out, &IngestConfig::default(), &()).unwrap_err();
+    assert!(format!("{e:#}").contains("line 6:"), "{e:#}");
+}

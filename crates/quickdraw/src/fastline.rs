@@ -20,7 +20,8 @@ pub(crate) struct Fields<'a> {
     pub key_id: Option<Cow<'a, str>>,
     /// Whether a `"drawing"` was read (into the [`Scratch`]).
     pub drawing: bool,
-    pub labels: Option<Labels>,
+    /// Whether a `"labels"` object was read (into the [`Scratch`]).
+    pub labels: bool,
 }
 
 /// Flat buffers for one line's strokes, reused from line to line.
@@ -30,6 +31,36 @@ pub(crate) struct Scratch {
     y: Vec<f32>,
     t: Vec<f64>,
     strokes: Vec<Span>,
+    pub labels: LabelStore,
+}
+
+/// `(name, value)` label pairs whose strings keep their capacity from line to line.
+#[derive(Default)]
+pub(crate) struct LabelStore {
+    pairs: Vec<(String, String)>,
+    len: usize,
+}
+
+impl LabelStore {
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn push(&mut self, name: &str, value: &str) {
+        if let Some((n, v)) = self.pairs.get_mut(self.len) {
+            n.clear();
+            n.push_str(name);
+            v.clear();
+            v.push_str(value);
+        } else {
+            self.pairs.push((name.to_string(), value.to_string()));
+        }
+        self.len += 1;
+    }
+
+    pub fn as_slice(&self) -> &[(String, String)] {
+        &self.pairs[..self.len]
+    }
 }
 
 /// Where one stroke's lists lie in the scratch buffers.
@@ -46,6 +77,7 @@ impl Scratch {
         self.y.clear();
         self.t.clear();
         self.strokes.clear();
+        self.labels.clear();
     }
 
     /// The strokes read, as views.
@@ -96,16 +128,21 @@ pub(crate) fn parse<'a>(line: &'a [u8], sc: &mut Scratch) -> Option<Fields<'a>> 
                 b"countrycode" if f.countrycode.is_none() => f.countrycode = p.opt_string()?,
                 b"timestamp" if f.timestamp.is_none() => f.timestamp = p.opt_string()?,
                 b"recognized" if f.recognized.is_none() => f.recognized = p.opt_bool()?,
-                b"labels" if f.labels.is_none() => {
+                b"labels" if !f.labels => {
                     let start = p.i;
-                    if let Some(labels) = p.plain_labels() {
-                        f.labels = Some(labels);
+                    if p.plain_labels(&mut sc.labels).is_some() {
+                        f.labels = true;
                     } else {
                         // null, escapes, numbers, booleans: serde reads them
+                        sc.labels.clear();
                         p.i = start;
                         p.skip_value(0)?;
                         if &p.b[start..p.i] != b"null" {
-                            f.labels = Some(serde_json::from_slice(&p.b[start..p.i]).ok()?);
+                            let labels: Labels = serde_json::from_slice(&p.b[start..p.i]).ok()?;
+                            for (name, value) in &labels.0 {
+                                sc.labels.push(name, value);
+                            }
+                            f.labels = true;
                         }
                     }
                 }
@@ -185,15 +222,14 @@ impl<'a> P<'a> {
         }
     }
 
-    /// `{"name": "value", ...}` with plain strings only (the synthetic faces' labels); `None`
-    /// for anything else, which the caller hands to serde.
-    fn plain_labels(&mut self) -> Option<Labels> {
+    /// `{"name": "value", ...}` with plain strings only (the synthetic faces' labels), into
+    /// `out`; `None` for anything else, which the caller hands to serde.
+    fn plain_labels(&mut self, out: &mut LabelStore) -> Option<()> {
         self.eat(b'{')?;
-        let mut out = Vec::new();
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
-            return Some(Labels(out));
+            return Some(());
         }
         loop {
             self.ws();
@@ -205,11 +241,11 @@ impl<'a> P<'a> {
                 return None;
             }
             let value = self.string()?;
-            out.push((name.to_string(), value.into_owned()));
+            out.push(name, &value);
             self.ws();
             match self.next()? {
                 b',' => {}
-                b'}' => return Some(Labels(out)),
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
@@ -330,8 +366,28 @@ impl<'a> P<'a> {
             return Some(());
         }
         loop {
-            // the common token, a small non-negative integer right before `,` or `]`, read in
-            // one pass; anything else (signs, fractions, spaces, leading zeros) by `number`
+            // the commonest token, up to three digits right before `,` or `]` (every
+            // coordinate of a simplified drawing), read four bytes at once without a branch
+            // on its length
+            if let Some(word) = self.b.get(self.i..).and_then(|r| r.first_chunk::<4>()) {
+                if let Some((v, len)) = short_integer(word) {
+                    match word[len] {
+                        b',' => {
+                            out.push(conv(f64::from(v)));
+                            self.i += len + 1;
+                            continue;
+                        }
+                        b']' => {
+                            out.push(conv(f64::from(v)));
+                            self.i += len + 1;
+                            return Some(());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // a longer integer right before `,` or `]`, read in one pass; anything else
+            // (signs, fractions, spaces, leading zeros) by `number`
             let b = self.b;
             let start = self.i;
             let mut j = start;
@@ -521,6 +577,25 @@ impl<'a> P<'a> {
     }
 }
 
+/// The integer that the first bytes of `word` spell, when they are one to three digits
+/// (without a leading zero) followed by something else: its value and its digit count.
+fn short_integer(word: &[u8; 4]) -> Option<(u32, usize)> {
+    let w = u32::from_le_bytes(*word);
+    // a byte is a digit when its high nibble is 3 and, 6 added, still 3 (0x30..=0x39); a carry
+    // out of a byte (0xFA and up) only changes bytes after it, past the first non-digit
+    let high = |x: u32| (x & 0xF0F0_F0F0) ^ 0x3030_3030;
+    let not_digit = high(w) | high(w.wrapping_add(0x0606_0606));
+    let len = (not_digit.trailing_zeros() / 8) as usize;
+    if len == 0 || len == 4 || (len > 1 && word[0] == b'0') {
+        return None;
+    }
+    // the digits, most significant in the lowest byte, moved up so that the number ends in
+    // the top byte (zeros, as leading digits, below), then summed in pairs
+    let x = (w & 0x0F0F_0F0F) << (8 * (4 - len));
+    let x = (x & 0x00FF_00FF) * 10 + ((x >> 8) & 0x00FF_00FF);
+    Some(((x & 0xFFFF) * 100 + (x >> 16), len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,13 +675,50 @@ mod tests {
         ] {
             let line = format!(r#"{{"key_id":"1","drawing":[[[1],[2]]],"labels":{labels}}}"#);
             let mut sc = Scratch::default();
-            let got = parse(line.as_bytes(), &mut sc).unwrap().labels.unwrap().0;
+            assert!(parse(line.as_bytes(), &mut sc).unwrap().labels);
             let want = serde_json::from_str::<Labels>(labels).unwrap().0;
-            assert_eq!(got, want, "{labels}");
+            assert_eq!(sc.labels.as_slice(), want, "{labels}");
         }
         let mut sc = Scratch::default();
         let line = br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":null}"#;
-        assert!(parse(line, &mut sc).unwrap().labels.is_none());
+        assert!(!parse(line, &mut sc).unwrap().labels);
+        // a shorter set on the next line leaves nothing of the longer one behind
+        let line = br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":{"x":"y","z":"w"}}"#;
+        parse(line, &mut sc).unwrap();
+        let line = br#"{"key_id":"1","drawing":[[[1],[2]]],"labels":{"a":"b"}}"#;
+        parse(line, &mut sc).unwrap();
+        assert_eq!(sc.labels.as_slice(), [("a".to_string(), "b".to_string())]);
+    }
+
+    #[test]
+    fn short_integers_read_four_bytes_at_once() {
+        let got = |s: &[u8; 4]| short_integer(s);
+        assert_eq!(got(b"7,12"), Some((7, 1)));
+        assert_eq!(got(b"0]  "), Some((0, 1)));
+        assert_eq!(got(b"42,1"), Some((42, 2)));
+        assert_eq!(got(b"255]"), Some((255, 3)));
+        assert_eq!(got(b"999,"), Some((999, 3)));
+        assert_eq!(got(b"100,"), Some((100, 3)));
+        assert_eq!(got(b"1234"), None, "four digits and more go the long way");
+        assert_eq!(got(b"01,2"), None, "a leading zero is not JSON");
+        assert_eq!(got(b"-1,2"), None);
+        assert_eq!(got(b",1,2"), None);
+        // every byte after the digits stops them, whatever it is
+        for c in 0..=255u8 {
+            let want = if c.is_ascii_digit() {
+                None
+            } else {
+                Some((5, 1))
+            };
+            assert_eq!(got(&[b'5', c, b'9', b'9']), want, "{c}");
+            let want = c.is_ascii_digit().then(|| (u32::from(c - b'0'), 1));
+            assert_eq!(got(&[c, b',', b'9', b'9']), want, "{c}");
+        }
+        for n in 0..1000u32 {
+            let text = format!("{n},xyz");
+            let word = text.as_bytes()[..4].try_into().unwrap();
+            assert_eq!(short_integer(word), Some((n, text.len() - 4)), "{text}");
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! with the next one.
 
 use crate::fastline::Scratch;
-use crate::{open_file, sniff, ErrorKind, Format, Location, Record, RecordError, Source};
+use crate::{
+    open_file, sniff, ErrorKind, Format, Location, Record, RecordError, RecordRef, Source,
+};
 use drawing::Stroke3;
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
@@ -187,6 +189,17 @@ impl LineBatch {
             .map(|&(n, a, b)| parse_line(&self.buf[a..b], n, &self.path))
             .collect()
     }
+    /// The lines in runs of `run_lines` (the last may be shorter), as `(line number, line)`
+    /// pairs, for rayon: each run is parsed on one thread with one [`LineParser`], and
+    /// `collect` keeps the runs' results in file order.
+    pub fn par_runs(
+        &self,
+        run_lines: usize,
+    ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = (u64, &[u8])> + '_> + '_ {
+        self.lines
+            .par_chunks(run_lines.max(1))
+            .map(|run| run.iter().map(|&(n, a, b)| (n, &self.buf[a..b])))
+    }
 }
 
 /// Iterator of [`LineBatch`]es of about `batch_bytes` each; see [`read_lines_batched`].
@@ -286,83 +299,102 @@ impl Iterator for LineBatches {
 /// Parses one ndjson line (without its line end) into a record. `line_no` (1-based) and
 /// `path` only go into the record's location and into errors.
 pub fn parse_line(line: &[u8], line_no: u64, path: &Path) -> Result<Record, RecordError> {
-    parse_line_with(line, line_no, path, true)
+    thread_local! {
+        static PARSER: RefCell<LineParser> = RefCell::new(LineParser::default());
+    }
+    PARSER.with_borrow_mut(|p| p.parse(line, line_no, path).map(|r| r.to_record()))
 }
 
-fn parse_line_with(
-    line: &[u8],
-    line_no: u64,
-    path: &Path,
-    fast: bool,
-) -> Result<Record, RecordError> {
-    thread_local! {
-        static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-    }
-    SCRATCH.with_borrow_mut(|sc| {
+/// Parses ndjson lines into [`RecordRef`]s that borrow the line and the parser's buffers,
+/// which it reuses from line to line: no allocation per drawing once the buffers have grown.
+#[derive(Default)]
+pub struct LineParser {
+    scratch: Scratch,
+    drawing: Stroke3,
+    times: Vec<f64>,
+    /// Off only in tests, to check that both paths give the same answer.
+    serde_only: bool,
+}
+
+impl LineParser {
+    /// Parses one line (without its line end); see [`parse_line`].
+    pub fn parse<'s>(
+        &'s mut self,
+        line: &'s [u8],
+        line_no: u64,
+        path: &Path,
+    ) -> Result<RecordRef<'s>, RecordError> {
         let loc = Location::Line(line_no);
         let err = |kind| RecordError::new(path, Some(loc.clone()), kind);
-        let mut serde_fields: LineFields;
-        let (fields, drawing) = match fast.then(|| crate::fastline::parse(line, sc)).flatten() {
+        let sc = &mut self.scratch;
+        let fast = (!self.serde_only)
+            .then(|| crate::fastline::parse(line, sc))
+            .flatten();
+        let (key_id, word, countrycode, timestamp, recognized, raw) = match fast {
             Some(f) => {
-                let d = f.drawing.then(|| build_drawing(sc.strokes()));
-                (f, d)
+                let raw = f
+                    .drawing
+                    .then(|| build_drawing(sc.strokes(), &mut self.drawing, &mut self.times));
+                (
+                    f.key_id,
+                    f.word,
+                    f.countrycode,
+                    f.timestamp,
+                    f.recognized,
+                    raw,
+                )
             }
             // the serde path gives the precise error, or the record when the fast path
             // declined something unusual but valid
             None => {
-                serde_fields = serde_json::from_slice::<LineFields>(line)
+                let f = serde_json::from_slice::<LineFields>(line)
                     .map_err(|e| err(ErrorKind::Json(e)))?;
-                let labels = serde_fields.labels.take();
-                let f = &serde_fields;
-                let d = f
-                    .drawing
-                    .as_ref()
-                    .map(|d| build_drawing(d.0.iter().map(JsonStroke::view)));
-                let fields = crate::fastline::Fields {
-                    word: f.word.as_deref().map(Cow::Borrowed),
-                    countrycode: f.countrycode.as_deref().map(Cow::Borrowed),
-                    timestamp: f.timestamp.as_deref().map(Cow::Borrowed),
-                    recognized: f.recognized,
-                    key_id: f.key_id.as_ref().map(|k| Cow::Borrowed(k.0.as_str())),
-                    drawing: f.drawing.is_some(),
-                    labels,
-                };
-                (fields, d)
+                sc.clear();
+                for (name, value) in f.labels.iter().flat_map(|l| &l.0) {
+                    sc.labels.push(name, value);
+                }
+                let raw = f.drawing.as_ref().map(|d| {
+                    build_drawing(
+                        d.0.iter().map(JsonStroke::view),
+                        &mut self.drawing,
+                        &mut self.times,
+                    )
+                });
+                (
+                    f.key_id.map(|k| Cow::Owned(k.0)),
+                    f.word.map(Cow::Owned),
+                    f.countrycode.map(Cow::Owned),
+                    f.timestamp.map(Cow::Owned),
+                    f.recognized,
+                    raw,
+                )
             }
         };
-        let key_id = fields
-            .key_id
-            .ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?
-            .into_owned();
-        let (drawing, times) = drawing
+        let key_id = key_id.ok_or_else(|| err(ErrorKind::Invalid("no \"key_id\" field".into())))?;
+        let raw = raw
             .ok_or_else(|| err(ErrorKind::Invalid("no \"drawing\" field".into())))?
             .map_err(err)?;
-        let timestamp = match fields.timestamp {
+        let timestamp = match timestamp {
             Some(ts) => match crate::parse_timestamp(&ts) {
                 Some(us) => Some(us),
                 None => return Err(err(ErrorKind::Timestamp(ts.into_owned()))),
             },
             None => None,
         };
-        let labels = fields.labels.map(|l| l.0).unwrap_or_default();
-        Ok(Record {
+        Ok(RecordRef {
             key_id,
-            word: fields.word.map(Cow::into_owned),
-            countrycode: fields.countrycode.map(Cow::into_owned),
-            recognized: fields.recognized,
+            word,
+            countrycode,
+            recognized,
             timestamp,
             split: None,
-            source: if times.is_some() {
-                Source::Raw
-            } else {
-                Source::Simplified
-            },
-            drawing,
-            times,
-            labels,
+            source: if raw { Source::Raw } else { Source::Simplified },
+            drawing: &self.drawing,
+            times: raw.then_some(self.times.as_slice()),
+            labels: self.scratch.labels.as_slice(),
             location: loc,
         })
-    })
+    }
 }
 
 /// One stroke's lists as read, whichever parser read them.
@@ -375,10 +407,13 @@ pub(crate) struct StrokeRef<'a> {
     pub lists: usize,
 }
 
-/// Checks the strokes and turns them into stroke-3 rows (plus times for raw strokes).
+/// Checks the strokes and turns them into stroke-3 rows in `out` (plus times for raw strokes,
+/// in `times`); returns whether the strokes were raw.
 fn build_drawing<'a>(
     strokes: impl Iterator<Item = StrokeRef<'a>> + Clone,
-) -> Result<(Stroke3, Option<Vec<f64>>), ErrorKind> {
+    out: &mut Stroke3,
+    times: &mut Vec<f64>,
+) -> Result<bool, ErrorKind> {
     let first = strokes.clone().next().ok_or(ErrorKind::EmptyDrawing)?.lists;
     let raw = first == 3;
     let mut total = 0;
@@ -413,8 +448,10 @@ fn build_drawing<'a>(
     }
     // the rows `Stroke3::from_strokes` makes (a test holds the two equal), built straight
     // from the parse buffers to spare a vector per stroke
-    let mut out = Stroke3::with_capacity(total);
-    let mut times = raw.then(|| Vec::with_capacity(total));
+    out.dx.clear();
+    out.dy.clear();
+    out.pen.clear();
+    times.clear();
     let (mut px, mut py) = (0f32, 0f32);
     for s in strokes.filter(|s| !s.x.is_empty()) {
         for (&x, &y) in s.x.iter().zip(s.y) {
@@ -424,11 +461,11 @@ fn build_drawing<'a>(
             (px, py) = (x, y);
         }
         *out.pen.last_mut().expect("non-empty stroke") = 1;
-        if let (Some(all), Some(t)) = (times.as_mut(), s.t) {
-            all.extend_from_slice(t);
+        if let Some(t) = s.t {
+            times.extend_from_slice(t);
         }
     }
-    Ok((out, times))
+    Ok(raw)
 }
 
 fn check_range(stroke: usize, s: &StrokeRef, raw: bool) -> Result<(), ErrorKind> {
@@ -962,9 +999,17 @@ mod tests {
             lines.extend(BufReader::new(r).split(b'\n').map(Result::unwrap));
         }
         let p = Path::new("t.ndjson");
+        // one parser per path, reused over all the lines, as ingest uses them: buffers left
+        // from a longer line must not leak into the next
+        let mut fast = LineParser::default();
+        let mut serde = LineParser {
+            serde_only: true,
+            ..Default::default()
+        };
         for (i, line) in lines.iter().enumerate() {
-            let a = parse_line_with(line, 1, p, true).map_err(|e| e.to_string());
-            let b = parse_line_with(line, 1, p, false).map_err(|e| e.to_string());
+            let a = fast.parse(line, 1, p).map(|r| r.to_record());
+            let b = serde.parse(line, 1, p).map(|r| r.to_record());
+            let (a, b) = (a.map_err(|e| e.to_string()), b.map_err(|e| e.to_string()));
             match (&a, &b) {
                 (Ok(x), Ok(y)) => assert_eq!(x, y, "line {i}"),
                 (Err(_), Err(_)) => assert_eq!(a, b, "line {i}"),

@@ -2,15 +2,22 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, ListArray, RecordBatch, UInt8Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::atomic::AtomicFile;
@@ -279,11 +286,331 @@ impl TableWriter {
             .map_err(|e| TableError::parquet(&path, e))
     }
 
+    /// The same file, from here on written by [`RowGroupWriter`]: each row group's columns
+    /// encoded on `parallel` threads.
+    pub fn into_row_groups(self, parallel: usize) -> Result<RowGroupWriter> {
+        let path = self.out.target().to_path_buf();
+        let (file, factory) = self
+            .writer
+            .into_serialized_writer()
+            .map_err(|e| TableError::parquet(&path, e))?;
+        let encoders = (0..parallel.max(1))
+            .map(|_| Encoder::spawn(self.schema.clone()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| TableError::io(&path, e))?;
+        Ok(RowGroupWriter {
+            out: self.out,
+            file,
+            factory,
+            schema: self.schema,
+            rows_per_group: ROW_GROUP_ROWS,
+            encoders,
+            rows: 0,
+            next_index: 0,
+        })
+    }
+
     pub fn finish(self) -> Result<()> {
         let path = self.out.target().to_path_buf();
         self.writer
             .close()
             .map_err(|e| TableError::parquet(&path, e))?;
         self.out.commit()
+    }
+}
+
+/// Writes a table a row group at a time, its columns encoded (built into compressed pages) on
+/// `parallel` threads at once, each thread taking every `parallel`-th column of every batch as
+/// it comes. The zstd and byte-stream-split work of a big table then spreads over the cores
+/// instead of holding one thread, with no more batches held than one thread would hold; the
+/// file is the one [`ArrowWriter`] would write, row group for row group.
+pub(crate) struct RowGroupWriter {
+    out: AtomicFile,
+    file: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    rows_per_group: usize,
+    /// The encoder threads, which live as long as the writer (threads started per row group
+    /// left their allocator heaps behind: 70 MB more at 2M drawings).
+    encoders: Vec<Encoder>,
+    /// Rows in the row group being filled (0: none started).
+    rows: usize,
+    next_index: usize,
+}
+
+struct Encoder {
+    jobs: SyncSender<EncoderJob>,
+    chunks: mpsc::Receiver<EncodedColumns>,
+    thread: JoinHandle<()>,
+}
+
+/// Every column of a row group given to one encoder: the field's number and its leaves'
+/// writers, each with the leaf's number.
+type Assigned = Vec<(usize, Vec<(usize, ArrowColumnWriter)>)>;
+
+enum EncoderJob {
+    Start(Assigned),
+    Batch(RecordBatch),
+    Close,
+}
+
+type EncodedColumns = std::result::Result<Vec<(usize, ArrowColumnChunk)>, ParquetError>;
+
+impl Encoder {
+    fn spawn(schema: SchemaRef) -> std::io::Result<Encoder> {
+        let (jobs, rx) = mpsc::sync_channel::<EncoderJob>(2);
+        let (done, chunks) = mpsc::sync_channel::<EncodedColumns>(1);
+        let thread = std::thread::Builder::new()
+            .name("column-encoder".into())
+            .spawn(move || {
+                let mut mine: Assigned = Vec::new();
+                let mut failed: Option<ParquetError> = None;
+                for job in rx {
+                    match job {
+                        EncoderJob::Start(columns) => mine = columns,
+                        EncoderJob::Batch(batch) if failed.is_none() => {
+                            let encode = |mine: &mut Assigned| -> parquet::errors::Result<()> {
+                                for (i, writers) in mine.iter_mut() {
+                                    let leaves =
+                                        compute_leaves(schema.field(*i), batch.column(*i))?;
+                                    for (leaf, (_, writer)) in leaves.iter().zip(writers) {
+                                        writer.write(leaf)?;
+                                    }
+                                }
+                                Ok(())
+                            };
+                            failed = encode(&mut mine).err();
+                        }
+                        EncoderJob::Batch(_) => {}
+                        EncoderJob::Close => {
+                            let closed = std::mem::take(&mut mine)
+                                .into_iter()
+                                .flat_map(|(_, writers)| writers)
+                                .map(|(leaf, w)| w.close().map(|chunk| (leaf, chunk)))
+                                .collect();
+                            let result = match failed.take() {
+                                Some(e) => Err(e),
+                                None => closed,
+                            };
+                            if done.send(result).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(Encoder {
+            jobs,
+            chunks,
+            thread,
+        })
+    }
+}
+
+impl RowGroupWriter {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if self.rows == 0 {
+                self.start_row_group()?;
+            }
+            let n = (batch.num_rows() - offset).min(self.rows_per_group - self.rows);
+            self.rows += n;
+            let slice = batch.slice(offset, n);
+            for e in &self.encoders {
+                self.send(e, EncoderJob::Batch(slice.clone()))?;
+            }
+            offset += n;
+            if self.rows == self.rows_per_group {
+                self.close_row_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, e: &Encoder, job: EncoderJob) -> Result<()> {
+        e.jobs.send(job).map_err(|_| {
+            TableError::parquet(
+                self.out.target(),
+                ParquetError::General("a column encoder stopped".into()),
+            )
+        })
+    }
+
+    fn start_row_group(&mut self) -> Result<()> {
+        let writers = self
+            .factory
+            .create_column_writers(self.next_index)
+            .map_err(|e| TableError::parquet(self.out.target(), e))?;
+        self.next_index += 1;
+        let parallel = self.encoders.len();
+        let mut leaves = writers.into_iter().enumerate();
+        let mut assigned: Vec<Assigned> = (0..parallel).map(|_| Vec::new()).collect();
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let mine = leaves.by_ref().take(leaves_of(field.data_type())).collect();
+            assigned[i % parallel].push((i, mine));
+        }
+        for (e, columns) in self.encoders.iter().zip(assigned) {
+            self.send(e, EncoderJob::Start(columns))?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the encoders to close their columns and appends them, in leaf order.
+    fn close_row_group(&mut self) -> Result<()> {
+        let path = self.out.target().to_path_buf();
+        let err = |e| TableError::parquet(&path, e);
+        for e in &self.encoders {
+            self.send(e, EncoderJob::Close)?;
+        }
+        let mut chunks = Vec::new();
+        for e in &self.encoders {
+            let encoded = e
+                .chunks
+                .recv()
+                .map_err(|_| err(ParquetError::General("a column encoder stopped".into())))?;
+            chunks.extend(encoded.map_err(err)?);
+        }
+        chunks.sort_by_key(|(leaf, _)| *leaf);
+        let mut group = self.file.next_row_group().map_err(err)?;
+        for (_, chunk) in chunks {
+            chunk.append_to_row_group(&mut group).map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.rows = 0;
+        Ok(())
+    }
+
+    /// Appends the last row group and renames the file into place.
+    pub fn finish(mut self) -> Result<()> {
+        if self.rows > 0 {
+            self.close_row_group()?;
+        }
+        for e in std::mem::take(&mut self.encoders) {
+            drop(e.jobs);
+            e.thread.join().expect("a column encoder does not panic");
+        }
+        let path = self.out.target().to_path_buf();
+        self.file
+            .close()
+            .map_err(|e| TableError::parquet(&path, e))?;
+        self.out.commit()
+    }
+}
+
+/// Parquet leaf columns of an Arrow type: one, but for structs and maps.
+fn leaves_of(t: &DataType) -> usize {
+    match t {
+        DataType::Struct(fields) => fields.iter().map(|f| leaves_of(f.data_type())).sum(),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::Map(f, _) => leaves_of(f.data_type()),
+        DataType::Dictionary(_, v) => leaves_of(v),
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int32Array, StringArray};
+
+    fn batch(schema: &SchemaRef, from: usize, n: usize) -> RecordBatch {
+        let rows: Vec<Vec<f32>> = (from..from + n)
+            .map(|i| (0..i % 5).map(|j| (i * 10 + j) as f32).collect())
+            .collect();
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int32Array::from_iter_values(
+                    (from..from + n).map(|i| i as i32),
+                )),
+                Arc::new(StringArray::from_iter(
+                    (from..from + n).map(|i| (i % 3 != 0).then(|| format!("w{}", i % 7))),
+                )),
+                f32_list(rows.iter().map(Vec::as_slice)),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Row groups encoded column by column on several threads, from batches that straddle
+    /// the row groups' ends, give the file the single-threaded writer gives.
+    #[test]
+    fn row_groups_encoded_in_parallel_equal_the_plain_writer() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int32, false),
+            Field::new("s", DataType::Utf8, true),
+            f32_list_field("dx"),
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [1, 999, 1000, 1001, 2500, 7, 3000, 12];
+        let write = |path: &Path, parallel: Option<usize>| {
+            let w = TableWriter::create(path, "test", schema.clone(), &vec![]).unwrap();
+            let mut from = 0;
+            match parallel {
+                Some(p) => {
+                    let mut w = w.into_row_groups(p).unwrap();
+                    w.rows_per_group = 1000;
+                    for n in sizes {
+                        w.write(&batch(&schema, from, n)).unwrap();
+                        from += n;
+                    }
+                    w.finish().unwrap();
+                }
+                None => {
+                    let mut w = w;
+                    for n in sizes {
+                        // the plain writer cuts row groups at the same rows when flushed there
+                        for (start, len) in cut(from, n, 1000) {
+                            w.write(batch(&schema, start, len).columns().to_vec())
+                                .unwrap();
+                            if (start + len) % 1000 == 0 {
+                                w.writer.flush().unwrap();
+                            }
+                        }
+                        from += n;
+                    }
+                    w.finish().unwrap();
+                }
+            }
+        };
+        let plain = dir.path().join("plain.parquet");
+        write(&plain, None);
+        let want = load(&plain).unwrap();
+        for parallel in [1, 2, 3, 5] {
+            let path = dir.path().join(format!("p{parallel}.parquet"));
+            write(&path, Some(parallel));
+            let got = load(&path).unwrap();
+            let meta = |p: &Path| {
+                let f = File::open(p).unwrap();
+                let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+                let m = b.metadata().clone();
+                (0..m.num_row_groups())
+                    .map(|g| m.row_group(g).num_rows())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(meta(&path), meta(&plain), "parallel {parallel}");
+            assert_eq!(meta(&path).len(), 9, "8,520 rows in groups of 1,000");
+            let concat =
+                |l: &Loaded| arrow::compute::concat_batches(&l.schema, &l.batches).unwrap();
+            assert_eq!(concat(&got), concat(&want), "parallel {parallel}");
+            assert_eq!(got.metadata, want.metadata);
+        }
+    }
+
+    /// `(start, len)` pieces of rows `from..from + n` that do not cross a multiple of `every`.
+    fn cut(from: usize, n: usize, every: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let (mut start, end) = (from, from + n);
+        while start < end {
+            let len = (every - start % every).min(end - start);
+            out.push((start, len));
+            start += len;
+        }
+        out
     }
 }

@@ -21,13 +21,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, Int32Array, ListBuilder,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, BooleanBuilder, Float32Array, Float64Array,
+    Int32Array, ListArray, RecordBatch, StringBuilder, TimestampMicrosecondBuilder, UInt8Array,
 };
+use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use drawing::Stroke3;
 
-use crate::columns::{self, TableWriter, BATCH_ROWS};
+use crate::columns::{self, RowGroupWriter, TableWriter, BATCH_ROWS};
 use crate::{LabelColumn, Metadata, Result, Split, TableError, LABEL_PREFIX};
 
 /// One drawing and what is known about it.
@@ -109,38 +110,230 @@ pub fn schema(label_names: &[String]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// One drawing's fields, borrowed: what [`DrawingColumns::push`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct DrawingRef<'a> {
+    pub key_id: &'a str,
+    pub word: Option<&'a str>,
+    pub countrycode: Option<&'a str>,
+    pub recognized: Option<bool>,
+    pub timestamp: Option<i64>,
+    pub split: Split,
+    pub source: &'a str,
+    pub drawing: &'a Stroke3,
+    pub t: Option<&'a [f64]>,
+}
+
+impl DrawingRow {
+    pub fn as_ref(&self) -> DrawingRef<'_> {
+        DrawingRef {
+            key_id: &self.key_id,
+            word: self.word.as_deref(),
+            countrycode: self.countrycode.as_deref(),
+            recognized: self.recognized,
+            timestamp: self.timestamp,
+            split: self.split,
+            source: &self.source,
+            drawing: &self.drawing,
+            t: self.t.as_deref(),
+        }
+    }
+}
+
+/// A batch of drawings built column by column, straight into Arrow buffers: pushing a row
+/// copies its fields and allocates nothing per row. [`finish`](Self::finish) gives the
+/// [`RecordBatch`] that [`DrawingWriter::write`] takes. Batches can be built on several
+/// threads at once, each with its own builder.
+pub struct DrawingColumns {
+    schema: SchemaRef,
+    key_id: StringBuilder,
+    word: StringBuilder,
+    countrycode: StringBuilder,
+    recognized: BooleanBuilder,
+    timestamp: TimestampMicrosecondBuilder,
+    split: StringBuilder,
+    source: StringBuilder,
+    n_strokes: Vec<i32>,
+    n_points: Vec<i32>,
+    dx: Vec<f32>,
+    dy: Vec<f32>,
+    pen: Vec<u8>,
+    t: Vec<f64>,
+    t_lengths: Vec<usize>,
+    t_valid: BooleanBufferBuilder,
+    labels: Vec<StringBuilder>,
+}
+
+impl DrawingColumns {
+    /// An empty batch for a table with these label factors (names without `label_`).
+    pub fn new(label_names: &[String]) -> Self {
+        Self::with_schema(schema(label_names))
+    }
+
+    /// An empty builder for the same table.
+    pub fn empty(&self) -> Self {
+        Self::with_schema(self.schema.clone())
+    }
+
+    fn with_schema(schema: SchemaRef) -> Self {
+        let n_labels = schema.fields().len() - N_FIXED_COLUMNS;
+        DrawingColumns {
+            schema,
+            key_id: StringBuilder::new(),
+            word: StringBuilder::new(),
+            countrycode: StringBuilder::new(),
+            recognized: BooleanBuilder::new(),
+            timestamp: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            split: StringBuilder::new(),
+            source: StringBuilder::new(),
+            n_strokes: Vec::new(),
+            n_points: Vec::new(),
+            dx: Vec::new(),
+            dy: Vec::new(),
+            pen: Vec::new(),
+            t: Vec::new(),
+            t_lengths: Vec::new(),
+            t_valid: BooleanBufferBuilder::new(0),
+            labels: (0..n_labels).map(|_| StringBuilder::new()).collect(),
+        }
+    }
+
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.n_points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a row. `labels` gives one value per label column, in the order of the names the
+    /// builder was made with (missing ones are null, extra ones ignored).
+    pub fn push<'a>(
+        &mut self,
+        row: DrawingRef<'_>,
+        labels: impl IntoIterator<Item = Option<&'a str>>,
+    ) {
+        self.key_id.append_value(row.key_id);
+        self.word.append_option(row.word);
+        self.countrycode.append_option(row.countrycode);
+        self.recognized.append_option(row.recognized);
+        self.timestamp.append_option(row.timestamp);
+        self.split.append_value(row.split.as_str());
+        self.source.append_value(row.source);
+        let d = row.drawing;
+        self.n_strokes.push(d.n_strokes() as i32);
+        self.n_points.push(d.len() as i32);
+        self.dx.extend_from_slice(&d.dx);
+        self.dy.extend_from_slice(&d.dy);
+        self.pen.extend_from_slice(&d.pen);
+        match row.t {
+            Some(t) => {
+                self.t.extend_from_slice(t);
+                self.t_lengths.push(t.len());
+                self.t_valid.append(true);
+            }
+            None => {
+                self.t_lengths.push(0);
+                self.t_valid.append(false);
+            }
+        }
+        let mut labels = labels.into_iter();
+        for column in &mut self.labels {
+            column.append_option(labels.next().flatten());
+        }
+    }
+
+    /// Appends an owned row.
+    pub fn push_row(&mut self, row: &DrawingRow) {
+        self.push(row.as_ref(), row.labels.iter().map(Option::as_deref));
+    }
+
+    /// The rows as a record batch of the drawings table's schema.
+    pub fn finish(mut self) -> RecordBatch {
+        let points = |values: ArrayRef| -> ArrayRef {
+            let item = Field::new("item", values.data_type().clone(), false);
+            let offsets = OffsetBuffer::from_lengths(self.n_points.iter().map(|&n| n as usize));
+            Arc::new(ListArray::new(Arc::new(item), offsets, values, None))
+        };
+        let dx = points(Arc::new(Float32Array::from(std::mem::take(&mut self.dx))));
+        let dy = points(Arc::new(Float32Array::from(std::mem::take(&mut self.dy))));
+        let pen = points(Arc::new(UInt8Array::from(std::mem::take(&mut self.pen))));
+        let t = ListArray::new(
+            Arc::new(Field::new("item", DataType::Float64, false)),
+            OffsetBuffer::from_lengths(self.t_lengths.iter().copied()),
+            Arc::new(Float64Array::from(std::mem::take(&mut self.t))),
+            Some(NullBuffer::new(self.t_valid.finish())),
+        );
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.key_id.finish()),
+            Arc::new(self.word.finish()),
+            Arc::new(self.countrycode.finish()),
+            Arc::new(self.recognized.finish()),
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.split.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(Int32Array::from(std::mem::take(&mut self.n_strokes))),
+            Arc::new(Int32Array::from(std::mem::take(&mut self.n_points))),
+            dx,
+            dy,
+            pen,
+            Arc::new(t),
+        ];
+        debug_assert_eq!(cols.len(), N_FIXED_COLUMNS);
+        cols.extend(
+            self.labels
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        RecordBatch::try_new(self.schema, cols).expect("columns built to the schema")
+    }
+}
+
+/// Columns before the `label_*` ones.
+const N_FIXED_COLUMNS: usize = 13;
+
 /// Streams rows into `drawings.parquet`, a batch at a time; the file appears on [`finish`].
 ///
-/// Full batches go to a thread of their own that builds the Arrow columns and encodes them, so
-/// that reading and parsing the input go on meanwhile (on two cores that nearly doubles ingest).
+/// Batches go to a thread of their own that encodes them, so that reading and parsing the input
+/// go on meanwhile (on two cores that nearly doubles ingest). Rows can come one at a time
+/// ([`push`]) or as whole batches built elsewhere ([`columns`] then [`write`]), in any mix:
+/// they are written in the order given.
 ///
 /// [`finish`]: DrawingWriter::finish
+/// [`push`]: DrawingWriter::push
+/// [`columns`]: DrawingWriter::columns
+/// [`write`]: DrawingWriter::write
 pub struct DrawingWriter {
     label_names: Vec<String>,
-    pending: Vec<DrawingRow>,
+    schema: SchemaRef,
+    pending: DrawingColumns,
     written: usize,
-    batches: Option<SyncSender<Vec<DrawingRow>>>,
-    encoder: Option<JoinHandle<Result<TableWriter>>>,
+    batches: Option<SyncSender<RecordBatch>>,
+    encoder: Option<JoinHandle<Result<RowGroupWriter>>>,
 }
 
 impl DrawingWriter {
     pub fn create(path: &Path, label_names: &[String], metadata: &Metadata) -> Result<Self> {
-        let mut inner = TableWriter::create(path, "drawings", schema(label_names), metadata)?;
-        // two batches in flight: enough to keep both sides busy, little memory
-        let (tx, rx) = mpsc::sync_channel::<Vec<DrawingRow>>(2);
-        let n_labels = label_names.len();
+        let schema = schema(label_names);
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut inner = TableWriter::create(path, "drawings", schema.clone(), metadata)?
+            .into_row_groups(parallel)?;
+        // a few batches in flight: enough to keep both sides busy, little memory
+        let (tx, rx) = mpsc::sync_channel::<RecordBatch>(4);
         let encoder = std::thread::Builder::new()
             .name("drawings-writer".into())
             .spawn(move || {
-                for rows in rx {
-                    inner.write(columns_of(&rows, n_labels))?;
+                for batch in rx {
+                    inner.write(&batch)?;
                 }
                 Ok(inner)
             })
             .map_err(|e| TableError::io(path, e))?;
         Ok(DrawingWriter {
             label_names: label_names.to_vec(),
-            pending: Vec::with_capacity(BATCH_ROWS),
+            pending: DrawingColumns::with_schema(schema.clone()),
+            schema,
             written: 0,
             batches: Some(tx),
             encoder: Some(encoder),
@@ -151,11 +344,26 @@ impl DrawingWriter {
         &self.label_names
     }
 
+    /// An empty batch builder for this table, to fill (on any thread) and [`write`](Self::write).
+    pub fn columns(&self) -> DrawingColumns {
+        DrawingColumns::with_schema(self.schema.clone())
+    }
+
     pub fn push(&mut self, row: DrawingRow) -> Result<()> {
         debug_assert_eq!(row.labels.len(), self.label_names.len());
-        self.pending.push(row);
+        self.pending.push_row(&row);
         if self.pending.len() >= BATCH_ROWS {
             self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a batch built by [`columns`](Self::columns) (or any batch of this table's
+    /// schema), after the rows pushed before it.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.flush()?;
+        if batch.num_rows() > 0 {
+            self.send(batch)?;
         }
         Ok(())
     }
@@ -168,10 +376,15 @@ impl DrawingWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
-        let n = rows.len();
+        let empty = self.columns();
+        let full = std::mem::replace(&mut self.pending, empty);
+        self.send(full.finish())
+    }
+
+    fn send(&mut self, batch: RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
         let tx = self.batches.as_ref().expect("open until finish");
-        if tx.send(rows).is_err() {
+        if tx.send(batch).is_err() {
             // the encoder stops early only on an error, which says why
             return Err(self
                 .join_encoder()
@@ -182,7 +395,7 @@ impl DrawingWriter {
         Ok(())
     }
 
-    fn join_encoder(&mut self) -> Result<TableWriter> {
+    fn join_encoder(&mut self) -> Result<RowGroupWriter> {
         self.batches = None;
         let encoder = self.encoder.take().expect("encoder joined once");
         encoder
@@ -205,58 +418,6 @@ impl Drop for DrawingWriter {
             let _ = self.join_encoder();
         }
     }
-}
-
-fn columns_of(rows: &[DrawingRow], n_labels: usize) -> Vec<ArrayRef> {
-    let s = |f: &dyn Fn(&DrawingRow) -> Option<&str>| columns::string_array(rows.iter().map(f));
-    let mut t = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new(
-        "item",
-        DataType::Float64,
-        false,
-    )));
-    for r in rows {
-        match &r.t {
-            Some(v) => {
-                t.values().append_slice(v);
-                t.append(true);
-            }
-            None => t.append(false),
-        }
-    }
-    let mut cols: Vec<ArrayRef> = vec![
-        s(&|r| Some(&r.key_id)),
-        s(&|r| r.word.as_deref()),
-        s(&|r| r.countrycode.as_deref()),
-        Arc::new(rows.iter().map(|r| r.recognized).collect::<BooleanArray>()),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.timestamp)
-                .collect::<TimestampMicrosecondArray>()
-                .with_timezone("UTC"),
-        ),
-        s(&|r| Some(r.split.as_str())),
-        s(&|r| Some(&r.source)),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.drawing.n_strokes() as i32)
-                .collect::<Int32Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.drawing.len() as i32)
-                .collect::<Int32Array>(),
-        ),
-        columns::f32_list(rows.iter().map(|r| r.drawing.dx.as_slice())),
-        columns::f32_list(rows.iter().map(|r| r.drawing.dy.as_slice())),
-        columns::u8_list(rows.iter().map(|r| r.drawing.pen.as_slice())),
-        Arc::new(t.finish()),
-    ];
-    for i in 0..n_labels {
-        cols.push(columns::string_array(
-            rows.iter().map(|r| r.labels[i].as_deref()),
-        ));
-    }
-    cols
 }
 
 /// Reads a whole drawings table, checking every row: equal column lengths, at least one point,
@@ -448,6 +609,52 @@ mod tests {
         assert!(t.metadata.contains(&("source".into(), "test".into())));
         let labels = t.label_columns();
         assert_eq!(labels[1].name, "label_mouth");
+    }
+
+    /// Rows pushed one by one and batches built elsewhere (as ingest's parsing threads do) go
+    /// into the file in the order given.
+    #[test]
+    fn pushed_rows_and_built_batches_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        let names = vec!["eyes".to_string(), "mouth".to_string()];
+        let mut w = DrawingWriter::create(&path, &names, &vec![]).unwrap();
+        let labels = |i: usize| {
+            vec![
+                Some(format!("e{i}")),
+                i.is_multiple_of(3).then(|| "m".into()),
+            ]
+        };
+        let rows: Vec<_> = (0..5_000).map(|i| row(i, labels(i))).collect();
+        let mut built = w.columns();
+        for (i, r) in rows.iter().enumerate() {
+            // every other thousand rows go through a batch built apart, the rest one by one
+            if (i / 1000) % 2 == 1 {
+                built.push_row(r);
+                if i % 1000 == 999 {
+                    let batch = std::mem::replace(&mut built, w.columns()).finish();
+                    w.write(batch).unwrap();
+                }
+            } else {
+                w.push(r.clone()).unwrap();
+            }
+        }
+        // extra label values are ignored, missing ones are null
+        let mut extra = w.columns();
+        let last = row(5_000, vec![Some("x".into()), None]);
+        extra.push(last.as_ref(), [Some("x"), None, Some("ignored")]);
+        let mut missing = w.columns();
+        let short = row(5_001, vec![Some("y".into()), None]);
+        missing.push(short.as_ref(), [Some("y")]);
+        w.write(extra.finish()).unwrap();
+        w.write(missing.finish()).unwrap();
+        w.write(w.columns().finish()).unwrap();
+        assert_eq!(w.finish().unwrap(), 5_002);
+        let t = read(&path).unwrap();
+        let mut want = rows;
+        want.push(last);
+        want.push(short);
+        assert_eq!(t.rows, want);
     }
 
     #[test]
