@@ -270,6 +270,10 @@ pub fn ingest(
                         .par_runs(run_lines)
                         .map_init(LineParser::default, |parser, lines| {
                             let mut chunk = file.chunk(template.empty());
+                            // a point takes at least 4 bytes of text (`1,` twice), 7 on
+                            // average in the simplified files
+                            let bytes: usize = lines.clone().map(|(_, l)| l.len()).sum();
+                            chunk.columns.reserve(lines.len(), bytes / 6);
                             for (n, line) in lines {
                                 if !chunk.take(parser.parse(line, n, batch.path())) {
                                     break;

@@ -195,7 +195,8 @@ impl LineBatch {
     pub fn par_runs(
         &self,
         run_lines: usize,
-    ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = (u64, &[u8])> + '_> + '_ {
+    ) -> impl IndexedParallelIterator<Item = impl ExactSizeIterator<Item = (u64, &[u8])> + Clone + '_> + '_
+    {
         self.lines
             .par_chunks(run_lines.max(1))
             .map(|run| run.iter().map(|&(n, a, b)| (n, &self.buf[a..b])))

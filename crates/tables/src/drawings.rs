@@ -198,6 +198,17 @@ impl DrawingColumns {
         }
     }
 
+    /// Makes room for `rows` more rows of `points` points in all, sparing the copies of
+    /// growing the buffers as they fill.
+    pub fn reserve(&mut self, rows: usize, points: usize) {
+        self.n_strokes.reserve(rows);
+        self.n_points.reserve(rows);
+        self.t_lengths.reserve(rows);
+        self.dx.reserve(points);
+        self.dy.reserve(points);
+        self.pen.reserve(points);
+    }
+
     /// Rows pushed so far.
     pub fn len(&self) -> usize {
         self.n_points.len()
