@@ -2,8 +2,9 @@
 //! Google's `.bin`; sketch-rnn's `.npz`) and writes one Parquet table of drawings as stroke-3
 //! sequences (see [`tables::drawings`]).
 //!
-//! Streaming: ndjson files are read in batches of lines by one thread and parsed on all cores;
-//! rows go to the Parquet writer a batch at a time, so memory does not grow with the input.
+//! Streaming: ndjson files are read in batches of lines by one thread and parsed on all cores,
+//! runs of lines straight into Arrow column batches ([`tables::drawings::DrawingColumns`]),
+//! which the Parquet writer encodes on all cores too; memory does not grow with the input.
 //! The one exception is opt-in: `drop_duplicates` keeps a set of key_id hashes, about 8 bytes
 //! a drawing (25 with the hash table's slack).
 
