@@ -294,7 +294,9 @@ impl TableWriter {
             .writer
             .into_serialized_writer()
             .map_err(|e| TableError::parquet(&path, e))?;
-        let encoders = (0..parallel.max(1))
+        // more threads than columns would have nothing to do
+        let parallel = parallel.clamp(1, self.schema.fields().len().max(1));
+        let encoders = (0..parallel)
             .map(|_| Encoder::spawn(self.schema.clone()))
             .collect::<std::io::Result<_>>()
             .map_err(|e| TableError::io(&path, e))?;
