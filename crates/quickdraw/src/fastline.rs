@@ -102,64 +102,48 @@ pub(crate) fn parse<'a>(line: &'a [u8], sc: &mut Scratch) -> Option<Fields<'a>> 
     let mut p = P { b: line, i: 0 };
     let mut f = Fields::default();
     p.ws();
-    p.eat(b'{')?;
-    p.ws();
-    if p.peek()? != b'}' {
-        loop {
-            p.ws();
-            let key = p.key()?;
-            p.ws();
-            p.eat(b':')?;
-            p.ws();
-            // a key seen twice is left to serde, which rejects it
-            match key {
-                b"drawing" if !f.drawing => {
-                    p.drawing(sc)?;
-                    f.drawing = true;
-                }
-                b"key_id" if f.key_id.is_none() => {
-                    f.key_id = Some(if p.peek()? == b'"' {
-                        p.string()?
-                    } else {
-                        Cow::Borrowed(p.integer_text()?)
-                    })
-                }
-                b"word" if f.word.is_none() => f.word = p.opt_string()?,
-                b"countrycode" if f.countrycode.is_none() => f.countrycode = p.opt_string()?,
-                b"timestamp" if f.timestamp.is_none() => f.timestamp = p.opt_string()?,
-                b"recognized" if f.recognized.is_none() => f.recognized = p.opt_bool()?,
-                b"labels" if !f.labels => {
-                    let start = p.i;
-                    if p.plain_labels(&mut sc.labels).is_some() {
-                        f.labels = true;
-                    } else {
-                        // null, escapes, numbers, booleans: serde reads them
-                        sc.labels.clear();
-                        p.i = start;
-                        p.skip_value(0)?;
-                        if &p.b[start..p.i] != b"null" {
-                            let labels: Labels = serde_json::from_slice(&p.b[start..p.i]).ok()?;
-                            for (name, value) in &labels.0 {
-                                sc.labels.push(name, value);
-                            }
-                            f.labels = true;
+    p.members(|p, key| {
+        // a key seen twice is left to serde, which rejects it
+        match key {
+            b"drawing" if !f.drawing => {
+                p.drawing(sc)?;
+                f.drawing = true;
+            }
+            b"key_id" if f.key_id.is_none() => {
+                f.key_id = Some(if p.peek()? == b'"' {
+                    p.string()?
+                } else {
+                    Cow::Borrowed(p.integer_text()?)
+                })
+            }
+            b"word" if f.word.is_none() => f.word = p.opt_string()?,
+            b"countrycode" if f.countrycode.is_none() => f.countrycode = p.opt_string()?,
+            b"timestamp" if f.timestamp.is_none() => f.timestamp = p.opt_string()?,
+            b"recognized" if f.recognized.is_none() => f.recognized = p.opt_bool()?,
+            b"labels" if !f.labels => {
+                let start = p.i;
+                if p.plain_labels(&mut sc.labels).is_some() {
+                    f.labels = true;
+                } else {
+                    // null, escapes, numbers, booleans: serde reads them
+                    sc.labels.clear();
+                    p.i = start;
+                    p.skip_value(0)?;
+                    if &p.b[start..p.i] != b"null" {
+                        let labels: Labels = serde_json::from_slice(&p.b[start..p.i]).ok()?;
+                        for (name, value) in &labels.0 {
+                            sc.labels.push(name, value);
                         }
+                        f.labels = true;
                     }
                 }
-                b"drawing" | b"key_id" | b"word" | b"countrycode" | b"timestamp"
-                | b"recognized" | b"labels" => return None,
-                _ => p.skip_value(0)?,
             }
-            p.ws();
-            match p.next()? {
-                b',' => continue,
-                b'}' => break,
-                _ => return None,
-            }
+            b"drawing" | b"key_id" | b"word" | b"countrycode" | b"timestamp" | b"recognized"
+            | b"labels" => return None,
+            _ => p.skip_value(0)?,
         }
-    } else {
-        p.i += 1;
-    }
+        Some(())
+    })?;
     p.ws();
     (p.i == p.b.len()).then_some(f)
 }
@@ -222,33 +206,55 @@ impl<'a> P<'a> {
         }
     }
 
-    /// `{"name": "value", ...}` with plain strings only (the synthetic faces' labels), into
-    /// `out`; `None` for anything else, which the caller hands to serde.
-    fn plain_labels(&mut self, out: &mut LabelStore) -> Option<()> {
-        self.eat(b'{')?;
+    /// `open item, item, ... close` (JSON's arrays and objects), each item read by `item`;
+    /// whitespace around the items is skipped.
+    fn items(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
         self.ws();
-        if self.peek()? == b'}' {
+        if self.peek()? == close {
             self.i += 1;
             return Some(());
         }
         loop {
             self.ws();
-            let name = std::str::from_utf8(self.key()?).ok()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            let value = self.string()?;
-            out.push(name, &value);
+            item(self)?;
             self.ws();
             match self.next()? {
                 b',' => {}
-                b'}' => return Some(()),
+                c if c == close => return Some(()),
                 _ => return None,
             }
         }
+    }
+
+    /// `{"key": value, ...}` with keys without escapes, each value read by `value`, which is
+    /// given the key.
+    fn members(&mut self, mut value: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.items(b'{', b'}', |p| {
+            let key = p.key()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            value(p, key)
+        })
+    }
+
+    /// `{"name": "value", ...}` with plain strings only (the synthetic faces' labels), into
+    /// `out`; `None` for anything else, which the caller hands to serde.
+    fn plain_labels(&mut self, out: &mut LabelStore) -> Option<()> {
+        self.members(|p, name| {
+            let name = std::str::from_utf8(name).ok()?;
+            if p.peek()? != b'"' {
+                return None;
+            }
+            out.push(name, &p.string()?);
+            Some(())
+        })
     }
 
     fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
@@ -427,22 +433,7 @@ impl<'a> P<'a> {
     }
 
     fn drawing(&mut self, sc: &mut Scratch) -> Option<()> {
-        self.eat(b'[')?;
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            self.ws();
-            self.stroke(sc)?;
-            self.ws();
-            match self.next()? {
-                b',' => {}
-                b']' => return Some(()),
-                _ => return None,
-            }
-        }
+        self.items(b'[', b']', |p| p.stroke(sc))
     }
 
     fn stroke(&mut self, sc: &mut Scratch) -> Option<()> {
@@ -453,42 +444,28 @@ impl<'a> P<'a> {
             t: None,
             lists: 0,
         };
-        self.eat(b'[')?;
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            sc.strokes.push(span);
-            return Some(());
-        }
-        loop {
-            self.ws();
+        self.items(b'[', b']', |p| {
             match span.lists {
                 0 => {
-                    self.numbers(&mut sc.x, |v| v as f32)?;
+                    p.numbers(&mut sc.x, |v| v as f32)?;
                     span.x.1 = sc.x.len();
                 }
                 1 => {
-                    self.numbers(&mut sc.y, |v| v as f32)?;
+                    p.numbers(&mut sc.y, |v| v as f32)?;
                     span.y.1 = sc.y.len();
                 }
                 2 => {
                     let t0 = sc.t.len();
-                    self.numbers(&mut sc.t, |v| v)?;
+                    p.numbers(&mut sc.t, |v| v)?;
                     span.t = Some((t0, sc.t.len()));
                 }
-                _ => self.skip_value(0)?,
+                _ => p.skip_value(0)?,
             }
             span.lists += 1;
-            self.ws();
-            match self.next()? {
-                b',' => {}
-                b']' => {
-                    sc.strokes.push(span);
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+            Some(())
+        })?;
+        sc.strokes.push(span);
+        Some(())
     }
 
     fn skip_string(&mut self) -> Option<()> {
@@ -527,46 +504,15 @@ impl<'a> P<'a> {
             b't' => self.lit(b"true"),
             b'f' => self.lit(b"false"),
             b'n' => self.lit(b"null"),
-            b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => {}
-                        b']' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.skip_value_string()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
+            b'[' => self.items(b'[', b']', |p| p.skip_value(depth + 1)),
+            // keys here may hold escapes, which `members` leaves to serde
+            b'{' => self.items(b'{', b'}', |p| {
+                p.skip_value_string()?;
+                p.ws();
+                p.eat(b':')?;
+                p.ws();
+                p.skip_value(depth + 1)
+            }),
             _ => self.number().map(drop),
         }
     }

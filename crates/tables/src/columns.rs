@@ -445,11 +445,17 @@ impl RowGroupWriter {
             .create_column_writers(self.next_index)
             .map_err(|e| TableError::parquet(self.out.target(), e))?;
         self.next_index += 1;
+        // each field's leaf writers (one for every column here; a struct has several), by the
+        // field each leaf belongs to in the file's schema
         let parallel = self.encoders.len();
-        let mut leaves = writers.into_iter().enumerate();
+        let mut fields: Vec<Vec<(usize, ArrowColumnWriter)>> = (0..self.schema.fields().len())
+            .map(|_| Vec::new())
+            .collect();
+        for (leaf, writer) in writers.into_iter().enumerate() {
+            fields[self.file.schema_descr().get_column_root_idx(leaf)].push((leaf, writer));
+        }
         let mut assigned: Vec<Assigned> = (0..parallel).map(|_| Vec::new()).collect();
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            let mine = leaves.by_ref().take(leaves_of(field.data_type())).collect();
+        for (i, mine) in fields.into_iter().enumerate() {
             assigned[i % parallel].push((i, mine));
         }
         for (e, columns) in self.encoders.iter().zip(assigned) {
@@ -497,21 +503,6 @@ impl RowGroupWriter {
             .close()
             .map_err(|e| TableError::parquet(&path, e))?;
         self.out.commit()
-    }
-}
-
-/// Parquet leaf columns of an Arrow type: one, but for structs and maps.
-fn leaves_of(t: &DataType) -> usize {
-    match t {
-        DataType::Struct(fields) => fields.iter().map(|f| leaves_of(f.data_type())).sum(),
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::FixedSizeList(f, _)
-        | DataType::ListView(f)
-        | DataType::LargeListView(f)
-        | DataType::Map(f, _) => leaves_of(f.data_type()),
-        DataType::Dictionary(_, v) => leaves_of(v),
-        _ => 1,
     }
 }
 
