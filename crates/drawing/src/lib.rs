@@ -170,6 +170,14 @@ impl Stroke3 {
     /// drawing high, left to right within a band; an open stroke runs from its left end (upper
     /// on a tie), a closed one (ends closer than a fifth of its size) clockwise on screen.
     pub fn canonical(&self) -> Stroke3 {
+        self.canonical_with(false)
+    }
+
+    /// [`Stroke3::canonical`], and with `loops_from_top` each closed stroke also starts at its
+    /// top: at its point nearest the top centre of its box, as a clock's hand at twelve. Where
+    /// people start a circle (an eye, a head) then no longer matters; the short gap or overlap
+    /// between its ends becomes a stretch of the loop, and its ends meet at the old neighbours.
+    pub fn canonical_with(&self, loops_from_top: bool) -> Stroke3 {
         let mut strokes: Vec<Stroke> = self
             .to_strokes()
             .into_iter()
@@ -183,7 +191,10 @@ impl Stroke3 {
             .map_or(1.0, |b| b.width().max(b.height()))
             .max(f32::EPSILON);
         for s in &mut strokes {
-            orient(s);
+            let closed = orient(s);
+            if closed && loops_from_top {
+                start_at_top(s);
+            }
         }
         let extent = |s: &Stroke| {
             let (w, h) = stroke_box(s);
@@ -351,10 +362,11 @@ fn stroke_box(s: &Stroke) -> (f32, f32) {
 }
 
 /// Puts one stroke in its canonical direction (see [`Stroke3::canonical`]).
-fn orient(s: &mut Stroke) {
+/// Returns whether the stroke is closed (its ends closer than a fifth of its size).
+fn orient(s: &mut Stroke) -> bool {
     let n = s.len();
     if n < 2 {
-        return;
+        return false;
     }
     let (w, h) = stroke_box(s);
     let size = w.max(h);
@@ -368,6 +380,41 @@ fn orient(s: &mut Stroke) {
     if reverse {
         s.x.reverse();
         s.y.reverse();
+    }
+    gap < 0.2 * size
+}
+
+/// Turns a closed stroke so that it starts at its point nearest the top centre of its box
+/// (y grows downwards), keeping its direction. A loop whose last point repeats its first is
+/// closed again at the new start.
+fn start_at_top(s: &mut Stroke) {
+    let n = s.len();
+    if n < 3 {
+        return;
+    }
+    let repeats = s.x[n - 1] == s.x[0] && s.y[n - 1] == s.y[0];
+    let m = if repeats { n - 1 } else { n };
+    let (lo_x, hi_x) = s.x[..m]
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let top_y = s.y[..m].iter().cloned().fold(f32::MAX, f32::min);
+    let top = ((lo_x + hi_x) / 2.0, top_y);
+    let k = (0..m)
+        .min_by(|&a, &b| {
+            let d = |i: usize| (s.x[i] - top.0).powi(2) + (s.y[i] - top.1).powi(2);
+            d(a).total_cmp(&d(b)).then(a.cmp(&b))
+        })
+        .expect("at least one point");
+    if k == 0 {
+        return;
+    }
+    s.x.truncate(m);
+    s.y.truncate(m);
+    s.x.rotate_left(k);
+    s.y.rotate_left(k);
+    if repeats {
+        s.x.push(s.x[0]);
+        s.y.push(s.y[0]);
     }
 }
 
@@ -566,6 +613,64 @@ mod tests {
         // nothing is lost
         assert_eq!(ca.len(), a.len());
         assert_eq!(ca.bbox(), a.bbox());
+    }
+
+    #[test]
+    fn loops_start_at_their_top() {
+        // a ring started at 3 o'clock (y down), exactly closed, and unclosed ones started at 9
+        // o'clock and just past 3
+        let ring = |start: f32, n: usize, closed: bool| {
+            let (x, y): (Vec<f32>, Vec<f32>) = (0..n + usize::from(closed))
+                .map(|i| {
+                    let a = start + (i % n) as f32 / n as f32 * std::f32::consts::TAU;
+                    (50.0 + 40.0 * a.cos(), 50.0 + 40.0 * a.sin())
+                })
+                .unzip();
+            Stroke::new(x, y)
+        };
+        let mouth = Stroke::new(vec![30.0, 50.0, 70.0], vec![70.0, 78.0, 70.0]);
+        let pi = std::f32::consts::PI;
+        // (an unclosed ring of 24 points leaves a gap of one step, under a fifth of its size)
+        for (start, closed) in [(0.0, true), (pi, false), (0.3, false)] {
+            let loop_ = ring(start, if closed { 12 } else { 24 }, closed);
+            let d = Stroke3::from_strokes(&[loop_.clone(), mouth.clone()]);
+            let c = strokes_of(&d.canonical_with(true));
+            let first = c[0][0];
+            // (the points of the ring started past 3 o'clock are 15 degrees, 10.5 units, apart:
+            // none is at the very top)
+            assert!(
+                (first.0 - 50.0).abs() < 5.5 && (first.1 - 10.0).abs() < 1.5,
+                "{start}: starts at {first:?}"
+            );
+            // the same points (a loop that repeated its first point repeats its new first)
+            assert_eq!(c[0].len(), loop_.len());
+            let mut got: Vec<(i32, i32)> = c[0]
+                .iter()
+                .map(|p| (p.0.round() as i32, p.1.round() as i32))
+                .collect();
+            let mut want: Vec<(i32, i32)> = loop_
+                .points()
+                .map(|p| (p.0.round() as i32, p.1.round() as i32))
+                .collect();
+            got.sort();
+            want.sort();
+            if closed {
+                // the repeated point is now the top one
+                got.dedup();
+                want.dedup();
+            }
+            assert_eq!(got, want);
+            if closed {
+                assert_eq!(c[0][0], c[0][12], "closed again at its new start");
+            }
+            // clockwise on screen (y down): from the top, the next point is to the right
+            assert!(c[0][1].0 > first.0);
+            // an open stroke keeps its start
+            assert_eq!(c[1][0], (30.0, 70.0));
+            // without the option the loop keeps its start
+            let plain = strokes_of(&d.canonical());
+            assert_ne!(plain[0][0], first);
+        }
     }
 
     fn face() -> Vec<Stroke> {

@@ -113,6 +113,11 @@ impl Batch {
 /// augmentation), drawn from `rng`.
 pub struct Augment<'a> {
     pub amount: f32,
+    /// The scaling applies to the whole drawing: the encoder's positions and the contrastive
+    /// view follow it, so the two views differ only by the view's own distortion. Otherwise
+    /// only the offsets are scaled and the view is made from the unscaled drawing, which
+    /// teaches the latent to ignore proportions that change by up to `amount`.
+    pub whole: bool,
     /// Share of teacher-forced decoder inputs blanked (see `TrainConfig`).
     pub decoder_input_dropout: f32,
     /// also build a second, distorted view of each drawing for the contrastive term
@@ -214,6 +219,8 @@ fn normalised_positions(d: &Stroke3, frame: Frame) -> Vec<[f32; 2]> {
 /// nodes laid over it; each point is shared between its nearest nodes by bilinear (tent)
 /// weights on its position after the move, and each node's weights are divided by their sum,
 /// or by 1 where that is less, so a node that only touches a point's edge stays small.
+/// With `encoder_stroke_weights`, a point of a stroke of `n` points, in a drawing of `L` points
+/// and `S` strokes, counts `L / (S n)` instead of 1: each stroke then weighs alike (`L / S`).
 pub fn pool_weights(
     drawings: &[&Stroke3],
     cfg: &ModelConfig,
@@ -238,8 +245,9 @@ fn pool_weights_in(
         Pool::Last => return Ok(None),
         Pool::Mean => {
             for (r, d) in drawings.iter().enumerate() {
-                for s in 0..d.len() {
-                    w[s * b + r] = 1.0 / d.len() as f32;
+                let point = point_weights(d, cfg.encoder_stroke_weights);
+                for (s, p) in point.iter().enumerate() {
+                    w[s * b + r] = p / d.len() as f32;
                 }
             }
         }
@@ -249,13 +257,14 @@ fn pool_weights_in(
             for (r, d) in drawings.iter().enumerate() {
                 let mut sum = vec![0f32; k];
                 let unit = unit_square_positions(d, frames[r]);
-                for (s, p) in unit.iter().enumerate() {
+                let point = point_weights(d, cfg.encoder_stroke_weights);
+                for (s, (p, pw)) in unit.iter().zip(&point).enumerate() {
                     let row = &mut w[(s * b + r) * k..(s * b + r + 1) * k];
                     let (u, v) = (p[0] * span, p[1] * span);
                     for (j, wy) in tent(v, g) {
                         for (i, wx) in tent(u, g) {
-                            row[j * g + i] += wx * wy;
-                            sum[j * g + i] += wx * wy;
+                            row[j * g + i] += pw * wx * wy;
+                            sum[j * g + i] += pw * wx * wy;
                         }
                     }
                 }
@@ -269,6 +278,34 @@ fn pool_weights_in(
         }
     }
     Ok(Some(Tensor::from_vec(w, (t, b, k), device)?))
+}
+
+/// How much each point of `d` counts before pooling: 1 each, or with `by_stroke`, `L / (S n)`
+/// for a point of a stroke of `n` points (`L` points and `S` strokes in all), so the weights
+/// still sum to `L` and every stroke's to `L / S`.
+fn point_weights(d: &Stroke3, by_stroke: bool) -> Vec<f32> {
+    if !by_stroke {
+        return vec![1.0; d.len()];
+    }
+    // a stroke ends at a pen lift; points after the last lift (none in a valid drawing) count
+    // as one more stroke
+    let mut sizes = Vec::new();
+    let mut n = 0usize;
+    for &pen in &d.pen {
+        n += 1;
+        if pen != 0 {
+            sizes.push(n);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        sizes.push(n);
+    }
+    let per_stroke = d.len() as f32 / sizes.len().max(1) as f32;
+    sizes
+        .iter()
+        .flat_map(|&n| std::iter::repeat_n(per_stroke / n as f32, n))
+        .collect()
 }
 
 /// The (at most two) nodes `0..g` near `u` (in node units) with their tent weights.
@@ -328,6 +365,8 @@ fn bounds(abs: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
 pub struct ViewDistortion {
     /// chance that each stroke is left out (at least one stroke stays)
     pub stroke_drop: f32,
+    /// each stroke's chance follows its share of the ink (see [`drop_strokes`])
+    pub drop_by_ink: bool,
     /// largest stretch of each axis, and largest shear, as a share (0.1: ±10%)
     pub stretch: f32,
     /// chance that a view with strokes left out is measured in its own box (zoomed in on what
@@ -391,7 +430,7 @@ pub fn contrastive_view(
         pen: d.pen.clone(),
     };
     let view = cfg.prepare(&view).into_owned();
-    let dropped = drop_strokes(&view, distortion.stroke_drop, rng);
+    let dropped = drop_strokes(&view, distortion.stroke_drop, distortion.drop_by_ink, rng);
     // zoomed in on what is left, as a crop of a photograph is resized (the chance is drawn only
     // when zooming is on, so a model trained without it is trained as before)
     let zoom = distortion.zoom > 0.0
@@ -402,15 +441,38 @@ pub fn contrastive_view(
 }
 
 /// `d` without some of its strokes (each with chance `p`, at least one kept), the others where
-/// they were: a left-out stroke's moves are added to the next kept point's offset.
-fn drop_strokes(d: &Stroke3, p: f32, rng: &mut dyn Rng) -> Stroke3 {
+/// they were: a left-out stroke's moves are added to the next kept point's offset. With
+/// `by_ink`, a stroke's chance is `p` times the number of strokes times its share of the ink
+/// (its length), at most 0.5: long strokes (an outline) are left out often, short ones (a
+/// nose) rarely, so the views do not teach the latent that a small part does not matter.
+fn drop_strokes(d: &Stroke3, p: f32, by_ink: bool, rng: &mut dyn Rng) -> Stroke3 {
     let ends: Vec<usize> = (0..d.len())
         .filter(|&s| d.pen[s] != 0 || s + 1 == d.len())
         .collect();
     if p <= 0.0 || ends.len() < 2 {
         return d.clone();
     }
-    let mut keep: Vec<bool> = ends.iter().map(|_| !rng.random_bool(p as f64)).collect();
+    let chances: Vec<f64> = if by_ink {
+        let mut ink = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for &end in &ends {
+            // the first point's offset is the pen's move to the stroke, not ink
+            let len: f32 = (start + 1..=end).map(|s| d.dx[s].hypot(d.dy[s])).sum();
+            ink.push(len);
+            start = end + 1;
+        }
+        let total: f32 = ink.iter().sum();
+        let n = ends.len() as f32;
+        ink.iter()
+            .map(|&l| {
+                let share = if total > 0.0 { l / total } else { 1.0 / n };
+                f64::from((p * n * share).min(0.5))
+            })
+            .collect()
+    } else {
+        vec![f64::from(p); ends.len()]
+    };
+    let mut keep: Vec<bool> = chances.iter().map(|&c| !rng.random_bool(c)).collect();
     if !keep.contains(&true) {
         let lucky = rng.random_range(0..keep.len());
         keep[lucky] = true;
@@ -484,23 +546,50 @@ pub fn make_batch(
     let mut factors = vec![(1f32, 1f32); b];
     let mut blank: Vec<bool> = Vec::new();
     let mut views: Option<Vec<(Stroke3, Frame)>> = None;
+    // the drawings scaled by the augmentation, when it applies to the whole drawing
+    let mut scaled: Vec<Stroke3> = Vec::new();
     if let Some(aug) = augment {
+        let draw_factors = |factors: &mut [(f32, f32)], rng: &mut dyn Rng| {
+            let a = aug.amount;
+            if a > 0.0 {
+                for f in factors.iter_mut() {
+                    *f = (
+                        rng.random_range(1.0 - a..1.0 + a),
+                        rng.random_range(1.0 - a..1.0 + a),
+                    );
+                }
+            }
+        };
+        // (the factors are drawn after the views when only the offsets are scaled, so runs
+        // made before `whole` existed draw the same numbers)
+        if aug.whole && aug.amount > 0.0 {
+            draw_factors(&mut factors, aug.rng);
+            scaled = drawings
+                .iter()
+                .zip(&factors)
+                .map(|(d, &(fx, fy))| Stroke3 {
+                    dx: d.dx.iter().map(|v| v * fx).collect(),
+                    dy: d.dy.iter().map(|v| v * fy).collect(),
+                    pen: d.pen.clone(),
+                })
+                .collect();
+            factors.fill((1.0, 1.0));
+        }
+        let sources: Vec<&Stroke3> = if scaled.is_empty() {
+            drawings.to_vec()
+        } else {
+            scaled.iter().collect()
+        };
         if let Some(distortion) = aug.contrastive_view {
             views = Some(
-                drawings
+                sources
                     .iter()
                     .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
                     .collect(),
             );
         }
-        for f in factors.iter_mut() {
-            let a = aug.amount;
-            if a > 0.0 {
-                *f = (
-                    aug.rng.random_range(1.0 - a..1.0 + a),
-                    aug.rng.random_range(1.0 - a..1.0 + a),
-                );
-            }
+        if !aug.whole {
+            draw_factors(&mut factors, aug.rng);
         }
         let p = aug.decoder_input_dropout;
         if p > 0.0 {
@@ -514,6 +603,11 @@ pub fn make_batch(
     let mut target = vec![0f32; (t + 1) * b * 5];
     let mut mask_xy = vec![0f32; (t + 1) * b];
     let mut mask_pen = vec![0f32; (t + 1) * b];
+    let drawings: Vec<&Stroke3> = if scaled.is_empty() {
+        drawings.to_vec()
+    } else {
+        scaled.iter().collect()
+    };
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
         write_encoder_rows(
@@ -556,7 +650,7 @@ pub fn make_batch(
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
-        pool: pool_weights(drawings, cfg, device)?,
+        pool: pool_weights(&drawings, cfg, device)?,
         view: views
             .map(|v| {
                 let (refs, frames): (Vec<&Stroke3>, Vec<Frame>) =
@@ -689,6 +783,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let aug = Augment {
             amount: 0.5,
+            whole: false,
             decoder_input_dropout: 0.0,
             contrastive_view: None,
             rng: &mut rng,
@@ -697,6 +792,85 @@ mod tests {
         let e = b.enc_x.to_vec3::<f32>().unwrap();
         assert_ne!(e[0][0][0], 2.0);
         assert_eq!(e[0][0][5..], [-0.5, -0.25]);
+        // scaling the whole drawing: the positions follow the offsets, and so does the target
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let aug = Augment {
+            amount: 0.5,
+            whole: true,
+            decoder_input_dropout: 0.0,
+            contrastive_view: None,
+            rng: &mut rng,
+        };
+        let b = make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap();
+        let e = b.enc_x.to_vec3::<f32>().unwrap();
+        let (fx, fy) = (e[0][0][0] / 2.0, e[2][0][1] / 2.0);
+        assert!(fx != 1.0 && fy != 1.0 && (0.5..1.5).contains(&fx) && (0.5..1.5).contains(&fy));
+        // the box is 2 fx wide and fy high (the first point is at its origin)
+        let side = (2.0 * fx).max(fy);
+        let want = [-fx / side, -fy / 2.0 / side];
+        for (got, want) in e[0][0][5..].iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{:?} vs {want:?}", &e[0][0][5..]);
+        }
+        let tgt = b.target.to_vec2::<f32>().unwrap();
+        assert_eq!(tgt[0][0], e[0][0][0]);
+    }
+
+    #[test]
+    fn whole_augmentation_scales_the_contrastive_view_too() {
+        // a circle: its box keeps its proportions under the view's tilt, so the view's box
+        // shows the augmentation's proportions when it follows them
+        let abs: Vec<[f32; 2]> = (0..=24)
+            .map(|i| {
+                let t = i as f32 * std::f32::consts::TAU / 24.0;
+                [20.0 * t.cos(), 20.0 * t.sin()]
+            })
+            .collect();
+        let mut a = Stroke3::default();
+        let mut prev = [0f32; 2];
+        for (i, p) in abs.iter().enumerate() {
+            a.dx.push(p[0] - prev[0]);
+            a.dy.push(p[1] - prev[1]);
+            a.pen.push(u8::from(i + 1 == abs.len()));
+            prev = *p;
+        }
+        let cfg = with_positions(true);
+        let aspect = |x: &Tensor| {
+            let x = x.to_vec3::<f32>().unwrap();
+            let ext = |k: usize| {
+                let v = x.iter().map(|s| s[0][k]);
+                v.clone().fold(f32::MIN, f32::max) - v.fold(f32::MAX, f32::min)
+            };
+            ext(5) / ext(6)
+        };
+        let mut stretched = 0;
+        for seed in 0..20 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let aug = Augment {
+                amount: 0.3,
+                whole: true,
+                decoder_input_dropout: 0.0,
+                contrastive_view: Some(ViewDistortion {
+                    stroke_drop: 0.0,
+                    drop_by_ink: false,
+                    stretch: 0.0,
+                    zoom: 0.0,
+                }),
+                rng: &mut rng,
+            };
+            let b = make_batch(&[&a], 5.0, &cfg, Some(aug), &Device::Cpu).unwrap();
+            let main = aspect(&b.enc_x);
+            let view = aspect(&b.view.as_ref().unwrap().x);
+            stretched += usize::from((main - 1.0).abs() > 0.1);
+            // the view's tilt and jitter move its box a little, never its proportions much
+            assert!(
+                (view / main - 1.0).abs() < 0.08,
+                "seed {seed}: {main} vs {view}"
+            );
+        }
+        assert!(
+            stretched >= 5,
+            "only {stretched} of 20 stretched by over 10%"
+        );
     }
 
     #[test]
@@ -770,6 +944,66 @@ mod tests {
     }
 
     #[test]
+    fn stroke_weights_give_every_stroke_the_same_share() {
+        // strokes of 3 points and of 1 point: each gets half of the mean, whatever its length
+        let a = Stroke3 {
+            dx: vec![0.0, 4.0, 4.0, 2.0],
+            dy: vec![0.0, 0.0, 3.0, -1.0],
+            pen: vec![0, 0, 1, 1],
+        };
+        let cfg = ModelConfig {
+            encoder_pool: Pool::Mean,
+            encoder_stroke_weights: true,
+            ..ModelConfig::default()
+        };
+        let w = pool_weights(&[&a], &cfg, &Device::Cpu)
+            .unwrap()
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let w: Vec<f32> = w.iter().map(|step| step[0][0]).collect();
+        for (got, want) in w.iter().zip([1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0, 0.5]) {
+            assert!((got - want).abs() < 1e-6, "{w:?}");
+        }
+        // on the grid, the single point's stroke fills its node as the three-point stroke
+        // fills theirs: a node holding only the lone point gets weight L / S = 2 before the
+        // division by the node's total, so it is that point's output alone
+        let grid = ModelConfig {
+            encoder_pool: Pool::Grid,
+            encoder_grid: 2,
+            ..cfg
+        };
+        let w = pool_weights(&[&a], &grid, &Device::Cpu)
+            .unwrap()
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        let node_total = |k: usize| w.iter().map(|step| step[0][k]).sum::<f32>();
+        let plain = pool_weights(
+            &[&a],
+            &ModelConfig {
+                encoder_stroke_weights: false,
+                ..grid
+            },
+            &Device::Cpu,
+        )
+        .unwrap()
+        .unwrap()
+        .to_vec3::<f32>()
+        .unwrap();
+        // the lone point sits at (10, 2) in a box 10 × 3: between nodes (1, 0) and (1, 1)
+        let lone = |w: &Vec<Vec<Vec<f32>>>| (w[3][0][1], w[3][0][3]);
+        let (with, without) = (lone(&w), lone(&plain));
+        assert!(
+            with.0 > without.0 && with.1 > without.1,
+            "{with:?} {without:?}"
+        );
+        for k in 0..4 {
+            assert!(node_total(k) <= 1.0 + 1e-6);
+        }
+    }
+
+    #[test]
     fn grid_pool_shares_points_between_the_nearest_nodes() {
         let cfg = ModelConfig {
             encoder_pool: Pool::Grid,
@@ -821,6 +1055,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let keep_all = ViewDistortion {
             stroke_drop: 0.0,
+            drop_by_ink: false,
             stretch: 0.15,
             zoom: 1.0,
         };
@@ -853,6 +1088,7 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let d = ViewDistortion {
                 stroke_drop: 0.5,
+                drop_by_ink: false,
                 stretch: 0.0,
                 zoom,
             };
@@ -874,6 +1110,37 @@ mod tests {
     }
 
     #[test]
+    fn dropping_by_ink_spares_short_strokes() {
+        // a big square (ink 300) and a short stroke (ink 20) inside it
+        let a = Stroke3 {
+            dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
+            dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
+            pen: vec![0, 0, 0, 1, 0, 1],
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let (mut square_gone, mut short_gone, mut plain_short_gone) = (0, 0, 0);
+        let n = 2000;
+        for _ in 0..n {
+            let v = drop_strokes(&a, 0.2, true, &mut rng);
+            match v.len() {
+                2 => square_gone += 1,
+                4 => short_gone += 1,
+                _ => assert_eq!(v, a),
+            }
+            plain_short_gone += usize::from(drop_strokes(&a, 0.2, false, &mut rng).len() == 4);
+        }
+        // chances min(0.5, 0.2 * 2 * 300/320) = 0.375 and 0.2 * 2 * 20/320 = 0.025, against 0.2
+        // each without ink weights
+        let rate = |k: usize| k as f64 / n as f64;
+        assert!((rate(square_gone) - 0.375).abs() < 0.04, "{square_gone}");
+        assert!(rate(short_gone) < 0.045, "{short_gone}");
+        assert!(
+            (rate(plain_short_gone) - 0.2).abs() < 0.04,
+            "{plain_short_gone}"
+        );
+    }
+
+    #[test]
     fn dropped_strokes_leave_the_others_in_place() {
         // three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90)
         let a = Stroke3 {
@@ -884,7 +1151,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
-            let v = drop_strokes(&a, 0.5, &mut rng);
+            let v = drop_strokes(&a, 0.5, false, &mut rng);
             let strokes = v.to_strokes();
             assert!(!strokes.is_empty());
             assert_eq!(*v.pen.last().unwrap(), 1);
@@ -901,6 +1168,6 @@ mod tests {
         }
         // every non-empty subset of the three strokes turns up
         assert_eq!(seen.len(), 7);
-        assert_eq!(drop_strokes(&a, 0.0, &mut rng), a);
+        assert_eq!(drop_strokes(&a, 0.0, false, &mut rng), a);
     }
 }

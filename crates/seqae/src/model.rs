@@ -92,6 +92,10 @@ pub struct ModelConfig {
     pub encoder_pool: Pool,
     /// nodes per side of the `grid` pool
     pub encoder_grid: usize,
+    /// each stroke counts alike in the `mean` and `grid` summaries, whatever its number of
+    /// points (see `data::pool_weights`): a nose of three points then weighs as much as an eye
+    /// of thirty
+    pub encoder_stroke_weights: bool,
     /// the encoder also reads the pen's position in the drawing's box (see `data`)
     pub encoder_positions: bool,
     /// the decoder also reads where its pen is, relative to the drawing's first point (see
@@ -102,6 +106,9 @@ pub struct ModelConfig {
     /// encoding ([`Stroke3::canonical`]), so the latent need not remember the order they were
     /// drawn in
     pub canonical_order: bool,
+    /// with `canonical_order`, each closed stroke also starts at its top
+    /// ([`Stroke3::canonical_with`]), so where a loop was started need not be remembered
+    pub canonical_loop_start: bool,
     pub head: Head,
     /// mixture components of the `mdn` head
     pub mixtures: usize,
@@ -119,9 +126,11 @@ impl Default for ModelConfig {
             // models written before the option existed used the last state
             encoder_pool: Pool::Last,
             encoder_grid: 3,
+            encoder_stroke_weights: false,
             encoder_positions: false,
             decoder_positions: false,
             canonical_order: false,
+            canonical_loop_start: false,
             head: Head::Mdn,
             mixtures: 20,
             vae: false,
@@ -150,7 +159,7 @@ impl ModelConfig {
     /// A drawing as the network sees it: canonical when `canonical_order`, else as it is.
     pub fn prepare<'a>(&self, d: &'a Stroke3) -> std::borrow::Cow<'a, Stroke3> {
         if self.canonical_order {
-            std::borrow::Cow::Owned(d.canonical())
+            std::borrow::Cow::Owned(d.canonical_with(self.canonical_loop_start))
         } else {
             std::borrow::Cow::Borrowed(d)
         }

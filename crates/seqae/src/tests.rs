@@ -48,16 +48,19 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         dec_hidden: 24,
         latent: 8,
         bidirectional,
-        // the bidirectional tiny models also cover the grid pool and the position inputs
+        // the bidirectional tiny models also cover the grid pool, stroke weights and the
+        // position inputs
         encoder_pool: if bidirectional {
             Pool::Grid
         } else {
             Pool::Last
         },
         encoder_grid: 2,
+        encoder_stroke_weights: bidirectional,
         encoder_positions: bidirectional,
         decoder_positions: bidirectional,
         canonical_order: bidirectional,
+        canonical_loop_start: false,
         head,
         mixtures: 3,
         vae,
@@ -600,9 +603,11 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let aug = data::Augment {
         amount: 0.0,
+        whole: false,
         decoder_input_dropout: 0.0,
         contrastive_view: Some(data::ViewDistortion {
             stroke_drop: 0.2,
+            drop_by_ink: false,
             stretch: 0.1,
             zoom: 0.5,
         }),
@@ -761,4 +766,26 @@ fn part_vectors_encode_each_part_alone_in_the_box_asked() {
     assert!(own[1][0].is_none() && own[1][1].is_none());
     let diff = max_diff(own[1][2].as_ref().unwrap(), &alone(&outline));
     assert!(diff < 1e-5, "the bare outline differs by {diff}");
+}
+
+#[test]
+fn the_network_sees_drawings_as_its_config_says() {
+    let d = &shapes(1, 4)[0];
+    let cfg = |order: bool, loops: bool| ModelConfig {
+        canonical_order: order,
+        canonical_loop_start: loops,
+        ..tiny(Head::Mdn, false, true)
+    };
+    assert_eq!(
+        *cfg(false, true).prepare(d),
+        *d,
+        "loop start needs canonical_order"
+    );
+    assert_eq!(*cfg(true, false).prepare(d), d.canonical());
+    assert_eq!(*cfg(true, true).prepare(d), d.canonical_with(true));
+    assert_ne!(
+        d.canonical(),
+        d.canonical_with(true),
+        "the ring starts elsewhere"
+    );
 }

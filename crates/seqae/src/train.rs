@@ -38,6 +38,11 @@ pub struct TrainConfig {
     pub max_minutes: Option<f64>,
     /// random per-drawing scaling of x and y by up to this fraction (sketch-rnn: 0.15)
     pub augment: f32,
+    /// The augmentation scales the whole drawing, so the encoder's positions and the
+    /// contrastive view follow it ([`data::Augment::whole`]); otherwise only the offsets, and
+    /// the contrastive term then teaches the latent to ignore proportions (a round head
+    /// stretched 15% is an oval one).
+    pub augment_whole: bool,
     /// Share of the decoder's teacher-forced inputs (the previous point) blanked at random, so
     /// that the decoder cannot lean on them and must read the drawing from z (Bowman et al.'s
     /// word dropout; without it, an autoregressive decoder learns to ignore the latent).
@@ -53,6 +58,9 @@ pub struct TrainConfig {
     pub contrastive_temperature: f64,
     /// Chance that a stroke is left out of a contrastive view.
     pub contrastive_stroke_drop: f32,
+    /// Each stroke's chance of being left out follows its share of the ink: long strokes are
+    /// left out often, short ones (a nose) rarely ([`data::ViewDistortion::drop_by_ink`]).
+    pub contrastive_drop_by_ink: bool,
     /// Largest stretch of each axis (and shear) of a contrastive view, as a share. Kept small:
     /// the aspect ratio can be what tells two kinds of drawing apart (a round face from an
     /// oval one), and the latent learns to ignore what the views change.
@@ -87,10 +95,12 @@ impl Default for TrainConfig {
             max_steps: None,
             max_minutes: None,
             augment: 0.15,
+            augment_whole: false,
             decoder_input_dropout: 0.0,
             contrastive_weight: 0.0,
             contrastive_temperature: 0.1,
             contrastive_stroke_drop: 0.0,
+            contrastive_drop_by_ink: false,
             contrastive_stretch: 0.15,
             contrastive_zoom: 0.0,
             kl_weight: 0.5,
@@ -556,10 +566,12 @@ pub fn train(
                 model_cfg,
                 Some(Augment {
                     amount: cfg.augment,
+                    whole: cfg.augment_whole,
                     decoder_input_dropout: cfg.decoder_input_dropout,
                     contrastive_view: (cfg.contrastive_weight > 0.0).then_some(
                         data::ViewDistortion {
                             stroke_drop: cfg.contrastive_stroke_drop,
+                            drop_by_ink: cfg.contrastive_drop_by_ink,
                             stretch: cfg.contrastive_stretch,
                             zoom: cfg.contrastive_zoom,
                         },

@@ -33,9 +33,11 @@ struct TrainSection {
     bidirectional: bool,
     encoder_pool: Pool,
     encoder_grid: usize,
+    encoder_stroke_weights: bool,
     encoder_positions: bool,
     decoder_positions: bool,
     canonical_order: bool,
+    canonical_loop_start: bool,
     head: Head,
     mixtures: usize,
     vae: bool,
@@ -49,10 +51,12 @@ struct TrainSection {
     max_steps: u64,
     max_minutes: f64,
     augment: f32,
+    augment_whole: bool,
     decoder_input_dropout: f32,
     contrastive_weight: f64,
     contrastive_temperature: f64,
     contrastive_stroke_drop: f32,
+    contrastive_drop_by_ink: bool,
     contrastive_stretch: f32,
     contrastive_zoom: f32,
     kl_weight: f64,
@@ -75,9 +79,11 @@ impl Default for TrainSection {
             bidirectional: m.bidirectional,
             encoder_pool: m.encoder_pool,
             encoder_grid: m.encoder_grid,
+            encoder_stroke_weights: m.encoder_stroke_weights,
             encoder_positions: m.encoder_positions,
             decoder_positions: m.decoder_positions,
             canonical_order: m.canonical_order,
+            canonical_loop_start: m.canonical_loop_start,
             head: m.head,
             mixtures: m.mixtures,
             vae: m.vae,
@@ -91,10 +97,12 @@ impl Default for TrainSection {
             max_steps: t.max_steps.unwrap_or(0),
             max_minutes: t.max_minutes.unwrap_or(0.0),
             augment: t.augment,
+            augment_whole: t.augment_whole,
             decoder_input_dropout: t.decoder_input_dropout,
             contrastive_weight: t.contrastive_weight,
             contrastive_temperature: t.contrastive_temperature,
             contrastive_stroke_drop: t.contrastive_stroke_drop,
+            contrastive_drop_by_ink: t.contrastive_drop_by_ink,
             contrastive_stretch: t.contrastive_stretch,
             contrastive_zoom: t.contrastive_zoom,
             kl_weight: t.kl_weight,
@@ -118,9 +126,11 @@ impl TrainSection {
                 bidirectional: self.bidirectional,
                 encoder_pool: self.encoder_pool,
                 encoder_grid: self.encoder_grid,
+                encoder_stroke_weights: self.encoder_stroke_weights,
                 encoder_positions: self.encoder_positions,
                 decoder_positions: self.decoder_positions,
                 canonical_order: self.canonical_order,
+                canonical_loop_start: self.canonical_loop_start,
                 head: self.head,
                 mixtures: self.mixtures,
                 vae: self.vae,
@@ -136,10 +146,12 @@ impl TrainSection {
                 max_steps: (self.max_steps > 0).then_some(self.max_steps),
                 max_minutes: (self.max_minutes > 0.0).then_some(self.max_minutes),
                 augment: self.augment,
+                augment_whole: self.augment_whole,
                 decoder_input_dropout: self.decoder_input_dropout,
                 contrastive_weight: self.contrastive_weight,
                 contrastive_temperature: self.contrastive_temperature,
                 contrastive_stroke_drop: self.contrastive_stroke_drop,
+                contrastive_drop_by_ink: self.contrastive_drop_by_ink,
                 contrastive_stretch: self.contrastive_stretch,
                 contrastive_zoom: self.contrastive_zoom,
                 kl_weight: self.kl_weight,
@@ -198,6 +210,11 @@ struct Cli {
     /// Nodes per side of the `grid` pool [config: encoder_grid].
     #[arg(long)]
     encoder_grid: Option<usize>,
+    /// Each stroke counts alike in the `mean` and `grid` summaries, whatever its number of
+    /// points, so that a small part (a nose of three points) is not drowned by a large one
+    /// [config: encoder_stroke_weights].
+    #[arg(long)]
+    encoder_stroke_weights: Option<bool>,
     /// The encoder also reads the pen's position after each point, in the drawing's box scaled
     /// to a longest side of 1 [config: encoder_positions].
     #[arg(long)]
@@ -210,6 +227,10 @@ struct Cli {
     /// to bottom, left to right) before training and encoding [config: canonical_order].
     #[arg(long)]
     canonical_order: Option<bool>,
+    /// With canonical_order, each closed stroke (a ring, a head) also starts at its top, so
+    /// that where it was started does not count [config: canonical_loop_start].
+    #[arg(long)]
+    canonical_loop_start: Option<bool>,
     /// Output head: mse (the original baseline) or mdn (sketch-rnn's mixture) [config: head].
     #[arg(long)]
     head: Option<Head>,
@@ -249,6 +270,11 @@ struct Cli {
     /// Random scaling of each drawing's x and y by up to this fraction [config: augment].
     #[arg(long)]
     augment: Option<f32>,
+    /// The augmentation scales the whole drawing: the encoder's positions and the contrastive
+    /// view follow it, so the contrastive term does not teach the latent to ignore a drawing's
+    /// proportions [config: augment_whole].
+    #[arg(long)]
+    augment_whole: Option<bool>,
     /// Share of the decoder's teacher-forced inputs blanked at random, so that it must read
     /// the drawing from the latent [config: decoder_input_dropout].
     #[arg(long)]
@@ -265,6 +291,10 @@ struct Cli {
     /// one part can tell a drawing alone [config: contrastive_stroke_drop].
     #[arg(long)]
     contrastive_stroke_drop: Option<f32>,
+    /// Each stroke's chance of being left out follows its share of the ink (at most 0.5): long
+    /// strokes are left out often, short ones rarely [config: contrastive_drop_by_ink].
+    #[arg(long)]
+    contrastive_drop_by_ink: Option<bool>,
     /// Largest stretch of each axis, and shear, of the contrastive view, as a share
     /// [config: contrastive_stretch].
     #[arg(long)]
@@ -313,9 +343,9 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_positions, decoder_positions, canonical_order, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_stretch, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
