@@ -71,3 +71,27 @@ if parts:
         print(f"| {os.path.basename(d)} | {ls['steps']} | {pair('outline', 'outline')} "
               f"| {pair('hair_ears', 'outside')} | {pair('eyes', 'inside')} | {pair('mouth', 'inside')} "
               f"| {pair('nose', 'inside')} | {raw} |")
+
+# Round seven on: runs evaluated with their part vectors straight away (scripts/experiment.sh
+# with today's `embed`), each factor from the whole drawing's vector and from its part's, with
+# the clusters (of the inside vectors) and the reconstructions.
+direct = [p for p in sorted(glob.glob(f"{root}/*/evaluation.json"), key=os.path.getmtime)
+          if any("part_knn_accuracy" in l for l in json.load(open(p))["labels"])]
+if direct:
+    print()
+    print("| run | train flags | steps | outline: whole / outline | hair_ears: whole / outside "
+          "| eyes: whole / inside | mouth: whole / inside | nose: whole / inside | NMI eyes "
+          "| NMI mouth | Chamfer |")
+    print("|" + " --- |" * 11)
+    for ev_path in direct:
+        d = os.path.dirname(ev_path)
+        ev = json.load(open(ev_path))
+        ls = json.load(open(f"{d}/run/model.json"))["losses"]
+        flags = open(f"{d}/flags.txt").read().strip() if os.path.exists(f"{d}/flags.txt") else ""
+        lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+        pair = lambda f, p: f"{lab[f]['knn_accuracy']:.3f} / {lab[f]['part_knn_accuracy'][p]:.3f}"
+        nmi = lambda f: f"{lab[f]['clusters']['nmi']:.3f}"
+        print(f"| {os.path.basename(d)} | `{flags}` | {ls['steps']} | {pair('outline', 'outline')} "
+              f"| {pair('hair_ears', 'outside')} | {pair('eyes', 'inside')} "
+              f"| {pair('mouth', 'inside')} | {pair('nose', 'inside')} | {nmi('eyes')} "
+              f"| {nmi('mouth')} | {ev['chamfer']['mean']:.3f} |")

@@ -369,6 +369,8 @@ pub struct ViewDistortion {
     pub drop_by_ink: bool,
     /// largest stretch of each axis, and largest shear, as a share (0.1: ±10%)
     pub stretch: f32,
+    /// standard deviation of the random move of each point, as a share of the drawing's size
+    pub jitter: f32,
     /// chance that a view with strokes left out is measured in its own box (zoomed in on what
     /// is left) rather than in the whole drawing's
     pub zoom: f32,
@@ -376,13 +378,14 @@ pub struct ViewDistortion {
 
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
 /// either way), stretched and sheared (up to `stretch`), and every point moved at random by
-/// about 1% of the drawing's size, as two people might draw the same thing; put in canonical
-/// order again when the model uses one (the tilt can change it); then each stroke left out
-/// with chance `stroke_drop`, the way a crop works for photographs: a face must still be told
-/// by its other parts, so no one part (the outline) can carry the latent alone. The frame is
-/// the whole distorted drawing's box, so the parts that stay keep their place in it, or, with
-/// chance `zoom` when strokes were left out, the box of what is left: the parts then fill the
-/// encoder's grid, and the model learns them at full size.
+/// about `jitter` of the drawing's size (a standard deviation), as two people might draw the
+/// same thing; put in canonical order again when the model uses one (the tilt can change it);
+/// then each stroke left out with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way
+/// a crop works for photographs: a face must still be told by its other parts, so no one part
+/// (the outline) can carry the latent alone. The frame is the whole distorted drawing's box, so
+/// the parts that stay keep their place in it, or, with chance `zoom` when strokes were left
+/// out, the box of what is left: the parts then fill the encoder's grid, and the model learns
+/// them at full size.
 pub fn contrastive_view(
     d: &Stroke3,
     cfg: &ModelConfig,
@@ -408,7 +411,7 @@ pub fn contrastive_view(
     ];
     let abs = absolute_positions(d);
     let (lo, hi) = bounds(&abs);
-    let sigma = 0.01 * (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let sigma = distortion.jitter * (hi[0] - lo[0]).max(hi[1] - lo[1]);
     let mut prev = [0f32; 2];
     let (mut dx, mut dy) = (Vec::with_capacity(d.len()), Vec::with_capacity(d.len()));
     for p in &abs {
@@ -853,6 +856,7 @@ mod tests {
                     stroke_drop: 0.0,
                     drop_by_ink: false,
                     stretch: 0.0,
+                    jitter: 0.01,
                     zoom: 0.0,
                 }),
                 rng: &mut rng,
@@ -1057,6 +1061,7 @@ mod tests {
             stroke_drop: 0.0,
             drop_by_ink: false,
             stretch: 0.15,
+            jitter: 0.01,
             zoom: 1.0,
         };
         for _ in 0..20 {
@@ -1090,6 +1095,7 @@ mod tests {
                 stroke_drop: 0.5,
                 drop_by_ink: false,
                 stretch: 0.0,
+                jitter: 0.01,
                 zoom,
             };
             for _ in 0..40 {

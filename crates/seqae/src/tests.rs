@@ -609,6 +609,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
             stroke_drop: 0.2,
             drop_by_ink: false,
             stretch: 0.1,
+            jitter: 0.01,
             zoom: 0.5,
         }),
         rng: &mut rng,

@@ -65,6 +65,10 @@ pub struct TrainConfig {
     /// the aspect ratio can be what tells two kinds of drawing apart (a round face from an
     /// oval one), and the latent learns to ignore what the views change.
     pub contrastive_stretch: f32,
+    /// Standard deviation of the random move of each point of a contrastive view, as a share
+    /// of the drawing's size. A small part (a nose a tenth of the face wide) is changed by it
+    /// far more than the whole, and the latent learns to overlook what the views change.
+    pub contrastive_jitter: f32,
     /// Chance that a contrastive view with strokes left out is measured in its own box, zoomed
     /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
     /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
@@ -102,6 +106,7 @@ impl Default for TrainConfig {
             contrastive_stroke_drop: 0.0,
             contrastive_drop_by_ink: false,
             contrastive_stretch: 0.15,
+            contrastive_jitter: 0.01,
             contrastive_zoom: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
@@ -149,6 +154,7 @@ impl TrainConfig {
         for (k, v, hi) in [
             ("augment", self.augment, 1.0f32),
             ("contrastive_stretch", self.contrastive_stretch, 0.9),
+            ("contrastive_jitter", self.contrastive_jitter, 0.5),
             ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
             ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
         ] {
@@ -573,6 +579,7 @@ pub fn train(
                             stroke_drop: cfg.contrastive_stroke_drop,
                             drop_by_ink: cfg.contrastive_drop_by_ink,
                             stretch: cfg.contrastive_stretch,
+                            jitter: cfg.contrastive_jitter,
                             zoom: cfg.contrastive_zoom,
                         },
                     ),
