@@ -89,6 +89,8 @@ if direct:
         ls = json.load(open(f"{d}/run/model.json"))["losses"]
         flags = open(f"{d}/flags.txt").read().strip() if os.path.exists(f"{d}/flags.txt") else ""
         lab = {l["name"].removeprefix("label_"): l for l in ev["labels"]}
+        if not all(f in lab for f in factors):
+            continue  # not a synthetic-faces run (e.g. the real samples)
         pair = lambda f, p: f"{lab[f]['knn_accuracy']:.3f} / {lab[f]['part_knn_accuracy'][p]:.3f}"
         nmi = lambda f: f"{lab[f]['clusters']['nmi']:.3f}"
         print(f"| {os.path.basename(d)} | `{flags}` | {ls['steps']} | {pair('outline', 'outline')} "
