@@ -287,20 +287,15 @@ fn point_weights(d: &Stroke3, by_stroke: bool) -> Vec<f32> {
     if !by_stroke {
         return vec![1.0; d.len()];
     }
-    // a stroke ends at a pen lift; points after the last lift (none in a valid drawing) count
-    // as one more stroke
-    let mut sizes = Vec::new();
-    let mut n = 0usize;
-    for &pen in &d.pen {
-        n += 1;
-        if pen != 0 {
-            sizes.push(n);
-            n = 0;
-        }
-    }
-    if n > 0 {
-        sizes.push(n);
-    }
+    let ends = stroke_ends(d);
+    let sizes: Vec<usize> = ends
+        .iter()
+        .scan(0, |start, &end| {
+            let n = end + 1 - *start;
+            *start = end + 1;
+            Some(n)
+        })
+        .collect();
     let per_stroke = d.len() as f32 / sizes.len().max(1) as f32;
     sizes
         .iter()
@@ -443,15 +438,21 @@ pub fn contrastive_view(
     (dropped, frame)
 }
 
+/// The index of each stroke's last point: where the pen lifts, and the drawing's last point
+/// (which ends a stroke whatever its pen says).
+fn stroke_ends(d: &Stroke3) -> Vec<usize> {
+    (0..d.len())
+        .filter(|&s| d.pen[s] != 0 || s + 1 == d.len())
+        .collect()
+}
+
 /// `d` without some of its strokes (each with chance `p`, at least one kept), the others where
 /// they were: a left-out stroke's moves are added to the next kept point's offset. With
 /// `by_ink`, a stroke's chance is `p` times the number of strokes times its share of the ink
 /// (its length), at most 0.5: long strokes (an outline) are left out often, short ones (a
 /// nose) rarely, so the views do not teach the latent that a small part does not matter.
 fn drop_strokes(d: &Stroke3, p: f32, by_ink: bool, rng: &mut dyn Rng) -> Stroke3 {
-    let ends: Vec<usize> = (0..d.len())
-        .filter(|&s| d.pen[s] != 0 || s + 1 == d.len())
-        .collect();
+    let ends = stroke_ends(d);
     if p <= 0.0 || ends.len() < 2 {
         return d.clone();
     }
@@ -535,6 +536,18 @@ pub(crate) fn encoder_input_in(
     })
 }
 
+/// Fills `factors` with random x and y scalings of up to `amount` either way (none at 0).
+fn draw_scale_factors(factors: &mut [(f32, f32)], amount: f32, rng: &mut dyn Rng) {
+    if amount > 0.0 {
+        for f in factors.iter_mut() {
+            *f = (
+                rng.random_range(1.0 - amount..1.0 + amount),
+                rng.random_range(1.0 - amount..1.0 + amount),
+            );
+        }
+    }
+}
+
 /// Builds a training batch. Drawings must be validated already.
 pub fn make_batch(
     drawings: &[&Stroke3],
@@ -549,25 +562,12 @@ pub fn make_batch(
     let mut factors = vec![(1f32, 1f32); b];
     let mut blank: Vec<bool> = Vec::new();
     let mut views: Option<Vec<(Stroke3, Frame)>> = None;
-    // the drawings scaled by the augmentation, when it applies to the whole drawing
-    let mut scaled: Vec<Stroke3> = Vec::new();
-    if let Some(aug) = augment {
-        let draw_factors = |factors: &mut [(f32, f32)], rng: &mut dyn Rng| {
-            let a = aug.amount;
-            if a > 0.0 {
-                for f in factors.iter_mut() {
-                    *f = (
-                        rng.random_range(1.0 - a..1.0 + a),
-                        rng.random_range(1.0 - a..1.0 + a),
-                    );
-                }
-            }
-        };
-        // (the factors are drawn after the views when only the offsets are scaled, so runs
-        // made before `whole` existed draw the same numbers)
-        if aug.whole && aug.amount > 0.0 {
-            draw_factors(&mut factors, aug.rng);
-            scaled = drawings
+    let mut augment = augment;
+    // with `whole`, the drawings themselves are scaled first, and all that follows sees them so
+    let scaled: Vec<Stroke3> = match augment.as_mut() {
+        Some(aug) if aug.whole && aug.amount > 0.0 => {
+            draw_scale_factors(&mut factors, aug.amount, &mut *aug.rng);
+            let scaled = drawings
                 .iter()
                 .zip(&factors)
                 .map(|(d, &(fx, fy))| Stroke3 {
@@ -577,22 +577,28 @@ pub fn make_batch(
                 })
                 .collect();
             factors.fill((1.0, 1.0));
+            scaled
         }
-        let sources: Vec<&Stroke3> = if scaled.is_empty() {
-            drawings.to_vec()
-        } else {
-            scaled.iter().collect()
-        };
+        _ => Vec::new(),
+    };
+    let drawings: Vec<&Stroke3> = if scaled.is_empty() {
+        drawings.to_vec()
+    } else {
+        scaled.iter().collect()
+    };
+    if let Some(aug) = augment {
         if let Some(distortion) = aug.contrastive_view {
             views = Some(
-                sources
+                drawings
                     .iter()
                     .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
                     .collect(),
             );
         }
+        // (drawn after the views when only the offsets are scaled, so runs made before
+        // `whole` existed draw the same numbers)
         if !aug.whole {
-            draw_factors(&mut factors, aug.rng);
+            draw_scale_factors(&mut factors, aug.amount, aug.rng);
         }
         let p = aug.decoder_input_dropout;
         if p > 0.0 {
@@ -606,11 +612,6 @@ pub fn make_batch(
     let mut target = vec![0f32; (t + 1) * b * 5];
     let mut mask_xy = vec![0f32; (t + 1) * b];
     let mut mask_pen = vec![0f32; (t + 1) * b];
-    let drawings: Vec<&Stroke3> = if scaled.is_empty() {
-        drawings.to_vec()
-    } else {
-        scaled.iter().collect()
-    };
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
         write_encoder_rows(
@@ -782,29 +783,23 @@ mod tests {
         assert_eq!(x[2][0], vec![0.0, 2.0, 0.0, 1.0, 0.0, 0.5, 0.25]);
         // a single point has no extent: it sits at the centre
         assert_eq!(x[0][1][5..], [0.0, 0.0]);
-        // augmentation stretches the offsets, not the positions
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let aug = Augment {
-            amount: 0.5,
-            whole: false,
-            decoder_input_dropout: 0.0,
-            contrastive_view: None,
-            rng: &mut rng,
+        let augmented = |whole: bool| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let aug = Augment {
+                amount: 0.5,
+                whole,
+                decoder_input_dropout: 0.0,
+                contrastive_view: None,
+                rng: &mut rng,
+            };
+            make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap()
         };
-        let b = make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap();
-        let e = b.enc_x.to_vec3::<f32>().unwrap();
+        // augmentation stretches the offsets, not the positions
+        let e = augmented(false).enc_x.to_vec3::<f32>().unwrap();
         assert_ne!(e[0][0][0], 2.0);
         assert_eq!(e[0][0][5..], [-0.5, -0.25]);
         // scaling the whole drawing: the positions follow the offsets, and so does the target
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let aug = Augment {
-            amount: 0.5,
-            whole: true,
-            decoder_input_dropout: 0.0,
-            contrastive_view: None,
-            rng: &mut rng,
-        };
-        let b = make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap();
+        let b = augmented(true);
         let e = b.enc_x.to_vec3::<f32>().unwrap();
         let (fx, fy) = (e[0][0][0] / 2.0, e[2][0][1] / 2.0);
         assert!(fx != 1.0 && fy != 1.0 && (0.5..1.5).contains(&fx) && (0.5..1.5).contains(&fy));
