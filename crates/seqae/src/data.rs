@@ -118,6 +118,9 @@ pub struct Augment<'a> {
     /// only the offsets are scaled and the view is made from the unscaled drawing, which
     /// teaches the latent to ignore proportions that change by up to `amount`.
     pub whole: bool,
+    /// How far the reconstruction loss's point weights move from 1 each towards each stroke
+    /// counting alike (see [`point_weights`]); they always sum to the number of points.
+    pub stroke_balance: f32,
     /// Share of teacher-forced decoder inputs blanked (see `TrainConfig`).
     pub decoder_input_dropout: f32,
     /// also build a second, distorted view of each drawing for the contrastive term
@@ -240,12 +243,13 @@ fn pool_weights_in(
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
     let k = cfg.encoder_pool.slots(cfg.encoder_grid);
+    let stroke_balance = if cfg.encoder_stroke_weights { 1.0 } else { 0.0 };
     let mut w = vec![0f32; t * b * k];
     match cfg.encoder_pool {
         Pool::Last => return Ok(None),
         Pool::Mean => {
             for (r, d) in drawings.iter().enumerate() {
-                let point = point_weights(d, cfg.encoder_stroke_weights);
+                let point = point_weights(d, stroke_balance);
                 for (s, p) in point.iter().enumerate() {
                     w[s * b + r] = p / d.len() as f32;
                 }
@@ -257,7 +261,7 @@ fn pool_weights_in(
             for (r, d) in drawings.iter().enumerate() {
                 let mut sum = vec![0f32; k];
                 let unit = unit_square_positions(d, frames[r]);
-                let point = point_weights(d, cfg.encoder_stroke_weights);
+                let point = point_weights(d, stroke_balance);
                 for (s, (p, pw)) in unit.iter().zip(&point).enumerate() {
                     let row = &mut w[(s * b + r) * k..(s * b + r + 1) * k];
                     let (u, v) = (p[0] * span, p[1] * span);
@@ -280,11 +284,12 @@ fn pool_weights_in(
     Ok(Some(Tensor::from_vec(w, (t, b, k), device)?))
 }
 
-/// How much each point of `d` counts before pooling: 1 each, or with `by_stroke`, `L / (S n)`
-/// for a point of a stroke of `n` points (`L` points and `S` strokes in all), so the weights
-/// still sum to `L` and every stroke's to `L / S`.
-fn point_weights(d: &Stroke3, by_stroke: bool) -> Vec<f32> {
-    if !by_stroke {
+/// How much each point of `d` counts (before pooling, or in the reconstruction loss): 1 each
+/// at `balance` 0; at 1, `L / (S n)` for a point of a stroke of `n` points (`L` points and `S`
+/// strokes in all), so that every stroke's sum is `L / S`; between, the mix of the two. The
+/// weights always sum to `L`.
+fn point_weights(d: &Stroke3, balance: f32) -> Vec<f32> {
+    if balance <= 0.0 {
         return vec![1.0; d.len()];
     }
     let ends = stroke_ends(d);
@@ -300,6 +305,7 @@ fn point_weights(d: &Stroke3, by_stroke: bool) -> Vec<f32> {
     sizes
         .iter()
         .flat_map(|&n| std::iter::repeat_n(per_stroke / n as f32, n))
+        .map(|w| 1.0 + balance * (w - 1.0))
         .collect()
 }
 
@@ -586,7 +592,9 @@ pub fn make_batch(
     } else {
         scaled.iter().collect()
     };
+    let mut stroke_balance = 0.0;
     if let Some(aug) = augment {
+        stroke_balance = aug.stroke_balance;
         if let Some(distortion) = aug.contrastive_view {
             views = Some(
                 drawings
@@ -614,6 +622,7 @@ pub fn make_batch(
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
+        let weights = point_weights(d, stroke_balance);
         write_encoder_rows(
             &mut points,
             b,
@@ -641,8 +650,8 @@ pub fn make_batch(
                 }
             }
             target[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
-            mask_xy[s * b + r] = 1.0;
-            mask_pen[s * b + r] = 1.0;
+            mask_xy[s * b + r] = weights[s];
+            mask_pen[s * b + r] = weights[s];
         }
         target[(n * b + r) * 5 + 4] = 1.0; // end of drawing
         mask_pen[n * b + r] = 1.0;
@@ -788,6 +797,7 @@ mod tests {
             let aug = Augment {
                 amount: 0.5,
                 whole,
+                stroke_balance: 0.0,
                 decoder_input_dropout: 0.0,
                 contrastive_view: None,
                 rng: &mut rng,
@@ -846,6 +856,7 @@ mod tests {
             let aug = Augment {
                 amount: 0.3,
                 whole: true,
+                stroke_balance: 0.0,
                 decoder_input_dropout: 0.0,
                 contrastive_view: Some(ViewDistortion {
                     stroke_drop: 0.0,
@@ -940,6 +951,58 @@ mod tests {
         }
         let last = ModelConfig::default();
         assert!(pool_weights(&[&a], &last, &Device::Cpu).unwrap().is_none());
+    }
+
+    #[test]
+    fn stroke_balance_weighs_the_reconstruction_by_stroke() {
+        // a stroke of 3 points and one of 1: at balance 1 each stroke's points sum to 2, at
+        // 0.5 halfway between that and 1 a point; always 4 in all, and validation (no
+        // augmentation) weighs every point 1
+        let a = Stroke3 {
+            dx: vec![0.0, 4.0, 4.0, 2.0],
+            dy: vec![0.0, 0.0, 3.0, -1.0],
+            pen: vec![0, 0, 1, 1],
+        };
+        let masks = |balance: Option<f32>| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+            let aug = balance.map(|stroke_balance| Augment {
+                amount: 0.0,
+                whole: false,
+                stroke_balance,
+                decoder_input_dropout: 0.0,
+                contrastive_view: None,
+                rng: &mut rng,
+            });
+            let b = make_batch(&[&a], 1.0, &ModelConfig::default(), aug, &Device::Cpu).unwrap();
+            (
+                b.mask_xy.to_vec1::<f32>().unwrap(),
+                b.mask_pen.to_vec1::<f32>().unwrap(),
+            )
+        };
+        let third = 2.0 / 3.0;
+        for (balance, want) in [
+            (None, [1.0, 1.0, 1.0, 1.0]),
+            (Some(0.0), [1.0, 1.0, 1.0, 1.0]),
+            (Some(1.0), [third, third, third, 2.0]),
+            (
+                Some(0.5),
+                [
+                    (1.0 + third) / 2.0,
+                    (1.0 + third) / 2.0,
+                    (1.0 + third) / 2.0,
+                    1.5,
+                ],
+            ),
+        ] {
+            let (xy, pen) = masks(balance);
+            for (s, w) in want.iter().enumerate() {
+                assert!((xy[s] - w).abs() < 1e-6, "{balance:?}: {xy:?}");
+                assert!((pen[s] - w).abs() < 1e-6, "{balance:?}: {pen:?}");
+            }
+            // the end-of-drawing step is not a point: it counts 1 for the pen alone
+            assert_eq!((xy[4], pen[4]), (0.0, 1.0));
+            assert!((xy.iter().sum::<f32>() - 4.0).abs() < 1e-5);
+        }
     }
 
     #[test]

@@ -604,6 +604,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
     let aug = data::Augment {
         amount: 0.0,
         whole: false,
+        stroke_balance: 0.0,
         decoder_input_dropout: 0.0,
         contrastive_view: Some(data::ViewDistortion {
             stroke_drop: 0.2,

@@ -43,6 +43,12 @@ pub struct TrainConfig {
     /// the contrastive term then teaches the latent to ignore proportions (a round head
     /// stretched 15% is an oval one).
     pub augment_whole: bool,
+    /// How far the reconstruction loss weighs each stroke alike instead of each point alike
+    /// (0: each point counts 1; 1: each stroke counts alike, a nose of two points as much as
+    /// an outline of forty; between, the mix of the two). A small stroke barely moves a
+    /// per-point loss, so the decoder (and with it the latent) can skip it; the valid loss
+    /// stays per point ([`data::Augment::stroke_balance`]).
+    pub recon_stroke_balance: f32,
     /// Share of the decoder's teacher-forced inputs (the previous point) blanked at random, so
     /// that the decoder cannot lean on them and must read the drawing from z (Bowman et al.'s
     /// word dropout; without it, an autoregressive decoder learns to ignore the latent).
@@ -100,6 +106,7 @@ impl Default for TrainConfig {
             max_minutes: None,
             augment: 0.15,
             augment_whole: false,
+            recon_stroke_balance: 0.0,
             decoder_input_dropout: 0.0,
             contrastive_weight: 0.0,
             contrastive_temperature: 0.1,
@@ -163,11 +170,13 @@ impl TrainConfig {
                 return bad(format!("{k} must be in [0, {hi}), not {v}"));
             }
         }
-        if !(0.0..=1.0).contains(&self.contrastive_zoom) {
-            return bad(format!(
-                "contrastive_zoom must be in [0, 1], not {}",
-                self.contrastive_zoom
-            ));
+        for (k, v) in [
+            ("contrastive_zoom", self.contrastive_zoom),
+            ("recon_stroke_balance", self.recon_stroke_balance),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(format!("{k} must be in [0, 1], not {v}"));
+            }
         }
         if let Some(m) = self.max_minutes {
             if !(m.is_finite() && m >= 0.0) {
@@ -573,6 +582,7 @@ pub fn train(
                 Some(Augment {
                     amount: cfg.augment,
                     whole: cfg.augment_whole,
+                    stroke_balance: cfg.recon_stroke_balance,
                     decoder_input_dropout: cfg.decoder_input_dropout,
                     contrastive_view: (cfg.contrastive_weight > 0.0).then_some(
                         data::ViewDistortion {

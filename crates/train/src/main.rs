@@ -52,6 +52,7 @@ struct TrainSection {
     max_minutes: f64,
     augment: f32,
     augment_whole: bool,
+    recon_stroke_balance: f32,
     decoder_input_dropout: f32,
     contrastive_weight: f64,
     contrastive_temperature: f64,
@@ -99,6 +100,7 @@ impl Default for TrainSection {
             max_minutes: t.max_minutes.unwrap_or(0.0),
             augment: t.augment,
             augment_whole: t.augment_whole,
+            recon_stroke_balance: t.recon_stroke_balance,
             decoder_input_dropout: t.decoder_input_dropout,
             contrastive_weight: t.contrastive_weight,
             contrastive_temperature: t.contrastive_temperature,
@@ -149,6 +151,7 @@ impl TrainSection {
                 max_minutes: (self.max_minutes > 0.0).then_some(self.max_minutes),
                 augment: self.augment,
                 augment_whole: self.augment_whole,
+                recon_stroke_balance: self.recon_stroke_balance,
                 decoder_input_dropout: self.decoder_input_dropout,
                 contrastive_weight: self.contrastive_weight,
                 contrastive_temperature: self.contrastive_temperature,
@@ -278,6 +281,11 @@ struct Cli {
     /// proportions [config: augment_whole].
     #[arg(long)]
     augment_whole: Option<bool>,
+    /// How far the reconstruction loss weighs each stroke alike instead of each point (0 to 1;
+    /// at 1 a nose of two points counts as much as an outline of forty), so that the decoder
+    /// and the latent cannot skip small strokes [config: recon_stroke_balance].
+    #[arg(long)]
+    recon_stroke_balance: Option<f32>,
     /// Share of the decoder's teacher-forced inputs blanked at random, so that it must read
     /// the drawing from the latent [config: decoder_input_dropout].
     #[arg(long)]
@@ -352,7 +360,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
