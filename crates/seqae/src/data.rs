@@ -372,6 +372,9 @@ pub struct ViewDistortion {
     pub stretch: f32,
     /// standard deviation of the random move of each point, as a share of the drawing's size
     pub jitter: f32,
+    /// standard deviation of the random move of each stroke as a whole, as a share of the
+    /// drawing's size: parts land a little elsewhere, as each drawer places them
+    pub stroke_shift: f32,
     /// chance that a view with strokes left out is measured in its own box (zoomed in on what
     /// is left) rather than in the whole drawing's
     pub zoom: f32,
@@ -380,7 +383,9 @@ pub struct ViewDistortion {
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
 /// either way), stretched and sheared (up to `stretch`), and every point moved at random by
 /// about `jitter` of the drawing's size (a standard deviation), as two people might draw the
-/// same thing; put in canonical order again when the model uses one (the tilt can change it);
+/// same thing; each stroke moved as a whole by about `stroke_shift` of the drawing's size, so
+/// that the latent holds what the parts are more than exactly where they sit; put in canonical
+/// order again when the model uses one (the tilt can change it);
 /// then each stroke left out with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way
 /// a crop works for photographs: a face must still be told by its other parts, so no one part
 /// (the outline) can carry the latent alone. The frame is the whole distorted drawing's box, so
@@ -412,17 +417,28 @@ pub fn contrastive_view(
     ];
     let abs = absolute_positions(d);
     let (lo, hi) = bounds(&abs);
-    let sigma = distortion.jitter * (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let size = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let sigma = distortion.jitter * size;
+    let shift_sigma = distortion.stroke_shift * size;
+    let mut shift = [0f32; 2];
     let mut prev = [0f32; 2];
     let (mut dx, mut dy) = (Vec::with_capacity(d.len()), Vec::with_capacity(d.len()));
-    for p in &abs {
+    for (i, p) in abs.iter().enumerate() {
+        // (drawn only when shifting is on, so a model trained without it draws as before)
+        if shift_sigma > 0.0 && (i == 0 || d.pen[i - 1] != 0) {
+            let (sx, sy): (f32, f32) = (
+                rng.sample(rand_distr::StandardNormal),
+                rng.sample(rand_distr::StandardNormal),
+            );
+            shift = [shift_sigma * sx, shift_sigma * sy];
+        }
         let (jx, jy): (f32, f32) = (
             rng.sample(rand_distr::StandardNormal),
             rng.sample(rand_distr::StandardNormal),
         );
         let q = [
-            m[0][0] * p[0] + m[0][1] * p[1] + sigma * jx,
-            m[1][0] * p[0] + m[1][1] * p[1] + sigma * jy,
+            m[0][0] * p[0] + m[0][1] * p[1] + sigma * jx + shift[0],
+            m[1][0] * p[0] + m[1][1] * p[1] + sigma * jy + shift[1],
         ];
         dx.push(q[0] - prev[0]);
         dy.push(q[1] - prev[1]);
@@ -863,6 +879,7 @@ mod tests {
                     drop_by_ink: false,
                     stretch: 0.0,
                     jitter: 0.01,
+                    stroke_shift: 0.0,
                     zoom: 0.0,
                 }),
                 rng: &mut rng,
@@ -1120,6 +1137,7 @@ mod tests {
             drop_by_ink: false,
             stretch: 0.15,
             jitter: 0.01,
+            stroke_shift: 0.0,
             zoom: 1.0,
         };
         for _ in 0..20 {
@@ -1134,6 +1152,47 @@ mod tests {
                 let len = a.dx[s].hypot(a.dy[s]) + if s == 0 { 15.0 } else { 0.0 };
                 assert!(ex.hypot(ey) < 0.45 * len + 8.0, "move {s}: {ex}, {ey}");
             }
+        }
+    }
+
+    #[test]
+    fn stroke_shift_moves_whole_strokes() {
+        // a square and a dash: with no stretch and no jitter, each stroke keeps its shape (the
+        // moves within it keep their lengths under the tilt), and only the pen's jump between
+        // the strokes changes length, by about the shift
+        let a = Stroke3 {
+            dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
+            dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
+            pen: vec![0, 0, 0, 1, 0, 1],
+        };
+        let cfg = ModelConfig::default();
+        let shift = |stroke_shift: f32| ViewDistortion {
+            stroke_drop: 0.0,
+            drop_by_ink: false,
+            stretch: 0.0,
+            jitter: 0.0,
+            stroke_shift,
+            zoom: 0.0,
+        };
+        let len = |d: &Stroke3, s: usize| d.dx[s].hypot(d.dy[s]);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut jump_changes = Vec::new();
+        for _ in 0..50 {
+            let (v, _) = contrastive_view(&a, &cfg, shift(0.1), &mut rng);
+            for s in [1, 2, 3, 5] {
+                assert!((len(&v, s) - len(&a, s)).abs() < 1e-3, "move {s}");
+            }
+            jump_changes.push((len(&v, 4) - len(&a, 4)).abs());
+        }
+        // two shifts of standard deviation 10 (0.1 of the size 100) per axis: the jump's
+        // length changes by about 10 on average, rarely by less than 1
+        let mean = jump_changes.iter().sum::<f32>() / jump_changes.len() as f32;
+        assert!((4.0..25.0).contains(&mean), "{jump_changes:?}");
+        assert!(jump_changes.iter().filter(|&&c| c < 1.0).count() < 10);
+        // without the shift the jump keeps its length too
+        for _ in 0..10 {
+            let (v, _) = contrastive_view(&a, &cfg, shift(0.0), &mut rng);
+            assert!((len(&v, 4) - len(&a, 4)).abs() < 1e-3);
         }
     }
 
@@ -1154,6 +1213,7 @@ mod tests {
                 drop_by_ink: false,
                 stretch: 0.0,
                 jitter: 0.01,
+                stroke_shift: 0.0,
                 zoom,
             };
             for _ in 0..40 {

@@ -611,6 +611,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
             drop_by_ink: false,
             stretch: 0.1,
             jitter: 0.01,
+            stroke_shift: 0.0,
             zoom: 0.5,
         }),
         rng: &mut rng,

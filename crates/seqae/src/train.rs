@@ -75,6 +75,10 @@ pub struct TrainConfig {
     /// of the drawing's size. A small part (a nose a tenth of the face wide) is changed by it
     /// far more than the whole, and the latent learns to overlook what the views change.
     pub contrastive_jitter: f32,
+    /// Standard deviation of the random move of each whole stroke of a contrastive view, as a
+    /// share of the drawing's size ([`data::ViewDistortion::stroke_shift`]): the latent then
+    /// keeps what the parts are (a dot or a triangle for a nose) before exactly where they sit.
+    pub contrastive_stroke_shift: f32,
     /// Chance that a contrastive view with strokes left out is measured in its own box, zoomed
     /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
     /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
@@ -114,6 +118,7 @@ impl Default for TrainConfig {
             contrastive_drop_by_ink: false,
             contrastive_stretch: 0.15,
             contrastive_jitter: 0.01,
+            contrastive_stroke_shift: 0.0,
             contrastive_zoom: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
@@ -162,6 +167,11 @@ impl TrainConfig {
             ("augment", self.augment, 1.0f32),
             ("contrastive_stretch", self.contrastive_stretch, 0.9),
             ("contrastive_jitter", self.contrastive_jitter, 0.5),
+            (
+                "contrastive_stroke_shift",
+                self.contrastive_stroke_shift,
+                0.5,
+            ),
             ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
             ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
         ] {
@@ -590,6 +600,7 @@ pub fn train(
                             drop_by_ink: cfg.contrastive_drop_by_ink,
                             stretch: cfg.contrastive_stretch,
                             jitter: cfg.contrastive_jitter,
+                            stroke_shift: cfg.contrastive_stroke_shift,
                             zoom: cfg.contrastive_zoom,
                         },
                     ),

@@ -60,6 +60,7 @@ struct TrainSection {
     contrastive_drop_by_ink: bool,
     contrastive_stretch: f32,
     contrastive_jitter: f32,
+    contrastive_stroke_shift: f32,
     contrastive_zoom: f32,
     kl_weight: f64,
     kl_weight_start: f64,
@@ -108,6 +109,7 @@ impl Default for TrainSection {
             contrastive_drop_by_ink: t.contrastive_drop_by_ink,
             contrastive_stretch: t.contrastive_stretch,
             contrastive_jitter: t.contrastive_jitter,
+            contrastive_stroke_shift: t.contrastive_stroke_shift,
             contrastive_zoom: t.contrastive_zoom,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
@@ -159,6 +161,7 @@ impl TrainSection {
                 contrastive_drop_by_ink: self.contrastive_drop_by_ink,
                 contrastive_stretch: self.contrastive_stretch,
                 contrastive_jitter: self.contrastive_jitter,
+                contrastive_stroke_shift: self.contrastive_stroke_shift,
                 contrastive_zoom: self.contrastive_zoom,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
@@ -314,6 +317,11 @@ struct Cli {
     /// the drawing's size [config: contrastive_jitter].
     #[arg(long)]
     contrastive_jitter: Option<f32>,
+    /// Standard deviation of each whole stroke's random move in the contrastive view, as a
+    /// share of the drawing's size, so the latent keeps what the parts are before where they
+    /// sit [config: contrastive_stroke_shift].
+    #[arg(long)]
+    contrastive_stroke_shift: Option<f32>,
     /// Chance that a contrastive view with strokes left out is measured in its own box (zoomed
     /// in on what is left) [config: contrastive_zoom].
     #[arg(long)]
@@ -360,7 +368,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
