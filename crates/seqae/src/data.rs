@@ -375,6 +375,8 @@ pub struct ViewDistortion {
     /// standard deviation of the random move of each stroke as a whole, as a share of the
     /// drawing's size: parts land a little elsewhere, as each drawer places them
     pub stroke_shift: f32,
+    /// largest change of each stroke's size about its own centre, as a share (0.2: ±20%)
+    pub stroke_scale: f32,
     /// chance that a view with strokes left out is measured in its own box (zoomed in on what
     /// is left) rather than in the whole drawing's
     pub zoom: f32,
@@ -383,8 +385,9 @@ pub struct ViewDistortion {
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
 /// either way), stretched and sheared (up to `stretch`), and every point moved at random by
 /// about `jitter` of the drawing's size (a standard deviation), as two people might draw the
-/// same thing; each stroke moved as a whole by about `stroke_shift` of the drawing's size, so
-/// that the latent holds what the parts are more than exactly where they sit; put in canonical
+/// same thing; each stroke moved as a whole by about `stroke_shift` of the drawing's size and
+/// resized about its centre by up to `stroke_scale`, so that the latent holds what the parts
+/// are more than exactly where they sit and how big they are; put in canonical
 /// order again when the model uses one (the tilt can change it);
 /// then each stroke left out with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way
 /// a crop works for photographs: a face must still be told by its other parts, so no one part
@@ -420,25 +423,42 @@ pub fn contrastive_view(
     let size = (hi[0] - lo[0]).max(hi[1] - lo[1]);
     let sigma = distortion.jitter * size;
     let shift_sigma = distortion.stroke_shift * size;
-    let mut shift = [0f32; 2];
+    let resize = distortion.stroke_scale.clamp(0.0, 0.9);
+    let mut ends = stroke_ends(d).into_iter();
+    let mut next_stroke = 0;
+    // the current stroke's move, its centre and its size factor
+    let (mut shift, mut centre, mut factor) = ([0f32; 2], [0f32; 2], 1f32);
     let mut prev = [0f32; 2];
     let (mut dx, mut dy) = (Vec::with_capacity(d.len()), Vec::with_capacity(d.len()));
     for (i, p) in abs.iter().enumerate() {
-        // (drawn only when shifting is on, so a model trained without it draws as before)
-        if shift_sigma > 0.0 && (i == 0 || d.pen[i - 1] != 0) {
-            let (sx, sy): (f32, f32) = (
-                rng.sample(rand_distr::StandardNormal),
-                rng.sample(rand_distr::StandardNormal),
-            );
-            shift = [shift_sigma * sx, shift_sigma * sy];
+        if i == next_stroke {
+            let end = ends.next().unwrap_or(abs.len() - 1);
+            next_stroke = end + 1;
+            // (each drawn only when it is on, so a model trained without it draws as before)
+            if shift_sigma > 0.0 {
+                let (sx, sy): (f32, f32) = (
+                    rng.sample(rand_distr::StandardNormal),
+                    rng.sample(rand_distr::StandardNormal),
+                );
+                shift = [shift_sigma * sx, shift_sigma * sy];
+            }
+            if resize > 0.0 {
+                let (slo, shi) = bounds(&abs[i..=end]);
+                centre = [(slo[0] + shi[0]) / 2.0, (slo[1] + shi[1]) / 2.0];
+                factor = 1.0 + rng.random_range(-resize..resize);
+            }
         }
+        let p = [
+            centre[0] + factor * (p[0] - centre[0]) + shift[0],
+            centre[1] + factor * (p[1] - centre[1]) + shift[1],
+        ];
         let (jx, jy): (f32, f32) = (
             rng.sample(rand_distr::StandardNormal),
             rng.sample(rand_distr::StandardNormal),
         );
         let q = [
-            m[0][0] * p[0] + m[0][1] * p[1] + sigma * jx + shift[0],
-            m[1][0] * p[0] + m[1][1] * p[1] + sigma * jy + shift[1],
+            m[0][0] * p[0] + m[0][1] * p[1] + sigma * jx,
+            m[1][0] * p[0] + m[1][1] * p[1] + sigma * jy,
         ];
         dx.push(q[0] - prev[0]);
         dy.push(q[1] - prev[1]);
@@ -880,6 +900,7 @@ mod tests {
                     stretch: 0.0,
                     jitter: 0.01,
                     stroke_shift: 0.0,
+                    stroke_scale: 0.0,
                     zoom: 0.0,
                 }),
                 rng: &mut rng,
@@ -1138,6 +1159,7 @@ mod tests {
             stretch: 0.15,
             jitter: 0.01,
             stroke_shift: 0.0,
+            stroke_scale: 0.0,
             zoom: 1.0,
         };
         for _ in 0..20 {
@@ -1156,7 +1178,7 @@ mod tests {
     }
 
     #[test]
-    fn stroke_shift_moves_whole_strokes() {
+    fn stroke_shift_and_scale_move_and_resize_whole_strokes() {
         // a square and a dash: with no stretch and no jitter, each stroke keeps its shape (the
         // moves within it keep their lengths under the tilt), and only the pen's jump between
         // the strokes changes length, by about the shift
@@ -1166,19 +1188,20 @@ mod tests {
             pen: vec![0, 0, 0, 1, 0, 1],
         };
         let cfg = ModelConfig::default();
-        let shift = |stroke_shift: f32| ViewDistortion {
+        let shift = |stroke_shift: f32, stroke_scale: f32| ViewDistortion {
             stroke_drop: 0.0,
             drop_by_ink: false,
             stretch: 0.0,
             jitter: 0.0,
             stroke_shift,
+            stroke_scale,
             zoom: 0.0,
         };
         let len = |d: &Stroke3, s: usize| d.dx[s].hypot(d.dy[s]);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut jump_changes = Vec::new();
         for _ in 0..50 {
-            let (v, _) = contrastive_view(&a, &cfg, shift(0.1), &mut rng);
+            let (v, _) = contrastive_view(&a, &cfg, shift(0.1, 0.0), &mut rng);
             for s in [1, 2, 3, 5] {
                 assert!((len(&v, s) - len(&a, s)).abs() < 1e-3, "move {s}");
             }
@@ -1191,9 +1214,30 @@ mod tests {
         assert!(jump_changes.iter().filter(|&&c| c < 1.0).count() < 10);
         // without the shift the jump keeps its length too
         for _ in 0..10 {
-            let (v, _) = contrastive_view(&a, &cfg, shift(0.0), &mut rng);
+            let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.0), &mut rng);
             assert!((len(&v, 4) - len(&a, 4)).abs() < 1e-3);
         }
+        // resized strokes: every move of a stroke grows or shrinks by one factor within
+        // ±30%, and the two strokes' factors differ
+        let mut factors = Vec::new();
+        for _ in 0..20 {
+            let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.3), &mut rng);
+            let square = len(&v, 1) / len(&a, 1);
+            for s in [2, 3] {
+                assert!((len(&v, s) / len(&a, s) - square).abs() < 1e-4, "move {s}");
+            }
+            let dash = len(&v, 5) / len(&a, 5);
+            for f in [square, dash] {
+                assert!((0.7..=1.3).contains(&f), "{f}");
+            }
+            factors.push((square, dash));
+        }
+        assert!(factors.iter().filter(|(s, d)| (s - d).abs() > 0.01).count() > 15);
+        // the square stays centred where it was: its first point moves by (1 - f) times its
+        // offset from the centre (50, 50), the tilt aside
+        let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.3), &mut rng);
+        let f = len(&v, 1) / len(&a, 1);
+        assert!((len(&v, 0) - 50f32.hypot(50.0) * (1.0 - f).abs()).abs() < 1e-3);
     }
 
     #[test]
@@ -1214,6 +1258,7 @@ mod tests {
                 stretch: 0.0,
                 jitter: 0.01,
                 stroke_shift: 0.0,
+                stroke_scale: 0.0,
                 zoom,
             };
             for _ in 0..40 {

@@ -612,6 +612,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
             stretch: 0.1,
             jitter: 0.01,
             stroke_shift: 0.0,
+            stroke_scale: 0.0,
             zoom: 0.5,
         }),
         rng: &mut rng,

@@ -79,6 +79,9 @@ pub struct TrainConfig {
     /// share of the drawing's size ([`data::ViewDistortion::stroke_shift`]): the latent then
     /// keeps what the parts are (a dot or a triangle for a nose) before exactly where they sit.
     pub contrastive_stroke_shift: f32,
+    /// Largest change of the size of each stroke of a contrastive view about its own centre,
+    /// as a share ([`data::ViewDistortion::stroke_scale`]).
+    pub contrastive_stroke_scale: f32,
     /// Chance that a contrastive view with strokes left out is measured in its own box, zoomed
     /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
     /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
@@ -119,6 +122,7 @@ impl Default for TrainConfig {
             contrastive_stretch: 0.15,
             contrastive_jitter: 0.01,
             contrastive_stroke_shift: 0.0,
+            contrastive_stroke_scale: 0.0,
             contrastive_zoom: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
@@ -171,6 +175,11 @@ impl TrainConfig {
                 "contrastive_stroke_shift",
                 self.contrastive_stroke_shift,
                 0.5,
+            ),
+            (
+                "contrastive_stroke_scale",
+                self.contrastive_stroke_scale,
+                0.9,
             ),
             ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
             ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
@@ -601,6 +610,7 @@ pub fn train(
                             stretch: cfg.contrastive_stretch,
                             jitter: cfg.contrastive_jitter,
                             stroke_shift: cfg.contrastive_stroke_shift,
+                            stroke_scale: cfg.contrastive_stroke_scale,
                             zoom: cfg.contrastive_zoom,
                         },
                     ),

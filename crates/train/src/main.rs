@@ -61,6 +61,7 @@ struct TrainSection {
     contrastive_stretch: f32,
     contrastive_jitter: f32,
     contrastive_stroke_shift: f32,
+    contrastive_stroke_scale: f32,
     contrastive_zoom: f32,
     kl_weight: f64,
     kl_weight_start: f64,
@@ -110,6 +111,7 @@ impl Default for TrainSection {
             contrastive_stretch: t.contrastive_stretch,
             contrastive_jitter: t.contrastive_jitter,
             contrastive_stroke_shift: t.contrastive_stroke_shift,
+            contrastive_stroke_scale: t.contrastive_stroke_scale,
             contrastive_zoom: t.contrastive_zoom,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
@@ -162,6 +164,7 @@ impl TrainSection {
                 contrastive_stretch: self.contrastive_stretch,
                 contrastive_jitter: self.contrastive_jitter,
                 contrastive_stroke_shift: self.contrastive_stroke_shift,
+                contrastive_stroke_scale: self.contrastive_stroke_scale,
                 contrastive_zoom: self.contrastive_zoom,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
@@ -322,6 +325,10 @@ struct Cli {
     /// sit [config: contrastive_stroke_shift].
     #[arg(long)]
     contrastive_stroke_shift: Option<f32>,
+    /// Largest change of each stroke's size about its own centre in the contrastive view, as a
+    /// share [config: contrastive_stroke_scale].
+    #[arg(long)]
+    contrastive_stroke_scale: Option<f32>,
     /// Chance that a contrastive view with strokes left out is measured in its own box (zoomed
     /// in on what is left) [config: contrastive_zoom].
     #[arg(long)]
@@ -368,7 +375,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
