@@ -361,8 +361,8 @@ fn bounds(abs: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
 }
 
 /// How a contrastive view differs from its drawing, beyond the fixed distortions of
-/// [`contrastive_view`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// [`contrastive_view`]. The default turns every one of them off.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ViewDistortion {
     /// chance that each stroke is left out (at least one stroke stays)
     pub stroke_drop: f32,
@@ -895,13 +895,8 @@ mod tests {
                 stroke_balance: 0.0,
                 decoder_input_dropout: 0.0,
                 contrastive_view: Some(ViewDistortion {
-                    stroke_drop: 0.0,
-                    drop_by_ink: false,
-                    stretch: 0.0,
                     jitter: 0.01,
-                    stroke_shift: 0.0,
-                    stroke_scale: 0.0,
-                    zoom: 0.0,
+                    ..ViewDistortion::default()
                 }),
                 rng: &mut rng,
             };
@@ -1154,13 +1149,10 @@ mod tests {
         let cfg = ModelConfig::default();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let keep_all = ViewDistortion {
-            stroke_drop: 0.0,
-            drop_by_ink: false,
             stretch: 0.15,
             jitter: 0.01,
-            stroke_shift: 0.0,
-            stroke_scale: 0.0,
             zoom: 1.0,
+            ..ViewDistortion::default()
         };
         for _ in 0..20 {
             let (v, frame) = contrastive_view(&a, &cfg, keep_all, &mut rng);
@@ -1189,13 +1181,9 @@ mod tests {
         };
         let cfg = ModelConfig::default();
         let shift = |stroke_shift: f32, stroke_scale: f32| ViewDistortion {
-            stroke_drop: 0.0,
-            drop_by_ink: false,
-            stretch: 0.0,
-            jitter: 0.0,
             stroke_shift,
             stroke_scale,
-            zoom: 0.0,
+            ..ViewDistortion::default()
         };
         let len = |d: &Stroke3, s: usize| d.dx[s].hypot(d.dy[s]);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -1254,12 +1242,9 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let d = ViewDistortion {
                 stroke_drop: 0.5,
-                drop_by_ink: false,
-                stretch: 0.0,
                 jitter: 0.01,
-                stroke_shift: 0.0,
-                stroke_scale: 0.0,
                 zoom,
+                ..ViewDistortion::default()
             };
             for _ in 0..40 {
                 let (v, frame) = contrastive_view(&a, &cfg, d, &mut rng);

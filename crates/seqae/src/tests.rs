@@ -608,12 +608,10 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
         decoder_input_dropout: 0.0,
         contrastive_view: Some(data::ViewDistortion {
             stroke_drop: 0.2,
-            drop_by_ink: false,
             stretch: 0.1,
             jitter: 0.01,
-            stroke_shift: 0.0,
-            stroke_scale: 0.0,
             zoom: 0.5,
+            ..data::ViewDistortion::default()
         }),
         rng: &mut rng,
     };
