@@ -88,6 +88,9 @@ pub struct Batch {
     pub pool: Option<Tensor>,
     /// a second view of each drawing for the contrastive term ([`contrastive_view`])
     pub view: Option<EncoderInput>,
+    /// hard negatives for the contrastive term: views that lack one more stroke
+    /// ([`ViewDistortion::hard_negative`]), for the drawings whose view has two strokes or more
+    pub negatives: Option<EncoderInput>,
 }
 
 /// What the encoder reads of a batch: `[T, B, width]` rows, each drawing's length and
@@ -380,6 +383,11 @@ pub struct ViewDistortion {
     /// chance that a view with strokes left out is measured in its own box (zoomed in on what
     /// is left) rather than in the whole drawing's
     pub zoom: f32,
+    /// Also make a hard negative of the view: the same view, in the same frame, without one
+    /// more stroke, chosen alike among its strokes ([`without_one_stroke`]). The contrastive
+    /// term then has to tell a drawing from itself less one small part (a nose, an eye), which
+    /// the batch's other drawings, different everywhere, rarely ask of it.
+    pub hard_negative: bool,
 }
 
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
@@ -523,10 +531,28 @@ fn drop_strokes(d: &Stroke3, p: f32, by_ink: bool, rng: &mut dyn Rng) -> Stroke3
         let lucky = rng.random_range(0..keep.len());
         keep[lucky] = true;
     }
+    keep_strokes(d, &ends, &keep)
+}
+
+/// `d` without one of its strokes, chosen alike among them (a dot as often as an outline), the
+/// others where they were; `None` when it has only one stroke.
+pub fn without_one_stroke(d: &Stroke3, rng: &mut dyn Rng) -> Option<Stroke3> {
+    let ends = stroke_ends(d);
+    if ends.len() < 2 {
+        return None;
+    }
+    let gone = rng.random_range(0..ends.len());
+    let keep: Vec<bool> = (0..ends.len()).map(|s| s != gone).collect();
+    Some(keep_strokes(d, &ends, &keep))
+}
+
+/// The strokes of `d` (ending at `ends`) whose `keep` is true, in place: a left-out stroke's
+/// moves are added to the next kept point's offset.
+fn keep_strokes(d: &Stroke3, ends: &[usize], keep: &[bool]) -> Stroke3 {
     let mut out = Stroke3::default();
     let (mut carry_x, mut carry_y) = (0f32, 0f32);
     let mut start = 0;
-    for (&end, &kept) in ends.iter().zip(&keep) {
+    for (&end, &kept) in ends.iter().zip(keep) {
         for s in start..=end {
             if kept {
                 out.dx.push(d.dx[s] + carry_x);
@@ -604,6 +630,7 @@ pub fn make_batch(
     let mut factors = vec![(1f32, 1f32); b];
     let mut blank: Vec<bool> = Vec::new();
     let mut views: Option<Vec<(Stroke3, Frame)>> = None;
+    let mut negatives: Option<Vec<(Stroke3, Frame)>> = None;
     let mut augment = augment;
     // with `whole`, the drawings themselves are scaled first, and all that follows sees them so
     let scaled: Vec<Stroke3> = match augment.as_mut() {
@@ -632,12 +659,20 @@ pub fn make_batch(
     if let Some(aug) = augment {
         stroke_balance = aug.stroke_balance;
         if let Some(distortion) = aug.contrastive_view {
-            views = Some(
-                drawings
-                    .iter()
-                    .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
-                    .collect(),
-            );
+            let made: Vec<(Stroke3, Frame)> = drawings
+                .iter()
+                .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
+                .collect();
+            if distortion.hard_negative {
+                negatives = Some(
+                    made.iter()
+                        .filter_map(|(v, frame)| {
+                            without_one_stroke(v, aug.rng).map(|n| (n, *frame))
+                        })
+                        .collect(),
+                );
+            }
+            views = Some(made);
         }
         // (drawn after the views when only the offsets are scaled, so runs made before
         // `whole` existed draw the same numbers)
@@ -701,13 +736,24 @@ pub fn make_batch(
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
         pool: pool_weights(&drawings, cfg, device)?,
         view: views
-            .map(|v| {
-                let (refs, frames): (Vec<&Stroke3>, Vec<Frame>) =
-                    v.iter().map(|(d, f)| (d, *f)).unzip();
-                encoder_input_in(&refs, &frames, scale, cfg, device)
-            })
+            .map(|v| framed_encoder_input(&v, scale, cfg, device))
+            .transpose()?,
+        negatives: negatives
+            .filter(|n| !n.is_empty())
+            .map(|n| framed_encoder_input(&n, scale, cfg, device))
             .transpose()?,
     })
+}
+
+/// [`encoder_input_in`] of drawings that each carry their frame.
+fn framed_encoder_input(
+    items: &[(Stroke3, Frame)],
+    scale: f32,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<EncoderInput> {
+    let (refs, frames): (Vec<&Stroke3>, Vec<Frame>) = items.iter().map(|(d, f)| (d, *f)).unzip();
+    encoder_input_in(&refs, &frames, scale, cfg, device)
 }
 
 /// Splits indices into batches of similar length: shuffled (when `rng` is given) pools of
@@ -1323,5 +1369,79 @@ mod tests {
         // every non-empty subset of the three strokes turns up
         assert_eq!(seen.len(), 7);
         assert_eq!(drop_strokes(&a, 0.0, false, &mut rng), a);
+    }
+
+    #[test]
+    fn a_hard_negative_lacks_one_stroke_chosen_alike() {
+        // three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90)
+        let a = Stroke3 {
+            dx: vec![10.0, 10.0, 30.0, -50.0, 10.0],
+            dy: vec![10.0, 0.0, 40.0, 40.0, 0.0],
+            pen: vec![0, 1, 1, 0, 1],
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut gone = std::collections::HashMap::new();
+        let n = 900;
+        for _ in 0..n {
+            let v = without_one_stroke(&a, &mut rng).unwrap();
+            let starts: Vec<(f32, f32)> = v.to_strokes().iter().map(|s| (s.x[0], s.y[0])).collect();
+            assert_eq!(starts.len(), 2);
+            let missing = [(10.0, 10.0), (50.0, 50.0), (0.0, 90.0)]
+                .into_iter()
+                .find(|p| !starts.contains(p))
+                .expect("the other two strokes stay where they were");
+            *gone.entry(missing.0 as i32).or_insert(0usize) += 1;
+        }
+        // the one-point stroke goes as often as the others
+        assert_eq!(gone.len(), 3);
+        for (at, k) in gone {
+            assert!((k as f64 / n as f64 - 1.0 / 3.0).abs() < 0.06, "{at}: {k}");
+        }
+        let one = Stroke3 {
+            dx: vec![1.0, 2.0],
+            dy: vec![1.0, 0.0],
+            pen: vec![0, 1],
+        };
+        assert_eq!(without_one_stroke(&one, &mut rng), None);
+    }
+
+    #[test]
+    fn hard_negatives_are_the_views_less_a_stroke_in_their_frames() {
+        let cfg = with_positions(true);
+        // a two-stroke drawing and a one-stroke one, which gets no negative
+        let two = Stroke3 {
+            dx: vec![0.0, 100.0, -50.0, 5.0],
+            dy: vec![0.0, 0.0, 50.0, 0.0],
+            pen: vec![0, 1, 0, 1],
+        };
+        let one = Stroke3 {
+            pen: vec![0, 0, 0, 0, 0, 1],
+            ..d(6)
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let view = ViewDistortion {
+            stretch: 0.1,
+            hard_negative: true,
+            ..ViewDistortion::default()
+        };
+        let b = make_batch(
+            &[&two, &one],
+            1.0,
+            &cfg,
+            Some(Augment {
+                amount: 0.0,
+                whole: false,
+                stroke_balance: 0.0,
+                decoder_input_dropout: 0.0,
+                contrastive_view: Some(view),
+                rng: &mut rng,
+            }),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let neg = b.negatives.expect("negatives asked for");
+        assert_eq!(neg.lengths.len(), 1, "only the two-stroke drawing has one");
+        assert_eq!(neg.lengths[0], 2, "one of its two-point strokes is left");
+        assert_eq!(b.view.unwrap().lengths, vec![4, 6]);
     }
 }

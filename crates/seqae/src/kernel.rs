@@ -24,12 +24,25 @@ pub struct Dims {
     /// input width
     pub i: usize,
     pub h: usize,
+    /// Each row's `state0` also carries a gate bias of its own (`[4H]` after h0 and c0),
+    /// added at every step: the projection of an input that is the same at every step (the
+    /// decoder's z), made once instead of at each step.
+    pub row_bias: bool,
 }
 
 impl Dims {
     /// Columns of the packed weights: `I + H + 1`.
     pub fn packed_width(&self) -> usize {
         self.i + self.h + 1
+    }
+
+    /// Values per row of `state0`: h0 and c0, then the row's gate bias with `row_bias`.
+    pub fn state_width(&self) -> usize {
+        if self.row_bias {
+            6 * self.h
+        } else {
+            2 * self.h
+        }
     }
 }
 
@@ -411,11 +424,11 @@ pub fn forward(
     output: Output,
     save: bool,
 ) -> (Vec<f32>, Option<Saved>) {
-    let Dims { t, b, i, h } = dims;
-    let g4 = 4 * h;
+    let Dims { t, b, i, h, .. } = dims;
+    let (g4, sw) = (4 * h, dims.state_width());
     assert_eq!(x.len(), t * b * i);
     assert_eq!(w.len(), g4 * dims.packed_width());
-    assert_eq!(state0.len(), b * 2 * h);
+    assert_eq!(state0.len(), b * sw);
     assert_eq!(lengths.len(), b);
     let wu = Unpacked::new(dims, w);
     let slot_gate = |s: usize| if save { s } else { 0 };
@@ -444,10 +457,16 @@ pub fn forward(
         .zip(outs.par_iter_mut())
         .for_each(|(sl, out)| {
             let (b0, nb) = (sl.b0, sl.nb);
-            for r in 0..nb {
-                let src = &state0[(b0 + r) * 2 * h..(b0 + r + 1) * 2 * h];
+            // the gates' starting values at every step: the shared bias, plus each row's own
+            let mut start = pool::take_dirty(nb * g4);
+            for (r, row) in start.chunks_exact_mut(g4).enumerate() {
+                let src = &state0[(b0 + r) * sw..(b0 + r + 1) * sw];
                 sl.hs[r * h..(r + 1) * h].copy_from_slice(&src[..h]);
-                sl.cs[r * h..(r + 1) * h].copy_from_slice(&src[h..]);
+                sl.cs[r * h..(r + 1) * h].copy_from_slice(&src[h..2 * h]);
+                row.copy_from_slice(&wu.bias);
+                if dims.row_bias {
+                    row.iter_mut().zip(&src[2 * h..]).for_each(|(a, b)| *a += b);
+                }
             }
             if output == Output::All {
                 *out = pool::take_dirty(t * nb * h);
@@ -455,9 +474,7 @@ pub fn forward(
             for s in 0..t {
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
                 let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
-                for row in gates.chunks_exact_mut(g4) {
-                    row.copy_from_slice(&wu.bias);
-                }
+                gates.copy_from_slice(&start);
                 if i > 0 {
                     let x_s = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
                     add_product(gates, &wu.w_ih_t, x_s, i);
@@ -501,6 +518,7 @@ pub fn forward(
                     out[s * nb * h..(s + 1) * nb * h].copy_from_slice(h_next);
                 }
             }
+            pool::give(start);
         });
     let result = match output {
         Output::All => {
@@ -536,7 +554,8 @@ pub struct Grads {
     pub dx: Vec<f32>,
     /// `[4H, I+H+1]`, packed like the weights
     pub dw: Vec<f32>,
-    /// `[B, 2H]`: dh0 then dc0 per row
+    /// `[B, 2H]` (`[B, 6H]` with `row_bias`): dh0 then dc0 per row, then the gradient of
+    /// the row's gate bias
     pub dstate0: Vec<f32>,
 }
 
@@ -551,8 +570,8 @@ pub fn backward(
     grad_out: &[f32],
 ) -> Grads {
     let dims = saved.dims;
-    let Dims { t, b, i, h } = dims;
-    let (g4, width) = (4 * h, dims.packed_width());
+    let Dims { t, b, i, h, .. } = dims;
+    let (g4, width, sw) = (4 * h, dims.packed_width(), dims.state_width());
     assert_eq!(x.len(), t * b * i);
     assert_eq!(w.len(), g4 * width);
     match output {
@@ -568,6 +587,8 @@ pub fn backward(
         dw_hh: Vec<f32>,
         /// `[4H]`
         dbias: Vec<f32>,
+        /// `[nb, 4H]` with `row_bias`: each row's gate gradients summed over the steps
+        drow: Vec<f32>,
         dh: Vec<f32>,
         dc: Vec<f32>,
     }
@@ -671,6 +692,13 @@ pub fn backward(
                     (width as isize, 1),
                 );
             }
+            // held steps' gate gradients are zero, so whole sums are each row's real steps'
+            let mut drow = vec![0.0f32; if dims.row_bias { nb * g4 } else { 0 }];
+            if dims.row_bias {
+                for step in dg.chunks_exact(nb * g4) {
+                    drow.iter_mut().zip(step).for_each(|(a, g)| *a += g);
+                }
+            }
             let mut dbias = vec![0.0f32; g4];
             for row in dg.chunks_exact(g4) {
                 dbias.iter_mut().zip(row).for_each(|(a, g)| *a += g);
@@ -681,6 +709,7 @@ pub fn backward(
                 dw_ih,
                 dw_hh,
                 dbias,
+                drow,
                 dh: dh_next,
                 dc,
             }
@@ -688,7 +717,7 @@ pub fn backward(
         .collect();
     let mut dx = vec![0.0f32; t * b * i];
     let mut dw = vec![0.0f32; g4 * width];
-    let mut dstate0 = vec![0.0f32; b * 2 * h];
+    let mut dstate0 = vec![0.0f32; b * sw];
     for (sl, p) in saved.slices.iter().zip(&parts) {
         let nb = sl.nb;
         for s in 0..t {
@@ -708,9 +737,12 @@ pub fn backward(
             bias[0] += p.dbias[j];
         }
         for r in 0..nb {
-            let row = &mut dstate0[(sl.b0 + r) * 2 * h..(sl.b0 + r + 1) * 2 * h];
+            let row = &mut dstate0[(sl.b0 + r) * sw..(sl.b0 + r + 1) * sw];
             row[..h].copy_from_slice(&p.dh[r * h..(r + 1) * h]);
-            row[h..].copy_from_slice(&p.dc[r * h..(r + 1) * h]);
+            row[h..2 * h].copy_from_slice(&p.dc[r * h..(r + 1) * h]);
+            if dims.row_bias {
+                row[2 * h..].copy_from_slice(&p.drow[r * g4..(r + 1) * g4]);
+            }
         }
     }
     for p in parts {
@@ -742,6 +774,7 @@ mod tests {
             b: 3,
             i: 2,
             h: 2,
+            row_bias: false,
         };
         let x: Vec<f32> = (0..4 * 3 * 2)
             .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.1)

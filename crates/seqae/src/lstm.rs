@@ -109,7 +109,7 @@ impl CustomOp3 for LstmOp {
                 })
             })
         })???;
-        let Dims { t, b, i, h } = self.dims;
+        let Dims { t, b, i, h, .. } = self.dims;
         let dev = w.device();
         Ok((
             Some(Tensor::from_vec(g.dx, (t, b, i), dev)?),
@@ -118,13 +118,18 @@ impl CustomOp3 for LstmOp {
                 (4 * h, self.dims.packed_width()),
                 dev,
             )?),
-            Some(Tensor::from_vec(g.dstate0, (b, 2 * h), dev)?),
+            Some(Tensor::from_vec(
+                g.dstate0,
+                (b, self.dims.state_width()),
+                dev,
+            )?),
         ))
     }
 }
 
 /// Runs the fused op: `x` `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see
-/// [`crate::kernel`]), `state0` `[B, 2H]`.
+/// [`crate::kernel`]), `state0` `[B, 2H]`, or `[B, 6H]` with each row's own gate bias after
+/// its h0 and c0 ([`Dims::row_bias`]).
 pub fn fused(
     x: &Tensor,
     w: &Tensor,
@@ -138,9 +143,25 @@ pub fn fused(
     if g4 != 4 * h || width != i + h + 1 {
         candle_core::bail!("lstm op: weights {:?} do not fit input width {i}", w.dims());
     }
+    let row_bias = match state0.dims2()? {
+        (rows, w) if rows == b && w == 2 * h => false,
+        (rows, w) if rows == b && w == 6 * h => true,
+        _ => candle_core::bail!(
+            "lstm op: state0 {:?} is neither [{b}, {}] nor [{b}, {}]",
+            state0.dims(),
+            2 * h,
+            6 * h
+        ),
+    };
     let save = x.track_op() || w.track_op() || state0.track_op();
     let op = LstmOp {
-        dims: Dims { t, b, i, h },
+        dims: Dims {
+            t,
+            b,
+            i,
+            h,
+            row_bias,
+        },
         lengths: Arc::new(lengths.to_vec()),
         output,
         save,
@@ -221,7 +242,23 @@ impl Lstm {
         output: Output,
         grad: bool,
     ) -> Result<Tensor> {
-        let (t, b, _) = x.dims3()?;
+        self.forward_with_constant(x, None, lengths, state0, output, grad)
+    }
+
+    /// [`Lstm::forward`] where each row's input at every step is `x`'s row followed by the
+    /// same `constant` `[B, C]` (the decoder's z): the layer's input width is `I + C`. The
+    /// same as concatenating `constant` to every step, but on the CPU its share of the gates
+    /// is projected once per row instead of once per step (for the decoder, half the products).
+    pub fn forward_with_constant(
+        &self,
+        x: &Tensor,
+        constant: Option<&Tensor>,
+        lengths: &[usize],
+        state0: Option<&Tensor>,
+        output: Output,
+        grad: bool,
+    ) -> Result<Tensor> {
+        let (t, b, i) = x.dims3()?;
         let h = self.hidden;
         let zeros;
         let state0 = match state0 {
@@ -234,9 +271,30 @@ impl Lstm {
         if self.use_fused() {
             let d = |w: &Tensor| if grad { w.clone() } else { w.detach() };
             let bias = (d(&self.b_ih) + d(&self.b_hh))?.unsqueeze(1)?;
-            let w = Tensor::cat(&[d(&self.w_ih), d(&self.w_hh), bias], 1)?;
-            return fused(x, &w, state0, lengths, output);
+            let w_ih = d(&self.w_ih);
+            return match constant {
+                None => {
+                    let w = Tensor::cat(&[w_ih, d(&self.w_hh), bias], 1)?;
+                    fused(x, &w, state0, lengths, output)
+                }
+                Some(k) => {
+                    let c = k.dim(1)?;
+                    let w = Tensor::cat(&[w_ih.narrow(1, 0, i)?, d(&self.w_hh), bias], 1)?;
+                    let row_bias = k.matmul(&w_ih.narrow(1, i, c)?.t()?)?;
+                    let state0 = Tensor::cat(&[state0, &row_bias], 1)?;
+                    fused(x, &w, &state0, lengths, output)
+                }
+            };
         }
+        let widened;
+        let x = match constant {
+            None => x,
+            Some(k) => {
+                let ks = k.unsqueeze(0)?.broadcast_as((t, b, k.dim(1)?))?;
+                widened = Tensor::cat(&[x, &ks], 2)?;
+                &widened
+            }
+        };
         // candle-nn step loop; padded steps keep the previous state through a 0/1 mask
         let mut state = LSTMState::new(
             state0.narrow(1, 0, h)?.contiguous()?,
@@ -377,6 +435,77 @@ mod tests {
                 checked += 1;
             }
             assert_eq!(checked, 6);
+        }
+    }
+
+    #[test]
+    fn a_constant_input_is_the_same_as_repeating_it_at_every_step() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (t, b, i, c, h) = (6, 5, 3, 4, 5);
+        let (fused_l, vm) = layer(&mut rng, i + c, h, LstmImpl::Auto);
+        let mut nn_l = fused_l.clone();
+        nn_l.imp = LstmImpl::CandleNn;
+        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+        let k = Var::from_tensor(&rand_tensor(&mut rng, &[b, c], 1.0)).unwrap();
+        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+        let lengths = [6, 2, 1, 4, 6];
+        let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        for output in [Output::All, Output::Last] {
+            // the reference: k concatenated to every step, through candle-nn's loop
+            let widened = Tensor::cat(
+                &[
+                    x.as_tensor(),
+                    &k.unsqueeze(0).unwrap().broadcast_as((t, b, c)).unwrap(),
+                ],
+                2,
+            )
+            .unwrap();
+            let reference = nn_l
+                .forward(&widened, &lengths, Some(&s0), output, true)
+                .unwrap();
+            let w = rand_tensor(&mut rng, reference.dims(), 1.0);
+            let g_ref = (&reference * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for l in [&fused_l, &nn_l] {
+                let y = l
+                    .forward_with_constant(&x, Some(&k), &lengths, Some(&s0), output, true)
+                    .unwrap();
+                let d = max_diff(&y, &reference);
+                assert!(d < 1e-5, "{:?} {output:?} forward differs by {d}", l.imp);
+                let g = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+                let mut checked = 0;
+                for v in vm.all_vars().iter().chain([&x, &k, &s0]) {
+                    let (a, r) = (g.get(v).unwrap(), g_ref.get(v).unwrap());
+                    let scale = r
+                        .abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap();
+                    let d = max_diff(a, r);
+                    assert!(
+                        d < 1e-4 * scale.max(1.0),
+                        "{:?} {output:?} gradient differs by {d} (scale {scale})",
+                        l.imp
+                    );
+                    checked += 1;
+                }
+                assert_eq!(checked, 7);
+            }
         }
     }
 

@@ -202,18 +202,29 @@ pub struct Contrastive {
 }
 
 /// CLIP's symmetric InfoNCE: row i of `a` should be closer (cosine) to row i of `b` than to any
-/// other row, and the other way round.
-pub fn info_nce(a: &Tensor, b: &Tensor, temperature: f64) -> Result<Tensor> {
+/// other row, and the other way round. Rows of `negatives` (hard negatives) join the
+/// candidates that each row of `a` must rank below its own row of `b`.
+pub fn info_nce(
+    a: &Tensor,
+    b: &Tensor,
+    negatives: Option<&Tensor>,
+    temperature: f64,
+) -> Result<Tensor> {
     let unit = |t: &Tensor| -> Result<Tensor> {
         let norm = (t.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
         Ok(t.broadcast_div(&norm)?)
     };
-    let logits = unit(a)?
-        .matmul(&unit(b)?.t()?)?
-        .affine(1.0 / temperature, 0.0)?;
+    let (a, b) = (unit(a)?, unit(b)?);
+    let logits = a.matmul(&b.t()?)?.affine(1.0 / temperature, 0.0)?;
     let n = a.dim(0)?;
     let target = Tensor::arange(0u32, n as u32, a.device())?;
-    let rows = candle_nn::loss::cross_entropy(&logits, &target)?;
+    let rows = match negatives {
+        Some(neg) => {
+            let hard = a.matmul(&unit(neg)?.t()?)?.affine(1.0 / temperature, 0.0)?;
+            candle_nn::loss::cross_entropy(&Tensor::cat(&[&logits, &hard], 1)?, &target)?
+        }
+        None => candle_nn::loss::cross_entropy(&logits, &target)?,
+    };
     let cols = candle_nn::loss::cross_entropy(&logits.t()?.contiguous()?, &target)?;
     Ok(((rows + cols)? * 0.5)?)
 }
@@ -485,7 +496,15 @@ impl SeqAe {
         if let (Some(c), Some(view)) = (contrastive, &batch.view) {
             let hidden = self.encode_hidden(&view.x, &view.lengths, view.pool.as_ref(), true)?;
             let (mu_view, _) = self.latent(&hidden, true)?;
-            let term = info_nce(&mu, &mu_view, c.temperature)?;
+            let mu_neg = match &batch.negatives {
+                Some(neg) => {
+                    let hidden =
+                        self.encode_hidden(&neg.x, &neg.lengths, neg.pool.as_ref(), true)?;
+                    Some(self.latent(&hidden, true)?.0)
+                }
+                None => None,
+            };
+            let term = info_nce(&mu, &mu_view, mu_neg.as_ref(), c.temperature)?;
             total = (total + term.affine(c.weight, 0.0)?)?;
             con = Some(term);
         }
@@ -506,11 +525,15 @@ impl SeqAe {
     ) -> Result<Tensor> {
         let (t1, b, _) = dec_in.dims3()?;
         let init = self.dec_init.forward(z)?.tanh()?;
-        let zs = z.unsqueeze(0)?.broadcast_as((t1, b, self.cfg.latent))?;
-        let x = Tensor::cat(&[dec_in, &zs], 2)?;
-        let hs = self
-            .dec
-            .forward(&x, lengths, Some(&init), Output::All, true)?;
+        // z joins every step's input
+        let hs = self.dec.forward_with_constant(
+            dec_in,
+            Some(z),
+            lengths,
+            Some(&init),
+            Output::All,
+            true,
+        )?;
         Ok(self
             .head
             .forward(&hs.reshape((t1 * b, self.cfg.dec_hidden))?)?)

@@ -579,7 +579,7 @@ fn info_nce_rewards_matching_rows() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let v: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
     let a = Tensor::from_vec(v, (6, 4), &Device::Cpu).unwrap();
-    let matched = info_nce(&a, &(&a * 2.0).unwrap(), 0.05)
+    let matched = info_nce(&a, &(&a * 2.0).unwrap(), None, 0.05)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
@@ -589,13 +589,35 @@ fn info_nce_rewards_matching_rows() {
         0,
     )
     .unwrap();
-    let wrong = info_nce(&a, &shifted, 0.05)
+    let wrong = info_nce(&a, &shifted, None, 0.05)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
     // cosine similarity: scaling a row changes nothing, so matched rows are near certain
     assert!(matched < 0.5, "matched {matched}");
     assert!(wrong > 3.0, "wrong {wrong}");
+}
+
+#[test]
+fn hard_negatives_cost_what_they_resemble() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let v: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let a = Tensor::from_vec(v, (6, 4), &Device::Cpu).unwrap();
+    let noise: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let noise = Tensor::from_vec(noise, (6, 4), &Device::Cpu).unwrap();
+    let term = |neg: Option<&Tensor>| {
+        info_nce(&a, &a, neg, 0.1)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let without = term(None);
+    // a negative opposite its row adds little (only where it resembles another row); one nearly
+    // equal to it about halves the odds of the rows (ln 2 / 2 over both directions)
+    let far = term(Some(&a.neg().unwrap()));
+    let near = term(Some(&(&a + (&noise * 0.05).unwrap()).unwrap()));
+    assert!(far >= without && far < without + 0.1, "{without} {far}");
+    assert!(near > without + 0.2, "{without} {near}");
 }
 
 /// The unweighted contrastive term of `model` on `drawings` and their views drawn from `seed`.

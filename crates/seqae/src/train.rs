@@ -86,6 +86,10 @@ pub struct TrainConfig {
     /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
     /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
     pub contrastive_zoom: f32,
+    /// Each contrastive view also gets a hard negative: the view without one more stroke,
+    /// chosen alike among its strokes ([`data::ViewDistortion::hard_negative`]), which the
+    /// drawing's latent must rank below its view. Costs a third encoder pass per step.
+    pub contrastive_hard_negatives: bool,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -124,6 +128,7 @@ impl Default for TrainConfig {
             contrastive_stroke_shift: 0.0,
             contrastive_stroke_scale: 0.0,
             contrastive_zoom: 0.0,
+            contrastive_hard_negatives: false,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -612,6 +617,7 @@ pub fn train(
                             stroke_shift: cfg.contrastive_stroke_shift,
                             stroke_scale: cfg.contrastive_stroke_scale,
                             zoom: cfg.contrastive_zoom,
+                            hard_negative: cfg.contrastive_hard_negatives,
                         },
                     ),
                     rng: &mut rng,

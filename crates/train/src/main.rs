@@ -63,6 +63,7 @@ struct TrainSection {
     contrastive_stroke_shift: f32,
     contrastive_stroke_scale: f32,
     contrastive_zoom: f32,
+    contrastive_hard_negatives: bool,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -113,6 +114,7 @@ impl Default for TrainSection {
             contrastive_stroke_shift: t.contrastive_stroke_shift,
             contrastive_stroke_scale: t.contrastive_stroke_scale,
             contrastive_zoom: t.contrastive_zoom,
+            contrastive_hard_negatives: t.contrastive_hard_negatives,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -166,6 +168,7 @@ impl TrainSection {
                 contrastive_stroke_shift: self.contrastive_stroke_shift,
                 contrastive_stroke_scale: self.contrastive_stroke_scale,
                 contrastive_zoom: self.contrastive_zoom,
+                contrastive_hard_negatives: self.contrastive_hard_negatives,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -333,6 +336,11 @@ struct Cli {
     /// in on what is left) [config: contrastive_zoom].
     #[arg(long)]
     contrastive_zoom: Option<f32>,
+    /// Give each contrastive view a hard negative, the view without one more stroke, which the
+    /// drawing must rank below its view: every stroke, a dot of a nose too, then tells
+    /// [config: contrastive_hard_negatives].
+    #[arg(long)]
+    contrastive_hard_negatives: Option<bool>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -375,7 +383,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
