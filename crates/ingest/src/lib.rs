@@ -176,8 +176,8 @@ pub fn word_from_file_name(path: &Path) -> String {
     stem.replace('_', " ")
 }
 
-/// Progress callbacks: drawings read so far.
-pub trait Progress {
+/// Progress callbacks: drawings read so far (from whichever thread writes).
+pub trait Progress: Sync {
     fn advance(&self, read: usize, written: usize);
 }
 
@@ -265,30 +265,51 @@ pub fn ingest(
                 });
                 let run_lines = (BATCH_LINES / rayon::current_num_threads() / 4).max(64);
                 let template = sink.writer.columns();
+                // each batch is parsed while the sink writes the one before it, so that the
+                // cores do not wait on the sink's serial part
+                let mut parsed: Vec<Chunk> = Vec::new();
                 for batch in rx {
-                    let batch = batch?;
-                    let chunks: Vec<Chunk> = batch
-                        .par_runs(run_lines)
-                        .map_init(LineParser::default, |parser, lines| {
-                            let mut chunk = file.chunk(template.empty());
-                            // a point takes at least 4 bytes of text (`1,` twice), 7 on
-                            // average in the simplified files
-                            let bytes: usize = lines.clone().map(|(_, l)| l.len()).sum();
-                            chunk.columns.reserve(lines.len(), bytes / 6);
-                            for (n, line) in lines {
-                                if !chunk.take(parser.parse(line, n, batch.path())) {
-                                    break;
-                                }
+                    let batch = match batch {
+                        Ok(batch) => batch,
+                        Err(e) => {
+                            // the records before a read error come first, as one by one
+                            if sink.take_all(std::mem::take(&mut parsed), progress)? {
+                                drop(reader);
+                                break 'files;
                             }
-                            chunk
-                        })
-                        .collect();
-                    for chunk in chunks {
-                        if sink.take(chunk, progress)? {
-                            drop(reader);
-                            break 'files;
+                            return Err(e.into());
                         }
+                    };
+                    let parse = || -> Vec<Chunk> {
+                        batch
+                            .par_runs(run_lines)
+                            .map_init(LineParser::default, |parser, lines| {
+                                let mut chunk = file.chunk(template.empty());
+                                // a point takes at least 4 bytes of text (`1,` twice), 7 on
+                                // average in the simplified files
+                                let bytes: usize = lines.clone().map(|(_, l)| l.len()).sum();
+                                chunk.columns.reserve(lines.len(), bytes / 6);
+                                for (n, line) in lines {
+                                    if !chunk.take(parser.parse(line, n, batch.path())) {
+                                        break;
+                                    }
+                                }
+                                chunk
+                            })
+                            .collect()
+                    };
+                    let previous = std::mem::take(&mut parsed);
+                    let (next, stop) =
+                        rayon::join(parse, || sink.take_all(previous, progress));
+                    if stop? {
+                        drop(reader);
+                        break 'files;
                     }
+                    parsed = next;
+                }
+                if sink.take_all(parsed, progress)? {
+                    drop(reader);
+                    break 'files;
                 }
                 reader.join().expect("reader thread does not panic");
             }
@@ -459,6 +480,16 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    /// [`Sink::take`] of each chunk in turn, up to the limit; returns true when it is reached.
+    fn take_all(&mut self, chunks: Vec<Chunk>, progress: &dyn Progress) -> Result<bool> {
+        for chunk in chunks {
+            if self.take(chunk, progress)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Counts a chunk's records in order and writes its rows, up to the limit; returns true
     /// when the limit is reached.
     fn take(&mut self, chunk: Chunk, progress: &dyn Progress) -> Result<bool> {
