@@ -299,8 +299,7 @@ pub fn ingest(
                             .collect()
                     };
                     let previous = std::mem::take(&mut parsed);
-                    let (next, stop) =
-                        rayon::join(parse, || sink.take_all(previous, progress));
+                    let (next, stop) = rayon::join(parse, || sink.take_all(previous, progress));
                     if stop? {
                         drop(reader);
                         break 'files;

@@ -1340,14 +1340,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn dropped_strokes_leave_the_others_in_place() {
-        // three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90)
-        let a = Stroke3 {
+    /// Three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90).
+    fn three_strokes() -> Stroke3 {
+        Stroke3 {
             dx: vec![10.0, 10.0, 30.0, -50.0, 10.0],
             dy: vec![10.0, 0.0, 40.0, 40.0, 0.0],
             pen: vec![0, 1, 1, 0, 1],
-        };
+        }
+    }
+
+    #[test]
+    fn dropped_strokes_leave_the_others_in_place() {
+        let a = three_strokes();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
@@ -1373,12 +1377,7 @@ mod tests {
 
     #[test]
     fn a_hard_negative_lacks_one_stroke_chosen_alike() {
-        // three strokes: (10,10)-(20,10) | (50,50) | (0,90)-(10,90)
-        let a = Stroke3 {
-            dx: vec![10.0, 10.0, 30.0, -50.0, 10.0],
-            dy: vec![10.0, 0.0, 40.0, 40.0, 0.0],
-            pen: vec![0, 1, 1, 0, 1],
-        };
+        let a = three_strokes();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let mut gone = std::collections::HashMap::new();
         let n = 900;

@@ -383,6 +383,34 @@ mod tests {
         (l, vm)
     }
 
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// Checks that `got` and `want` hold the same gradient for each of `vars`, within 1e-4 of
+    /// the larger of 1 and the gradient's own scale; returns how many were checked.
+    fn assert_same_gradients(
+        got: &candle_core::backprop::GradStore,
+        want: &candle_core::backprop::GradStore,
+        vars: &[&Var],
+        what: &str,
+    ) -> usize {
+        for v in vars {
+            let (a, b) = (got.get(v).unwrap(), want.get(v).unwrap());
+            let (d, scale) = (max_abs(&(a - b).unwrap()), max_abs(b));
+            assert!(
+                d < 1e-4 * scale.max(1.0),
+                "{what}: gradient differs by {d} (scale {scale})"
+            );
+        }
+        vars.len()
+    }
+
     #[test]
     fn fused_matches_candle_nn_forward_and_gradients() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -398,42 +426,14 @@ mod tests {
                 .forward(&x, &lengths, Some(&s0), output, true)
                 .unwrap();
             let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
-            let diff = (&ya - &yb)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs(&(&ya - &yb).unwrap());
             assert!(diff < 1e-5, "{output:?} forward differs by {diff}");
             let w = rand_tensor(&mut rng, ya.dims(), 1.0);
             let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
             let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
-            let mut checked = 0;
-            for v in vm.all_vars().iter().chain([&x, &s0]) {
-                let (a, b) = (ga.get(v).unwrap(), gb.get(v).unwrap());
-                let d = (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
-                let scale = b
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
-                assert!(
-                    d < 1e-4 * scale.max(1.0),
-                    "{output:?} gradient differs by {d} (scale {scale})"
-                );
-                checked += 1;
-            }
+            let all = vm.all_vars();
+            let vars: Vec<&Var> = all.iter().chain([&x, &s0]).collect();
+            let checked = assert_same_gradients(&ga, &gb, &vars, &format!("{output:?}"));
             assert_eq!(checked, 6);
         }
     }
@@ -449,16 +449,6 @@ mod tests {
         let k = Var::from_tensor(&rand_tensor(&mut rng, &[b, c], 1.0)).unwrap();
         let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
         let lengths = [6, 2, 1, 4, 6];
-        let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         for output in [Output::All, Output::Last] {
             // the reference: k concatenated to every step, through candle-nn's loop
             let widened = Tensor::cat(
@@ -483,28 +473,13 @@ mod tests {
                 let y = l
                     .forward_with_constant(&x, Some(&k), &lengths, Some(&s0), output, true)
                     .unwrap();
-                let d = max_diff(&y, &reference);
-                assert!(d < 1e-5, "{:?} {output:?} forward differs by {d}", l.imp);
+                let what = format!("{:?} {output:?}", l.imp);
+                let d = max_abs(&(&y - &reference).unwrap());
+                assert!(d < 1e-5, "{what}: forward differs by {d}");
                 let g = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
-                let mut checked = 0;
-                for v in vm.all_vars().iter().chain([&x, &k, &s0]) {
-                    let (a, r) = (g.get(v).unwrap(), g_ref.get(v).unwrap());
-                    let scale = r
-                        .abs()
-                        .unwrap()
-                        .max_all()
-                        .unwrap()
-                        .to_scalar::<f32>()
-                        .unwrap();
-                    let d = max_diff(a, r);
-                    assert!(
-                        d < 1e-4 * scale.max(1.0),
-                        "{:?} {output:?} gradient differs by {d} (scale {scale})",
-                        l.imp
-                    );
-                    checked += 1;
-                }
-                assert_eq!(checked, 7);
+                let all = vm.all_vars();
+                let vars: Vec<&Var> = all.iter().chain([&x, &k, &s0]).collect();
+                assert_eq!(assert_same_gradients(&g, &g_ref, &vars, &what), 7);
             }
         }
     }
