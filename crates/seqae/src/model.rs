@@ -434,6 +434,12 @@ impl SeqAe {
         })
     }
 
+    /// The latent's mean of each drawing of an encoder input (the VAE's mu; no sampling).
+    fn mu_of(&self, input: &data::EncoderInput, grad: bool) -> Result<Tensor> {
+        let hidden = self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), grad)?;
+        Ok(self.latent(&hidden, grad)?.0)
+    }
+
     /// (mu or z, log-sigma for the VAE).
     fn latent(&self, hidden: &Tensor, grad: bool) -> Result<(Tensor, Option<Tensor>)> {
         if let (Some(mu), Some(ls)) = (&self.to_mu, &self.to_logsigma) {
@@ -494,16 +500,12 @@ impl SeqAe {
         };
         let mut con = None;
         if let (Some(c), Some(view)) = (contrastive, &batch.view) {
-            let hidden = self.encode_hidden(&view.x, &view.lengths, view.pool.as_ref(), true)?;
-            let (mu_view, _) = self.latent(&hidden, true)?;
-            let mu_neg = match &batch.negatives {
-                Some(neg) => {
-                    let hidden =
-                        self.encode_hidden(&neg.x, &neg.lengths, neg.pool.as_ref(), true)?;
-                    Some(self.latent(&hidden, true)?.0)
-                }
-                None => None,
-            };
+            let mu_view = self.mu_of(view, true)?;
+            let mu_neg = batch
+                .negatives
+                .as_ref()
+                .map(|neg| self.mu_of(neg, true))
+                .transpose()?;
             let term = info_nce(&mu, &mu_view, mu_neg.as_ref(), c.temperature)?;
             total = (total + term.affine(c.weight, 0.0)?)?;
             con = Some(term);
@@ -607,9 +609,7 @@ impl SeqAe {
             let ds: Vec<&Stroke3> = chunk.iter().map(|&i| items[i].0.as_ref()).collect();
             let frames: Vec<data::Frame> = chunk.iter().map(|&i| items[i].1).collect();
             let input = data::encoder_input_in(&ds, &frames, self.scale, &self.cfg, &self.device)?;
-            let hidden =
-                self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), false)?;
-            let (mu, _) = self.latent(&hidden, false)?;
+            let mu = self.mu_of(&input, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
                 out[i] = z;
             }
