@@ -8,7 +8,7 @@ OUT=target/bench
 mkdir -p "$OUT"
 N=${BENCH_DRAWINGS:-200000}
 
-echo "== ingest: simplified ndjson, $N drawings and 10x that"
+echo "== ingest: simplified ndjson, $N drawings, 10x and 20x that"
 small=$OUT/faces_${N}.ndjson
 big=$OUT/faces_${N}x10.ndjson
 [ -s "$small" ] || "$BIN/ingest" synth --count "$N" --seed 42 -o "$small" >/dev/null
@@ -17,16 +17,19 @@ if [ ! -s "$big" ]; then
   for i in $(seq 0 9); do sed "s/\"key_id\":\"synth-42-/\"key_id\":\"synth-42-r$i-/" "$small"; done > "$big.tmp"
   mv "$big.tmp" "$big"
 fi
+# ingest_run LABEL DRAWINGS INPUT...: the inputs go into one table
 ingest_run() {
-  local input=$1 n=$2
-  local mb; mb=$(du -m "$input" | cut -f1)
-  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN/ingest" --config /dev/null -o "$OUT/bench.parquet" "$input" >/dev/null
+  local label=$1 n=$2; shift 2
+  local mb; mb=$(du -cm "$@" | tail -1 | cut -f1)
+  /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN/ingest" --config /dev/null -o "$OUT/bench.parquet" "$@" >/dev/null
   read -r secs kb < "$OUT/time.txt"
-  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v f="$(basename "$input")" \
+  awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v f="$label" \
     'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", f, n, mb, s, n/s, mb/s, kb/1024 }'
 }
-ingest_run "$small" "$N"
-ingest_run "$big" $((N * 10))
+ingest_run "$(basename "$small")" "$N" "$small"
+ingest_run "$(basename "$big")" $((N * 10)) "$big"
+# the big file twice: peak memory must stay where it was at ten times the drawings
+ingest_run "$(basename "$big") twice" $((N * 20)) "$big" "$big"
 py=$(scripts/python-env.sh || true)
 if [ -n "$py" ]; then
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$py" scripts/bench_ingest_baseline.py "$small" "$OUT/baseline.parquet"

@@ -80,6 +80,8 @@ struct IngestArgs {
 
 fn main() -> Result<()> {
     stage::init();
+    // a stream of any length: memory must not creep with it
+    stage::alloc::bounded_memory();
     let cli = Cli::parse();
     if let Some(Command::Synth(a)) = cli.command {
         let t = Instant::now();

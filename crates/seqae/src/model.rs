@@ -96,6 +96,10 @@ pub struct ModelConfig {
     /// points (see `data::pool_weights`): a nose of three points then weighs as much as an eye
     /// of thirty
     pub encoder_stroke_weights: bool,
+    /// with the `mean` and `grid` pools, each direction also hands the latent the largest value
+    /// of each output over the drawing's points: whether something was drawn at all, however
+    /// few its points (a tap of a nose among the rings of the eyes), which a mean dilutes
+    pub encoder_max: bool,
     /// the encoder also reads the pen's position in the drawing's box (see `data`)
     pub encoder_positions: bool,
     /// the decoder also reads where its pen is, relative to the drawing's first point (see
@@ -127,6 +131,7 @@ impl Default for ModelConfig {
             encoder_pool: Pool::Last,
             encoder_grid: 3,
             encoder_stroke_weights: false,
+            encoder_max: false,
             encoder_positions: false,
             decoder_positions: false,
             canonical_order: false,
@@ -150,6 +155,9 @@ impl ModelConfig {
         if self.encoder_pool == Pool::Grid && !(1..=16).contains(&self.encoder_grid) {
             return bad("encoder_grid must be from 1 to 16");
         }
+        if self.encoder_max && self.encoder_pool == Pool::Last {
+            return bad("encoder_max needs encoder_pool mean or grid");
+        }
         if self.head == Head::Mdn && self.mixtures == 0 {
             return bad("mixtures must be at least 1 for the mdn head");
         }
@@ -163,6 +171,12 @@ impl ModelConfig {
         } else {
             std::borrow::Cow::Borrowed(d)
         }
+    }
+
+    /// How many summaries of `enc_hidden` each direction hands to the latent layer: the pool's
+    /// slots, and one more with `encoder_max`.
+    pub fn summaries(&self) -> usize {
+        self.encoder_pool.slots(self.encoder_grid) + usize::from(self.encoder_max)
     }
 
     fn out_dim(&self) -> usize {
@@ -316,9 +330,7 @@ impl SeqAe {
         } else {
             None
         };
-        let enc_out = cfg.enc_hidden
-            * if cfg.bidirectional { 2 } else { 1 }
-            * cfg.encoder_pool.slots(cfg.encoder_grid);
+        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 } * cfg.summaries();
         let (to_latent, to_mu, to_logsigma) = if cfg.vae {
             (
                 None,
@@ -410,6 +422,17 @@ impl SeqAe {
         pool: Option<&Tensor>,
         grad: bool,
     ) -> Result<Tensor> {
+        // LSTM outputs lie in (-1, 1): 4 below them keeps the padded steps out of the max
+        let pad = if self.cfg.encoder_max {
+            let t = x.dim(0)?;
+            let bias: Vec<f32> = lengths
+                .iter()
+                .flat_map(|&n| (0..t).map(move |s| if s < n { 0.0 } else { -4.0 }))
+                .collect();
+            Some(Tensor::from_vec(bias, (lengths.len(), t, 1), x.device())?)
+        } else {
+            None
+        };
         let run = |lstm: &Lstm, x: &Tensor, w: Option<&Tensor>| -> Result<Tensor> {
             Ok(match w {
                 None => lstm.forward(x, lengths, None, Output::Last, grad)?,
@@ -418,7 +441,14 @@ impl SeqAe {
                     let hs = lstm.forward(x, lengths, None, Output::All, grad)?;
                     let hs = hs.transpose(0, 1)?.contiguous()?;
                     let w = w.permute((1, 2, 0))?.contiguous()?;
-                    w.matmul(&hs)?.flatten_from(1)?
+                    let pooled = w.matmul(&hs)?.flatten_from(1)?;
+                    match &pad {
+                        None => pooled,
+                        Some(pad) => {
+                            let max = hs.broadcast_add(pad)?.max(1)?;
+                            Tensor::cat(&[&pooled, &max], 1)?
+                        }
+                    }
                 }
             })
         };

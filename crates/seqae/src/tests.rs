@@ -57,6 +57,7 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         },
         encoder_grid: 2,
         encoder_stroke_weights: bidirectional,
+        encoder_max: false,
         encoder_positions: bidirectional,
         decoder_positions: bidirectional,
         canonical_order: bidirectional,
@@ -521,54 +522,73 @@ fn schedules_follow_sketch_rnn() {
 #[test]
 fn grid_pool_weighs_each_direction_by_its_own_points() {
     // the backward LSTM reads the drawing reversed: its summary must be its outputs, put back
-    // in the drawing's order, weighed by the same per-point weights as the forward one's
-    let cfg = tiny(Head::Mdn, false, true);
-    let model = SeqAe::new(&cfg, 3.0, 5, LstmImpl::Auto, &Device::Cpu).unwrap();
-    let data = shapes(3, 4);
-    let refs: Vec<&Stroke3> = data.iter().collect();
-    let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();
-    let (x, lengths, pool) = (input.x, input.lengths, input.pool.unwrap());
-    let got = model
-        .encode_hidden(&x, &lengths, Some(&pool), false)
-        .unwrap()
-        .to_vec2::<f32>()
-        .unwrap();
-    let h = cfg.enc_hidden;
-    let k = cfg.encoder_pool.slots(cfg.encoder_grid);
-    let (fwd, bwd) = model.encoder_lstms();
-    for (r, d) in data.iter().enumerate() {
-        // this drawing alone, so no padding is involved
-        let one = data::encoder_input(&[d], 3.0, &cfg, &Device::Cpu).unwrap();
-        let (x1, l1) = (one.x, one.lengths);
-        let w = data::pool_weights(&[d], &cfg, &Device::Cpu)
+    // in the drawing's order, weighed by the same per-point weights as the forward one's; with
+    // encoder_max, each direction's summaries end with its outputs' largest values over the
+    // drawing's own points (the batch pads the shorter drawings: their padding must not count)
+    for encoder_max in [false, true] {
+        let cfg = ModelConfig {
+            encoder_max,
+            ..tiny(Head::Mdn, false, true)
+        };
+        let model = SeqAe::new(&cfg, 3.0, 5, LstmImpl::Auto, &Device::Cpu).unwrap();
+        let data = shapes(3, 4);
+        let refs: Vec<&Stroke3> = data.iter().collect();
+        let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();
+        let (x, lengths, pool) = (input.x, input.lengths, input.pool.unwrap());
+        let got = model
+            .encode_hidden(&x, &lengths, Some(&pool), false)
             .unwrap()
-            .unwrap()
-            .to_vec3::<f32>()
+            .to_vec2::<f32>()
             .unwrap();
-        let out_f = fwd
-            .forward(&x1, &l1, None, Output::All, false)
-            .unwrap()
-            .to_vec3::<f32>()
-            .unwrap();
-        let out_b = bwd
-            .forward(
-                &reverse_within(&x1, &l1).unwrap(),
-                &l1,
-                None,
-                Output::All,
-                false,
-            )
-            .unwrap()
-            .to_vec3::<f32>()
-            .unwrap();
-        let n = d.len();
-        for slot in 0..k {
-            for j in 0..h {
-                let f: f32 = (0..n).map(|s| w[s][0][slot] * out_f[s][0][j]).sum();
-                let b: f32 = (0..n).map(|s| w[s][0][slot] * out_b[n - 1 - s][0][j]).sum();
-                let (gf, gb) = (got[r][slot * h + j], got[r][k * h + slot * h + j]);
-                assert!((f - gf).abs() < 1e-5, "forward slot {slot}: {f} vs {gf}");
-                assert!((b - gb).abs() < 1e-5, "backward slot {slot}: {b} vs {gb}");
+        let h = cfg.enc_hidden;
+        let k = cfg.encoder_pool.slots(cfg.encoder_grid);
+        let per_direction = cfg.summaries() * h;
+        assert_eq!(got[0].len(), 2 * per_direction);
+        let (fwd, bwd) = model.encoder_lstms();
+        for (r, d) in data.iter().enumerate() {
+            // this drawing alone, so no padding is involved
+            let one = data::encoder_input(&[d], 3.0, &cfg, &Device::Cpu).unwrap();
+            let (x1, l1) = (one.x, one.lengths);
+            let w = data::pool_weights(&[d], &cfg, &Device::Cpu)
+                .unwrap()
+                .unwrap()
+                .to_vec3::<f32>()
+                .unwrap();
+            let out_f = fwd
+                .forward(&x1, &l1, None, Output::All, false)
+                .unwrap()
+                .to_vec3::<f32>()
+                .unwrap();
+            let out_b = bwd
+                .forward(
+                    &reverse_within(&x1, &l1).unwrap(),
+                    &l1,
+                    None,
+                    Output::All,
+                    false,
+                )
+                .unwrap()
+                .to_vec3::<f32>()
+                .unwrap();
+            let n = d.len();
+            for slot in 0..k {
+                for j in 0..h {
+                    let f: f32 = (0..n).map(|s| w[s][0][slot] * out_f[s][0][j]).sum();
+                    let b: f32 = (0..n).map(|s| w[s][0][slot] * out_b[n - 1 - s][0][j]).sum();
+                    let (gf, gb) = (got[r][slot * h + j], got[r][per_direction + slot * h + j]);
+                    assert!((f - gf).abs() < 1e-5, "forward slot {slot}: {f} vs {gf}");
+                    assert!((b - gb).abs() < 1e-5, "backward slot {slot}: {b} vs {gb}");
+                }
+            }
+            if encoder_max {
+                let max = |out: &[Vec<Vec<f32>>], j: usize| {
+                    out.iter().map(|step| step[0][j]).fold(f32::MIN, f32::max)
+                };
+                for j in 0..h {
+                    let (gf, gb) = (got[r][k * h + j], got[r][per_direction + k * h + j]);
+                    assert!((max(&out_f, j) - gf).abs() < 1e-5, "forward max {j}");
+                    assert!((max(&out_b, j) - gb).abs() < 1e-5, "backward max {j}");
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
-use drawing::Stroke3;
+use drawing::{Part, Stroke3};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,13 @@ pub struct TrainConfig {
     /// chosen alike among its strokes ([`data::ViewDistortion::hard_negative`]), which the
     /// drawing's latent must rank below its view. Costs a third encoder pass per step.
     pub contrastive_hard_negatives: bool,
+    /// Chance that a training example is one part of its drawing instead of the whole
+    /// ([`drawing::Stroke3::parts`]: inside, outline or outside, chosen alike among those it
+    /// has), in the part's own box, as `embed` encodes the part vectors. The encoder then
+    /// learns those vectors as drawings of their own, and the contrastive term tells each
+    /// face's inside from the other faces' insides, where only the eyes, the nose and the
+    /// mouth can tell them apart, not the outline or the hair.
+    pub part_examples: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -129,6 +136,7 @@ impl Default for TrainConfig {
             contrastive_stroke_scale: 0.0,
             contrastive_zoom: 0.0,
             contrastive_hard_negatives: false,
+            part_examples: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -197,6 +205,7 @@ impl TrainConfig {
         for (k, v) in [
             ("contrastive_zoom", self.contrastive_zoom),
             ("recon_stroke_balance", self.recon_stroke_balance),
+            ("part_examples", self.part_examples),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{k} must be in [0, 1], not {v}"));
@@ -392,6 +401,34 @@ impl Adam {
 
 /// Per-step randomness (augmentation, VAE noise) comes from its own stream, so it does not
 /// depend on what ran before: resuming at a step reproduces it.
+/// A prepared drawing's parts that can stand as training examples of their own: each of
+/// inside, outline and outside that it has, with at least two points.
+fn parts_of(d: &Stroke3) -> Vec<Stroke3> {
+    let Some(cut) = d.parts() else {
+        return Vec::new();
+    };
+    [Part::Inside, Part::Outline, Part::Outside]
+        .into_iter()
+        .filter_map(|p| cut.get(p).cloned())
+        .filter(|p| p.len() >= 2 && p.len() < d.len())
+        .collect()
+}
+
+/// The example a drawing gives this step: with chance `share` one of its parts, chosen alike,
+/// else the drawing itself (always, when it has no parts).
+fn pick_example<'a>(
+    d: &'a Stroke3,
+    parts: &'a [Stroke3],
+    share: f32,
+    rng: &mut dyn rand::Rng,
+) -> &'a Stroke3 {
+    if parts.is_empty() || !rand::RngExt::random_bool(rng, share as f64) {
+        d
+    } else {
+        &parts[rand::RngExt::random_range(rng, 0..parts.len())]
+    }
+}
+
 fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     r.set_stream(step.wrapping_add(1));
@@ -472,6 +509,11 @@ pub fn train(
     let train_set = prepared(data.train, model_cfg, cfg.max_seq_len);
     let valid_set = prepared(data.valid, model_cfg, cfg.max_seq_len);
     let train: Vec<&Stroke3> = train_set.iter().map(|d| d.as_ref()).collect();
+    let train_parts: Vec<Vec<Stroke3>> = if cfg.part_examples > 0.0 {
+        train.iter().map(|d| parts_of(d)).collect()
+    } else {
+        Vec::new()
+    };
     let valid: Vec<&Stroke3> = valid_set.iter().map(|d| d.as_ref()).collect();
     let dropped = data.train.len() - train.len();
     if train.is_empty() {
@@ -597,7 +639,15 @@ pub fn train(
                 break 'epochs;
             }
             let idx = &batches[st.batch_in_epoch];
-            let ds: Vec<&Stroke3> = idx.iter().map(|&i| train[i]).collect();
+            let ds: Vec<&Stroke3> = if train_parts.is_empty() {
+                idx.iter().map(|&i| train[i]).collect()
+            } else {
+                // a stream of its own, so the other draws of a step stay as they were
+                let mut r = step_rng(cfg.seed ^ 0x9a27_0000_0000, st.step);
+                idx.iter()
+                    .map(|&i| pick_example(train[i], &train_parts[i], cfg.part_examples, &mut r))
+                    .collect()
+            };
             let mut rng = step_rng(cfg.seed, st.step);
             let batch = data::make_batch(
                 &ds,
@@ -735,4 +785,57 @@ pub fn train(
 fn recent_train_loss(log: &[LogRow]) -> Option<f32> {
     let tail = &log[log.len().saturating_sub(50)..];
     (!tail.is_empty()).then(|| tail.iter().map(|r| r.train_loss).sum::<f32>() / tail.len() as f32)
+}
+
+#[cfg(test)]
+mod part_example_tests {
+    use super::*;
+    use drawing::Stroke;
+
+    /// A triangle outline, a mouth inside it and a mark outside it.
+    fn face() -> Stroke3 {
+        Stroke3::from_strokes(&[
+            Stroke::new(vec![0.0, 100.0, 50.0, 0.0], vec![0.0, 0.0, 100.0, 0.0]),
+            Stroke::new(vec![5.0, 10.0, 8.0], vec![90.0, 95.0, 99.0]),
+            Stroke::new(vec![40.0, 50.0, 60.0], vec![30.0, 35.0, 30.0]),
+        ])
+    }
+
+    #[test]
+    fn the_parts_are_those_embed_encodes() {
+        let d = face();
+        let parts = parts_of(&d);
+        let want: Vec<Stroke3> = [Part::Inside, Part::Outline, Part::Outside]
+            .into_iter()
+            .map(|p| d.part(p).unwrap())
+            .collect();
+        assert_eq!(parts, want);
+        // a drawing of one stroke is its own outline: no part to stand in for it
+        let alone = Stroke3::from_strokes(&[Stroke::new(vec![0.0, 9.0], vec![0.0, 9.0])]);
+        assert!(parts_of(&alone).is_empty());
+    }
+
+    #[test]
+    fn parts_stand_in_for_their_drawing_as_often_as_asked() {
+        let d = face();
+        let parts = parts_of(&d);
+        let mut rng = step_rng(3, 0);
+        let which = |e: &Stroke3| parts.iter().position(|p| std::ptr::eq(p, e));
+        for _ in 0..100 {
+            assert!(std::ptr::eq(pick_example(&d, &parts, 0.0, &mut rng), &d));
+            assert!(std::ptr::eq(pick_example(&d, &[], 1.0, &mut rng), &d));
+        }
+        let mut seen = [0usize; 3];
+        for _ in 0..600 {
+            seen[which(pick_example(&d, &parts, 1.0, &mut rng)).unwrap()] += 1;
+        }
+        assert!(
+            seen.iter().all(|&n| n > 150),
+            "each part chosen alike: {seen:?}"
+        );
+        let replaced = (0..1000)
+            .filter(|_| which(pick_example(&d, &parts, 0.3, &mut rng)).is_some())
+            .count();
+        assert!((240..360).contains(&replaced), "{replaced} of 1000 at 0.3");
+    }
 }

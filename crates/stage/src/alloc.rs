@@ -23,7 +23,7 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 /// which is where it counted). `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still wins.
 pub fn configure() {
     // SAFETY: sets plain integer options; mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    set_purge_delay(-1);
     if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
     }
@@ -39,14 +39,38 @@ pub fn configure() {
     }
 }
 
+/// Hand freed pages back to the OS once they have stayed unused for `ms` milliseconds (-1:
+/// never), unless `MIMALLOC_PURGE_DELAY` in the environment says otherwise.
+fn set_purge_delay(ms: i64) {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc reads options atomically.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms as _) };
+    }
+}
+
+/// For a stage that streams an input of any size (ingest): freed pages go back to the OS after
+/// 100 ms unused. Never purging, the pages that fragmentation leaves behind pile up: ingest's
+/// memory crept from 110 to 175 MB over 2M drawings, where with this it stays at 75-100 MB. A
+/// batch reuses its pages within milliseconds, so they are still kept from one to the next,
+/// and the time is the same (measured alternately on 200k faces).
+pub fn bounded_memory() {
+    set_purge_delay(100);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_options_are_the_ones_we_set() {
         super::configure();
         // SAFETY: reads a plain integer option.
-        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        assert_eq!(v, -1);
+        let delay = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(delay(), -1);
+            super::bounded_memory();
+            assert_eq!(delay(), 100);
+            super::configure();
+            assert_eq!(delay(), -1);
+        }
         // its neighbours keep their defaults: the index is not off by one
         let numa = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY + 1) };
         assert_ne!(numa, -1);

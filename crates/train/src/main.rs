@@ -34,6 +34,7 @@ struct TrainSection {
     encoder_pool: Pool,
     encoder_grid: usize,
     encoder_stroke_weights: bool,
+    encoder_max: bool,
     encoder_positions: bool,
     decoder_positions: bool,
     canonical_order: bool,
@@ -64,6 +65,7 @@ struct TrainSection {
     contrastive_stroke_scale: f32,
     contrastive_zoom: f32,
     contrastive_hard_negatives: bool,
+    part_examples: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -85,6 +87,7 @@ impl Default for TrainSection {
             encoder_pool: m.encoder_pool,
             encoder_grid: m.encoder_grid,
             encoder_stroke_weights: m.encoder_stroke_weights,
+            encoder_max: m.encoder_max,
             encoder_positions: m.encoder_positions,
             decoder_positions: m.decoder_positions,
             canonical_order: m.canonical_order,
@@ -115,6 +118,7 @@ impl Default for TrainSection {
             contrastive_stroke_scale: t.contrastive_stroke_scale,
             contrastive_zoom: t.contrastive_zoom,
             contrastive_hard_negatives: t.contrastive_hard_negatives,
+            part_examples: t.part_examples,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -137,6 +141,7 @@ impl TrainSection {
                 encoder_pool: self.encoder_pool,
                 encoder_grid: self.encoder_grid,
                 encoder_stroke_weights: self.encoder_stroke_weights,
+                encoder_max: self.encoder_max,
                 encoder_positions: self.encoder_positions,
                 decoder_positions: self.decoder_positions,
                 canonical_order: self.canonical_order,
@@ -169,6 +174,7 @@ impl TrainSection {
                 contrastive_stroke_scale: self.contrastive_stroke_scale,
                 contrastive_zoom: self.contrastive_zoom,
                 contrastive_hard_negatives: self.contrastive_hard_negatives,
+                part_examples: self.part_examples,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -230,6 +236,11 @@ struct Cli {
     /// [config: encoder_stroke_weights].
     #[arg(long)]
     encoder_stroke_weights: Option<bool>,
+    /// With the `mean` and `grid` pools, each direction also hands the latent the largest value
+    /// of each of its outputs over the drawing's points: whether something was drawn, however
+    /// few its points, which a mean dilutes [config: encoder_max].
+    #[arg(long)]
+    encoder_max: Option<bool>,
     /// The encoder also reads the pen's position after each point, in the drawing's box scaled
     /// to a longest side of 1 [config: encoder_positions].
     #[arg(long)]
@@ -341,6 +352,11 @@ struct Cli {
     /// [config: contrastive_hard_negatives].
     #[arg(long)]
     contrastive_hard_negatives: Option<bool>,
+    /// Chance (0 to 1) that a training example is one part of its drawing (inside, outline or
+    /// outside, chosen alike) instead of the whole, in the part's own box as `embed` encodes
+    /// the part vectors [config: part_examples].
+    #[arg(long)]
+    part_examples: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -381,9 +397,9 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_max, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, part_examples, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
