@@ -20,7 +20,8 @@ fi
 # ingest_run LABEL DRAWINGS INPUT...: the inputs go into one table
 ingest_run() {
   local label=$1 n=$2; shift 2
-  local mb; mb=$(du -cm "$@" | tail -1 | cut -f1)
+  local bytes=0 f; for f in "$@"; do bytes=$((bytes + $(stat -c %s "$f"))); done
+  local mb=$((bytes / 1048576))
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN/ingest" --config /dev/null -o "$OUT/bench.parquet" "$@" >/dev/null
   read -r secs kb < "$OUT/time.txt"
   awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v f="$label" \

@@ -422,7 +422,8 @@ impl SeqAe {
         pool: Option<&Tensor>,
         grad: bool,
     ) -> Result<Tensor> {
-        // LSTM outputs lie in (-1, 1): 4 below them keeps the padded steps out of the max
+        // LSTM outputs lie in (-1, 1): 4 below them keeps the padded steps out of the max (the
+        // CPU kernel holds each row's last state there, which would do; candle-nn's loop need not)
         let pad = if self.cfg.encoder_max {
             let t = x.dim(0)?;
             let bias: Vec<f32> = lengths

@@ -49,10 +49,12 @@ fn set_purge_delay(ms: i64) {
 }
 
 /// For a stage that streams an input of any size (ingest): freed pages go back to the OS after
-/// 100 ms unused. Never purging, the pages that fragmentation leaves behind pile up: ingest's
-/// memory crept from 110 to 175 MB over 2M drawings, where with this it stays at 75-100 MB. A
-/// batch reuses its pages within milliseconds, so they are still kept from one to the next,
-/// and the time is the same (measured alternately on 200k faces).
+/// 100 ms unused. Never purging, the pages that fragmentation leaves behind pile up, and
+/// ingest's peak grew with its input: 132-152 MB for 200k faces, 189-190 MB for 2M, 190-232 MB
+/// for 4M. With this: 110-117, 135-139 and 132-138 MB. A batch reuses its pages within
+/// milliseconds, so most are still kept from one to the next; the rest cost kernel time (4M
+/// faces: 11.7-12.3 s against 10.5-10.9 s, alternated; a delay of 250 ms cost half as much and
+/// let the peak reach 155 MB).
 pub fn bounded_memory() {
     set_purge_delay(100);
 }
