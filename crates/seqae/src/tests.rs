@@ -833,3 +833,23 @@ fn the_network_sees_drawings_as_its_config_says() {
         "the ring starts elsewhere"
     );
 }
+
+#[test]
+fn encoder_max_needs_a_pool_over_the_points() {
+    let base = tiny(Head::Mdn, false, true);
+    for (pool, ok) in [(Pool::Last, false), (Pool::Mean, true), (Pool::Grid, true)] {
+        let cfg = ModelConfig {
+            encoder_max: true,
+            encoder_pool: pool,
+            ..base.clone()
+        };
+        assert_eq!(cfg.validate().is_ok(), ok, "{pool:?}");
+        // one more summary of enc_hidden per direction in the latent layer's input
+        if ok {
+            let m = SeqAe::new(&cfg, 3.0, 1, LstmImpl::Auto, &Device::Cpu).unwrap();
+            let w = m.varmap().data().lock().unwrap()["encoder.to_latent.weight"].clone();
+            let k = pool.slots(cfg.encoder_grid) + 1;
+            assert_eq!(w.dims(), &[cfg.latent, 2 * k * cfg.enc_hidden]);
+        }
+    }
+}
