@@ -422,18 +422,6 @@ impl SeqAe {
         pool: Option<&Tensor>,
         grad: bool,
     ) -> Result<Tensor> {
-        // LSTM outputs lie in (-1, 1): 4 below them keeps the padded steps out of the max (the
-        // CPU kernel holds each row's last state there, which would do; candle-nn's loop need not)
-        let pad = if self.cfg.encoder_max {
-            let t = x.dim(0)?;
-            let bias: Vec<f32> = lengths
-                .iter()
-                .flat_map(|&n| (0..t).map(move |s| if s < n { 0.0 } else { -4.0 }))
-                .collect();
-            Some(Tensor::from_vec(bias, (lengths.len(), t, 1), x.device())?)
-        } else {
-            None
-        };
         let run = |lstm: &Lstm, x: &Tensor, w: Option<&Tensor>| -> Result<Tensor> {
             Ok(match w {
                 None => lstm.forward(x, lengths, None, Output::Last, grad)?,
@@ -443,12 +431,12 @@ impl SeqAe {
                     let hs = hs.transpose(0, 1)?.contiguous()?;
                     let w = w.permute((1, 2, 0))?.contiguous()?;
                     let pooled = w.matmul(&hs)?.flatten_from(1)?;
-                    match &pad {
-                        None => pooled,
-                        Some(pad) => {
-                            let max = hs.broadcast_add(pad)?.max(1)?;
-                            Tensor::cat(&[&pooled, &max], 1)?
-                        }
+                    if self.cfg.encoder_max {
+                        // padded steps hold each row's last state (both LSTM implementations),
+                        // so the max over all steps is the max over the drawing's own points
+                        Tensor::cat(&[&pooled, &hs.max(1)?], 1)?
+                    } else {
+                        pooled
                     }
                 }
             })

@@ -524,13 +524,18 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
     // the backward LSTM reads the drawing reversed: its summary must be its outputs, put back
     // in the drawing's order, weighed by the same per-point weights as the forward one's; with
     // encoder_max, each direction's summaries end with its outputs' largest values over the
-    // drawing's own points (the batch pads the shorter drawings: their padding must not count)
-    for encoder_max in [false, true] {
+    // drawing's own points (the batch pads the shorter drawings: their padding must not count,
+    // whichever LSTM runs them)
+    for (encoder_max, imp) in [
+        (false, LstmImpl::Auto),
+        (true, LstmImpl::Auto),
+        (true, LstmImpl::CandleNn),
+    ] {
         let cfg = ModelConfig {
             encoder_max,
             ..tiny(Head::Mdn, false, true)
         };
-        let model = SeqAe::new(&cfg, 3.0, 5, LstmImpl::Auto, &Device::Cpu).unwrap();
+        let model = SeqAe::new(&cfg, 3.0, 5, imp, &Device::Cpu).unwrap();
         let data = shapes(3, 4);
         let refs: Vec<&Stroke3> = data.iter().collect();
         let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();

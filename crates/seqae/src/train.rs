@@ -399,8 +399,6 @@ impl Adam {
     }
 }
 
-/// Per-step randomness (augmentation, VAE noise) comes from its own stream, so it does not
-/// depend on what ran before: resuming at a step reproduces it.
 /// A prepared drawing's parts that can stand as training examples of their own: each of
 /// inside, outline and outside that it has, with at least two points.
 fn parts_of(d: &Stroke3) -> Vec<Stroke3> {
@@ -429,6 +427,8 @@ fn pick_example<'a>(
     }
 }
 
+/// Per-step randomness (augmentation, VAE noise) comes from its own stream, so it does not
+/// depend on what ran before: resuming at a step reproduces it.
 fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     r.set_stream(step.wrapping_add(1));

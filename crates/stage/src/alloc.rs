@@ -22,9 +22,9 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 /// first arena is already reserved when `main` starts; the setting applies to the later ones,
 /// which is where it counted). `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still wins.
 pub fn configure() {
-    // SAFETY: sets plain integer options; mimalloc reads options atomically.
     set_purge_delay(-1);
     if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc reads options atomically.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
     }
     // Transparent huge pages off for the process: a huge page is zeroed whole (2 MiB) on the
