@@ -218,6 +218,14 @@ pub fn accuracy(neigh: &FoldNeighbours, classes: &[u32]) -> Option<f64> {
     Some(correct as f64 / classes.len() as f64)
 }
 
+/// [`accuracy`] averaged over several fold assignments' neighbour lists (repeated k-fold
+/// cross-validation); `None` when there are none, or when any one is `None`.
+pub fn mean_accuracy(neighs: &[FoldNeighbours], classes: &[u32]) -> Option<f64> {
+    let each: Option<Vec<f64>> = neighs.iter().map(|n| accuracy(n, classes)).collect();
+    each.filter(|a| !a.is_empty())
+        .map(|a| a.iter().sum::<f64>() / a.len() as f64)
+}
+
 /// Cross-validated kNN accuracy of `classes` in the space `x` (`n × dim`): `None` when there
 /// are too few points for the folds.
 pub fn knn_accuracy(
@@ -284,6 +292,31 @@ mod tests {
         assert_eq!(nb.of(3), &[2, 0]);
         assert_eq!(fold_neighbours(&x, 1, &[0, 0, 0, 0], 3).k, 0);
         assert_eq!(knn_accuracy(&x, 1, &[0, 0, 1, 1], 3, 1, 0), None);
+    }
+
+    #[test]
+    fn repeated_folds_average_their_accuracies() {
+        // two noisy classes on a line: each fold assignment scores differently
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let classes: Vec<u32> = (0..200).map(|i| (i % 2) as u32).collect();
+        let x: Vec<f32> = classes
+            .iter()
+            .map(|&c| c as f32 + rand::RngExt::random_range(&mut rng, -1.0..1.0))
+            .collect();
+        let neighs: Vec<FoldNeighbours> = (0..4)
+            .map(|seed| fold_neighbours(&x, 1, &assign_folds(200, 5, seed), 5))
+            .collect();
+        let each: Vec<f64> = (0..4)
+            .map(|seed| knn_accuracy(&x, 1, &classes, 5, 5, seed).unwrap())
+            .collect();
+        assert!(each.iter().any(|&a| a != each[0]), "{each:?}");
+        let mean = mean_accuracy(&neighs, &classes).unwrap();
+        assert!((mean - each.iter().sum::<f64>() / 4.0).abs() < 1e-12);
+        assert_eq!(mean_accuracy(&neighs[..1], &classes), Some(each[0]));
+        assert_eq!(mean_accuracy(&[], &classes), None);
+        // one assignment that cannot score makes the mean unknown
+        let none = fold_neighbours(&x, 1, &vec![0; 200], 5);
+        assert_eq!(mean_accuracy(&[neighs[0].clone(), none], &classes), None);
     }
 
     #[test]

@@ -42,6 +42,10 @@ struct Args {
     /// Folds of the kNN cross-validation [config: folds].
     #[arg(long)]
     folds: Option<usize>,
+    /// Fold assignments the kNN accuracy is averaged over (seeds seed, seed + 1, ...)
+    /// [config: repeats].
+    #[arg(long)]
+    repeats: Option<usize>,
     /// kNN scores at most this many drawings per label, a deterministic sample above it; the
     /// baseline's PCA is fitted on at most this many [config: max_points].
     #[arg(long)]
@@ -65,7 +69,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: EvaluateConfig = config.section("evaluate")?;
-    override_from_flags!(cfg, args; knn_k, folds, max_points, seed, raster_size, baseline,
+    override_from_flags!(cfg, args; knn_k, folds, repeats, max_points, seed, raster_size, baseline,
         chamfer_step);
     let (cluster, ignored) = evaluate::cluster_params(&config)?;
     if !ignored.is_empty() {
