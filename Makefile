@@ -16,7 +16,7 @@ SYNTH_COUNT ?= $(or $(call toml_key,synth,count),10000)
 SYNTH_SEED ?= $(or $(call toml_key,synth,seed),1)
 # a second synthetic set from a seed the model never trains on, for `evaluate`
 HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
-HELDOUT_COUNT ?= 2000
+HELDOUT_COUNT ?= $(or $(call toml_key,synth,heldout_count),10000)
 CLUSTER_FLAGS ?=
 
 # PROFILE=debug builds faster and runs slower (the end-to-end test uses it)
@@ -24,9 +24,10 @@ PROFILE ?= release
 BIN := target/$(PROFILE)
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),,--profile $(PROFILE))
 STAGES := ingest train embed cluster plot evaluate
-SYNTH := $(WORK)/data/synth_faces_seed$(SYNTH_SEED).ndjson
+# the count is in the names, so that a new count makes new files
+SYNTH := $(WORK)/data/synth_faces_seed$(SYNTH_SEED)_n$(SYNTH_COUNT).ndjson
 INPUTS ?= $(SYNTH)
-HELDOUT := $(WORK)/data/synth_faces_seed$(HELDOUT_SEED).ndjson
+HELDOUT := $(WORK)/data/synth_faces_seed$(HELDOUT_SEED)_n$(HELDOUT_COUNT).ndjson
 
 DRAWINGS := $(WORK)/drawings.parquet
 MODEL := $(WORK)/run/model.safetensors
@@ -52,8 +53,10 @@ $(addprefix $(BIN)/,$(STAGES)) &: FORCE
 	$(CARGO) build $(CARGO_PROFILE) $(addprefix --bin ,$(STAGES))
 
 data: $(SYNTH)
-$(WORK)/data/synth_faces_seed%.ndjson: | $(BIN)/ingest
-	$(BIN)/ingest synth --count $(if $(filter $(HELDOUT_SEED),$*),$(HELDOUT_COUNT),$(SYNTH_COUNT)) --seed $* -o $@
+$(SYNTH): | $(BIN)/ingest
+	$(BIN)/ingest synth --count $(SYNTH_COUNT) --seed $(SYNTH_SEED) -o $@
+$(HELDOUT): | $(BIN)/ingest
+	$(BIN)/ingest synth --count $(HELDOUT_COUNT) --seed $(HELDOUT_SEED) -o $@
 
 ingest: $(DRAWINGS)
 $(DRAWINGS): $(INPUTS) $(CONFIG) $(BIN)/ingest

@@ -14,24 +14,26 @@ name=$1; shift
 BIN=${BIN:-target/release}
 CONFIG=${CONFIG:-pipeline.toml}
 COUNT=${SYNTH_COUNT:-10000}
+HELDOUT_COUNT=${HELDOUT_COUNT:-10000}
 EXP=target/experiments
 data=$EXP/data
 mkdir -p "$data"
-for s in 1:$COUNT 1001:2000; do
-  seed=${s%%:*} n=${s##*:}
-  if [ ! -s "$data/faces_$seed.parquet" ]; then
-    "$BIN/ingest" synth --count "$n" --seed "$seed" -o "$data/faces_$seed.ndjson" >/dev/null
-    "$BIN/ingest" --config "$CONFIG" -o "$data/faces_$seed.parquet" "$data/faces_$seed.ndjson" >/dev/null
+train=$data/faces_1_n$COUNT.parquet heldout=$data/faces_1001_n$HELDOUT_COUNT.parquet
+for s in 1:$COUNT 1001:$HELDOUT_COUNT; do
+  seed=${s%%:*} n=${s##*:} f=$data/faces_${s%%:*}_n${s##*:}
+  if [ ! -s "$f.parquet" ]; then
+    "$BIN/ingest" synth --count "$n" --seed "$seed" -o "$f.ndjson" >/dev/null
+    "$BIN/ingest" --config "$CONFIG" -o "$f.parquet" "$f.ndjson" >/dev/null
   fi
 done
 out=$EXP/$name
 mkdir -p "$out"
 printf '%q ' "$@" > "$out/flags.txt"
 start=$(date +%s)
-"$BIN/train" --config "$CONFIG" --overwrite -o "$out/run" "$@" "$data/faces_1.parquet" 2>&1 | tail -1
+"$BIN/train" --config "$CONFIG" --overwrite -o "$out/run" "$@" "$train" 2>&1 | tail -1
 train_s=$(( $(date +%s) - start ))
-"$BIN/embed" --config "$CONFIG" --model "$out/run" --interpolations 0 -o "$out/embeddings.parquet" "$data/faces_1001.parquet" 2>&1 | tail -1
+"$BIN/embed" --config "$CONFIG" --model "$out/run" --interpolations 0 -o "$out/embeddings.parquet" "$heldout" 2>&1 | tail -1
 "$BIN/cluster" --config "$CONFIG" -o "$out/clusters.parquet" "$out/embeddings.parquet" 2>&1 | tail -1
-"$BIN/evaluate" --config "$CONFIG" -o "$out/evaluation.json" "$data/faces_1001.parquet" \
+"$BIN/evaluate" --config "$CONFIG" -o "$out/evaluation.json" "$heldout" \
   "$out/embeddings.parquet" "$out/clusters.parquet" "$out/reconstructions.parquet" 2>&1 | tail -12
 echo "$name: train ${train_s}s; flags: $*"
