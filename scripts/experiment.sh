@@ -18,14 +18,17 @@ HELDOUT_COUNT=${HELDOUT_COUNT:-10000}
 EXP=target/experiments
 data=$EXP/data
 mkdir -p "$data"
-train=$data/faces_1_n$COUNT.parquet heldout=$data/faces_1001_n$HELDOUT_COUNT.parquet
-for s in 1:$COUNT 1001:$HELDOUT_COUNT; do
-  seed=${s%%:*} n=${s##*:} f=$data/faces_${s%%:*}_n${s##*:}
+# faces SEED COUNT: prints the path of that synthetic set's table, made on first use
+faces() {
+  local f=$data/faces_$1_n$2
   if [ ! -s "$f.parquet" ]; then
-    "$BIN/ingest" synth --count "$n" --seed "$seed" -o "$f.ndjson" >/dev/null
-    "$BIN/ingest" --config "$CONFIG" -o "$f.parquet" "$f.ndjson" >/dev/null
+    "$BIN/ingest" synth --count "$2" --seed "$1" -o "$f.ndjson" >/dev/null || return 1
+    "$BIN/ingest" --config "$CONFIG" -o "$f.parquet" "$f.ndjson" >/dev/null || return 1
   fi
-done
+  echo "$f.parquet"
+}
+train=$(faces 1 "$COUNT")
+heldout=$(faces 1001 "$HELDOUT_COUNT")
 out=$EXP/$name
 mkdir -p "$out"
 printf '%q ' "$@" > "$out/flags.txt"
