@@ -468,13 +468,19 @@ pub fn rdp(x: &[f32], y: &[f32], epsilon: f32) -> Stroke {
 /// ink), scaled into the unit box with a margin, lines drawn with unit-width antialias-free
 /// DDA. Used as the pixel baseline and by tests.
 pub fn rasterise(drawing: &Stroke3, size: usize) -> Vec<f32> {
+    rasterise_unit(&drawing.to_unit_strokes(), size)
+}
+
+/// Rasterises strokes already placed in the unit box `[0,1]²` as [`rasterise`] does (ink
+/// outside the box is clipped): for callers that choose the box themselves.
+pub fn rasterise_unit(strokes: &[Stroke], size: usize) -> Vec<f32> {
     let mut img = vec![0f32; size * size];
     if size == 0 {
         return img;
     }
     let margin = 1.0f32;
     let scale = (size as f32 - 1.0 - 2.0 * margin).max(0.0);
-    for s in drawing.to_unit_strokes() {
+    for s in strokes {
         let pts: Vec<(f32, f32)> = s
             .points()
             .map(|(x, y)| (margin + x * scale, margin + y * scale))

@@ -86,6 +86,8 @@ pub struct Batch {
     pub mask_pen: Tensor,
     /// `[T, B, K]`: the encoder's pooling weights ([`pool_weights`])
     pub pool: Option<Tensor>,
+    /// `[B, S·S]`: each drawing as a picture, for the encoder's raster branch ([`rasters`])
+    pub raster: Option<Tensor>,
     /// a second view of each drawing for the contrastive term ([`contrastive_view`])
     pub view: Option<EncoderInput>,
     /// hard negatives for the contrastive term: views that lack one more stroke
@@ -93,13 +95,14 @@ pub struct Batch {
     pub negatives: Option<EncoderInput>,
 }
 
-/// What the encoder reads of a batch: `[T, B, width]` rows, each drawing's length and
-/// `[T, B, K]` pooling weights.
+/// What the encoder reads of a batch: `[T, B, width]` rows, each drawing's length,
+/// `[T, B, K]` pooling weights and, with a raster branch, `[B, S·S]` pictures.
 #[derive(Debug)]
 pub struct EncoderInput {
     pub x: Tensor,
     pub lengths: Vec<usize>,
     pub pool: Option<Tensor>,
+    pub raster: Option<Tensor>,
 }
 
 impl Batch {
@@ -128,6 +131,10 @@ pub struct Augment<'a> {
     pub decoder_input_dropout: f32,
     /// also build a second, distorted view of each drawing for the contrastive term
     pub contrastive_view: Option<ViewDistortion>,
+    /// Chance that a drawing's picture, and apart from it its view's, is blanked for the
+    /// encoder's raster branch (`encoder_raster`): the LSTMs must then tell the drawing by
+    /// themselves, so the picture does not leave them idle on what it shows at a glance.
+    pub raster_dropout: f32,
     pub rng: &'a mut dyn Rng,
 }
 
@@ -601,7 +608,92 @@ pub(crate) fn encoder_input_in(
         x: Tensor::from_vec(x, (t, b, width), device)?,
         lengths: drawings.iter().map(|d| d.len()).collect(),
         pool: pool_weights_in(drawings, frames, cfg, device)?,
+        raster: rasters(drawings, frames, cfg, device)?,
     })
+}
+
+/// Each drawing as an `S × S` picture of its lines (`S` = `encoder_raster`), in its frame's
+/// box scaled to the square of its longest side and centred, as the encoder's positions are;
+/// `[B, S·S]`, or None without a raster branch.
+pub fn rasters(
+    drawings: &[&Stroke3],
+    frames: &[Frame],
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let side = cfg.encoder_raster;
+    if side == 0 {
+        return Ok(None);
+    }
+    let mut pixels = Vec::with_capacity(drawings.len() * side * side);
+    for (d, frame) in drawings.iter().zip(frames) {
+        pixels.extend(raster_in(d, *frame, side));
+    }
+    Ok(Some(Tensor::from_vec(
+        pixels,
+        (drawings.len(), side * side),
+        device,
+    )?))
+}
+
+/// `pictures` `[B, S·S]` with the rows where `blank` is true set to 0 (all kept where `blank`
+/// is empty).
+fn blank_rows(pictures: Option<Tensor>, blank: &[bool]) -> Result<Option<Tensor>> {
+    match pictures {
+        Some(p) if blank.iter().any(|&b| b) => {
+            let keep: Vec<f32> = blank.iter().map(|&b| f32::from(u8::from(!b))).collect();
+            let keep = Tensor::from_vec(keep, (blank.len(), 1), p.device())?;
+            Ok(Some(p.broadcast_mul(&keep)?))
+        }
+        p => Ok(p),
+    }
+}
+
+/// One drawing's picture for [`rasters`].
+fn raster_in(d: &Stroke3, frame: Frame, side: usize) -> Vec<f32> {
+    let Frame { lo, hi } = frame;
+    let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    let inv = if extent > 0.0 { 1.0 / extent } else { 0.0 };
+    let mid = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
+    let unit: Vec<drawing::Stroke> = d
+        .to_strokes()
+        .into_iter()
+        .map(|s| drawing::Stroke {
+            x: s.x.iter().map(|v| (v - mid[0]) * inv + 0.5).collect(),
+            y: s.y.iter().map(|v| (v - mid[1]) * inv + 0.5).collect(),
+        })
+        .collect();
+    soften(&drawing::rasterise_unit(&unit, side), side)
+}
+
+/// A `side × side` picture blurred by the 3 × 3 binomial kernel (1 2 1 by 1 2 1) and scaled
+/// so its darkest pixel is 1: a line drawn a pixel off then still overlaps the one it should
+/// match, where one-pixel lines would share no ink at all.
+fn soften(img: &[f32], side: usize) -> Vec<f32> {
+    const K: [f32; 3] = [0.25, 0.5, 0.25];
+    let blur = |src: &[f32], dx: usize, dy: usize| -> Vec<f32> {
+        let mut out = vec![0f32; src.len()];
+        for y in 0..side {
+            for x in 0..side {
+                let mut v = 0.0;
+                for (k, w) in K.iter().enumerate() {
+                    let (sx, sy) = (x + k * dx, y + k * dy);
+                    // (k = 1 is the pixel itself; 0 and 2 its neighbours, clipped at the edge)
+                    if sx >= dx && sy >= dy && sx - dx < side && sy - dy < side {
+                        v += w * src[(sy - dy) * side + sx - dx];
+                    }
+                }
+                out[y * side + x] = v;
+            }
+        }
+        out
+    };
+    let mut out = blur(&blur(img, 1, 0), 0, 1);
+    let max = out.iter().copied().fold(0f32, f32::max);
+    if max > 0.0 {
+        out.iter_mut().for_each(|v| *v /= max);
+    }
+    out
 }
 
 /// Fills `factors` with random x and y scalings of up to `amount` either way (none at 0).
@@ -656,6 +748,10 @@ pub fn make_batch(
         scaled.iter().collect()
     };
     let mut stroke_balance = 0.0;
+    // which drawings' and views' pictures are blanked (drawn only with a raster branch and a
+    // dropout, so that runs without either draw the same numbers as before)
+    let mut blank_raster: Vec<bool> = Vec::new();
+    let mut blank_view_raster: Vec<bool> = Vec::new();
     if let Some(aug) = augment {
         stroke_balance = aug.stroke_balance;
         if let Some(distortion) = aug.contrastive_view {
@@ -682,6 +778,13 @@ pub fn make_batch(
         let p = aug.decoder_input_dropout;
         if p > 0.0 {
             blank = (0..t * b).map(|_| aug.rng.random_bool(p as f64)).collect();
+        }
+        let p = aug.raster_dropout.clamp(0.0, 1.0) as f64;
+        if cfg.encoder_raster > 0 && p > 0.0 {
+            blank_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
+            if views.is_some() {
+                blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
+            }
         }
     }
     let width = encoder_width(positions);
@@ -735,8 +838,16 @@ pub fn make_batch(
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
         pool: pool_weights(&drawings, cfg, device)?,
+        raster: {
+            let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
+            blank_rows(rasters(&drawings, &frames, cfg, device)?, &blank_raster)?
+        },
         view: views
-            .map(|v| framed_encoder_input(&v, scale, cfg, device))
+            .map(|v| -> Result<EncoderInput> {
+                let mut input = framed_encoder_input(&v, scale, cfg, device)?;
+                input.raster = blank_rows(input.raster, &blank_view_raster)?;
+                Ok(input)
+            })
             .transpose()?,
         negatives: negatives
             .filter(|n| !n.is_empty())
@@ -882,6 +993,7 @@ mod tests {
                 stroke_balance: 0.0,
                 decoder_input_dropout: 0.0,
                 contrastive_view: None,
+                raster_dropout: 0.0,
                 rng: &mut rng,
             };
             make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap()
@@ -944,6 +1056,7 @@ mod tests {
                     jitter: 0.01,
                     ..ViewDistortion::default()
                 }),
+                raster_dropout: 0.0,
                 rng: &mut rng,
             };
             let b = make_batch(&[&a], 5.0, &cfg, Some(aug), &Device::Cpu).unwrap();
@@ -1050,6 +1163,7 @@ mod tests {
                 stroke_balance,
                 decoder_input_dropout: 0.0,
                 contrastive_view: None,
+                raster_dropout: 0.0,
                 rng: &mut rng,
             });
             let b = make_batch(&[&a], 1.0, &ModelConfig::default(), aug, &Device::Cpu).unwrap();
@@ -1310,6 +1424,27 @@ mod tests {
     }
 
     #[test]
+    fn a_softened_picture_spreads_each_pixel_binomially() {
+        let side = 5;
+        let mut img = vec![0f32; side * side];
+        img[2 * side + 2] = 1.0; // the centre
+        img[4] = 1.0; // the top right corner: its blur is clipped at the edges
+        let soft = soften(&img, side);
+        let at = |x: usize, y: usize| soft[y * side + x];
+        assert_eq!(
+            (at(2, 2), at(1, 2), at(2, 3), at(1, 1)),
+            (1.0, 0.5, 0.5, 0.25)
+        );
+        assert_eq!((at(4, 0), at(3, 0), at(4, 1)), (1.0, 0.5, 0.5));
+        assert_eq!((at(0, 0), at(0, 4), at(3, 3)), (0.0, 0.0, 0.25));
+        assert_eq!(
+            soften(&vec![0.0; 9], 3),
+            vec![0.0; 9],
+            "a blank picture stays blank"
+        );
+    }
+
+    #[test]
     fn dropping_by_ink_spares_short_strokes() {
         // a big square (ink 300) and a short stroke (ink 20) inside it
         let a = Stroke3 {
@@ -1433,6 +1568,7 @@ mod tests {
                 stroke_balance: 0.0,
                 decoder_input_dropout: 0.0,
                 contrastive_view: Some(view),
+                raster_dropout: 0.0,
                 rng: &mut rng,
             }),
             &Device::Cpu,

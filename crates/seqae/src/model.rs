@@ -102,6 +102,13 @@ pub struct ModelConfig {
     pub encoder_max: bool,
     /// the encoder also reads the pen's position in the drawing's box (see `data`)
     pub encoder_positions: bool,
+    /// side in pixels of a picture of the drawing (in the same box as the positions) that the
+    /// encoder also reads, through one dense layer of `encoder_raster_width` units beside the
+    /// LSTMs' summaries (0: none): the silhouette of a shape at a glance, which an LSTM must
+    /// otherwise piece together from its moves
+    pub encoder_raster: usize,
+    /// units of the raster branch's dense layer
+    pub encoder_raster_width: usize,
     /// the decoder also reads where its pen is, relative to the drawing's first point (see
     /// `data::decoder_width`): it can then tell when a loop has closed and where a part goes,
     /// instead of integrating its own offsets
@@ -133,6 +140,8 @@ impl Default for ModelConfig {
             encoder_stroke_weights: false,
             encoder_max: false,
             encoder_positions: false,
+            encoder_raster: 0,
+            encoder_raster_width: 256,
             decoder_positions: false,
             canonical_order: false,
             canonical_loop_start: false,
@@ -154,6 +163,12 @@ impl ModelConfig {
         }
         if self.encoder_pool == Pool::Grid && !(1..=16).contains(&self.encoder_grid) {
             return bad("encoder_grid must be from 1 to 16");
+        }
+        if self.encoder_raster != 0 && !(4..=64).contains(&self.encoder_raster) {
+            return bad("encoder_raster must be 0 (off) or from 4 to 64 pixels");
+        }
+        if self.encoder_raster != 0 && self.encoder_raster_width == 0 {
+            return bad("encoder_raster_width must be at least 1 with encoder_raster");
         }
         if self.encoder_max && self.encoder_pool == Pool::Last {
             return bad("encoder_max needs encoder_pool mean or grid");
@@ -251,6 +266,8 @@ pub struct SeqAe {
     device: Device,
     enc_f: Lstm,
     enc_b: Option<Lstm>,
+    /// the raster branch's dense layer (`encoder_raster`)
+    raster: Option<Linear>,
     to_latent: Option<Linear>,
     to_mu: Option<Linear>,
     to_logsigma: Option<Linear>,
@@ -330,7 +347,17 @@ impl SeqAe {
         } else {
             None
         };
-        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 } * cfg.summaries();
+        let raster = if cfg.encoder_raster > 0 {
+            Some(linear(
+                enc.pp("raster"),
+                cfg.encoder_raster * cfg.encoder_raster,
+                cfg.encoder_raster_width,
+            )?)
+        } else {
+            None
+        };
+        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 } * cfg.summaries()
+            + raster.as_ref().map_or(0, |_| cfg.encoder_raster_width);
         let (to_latent, to_mu, to_logsigma) = if cfg.vae {
             (
                 None,
@@ -356,6 +383,7 @@ impl SeqAe {
             device: device.clone(),
             enc_f,
             enc_b,
+            raster,
             to_latent,
             to_mu,
             to_logsigma,
@@ -453,9 +481,38 @@ impl SeqAe {
         })
     }
 
+    /// What the latent layer reads: [`Self::encode_hidden`]'s summaries, then the raster
+    /// branch's features of `raster` when the model has one.
+    fn summary(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        pool: Option<&Tensor>,
+        raster: Option<&Tensor>,
+        grad: bool,
+    ) -> Result<Tensor> {
+        let hidden = self.encode_hidden(x, lengths, pool, grad)?;
+        match (&self.raster, raster) {
+            (None, _) => Ok(hidden),
+            (Some(layer), Some(r)) => {
+                let features = detach_linear(layer, grad).forward(r)?.tanh()?;
+                Ok(Tensor::cat(&[&hidden, &features], 1)?)
+            }
+            (Some(_), None) => Err(Error::Config(
+                "the model reads rasters (encoder_raster) but none were made".into(),
+            )),
+        }
+    }
+
     /// The latent's mean of each drawing of an encoder input (the VAE's mu; no sampling).
     fn mu_of(&self, input: &data::EncoderInput, grad: bool) -> Result<Tensor> {
-        let hidden = self.encode_hidden(&input.x, &input.lengths, input.pool.as_ref(), grad)?;
+        let hidden = self.summary(
+            &input.x,
+            &input.lengths,
+            input.pool.as_ref(),
+            input.raster.as_ref(),
+            grad,
+        )?;
         Ok(self.latent(&hidden, grad)?.0)
     }
 
@@ -484,7 +541,13 @@ impl SeqAe {
         kl_min: f64,
         contrastive: Option<Contrastive>,
     ) -> Result<Losses> {
-        let hidden = self.encode_hidden(&batch.enc_x, &batch.lengths, batch.pool.as_ref(), true)?;
+        let hidden = self.summary(
+            &batch.enc_x,
+            &batch.lengths,
+            batch.pool.as_ref(),
+            batch.raster.as_ref(),
+            true,
+        )?;
         let (mu, logsigma) = self.latent(&hidden, true)?;
         let (z, kl) = match &logsigma {
             None => (mu.clone(), None),

@@ -48,8 +48,8 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         dec_hidden: 24,
         latent: 8,
         bidirectional,
-        // the bidirectional tiny models also cover the grid pool, stroke weights and the
-        // position inputs
+        // the bidirectional tiny models also cover the grid pool, stroke weights, the
+        // position inputs and the raster branch
         encoder_pool: if bidirectional {
             Pool::Grid
         } else {
@@ -59,6 +59,8 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         encoder_stroke_weights: bidirectional,
         encoder_max: false,
         encoder_positions: bidirectional,
+        encoder_raster: if bidirectional { 8 } else { 0 },
+        encoder_raster_width: 6,
         decoder_positions: bidirectional,
         canonical_order: bidirectional,
         canonical_loop_start: false,
@@ -660,6 +662,7 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
             zoom: 0.5,
             ..data::ViewDistortion::default()
         }),
+        raster_dropout: 0.0,
         rng: &mut rng,
     };
     let b = data::make_batch(
@@ -854,7 +857,104 @@ fn encoder_max_needs_a_pool_over_the_points() {
             let m = SeqAe::new(&cfg, 3.0, 1, LstmImpl::Auto, &Device::Cpu).unwrap();
             let w = m.varmap().data().lock().unwrap()["encoder.to_latent.weight"].clone();
             let k = pool.slots(cfg.encoder_grid) + 1;
-            assert_eq!(w.dims(), &[cfg.latent, 2 * k * cfg.enc_hidden]);
+            // (and the picture branch's units after them)
+            let picture = cfg.encoder_raster_width * usize::from(cfg.encoder_raster > 0);
+            assert_eq!(w.dims(), &[cfg.latent, 2 * k * cfg.enc_hidden + picture]);
         }
+    }
+}
+
+#[test]
+fn the_raster_branch_reads_the_picture_in_the_positions_box() {
+    // (a picture large enough that lines leave most of it blank)
+    let cfg = ModelConfig {
+        encoder_raster: 24,
+        ..tiny(Head::Mdn, false, true)
+    };
+    let side = cfg.encoder_raster;
+    let data = shapes(2, 4);
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();
+    let pictures = input.raster.unwrap().to_vec2::<f32>().unwrap();
+    for (d, pixels) in data.iter().zip(&pictures) {
+        // the drawing fills the picture's box, centred, whatever its size and place: every
+        // point is inked, and most of the picture is not
+        assert_eq!(pixels.len(), side * side);
+        let (lo, hi) = d
+            .to_strokes()
+            .iter()
+            .flat_map(|s| s.points().collect::<Vec<_>>())
+            .fold(([f32::MAX; 2], [f32::MIN; 2]), |(lo, hi), (x, y)| {
+                ([lo[0].min(x), lo[1].min(y)], [hi[0].max(x), hi[1].max(y)])
+            });
+        let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+        let pixel = |v: f32, k: usize| {
+            let u = (v - (lo[k] + hi[k]) / 2.0) / extent + 0.5;
+            (1.0 + u * (side as f32 - 3.0)).round() as usize
+        };
+        for s in d.to_strokes() {
+            for (x, y) in s.points() {
+                let v = pixels[pixel(y, 1) * side + pixel(x, 0)];
+                assert!(v >= 0.2, "a point of the drawing is not inked: {v}");
+            }
+        }
+        let blank = pixels.iter().filter(|&&v| v == 0.0).count();
+        assert!(blank > side * side / 3, "{blank} blank pixels");
+        let moved = Stroke3 {
+            dx: d
+                .dx
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i == 0 { v + 50.0 } else { v * 3.0 })
+                .collect(),
+            dy: d
+                .dy
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i == 0 { v - 20.0 } else { v * 3.0 })
+                .collect(),
+            pen: d.pen.clone(),
+        };
+        let again = data::encoder_input(&[&moved], 3.0, &cfg, &Device::Cpu).unwrap();
+        let again = again.raster.unwrap().to_vec2::<f32>().unwrap();
+        // (up to a few pixels where a line passes a pixel's edge)
+        let differ = again[0]
+            .iter()
+            .zip(pixels)
+            .filter(|(a, b)| (*a - *b).abs() > 0.3)
+            .count();
+        assert!(differ <= 3, "moved and scaled, {differ} pixels differ");
+    }
+    // the latent layer reads the branch's features after the LSTMs' summaries, and the
+    // latent depends on the picture
+    let m = SeqAe::new(&cfg, 3.0, 1, LstmImpl::Auto, &Device::Cpu).unwrap();
+    let vars = m.varmap().data().lock().unwrap().clone();
+    assert_eq!(
+        vars["encoder.raster.weight"].dims(),
+        &[cfg.encoder_raster_width, side * side]
+    );
+    let lstm_out = 2 * cfg.summaries() * cfg.enc_hidden;
+    assert_eq!(
+        vars["encoder.to_latent.weight"].dims(),
+        &[cfg.latent, lstm_out + cfg.encoder_raster_width]
+    );
+    let z = m.encode(&refs, 8).unwrap();
+    vars["encoder.raster.weight"]
+        .set(&vars["encoder.raster.weight"].zeros_like().unwrap())
+        .unwrap();
+    let blind = m.encode(&refs, 8).unwrap();
+    let moved = z[0]
+        .iter()
+        .zip(&blind[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(moved > 1e-4, "the picture moves the latent ({moved})");
+    // a model without the branch and a bad side are told apart
+    for (side, ok) in [(0, true), (3, false), (4, true), (64, true), (65, false)] {
+        let c = ModelConfig {
+            encoder_raster: side,
+            ..cfg.clone()
+        };
+        assert_eq!(c.validate().is_ok(), ok, "side {side}");
     }
 }

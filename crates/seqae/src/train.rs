@@ -97,6 +97,10 @@ pub struct TrainConfig {
     /// face's inside from the other faces' insides, where only the eyes, the nose and the
     /// mouth can tell them apart, not the outline or the hair.
     pub part_examples: f32,
+    /// Chance that a drawing's picture, or its view's, is blanked for the encoder's raster
+    /// branch (`encoder_raster`), so that the LSTMs learn to tell drawings apart by themselves
+    /// as well (see [`data::Augment::raster_dropout`]).
+    pub raster_dropout: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,
     pub kl_weight_start: f64,
@@ -137,6 +141,7 @@ impl Default for TrainConfig {
             contrastive_zoom: 0.0,
             contrastive_hard_negatives: false,
             part_examples: 0.0,
+            raster_dropout: 0.0,
             kl_weight: 0.5,
             kl_weight_start: 0.01,
             kl_decay: 0.99995,
@@ -206,6 +211,7 @@ impl TrainConfig {
             ("contrastive_zoom", self.contrastive_zoom),
             ("recon_stroke_balance", self.recon_stroke_balance),
             ("part_examples", self.part_examples),
+            ("raster_dropout", self.raster_dropout),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{k} must be in [0, 1], not {v}"));
@@ -670,6 +676,7 @@ pub fn train(
                             hard_negative: cfg.contrastive_hard_negatives,
                         },
                     ),
+                    raster_dropout: cfg.raster_dropout,
                     rng: &mut rng,
                 }),
                 model.device(),

@@ -36,6 +36,8 @@ struct TrainSection {
     encoder_stroke_weights: bool,
     encoder_max: bool,
     encoder_positions: bool,
+    encoder_raster: usize,
+    encoder_raster_width: usize,
     decoder_positions: bool,
     canonical_order: bool,
     canonical_loop_start: bool,
@@ -66,6 +68,7 @@ struct TrainSection {
     contrastive_zoom: f32,
     contrastive_hard_negatives: bool,
     part_examples: f32,
+    raster_dropout: f32,
     kl_weight: f64,
     kl_weight_start: f64,
     kl_decay: f64,
@@ -89,6 +92,8 @@ impl Default for TrainSection {
             encoder_stroke_weights: m.encoder_stroke_weights,
             encoder_max: m.encoder_max,
             encoder_positions: m.encoder_positions,
+            encoder_raster: m.encoder_raster,
+            encoder_raster_width: m.encoder_raster_width,
             decoder_positions: m.decoder_positions,
             canonical_order: m.canonical_order,
             canonical_loop_start: m.canonical_loop_start,
@@ -119,6 +124,7 @@ impl Default for TrainSection {
             contrastive_zoom: t.contrastive_zoom,
             contrastive_hard_negatives: t.contrastive_hard_negatives,
             part_examples: t.part_examples,
+            raster_dropout: t.raster_dropout,
             kl_weight: t.kl_weight,
             kl_weight_start: t.kl_weight_start,
             kl_decay: t.kl_decay,
@@ -143,6 +149,8 @@ impl TrainSection {
                 encoder_stroke_weights: self.encoder_stroke_weights,
                 encoder_max: self.encoder_max,
                 encoder_positions: self.encoder_positions,
+                encoder_raster: self.encoder_raster,
+                encoder_raster_width: self.encoder_raster_width,
                 decoder_positions: self.decoder_positions,
                 canonical_order: self.canonical_order,
                 canonical_loop_start: self.canonical_loop_start,
@@ -175,6 +183,7 @@ impl TrainSection {
                 contrastive_zoom: self.contrastive_zoom,
                 contrastive_hard_negatives: self.contrastive_hard_negatives,
                 part_examples: self.part_examples,
+                raster_dropout: self.raster_dropout,
                 kl_weight: self.kl_weight,
                 kl_weight_start: self.kl_weight_start,
                 kl_decay: self.kl_decay,
@@ -245,6 +254,13 @@ struct Cli {
     /// to a longest side of 1 [config: encoder_positions].
     #[arg(long)]
     encoder_positions: Option<bool>,
+    /// Side in pixels of a picture of the drawing that the encoder also reads, through one
+    /// dense layer beside the LSTMs (0: none) [config: encoder_raster].
+    #[arg(long)]
+    encoder_raster: Option<usize>,
+    /// Units of the raster branch's dense layer [config: encoder_raster_width].
+    #[arg(long)]
+    encoder_raster_width: Option<usize>,
     /// The decoder also reads where its pen is (relative to the first point), as input at
     /// every step, in training and when it draws [config: decoder_positions].
     #[arg(long)]
@@ -357,6 +373,11 @@ struct Cli {
     /// the part vectors [config: part_examples].
     #[arg(long)]
     part_examples: Option<f32>,
+    /// Chance that a drawing's picture, or its view's, is blanked for the encoder's raster
+    /// branch in training, so the LSTMs learn to tell drawings apart by themselves too
+    /// [config: raster_dropout].
+    #[arg(long)]
+    raster_dropout: Option<f32>,
     /// VAE: final KL weight [config: kl_weight].
     #[arg(long)]
     kl_weight: Option<f64>,
@@ -397,9 +418,9 @@ fn main() -> Result<()> {
     let args = Cli::parse();
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut s: TrainSection = config.section("train")?;
-    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_max, encoder_positions, decoder_positions, canonical_order, canonical_loop_start, head,
+    override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_max, encoder_positions, encoder_raster, encoder_raster_width, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, part_examples, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, part_examples, raster_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
