@@ -131,9 +131,10 @@ pub struct Augment<'a> {
     pub decoder_input_dropout: f32,
     /// also build a second, distorted view of each drawing for the contrastive term
     pub contrastive_view: Option<ViewDistortion>,
-    /// Chance that a drawing's picture, and apart from it its view's, is blanked for the
-    /// encoder's raster branch (`encoder_raster`): the LSTMs must then tell the drawing by
-    /// themselves, so the picture does not leave them idle on what it shows at a glance.
+    /// Chance that a contrastive view's picture is blanked for the encoder's raster branch
+    /// (`encoder_raster`): the LSTMs must then tell the view's drawing by themselves, so the
+    /// picture does not leave them idle on what it shows at a glance. The drawing's own picture
+    /// always stays, so the decoder always reads latents made with one.
     pub raster_dropout: f32,
     pub rng: &'a mut dyn Rng,
 }
@@ -748,9 +749,8 @@ pub fn make_batch(
         scaled.iter().collect()
     };
     let mut stroke_balance = 0.0;
-    // which drawings' and views' pictures are blanked (drawn only with a raster branch and a
-    // dropout, so that runs without either draw the same numbers as before)
-    let mut blank_raster: Vec<bool> = Vec::new();
+    // which views' pictures are blanked (drawn only with a raster branch and a dropout, so that
+    // runs without either draw the same numbers as before)
     let mut blank_view_raster: Vec<bool> = Vec::new();
     if let Some(aug) = augment {
         stroke_balance = aug.stroke_balance;
@@ -781,7 +781,6 @@ pub fn make_batch(
         }
         let p = aug.raster_dropout.clamp(0.0, 1.0) as f64;
         if cfg.encoder_raster > 0 && p > 0.0 {
-            blank_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
             if views.is_some() {
                 blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
             }
@@ -840,7 +839,7 @@ pub fn make_batch(
         pool: pool_weights(&drawings, cfg, device)?,
         raster: {
             let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
-            blank_rows(rasters(&drawings, &frames, cfg, device)?, &blank_raster)?
+            rasters(&drawings, &frames, cfg, device)?
         },
         view: views
             .map(|v| -> Result<EncoderInput> {

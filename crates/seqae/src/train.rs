@@ -97,9 +97,9 @@ pub struct TrainConfig {
     /// face's inside from the other faces' insides, where only the eyes, the nose and the
     /// mouth can tell them apart, not the outline or the hair.
     pub part_examples: f32,
-    /// Chance that a drawing's picture, or its view's, is blanked for the encoder's raster
-    /// branch (`encoder_raster`), so that the LSTMs learn to tell drawings apart by themselves
-    /// as well (see [`data::Augment::raster_dropout`]).
+    /// Chance that a contrastive view's picture is blanked for the encoder's raster branch
+    /// (`encoder_raster`), so that the LSTMs learn to tell drawings apart by themselves as well
+    /// (see [`data::Augment::raster_dropout`]).
     pub raster_dropout: f32,
     /// KL weight of the VAE: kl_weight · (1 − (1 − kl_weight_start) · kl_decay^step)
     pub kl_weight: f64,

@@ -373,8 +373,8 @@ struct Cli {
     /// the part vectors [config: part_examples].
     #[arg(long)]
     part_examples: Option<f32>,
-    /// Chance that a drawing's picture, or its view's, is blanked for the encoder's raster
-    /// branch in training, so the LSTMs learn to tell drawings apart by themselves too
+    /// Chance that a contrastive view's picture is blanked for the encoder's raster branch in
+    /// training, so the LSTMs learn to tell drawings apart by themselves too
     /// [config: raster_dropout].
     #[arg(long)]
     raster_dropout: Option<f32>,
