@@ -656,14 +656,11 @@ fn raster_in(d: &Stroke3, frame: Frame, side: usize) -> Vec<f32> {
     let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
     let inv = if extent > 0.0 { 1.0 / extent } else { 0.0 };
     let mid = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
-    let unit: Vec<drawing::Stroke> = d
-        .to_strokes()
-        .into_iter()
-        .map(|s| drawing::Stroke {
-            x: s.x.iter().map(|v| (v - mid[0]) * inv + 0.5).collect(),
-            y: s.y.iter().map(|v| (v - mid[1]) * inv + 0.5).collect(),
-        })
-        .collect();
+    let mut unit = d.to_strokes();
+    for s in &mut unit {
+        s.x.iter_mut().for_each(|v| *v = (*v - mid[0]) * inv + 0.5);
+        s.y.iter_mut().for_each(|v| *v = (*v - mid[1]) * inv + 0.5);
+    }
     soften(&drawing::rasterise_unit(&unit, side), side)
 }
 
@@ -780,13 +777,13 @@ pub fn make_batch(
             blank = (0..t * b).map(|_| aug.rng.random_bool(p as f64)).collect();
         }
         let p = aug.raster_dropout.clamp(0.0, 1.0) as f64;
-        if cfg.encoder_raster > 0 && p > 0.0 {
-            if views.is_some() {
-                blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
-            }
+        if cfg.encoder_raster > 0 && p > 0.0 && views.is_some() {
+            blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
         }
     }
     let width = encoder_width(positions);
+    // each drawing's box: its positions, pooling weights and picture are measured in it
+    let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
     let mut points = vec![0f32; t * b * width];
     let dw = decoder_width(cfg.decoder_positions);
     let mut dec_in = vec![0f32; (t + 1) * b * dw];
@@ -801,7 +798,7 @@ pub fn make_batch(
             b,
             r,
             d,
-            Frame::of(d),
+            frames[r],
             factors[r],
             scale,
             positions,
@@ -836,11 +833,8 @@ pub fn make_batch(
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
-        pool: pool_weights(&drawings, cfg, device)?,
-        raster: {
-            let frames: Vec<Frame> = drawings.iter().map(|d| Frame::of(d)).collect();
-            rasters(&drawings, &frames, cfg, device)?
-        },
+        pool: pool_weights_in(&drawings, &frames, cfg, device)?,
+        raster: rasters(&drawings, &frames, cfg, device)?,
         view: views
             .map(|v| -> Result<EncoderInput> {
                 let mut input = framed_encoder_input(&v, scale, cfg, device)?;
@@ -1437,7 +1431,7 @@ mod tests {
         assert_eq!((at(4, 0), at(3, 0), at(4, 1)), (1.0, 0.5, 0.5));
         assert_eq!((at(0, 0), at(0, 4), at(3, 3)), (0.0, 0.0, 0.25));
         assert_eq!(
-            soften(&vec![0.0; 9], 3),
+            soften(&[0.0; 9], 3),
             vec![0.0; 9],
             "a blank picture stays blank"
         );
