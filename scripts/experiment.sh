@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One row of the experiments table (docs/experiments.md): trains a model with the given `train`
 # flags on the built-in synthetic faces, embeds and clusters faces from a generator seed the
-# model never saw, and evaluates them.
+# model never saw, and evaluates them. The seed and the counts are CONFIG's [synth] ones, as in
+# `make all` (the held-out seed is seed + 1000); SYNTH_SEED, SYNTH_COUNT, HELDOUT_SEED and
+# HELDOUT_COUNT override them.
 #
 #   scripts/experiment.sh NAME [TRAIN FLAGS...]
 #   e.g. scripts/experiment.sh mse-50 --head mse --latent 50 --max-minutes 4
@@ -9,12 +11,18 @@
 # Uses the release binaries (make build); everything goes to target/experiments/NAME.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n 2,8p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
 name=$1; shift
 BIN=${BIN:-target/release}
 CONFIG=${CONFIG:-pipeline.toml}
-COUNT=${SYNTH_COUNT:-10000}
-HELDOUT_COUNT=${HELDOUT_COUNT:-10000}
+# key SECTION NAME: a value of $CONFIG, as the Makefile reads it (empty when absent)
+key() {
+  sed -n "/^\[$1\]/,/^\[/{s/^$2 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *\(#.*\)\{0,1\}$/\1/p}" "$CONFIG" | head -1
+}
+SEED=${SYNTH_SEED:-$(key synth seed)}; SEED=${SEED:-1}
+COUNT=${SYNTH_COUNT:-$(key synth count)}; COUNT=${COUNT:-10000}
+HELDOUT_SEED=${HELDOUT_SEED:-$((SEED + 1000))}
+HELDOUT_COUNT=${HELDOUT_COUNT:-$(key synth heldout_count)}; HELDOUT_COUNT=${HELDOUT_COUNT:-10000}
 EXP=target/experiments
 data=$EXP/data
 mkdir -p "$data"
@@ -27,8 +35,8 @@ faces() {
   fi
   echo "$f.parquet"
 }
-train=$(faces 1 "$COUNT")
-heldout=$(faces 1001 "$HELDOUT_COUNT")
+train=$(faces "$SEED" "$COUNT")
+heldout=$(faces "$HELDOUT_SEED" "$HELDOUT_COUNT")
 out=$EXP/$name
 mkdir -p "$out"
 printf '%q ' "$@" > "$out/flags.txt"
