@@ -30,6 +30,11 @@ impl Stroke {
     pub fn points(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
         self.x.iter().copied().zip(self.y.iter().copied())
     }
+    /// The longest side of the stroke's box (0 for a dot or an empty stroke).
+    pub fn size(&self) -> f32 {
+        let (w, h) = stroke_box(self);
+        w.max(h).max(0.0)
+    }
 }
 
 /// A drawing as a stroke-3 sequence, three parallel columns of equal length.
@@ -368,8 +373,7 @@ fn orient(s: &mut Stroke) -> bool {
     if n < 2 {
         return false;
     }
-    let (w, h) = stroke_box(s);
-    let size = w.max(h);
+    let size = s.size();
     let gap = ((s.x[n - 1] - s.x[0]).powi(2) + (s.y[n - 1] - s.y[0]).powi(2)).sqrt();
     let reverse = if gap < 0.2 * size {
         // with y down, a positive area turns clockwise on screen

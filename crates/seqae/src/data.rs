@@ -396,6 +396,11 @@ pub struct ViewDistortion {
     /// term then has to tell a drawing from itself less one small part (a nose, an eye), which
     /// the batch's other drawings, different everywhere, rarely ask of it.
     pub hard_negative: bool,
+    /// Largest tolerance, as a share of each stroke's own size, with which the view's strokes
+    /// are simplified again ([`drawing::rdp`], drawn once per view): the same shape drawn with
+    /// fewer points, so that the latent holds a stroke's shape rather than how many points it
+    /// took and where they fell.
+    pub resimplify: f32,
 }
 
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
@@ -485,6 +490,12 @@ pub fn contrastive_view(
         dy,
         pen: d.pen.clone(),
     };
+    // (drawn only when it is on, so a model trained without it is trained as before)
+    let view = if distortion.resimplify > 0.0 {
+        resimplified(&view, rng.random_range(0.0..distortion.resimplify.min(0.5)))
+    } else {
+        view
+    };
     let view = cfg.prepare(&view).into_owned();
     let dropped = drop_strokes(&view, distortion.stroke_drop, distortion.drop_by_ink, rng);
     // zoomed in on what is left, as a crop of a photograph is resized (the chance is drawn only
@@ -494,6 +505,18 @@ pub fn contrastive_view(
         && rng.random_bool(distortion.zoom.min(1.0) as f64);
     let frame = Frame::of(if zoom { &dropped } else { &view });
     (dropped, frame)
+}
+
+/// `d` with each stroke simplified again by [`drawing::rdp`] at a tolerance of `share` of the
+/// stroke's own size (the longest side of its box), so a nose loses no more of its shape than
+/// the outline around it.
+fn resimplified(d: &Stroke3, share: f32) -> Stroke3 {
+    let strokes: Vec<drawing::Stroke> = d
+        .to_strokes()
+        .iter()
+        .map(|s| drawing::rdp(&s.x, &s.y, share * s.size()))
+        .collect();
+    Stroke3::from_strokes(&strokes)
 }
 
 /// The index of each stroke's last point: where the pen lifts, and the drawing's last point
@@ -1379,6 +1402,55 @@ mod tests {
         let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.3), &mut rng);
         let f = len(&v, 1) / len(&a, 1);
         assert!((len(&v, 0) - 50f32.hypot(50.0) * (1.0 - f).abs()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn resimplified_views_draw_each_stroke_with_fewer_points_by_its_own_size() {
+        // a circle of radius 100 and one of radius 5 inside it, 100 points each
+        let circle = |cx: f32, cy: f32, r: f32| {
+            let t = (0..100).map(|i| i as f32 * std::f32::consts::TAU / 99.0);
+            drawing::Stroke::new(
+                t.clone().map(|t| cx + r * t.cos()).collect(),
+                t.map(|t| cy + r * t.sin()).collect(),
+            )
+        };
+        let a = Stroke3::from_strokes(&[circle(100.0, 100.0, 100.0), circle(100.0, 100.0, 5.0)]);
+        let kept = |d: &Stroke3| {
+            let s = d.to_strokes();
+            (s[0].len(), s[1].len())
+        };
+        // the tolerance is a share of each stroke's size, so both circles keep as many points
+        let (big, small) = kept(&resimplified(&a, 0.02));
+        assert!((8..40).contains(&big), "{big}");
+        assert!(big.abs_diff(small) <= 2, "{big} {small}");
+        // and every point kept is one of the stroke's own
+        let b = resimplified(&a, 0.02).to_strokes();
+        let own = a.to_strokes();
+        for (s, o) in b.iter().zip(&own) {
+            assert_eq!((s.x[0], s.y[0]), (o.x[0], o.y[0]));
+            assert!(s.points().all(|p| o.points().any(|q| q == p)));
+        }
+        // in a view: fewer points, the same strokes; off, every point stays
+        let cfg = ModelConfig {
+            canonical_order: false,
+            ..ModelConfig::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let fewer = ViewDistortion {
+            resimplify: 0.05,
+            ..ViewDistortion::default()
+        };
+        let mut sizes = Vec::new();
+        for _ in 0..20 {
+            let (v, _) = contrastive_view(&a, &cfg, fewer, &mut rng);
+            assert_eq!(v.n_strokes(), 2);
+            sizes.push(v.len());
+            let (v, _) = contrastive_view(&a, &cfg, ViewDistortion::default(), &mut rng);
+            assert_eq!(v.len(), a.len());
+        }
+        // the tolerance is drawn per view, from 0 to the share
+        assert!(sizes.iter().filter(|&&n| n < a.len()).count() >= 18, "{sizes:?}");
+        assert!(sizes.iter().min() < sizes.iter().max(), "{sizes:?}");
     }
 
     #[test]

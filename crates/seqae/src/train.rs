@@ -82,6 +82,10 @@ pub struct TrainConfig {
     /// Largest change of the size of each stroke of a contrastive view about its own centre,
     /// as a share ([`data::ViewDistortion::stroke_scale`]).
     pub contrastive_stroke_scale: f32,
+    /// Largest tolerance, as a share of each stroke's size, with which a contrastive view's
+    /// strokes are simplified again ([`data::ViewDistortion::resimplify`]): the latent keeps a
+    /// stroke's shape, not how many points drew it.
+    pub contrastive_resimplify: f32,
     /// Chance that a contrastive view with strokes left out is measured in its own box, zoomed
     /// in on what is left, instead of in the whole drawing's: the parts inside a face then fill
     /// the encoder's grid, as they do in `embed`'s inside vectors with `inside_frame = "own"`.
@@ -138,6 +142,7 @@ impl Default for TrainConfig {
             contrastive_jitter: 0.01,
             contrastive_stroke_shift: 0.0,
             contrastive_stroke_scale: 0.0,
+            contrastive_resimplify: 0.0,
             contrastive_zoom: 0.0,
             contrastive_hard_negatives: false,
             part_examples: 0.0,
@@ -198,6 +203,11 @@ impl TrainConfig {
                 "contrastive_stroke_scale",
                 self.contrastive_stroke_scale,
                 0.9,
+            ),
+            (
+                "contrastive_resimplify",
+                self.contrastive_resimplify,
+                0.5,
             ),
             ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
             ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
@@ -672,6 +682,7 @@ pub fn train(
                             jitter: cfg.contrastive_jitter,
                             stroke_shift: cfg.contrastive_stroke_shift,
                             stroke_scale: cfg.contrastive_stroke_scale,
+                            resimplify: cfg.contrastive_resimplify,
                             zoom: cfg.contrastive_zoom,
                             hard_negative: cfg.contrastive_hard_negatives,
                         },

@@ -65,6 +65,7 @@ struct TrainSection {
     contrastive_jitter: f32,
     contrastive_stroke_shift: f32,
     contrastive_stroke_scale: f32,
+    contrastive_resimplify: f32,
     contrastive_zoom: f32,
     contrastive_hard_negatives: bool,
     part_examples: f32,
@@ -121,6 +122,7 @@ impl Default for TrainSection {
             contrastive_jitter: t.contrastive_jitter,
             contrastive_stroke_shift: t.contrastive_stroke_shift,
             contrastive_stroke_scale: t.contrastive_stroke_scale,
+            contrastive_resimplify: t.contrastive_resimplify,
             contrastive_zoom: t.contrastive_zoom,
             contrastive_hard_negatives: t.contrastive_hard_negatives,
             part_examples: t.part_examples,
@@ -180,6 +182,7 @@ impl TrainSection {
                 contrastive_jitter: self.contrastive_jitter,
                 contrastive_stroke_shift: self.contrastive_stroke_shift,
                 contrastive_stroke_scale: self.contrastive_stroke_scale,
+                contrastive_resimplify: self.contrastive_resimplify,
                 contrastive_zoom: self.contrastive_zoom,
                 contrastive_hard_negatives: self.contrastive_hard_negatives,
                 part_examples: self.part_examples,
@@ -359,6 +362,11 @@ struct Cli {
     /// share [config: contrastive_stroke_scale].
     #[arg(long)]
     contrastive_stroke_scale: Option<f32>,
+    /// Largest tolerance, as a share of each stroke's own size, with which the contrastive
+    /// view's strokes are simplified again (Ramer-Douglas-Peucker), so the latent keeps a
+    /// stroke's shape rather than how many points drew it [config: contrastive_resimplify].
+    #[arg(long)]
+    contrastive_resimplify: Option<f32>,
     /// Chance that a contrastive view with strokes left out is measured in its own box (zoomed
     /// in on what is left) [config: contrastive_zoom].
     #[arg(long)]
@@ -420,7 +428,7 @@ fn main() -> Result<()> {
     let mut s: TrainSection = config.section("train")?;
     override_from_flags!(s, args; device, enc_hidden, dec_hidden, latent, bidirectional, encoder_pool, encoder_grid, encoder_stroke_weights, encoder_max, encoder_positions, encoder_raster, encoder_raster_width, decoder_positions, canonical_order, canonical_loop_start, head,
         mixtures, vae, batch_size, learning_rate, lr_decay, min_lr, grad_clip, weight_decay,
-        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_zoom, contrastive_hard_negatives, part_examples, raster_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
+        epochs, max_steps, max_minutes, augment, augment_whole, recon_stroke_balance, decoder_input_dropout, contrastive_weight, contrastive_temperature, contrastive_stroke_drop, contrastive_drop_by_ink, contrastive_stretch, contrastive_jitter, contrastive_stroke_shift, contrastive_stroke_scale, contrastive_resimplify, contrastive_zoom, contrastive_hard_negatives, part_examples, raster_dropout, kl_weight, kl_weight_start, kl_decay, kl_min,
         checkpoint_every, max_seq_len, seed);
     let (model_cfg, train_cfg) = s.split();
     let dev = device(s.device)?;
