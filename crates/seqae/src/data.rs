@@ -408,7 +408,8 @@ pub struct ViewDistortion {
 /// about `jitter` of the drawing's size (a standard deviation), as two people might draw the
 /// same thing; each stroke moved as a whole by about `stroke_shift` of the drawing's size and
 /// resized about its centre by up to `stroke_scale`, so that the latent holds what the parts
-/// are more than exactly where they sit and how big they are; put in canonical
+/// are more than exactly where they sit and how big they are; each stroke simplified again,
+/// with fewer points, at a tolerance drawn up to `resimplify` of its size; put in canonical
 /// order again when the model uses one (the tilt can change it);
 /// then each stroke left out with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way
 /// a crop works for photographs: a face must still be told by its other parts, so no one part
