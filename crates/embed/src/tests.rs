@@ -12,7 +12,7 @@ fn face(i: usize) -> Stroke3 {
         ),
         drawing::Stroke::new(vec![10.0 + o, 20.0 + o], vec![30.0, 30.0 + o]),
     ];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         strokes.push(drawing::Stroke::new(vec![5.0, 45.0], vec![-10.0, -12.0]));
     }
     Stroke3::from_strokes(&strokes)

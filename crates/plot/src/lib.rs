@@ -423,7 +423,6 @@ pub fn plot(
                 point_radius: cfg.point_radius,
                 thumbnails: cfg.thumbnails,
                 thumbnail_size: cfg.thumbnail_size,
-                ..MapOptions::default()
             };
             let thumbs: Vec<Thumbnail> = match &lookup {
                 Some(l) => mopts

@@ -771,7 +771,7 @@ fn part_vectors_encode_each_part_alone_in_the_box_asked() {
     let mark = Stroke::new(vec![5.0, 10.0, 8.0], vec![90.0, 95.0, 99.0]);
     let face = Stroke3::from_strokes(&[outline.clone(), mouth.clone()]);
     let marked = Stroke3::from_strokes(&[outline.clone(), mark.clone(), mouth.clone()]);
-    let bare = Stroke3::from_strokes(&[outline.clone()]);
+    let bare = Stroke3::from_strokes(std::slice::from_ref(&outline));
     let inside: Vec<Option<Vec<f32>>> = model
         .encode_parts(&[&face, &marked, &bare], &[Part::Inside], 2, false)
         .unwrap()
