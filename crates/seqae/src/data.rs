@@ -1450,7 +1450,10 @@ mod tests {
             assert_eq!(v.len(), a.len());
         }
         // the tolerance is drawn per view, from 0 to the share
-        assert!(sizes.iter().filter(|&&n| n < a.len()).count() >= 18, "{sizes:?}");
+        assert!(
+            sizes.iter().filter(|&&n| n < a.len()).count() >= 18,
+            "{sizes:?}"
+        );
         assert!(sizes.iter().min() < sizes.iter().max(), "{sizes:?}");
     }
 

@@ -204,11 +204,7 @@ impl TrainConfig {
                 self.contrastive_stroke_scale,
                 0.9,
             ),
-            (
-                "contrastive_resimplify",
-                self.contrastive_resimplify,
-                0.5,
-            ),
+            ("contrastive_resimplify", self.contrastive_resimplify, 0.5),
             ("contrastive_stroke_drop", self.contrastive_stroke_drop, 1.0),
             ("decoder_input_dropout", self.decoder_input_dropout, 1.0),
         ] {
