@@ -24,6 +24,7 @@ pub mod nearest;
 pub mod reduce;
 mod sampled;
 pub mod strength;
+pub mod umap;
 
 pub use error::{ClusterError, Result};
 pub use matrix::Matrix;

@@ -15,6 +15,8 @@ use figures::{
 use serde::Deserialize;
 use tables::drawings::DrawingTable;
 
+pub mod explore;
+
 /// The `[plot]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +52,12 @@ pub struct PlotConfig {
     pub background: String,
     pub ink: String,
     pub model_ink: String,
+    /// Write explorer.html: the map with every drawing, shown on hover.
+    pub explorer: bool,
+    /// Write projector/ for TensorBoard's Embedding Projector (vectors, labels, sprite).
+    pub projector: bool,
+    /// Drawings in the projector export at most (an even spread over the rest).
+    pub projector_max: usize,
 }
 
 impl Default for PlotConfig {
@@ -74,6 +82,9 @@ impl Default for PlotConfig {
             background: style.background.to_string(),
             ink: style.ink.to_string(),
             model_ink: style.model_ink.to_string(),
+            explorer: true,
+            projector: false,
+            projector_max: 10_000,
         }
     }
 }
@@ -258,11 +269,18 @@ pub struct Summary {
     /// Figures not drawn, with why.
     pub skipped: Vec<String>,
     pub report: PathBuf,
+    /// explorer.html and what it holds, when written.
+    pub explorer: Option<(PathBuf, figures::ExplorerStats)>,
+    /// The projector export, when written.
+    pub projector: Option<explore::ProjectorExport>,
 }
 
 impl Summary {
     pub fn files(&self) -> usize {
-        self.figures.iter().map(|(_, w)| 2 * w.len()).sum::<usize>() + 1
+        self.figures.iter().map(|(_, w)| 2 * w.len()).sum::<usize>()
+            + 1
+            + usize::from(self.explorer.is_some())
+            + if self.projector.is_some() { 5 } else { 0 }
     }
 }
 
@@ -441,7 +459,7 @@ pub fn plot(
                 .with_context(|| format!("drawing the map of {}", p.display()))?;
             let w = figures::save(&map, &out.join("embedding_map"))?;
             let (src, svg) = rel(&w);
-            links.push(FigureLink {
+            let map_link = FigureLink {
                 title: if link.is_empty() {
                     "Embedding map".into()
                 } else {
@@ -467,7 +485,7 @@ pub fn plot(
                         )
                     }
                 )),
-            });
+            };
             summary.figures.push(("embedding map".into(), vec![w]));
             progress("embedding map");
 
@@ -491,7 +509,7 @@ pub fn plot(
                         for c in page.clusters() {
                             gallery_page_of.insert(c, src.clone());
                         }
-                        links.push(FigureLink {
+                        report.headline.push(FigureLink {
                             title: if pages > 1 {
                                 format!("Cluster gallery, page {} of {pages}", page.page())
                             } else {
@@ -510,6 +528,7 @@ pub fn plot(
                     progress("gallery");
                 }
             }
+            report.headline.push(map_link);
             cluster_rows = Some(rows);
         }
     } else {
@@ -673,7 +692,77 @@ pub fn plot(
         report.cluster_metrics = Some(flatten(&read_json(p)?, "", 60));
     }
     if let Some(p) = inputs.get(Kind::Evaluation) {
-        report.evaluation = Some(flatten(&read_json(p)?, "", 80));
+        let eval = read_json(p)?;
+        report.scores = explore::score_table(&eval);
+        report.evaluation = Some(flatten(&eval, "", 80));
+    }
+    if let (Some(rows), Some(p)) = (&cluster_rows, inputs.get(Kind::Clusters)) {
+        let footer = tables::footer(p)?;
+        let key = |k: &str| footer.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let vectors = key("vectors").unwrap_or_else(|| "embedding".into());
+        if cfg.explorer {
+            let recs = match inputs.get(Kind::Reconstructions) {
+                Some(r) => tables::sequences::read_reconstructions(r)?,
+                None => Vec::new(),
+            };
+            let method = key("map").unwrap_or_else(|| "pca".into());
+            let placed = rows.iter().filter(|r| r.xy.is_some()).count();
+            let subtitle = format!(
+                "{} drawings on the {} map of their {vectors} vectors{}",
+                placed,
+                method.to_uppercase(),
+                if placed < rows.len() {
+                    format!(" ({} without the part have no place)", rows.len() - placed)
+                } else {
+                    String::new()
+                }
+            );
+            let (path, stats) = explore::write_explorer(
+                out,
+                &cfg.title,
+                &subtitle,
+                rows,
+                drawings.as_ref(),
+                &recs,
+                (style.background, style.ink, style.model_ink),
+            )?;
+            report.pages.push(figures::PageLink {
+                title: "Explore the map".into(),
+                href: "explorer.html".into(),
+                caption: Some(format!(
+                    "every drawing as a point ({}): hover one to see it, colour by cluster or \
+                     label, show one cluster alone, find a key_id",
+                    method.to_uppercase()
+                )),
+            });
+            summary.explorer = Some((path, stats));
+            progress("explorer");
+        }
+        if cfg.projector {
+            match (inputs.get(Kind::Embeddings), &drawings) {
+                (Some(e), Some(d)) => {
+                    let e = tables::embeddings::read(e)?;
+                    let x = explore::write_projector(
+                        out,
+                        &e,
+                        &vectors,
+                        rows,
+                        d,
+                        cfg.projector_max,
+                        style.ink,
+                    )?;
+                    summary.projector = Some(x);
+                    progress("projector");
+                }
+                _ => summary
+                    .skipped
+                    .push("projector: needs embeddings.parquet and drawings.parquet".into()),
+            }
+        }
+    } else if cfg.explorer {
+        summary
+            .skipped
+            .push("explorer: needs clusters.parquet for the map".into());
     }
     report.figures = links;
     figures::write_report(&summary.report, &report)?;
