@@ -5,9 +5,10 @@ checks it through the DevTools protocol (over a pipe: no network, no extra packa
 - no console errors and no uncaught exceptions;
 - the page became interactive, and the number of points drawn equals the drawings expected;
 - moving the pointer over a point draws that point's drawing in the side panel;
-- clicking a legend entry shows that category alone (fewer points drawn).
+- clicking a legend entry shows that category alone (fewer points drawn), and again shows all;
+- finding a key_id shows its drawing, with its reconstruction beside it where it has one.
 
-Saves a screenshot with the pointer over a point, and prints the page's size and the time to
+Saves a screenshot (a drawing and its reconstruction in the panel, where there are any), and prints the page's size and the time to
 interactive.
 
     scripts/check-explorer.py EXPLORER.html [--expect N] [--screenshot PNG] [--chrome PATH]
@@ -45,12 +46,16 @@ class Pipe:
         self.from_chrome, from_chrome_w = os.pipe()
 
         def child_fds():
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # copies first: a pipe end may already be fd 3 or 4, and dup2 onto itself would
+            # leave it close-on-exec
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
 
         self.proc = subprocess.Popen(
             [chrome, "--remote-debugging-pipe", *flags],
-            pass_fds=(to_chrome_r, from_chrome_w),
+            # the child's fds 3 and 4 are made after the fork; close_fds would close them again
+            close_fds=False,
             preexec_fn=child_fds,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -183,9 +188,6 @@ def main():
                     failures.append(f"the hovered drawing {hover['key']} drew no strokes")
                 if hover["key"] not in hover["text"]:
                     failures.append("the side panel does not name the hovered key_id")
-            png = cdp.send("Page.captureScreenshot", {"format": "png"}, session=s)["data"]
-            with open(shot, "wb") as f:
-                f.write(base64.b64decode(png))
             # one category alone, then all again
             cats = js("document.querySelectorAll('#legend li[data-category]').length")
             if cats >= 2:
@@ -199,6 +201,16 @@ def main():
             key = js("explorer.hoveredKey")
             if key and not js(f"explorer.search({json.dumps(key)}) && explorer.hoveredKey === {json.dumps(key)}"):
                 failures.append(f"searching {key} did not find it")
+            # a drawing with a reconstruction shows both, side by side (the screenshot's view)
+            with_recon = js("explorer.withReconstruction")
+            if with_recon:
+                k = js(f"(explorer.search(explorer.keyOf({with_recon[0]})), explorer.reconShown)")
+                if not k:
+                    failures.append("a drawing with a reconstruction was shown without it")
+            js("explorer.resetView()")  # the whole map in the picture, the found drawing ringed
+            png = cdp.send("Page.captureScreenshot", {"format": "png"}, session=s)["data"]
+            with open(shot, "wb") as f:
+                f.write(base64.b64decode(png))
         time.sleep(0.2)
         js("0")  # collect the events still in the pipe
         for e in cdp.events:

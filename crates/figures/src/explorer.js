@@ -43,11 +43,25 @@
     return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
   }
 
+  // coordinates travel as steps modulo 256 from the point before: summed back in place
+  function positions(offsets, coords) {
+    for (let i = 0; i + 1 < offsets.length; i++) {
+      let x = 0, y = 0;
+      for (let p = offsets[i]; p < offsets[i + 1]; p++) {
+        x = (x + coords[2 * p]) & 255; coords[2 * p] = x;
+        y = (y + coords[2 * p + 1]) & 255; coords[2 * p + 1] = y;
+      }
+    }
+  }
+
   function start(d) {
+    positions(d.offsets, d.coords);
+    positions(d.recon_offsets, d.recon_coords);
     const xy = d.xy;
     const keys = n ? d.keys.split("\n") : [];
     const recon = new Map();
     d.recon_index.forEach((i, r) => recon.set(i, r));
+    api.withReconstruction = Array.from(recon.keys()).slice(0, 20);
     const bg = rgb(header.background);
     const colourings = header.colourings.map((c) => ({
       name: c.name, categories: c.categories, colours: c.colours.map(rgb),
@@ -89,7 +103,8 @@
     const map = $("map"), overlay = $("overlay");
     const ctx = map.getContext("2d"), octx = overlay.getContext("2d");
     let W = 0, H = 0, dpr = 1;
-    // view: screen = (data - centre) * scale + size / 2; y grows downward as in the data
+    // view: screen x = (x - centre) * scale + W / 2, screen y = H / 2 - (y - centre) * scale:
+    // y grows upward, as on the report's map
     const view = { cx: 0, cy: 0, scale: 1 };
     let colouring = colourings[0] || null;
     let solo = -1; // a category shown alone, or -1
@@ -107,8 +122,8 @@
       H = Math.max(1, Math.round(r.height * dpr));
       for (const c of [map, overlay]) { c.width = W; c.height = H; }
     }
-    const toScreen = (x, y) => [(x - view.cx) * view.scale + W / 2, (y - view.cy) * view.scale + H / 2];
-    const toData = (sx, sy) => [(sx - W / 2) / view.scale + view.cx, (sy - H / 2) / view.scale + view.cy];
+    const toScreen = (x, y) => [(x - view.cx) * view.scale + W / 2, H / 2 - (y - view.cy) * view.scale];
+    const toData = (sx, sy) => [(sx - W / 2) / view.scale + view.cx, view.cy - (sy - H / 2) / view.scale];
     const visible = (i) => !colouring || solo < 0 || colouring.codes[i] === solo;
 
     const grey = [190, 190, 190];
@@ -135,7 +150,7 @@
         const i = order[o];
         if (!visible(i)) continue;
         const sx = Math.round((xy[2 * i] - view.cx) * view.scale + W / 2) - half;
-        const sy = Math.round((xy[2 * i + 1] - view.cy) * view.scale + H / 2) - half;
+        const sy = Math.round(H / 2 - (xy[2 * i + 1] - view.cy) * view.scale) - half;
         if (sx + side <= 0 || sy + side <= 0 || sx >= W || sy >= H) continue;
         drawn++;
         const [r, g, b] = colourOf(i);
@@ -289,7 +304,7 @@
       const sx = (ev.clientX - r.left) * dpr, sy = (ev.clientY - r.top) * dpr;
       if (drag) {
         view.cx = drag.cx - (sx - drag.sx) / view.scale;
-        view.cy = drag.cy - (sy - drag.sy) / view.scale;
+        view.cy = drag.cy + (sy - drag.sy) / view.scale;
         drag.moved = true;
         later();
         return;
@@ -311,7 +326,7 @@
       view.scale *= Math.exp(-ev.deltaY * 0.0015);
       // keep the point under the pointer where it is
       view.cx = x - (sx - W / 2) / view.scale;
-      view.cy = y - (sy - H / 2) / view.scale;
+      view.cy = y + (sy - H / 2) / view.scale;
       later();
     }, { passive: false });
     overlay.addEventListener("dblclick", () => { fitView(); later(); });
@@ -331,6 +346,8 @@
         const [sx, sy] = toScreen(xy[2 * i], xy[2 * i + 1]);
         return { x: r.left + sx / dpr, y: r.top + sy / dpr };
       },
+      keyOf(i) { return keys[i]; },
+      resetView() { fitView(); render(); },
       colourBy(name) {
         const c = colourings.find((c) => c.name === name);
         if (!c) return false;
