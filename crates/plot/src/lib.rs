@@ -469,7 +469,7 @@ pub fn plot(
                 svg: Some(svg),
                 caption: Some(format!(
                     "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
-                     cluster ids at the median of their points{}{}.",
+                     cluster ids at the median of their points{}{}.{}",
                     p.display(),
                     if thumbs.is_empty() {
                         ""
@@ -483,7 +483,8 @@ pub fn plot(
                             "; {unplaced} drawings without the part clustered are noise and \
                              have no place"
                         )
-                    }
+                    },
+                    map_quality(inputs.get(Kind::ClusterSummary))
                 )),
             };
             summary.figures.push(("embedding map".into(), vec![w]));
@@ -767,6 +768,31 @@ pub fn plot(
     report.figures = links;
     figures::write_report(&summary.report, &report)?;
     Ok(summary)
+}
+
+/// " The map keeps 41% of …" from `cluster_summary.json`'s `map` entry; empty when absent.
+fn map_quality(summary: Option<&Path>) -> String {
+    let Some(v) = summary.and_then(|p| read_json(p).ok()) else {
+        return String::new();
+    };
+    let m = &v["map"];
+    let kept = |k: &str| m["neighbours_kept_10"][k].as_f64();
+    let method = m["method"].as_str().unwrap_or("pca");
+    match (kept(method), kept("pca")) {
+        (Some(k), Some(pca)) if method != "pca" => format!(
+            " The {} map keeps {:.0}% of each drawing's 10 nearest neighbours among the vectors \
+             as its 10 nearest on the map (PCA: {:.0}%).",
+            method.to_uppercase(),
+            100.0 * k,
+            100.0 * pca
+        ),
+        (Some(k), _) => format!(
+            " The map keeps {:.0}% of each drawing's 10 nearest neighbours among the vectors as \
+             its 10 nearest on the map.",
+            100.0 * k
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Groups the cluster table's rows and picks each cluster's samples (strongest members
