@@ -40,7 +40,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data ingest train embed cluster plot evaluate test bench clean-work FORCE
+.PHONY: all build data download ingest train embed cluster plot evaluate test bench clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -88,8 +88,17 @@ plot: $(REPORT)
 $(REPORT): $(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(EVALUATION) $(CONFIG) $(BIN)/plot
 	$(BIN)/plot --config $(CONFIG) -o $(WORK)/plots $(WORK)
 
+# Quick, Draw!'s files for the named categories (needs the network): resumed when broken,
+# checked against the server's length and MD5, never a partial file in a good one's place.
+#   make download CATEGORIES="face cat" [FORMAT=simplified|raw|binary|sketchrnn]
+CATEGORIES ?= face
+FORMAT ?= simplified
+download:
+	python3 scripts/download.py --format $(FORMAT) --out $(WORK)/data $(CATEGORIES)
+
 test:
 	$(CARGO) test --workspace
+	python3 scripts/test_download.py
 	scripts/e2e.sh
 
 bench: build
