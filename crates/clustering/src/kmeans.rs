@@ -277,44 +277,23 @@ fn nearest_centres(x: &[f32], norms: &[f32], centres: &[f32], dim: usize) -> Vec
         .flat_map_iter(|(rows, rn)| {
             let m = rn.len();
             let mut dots = vec![0f32; m * k];
-            // SAFETY: dst is m×k row-major in `dots`; lhs the m×dim row-major block; rhs the
-            // dim×k transpose of the k×dim row-major centres; all within their slices.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    k,
-                    dim,
-                    dots.as_mut_ptr(),
-                    1,
-                    k as isize,
-                    false,
-                    rows.as_ptr(),
-                    1,
-                    dim as isize,
-                    centres.as_ptr(),
-                    dim as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            // the two nearest by the product, ascending
+            let (mut best_d, mut best_i) = (vec![f32::INFINITY; m * 2], vec![usize::MAX; m * 2]);
+            crate::nearest::offer_block(
+                rows,
+                rn,
+                centres,
+                &cn,
+                dim,
+                0,
+                &mut dots,
+                &mut best_d,
+                &mut best_i,
+            );
             (0..m)
                 .map(|i| {
-                    let (mut b1, mut b2) =
-                        ((usize::MAX, f32::INFINITY), (usize::MAX, f32::INFINITY));
-                    for j in 0..k {
-                        let d = rn[i] + cn[j] - 2.0 * dots[i * k + j];
-                        if d < b1.1 {
-                            b2 = b1;
-                            b1 = (j, d);
-                        } else if d < b2.1 {
-                            b2 = (j, d);
-                        }
-                    }
+                    let b1 = (best_i[2 * i], best_d[2 * i]);
+                    let b2 = (best_i[2 * i + 1], best_d[2 * i + 1]);
                     // the product's rounding is about 1e-6 of the norms: only a closer call
                     // than that needs the exact distances
                     if b2.1 - b1.1 > 1e-4 * (rn[i] + cn[b1.0] + cn[b2.0]) {

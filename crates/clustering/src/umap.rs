@@ -181,17 +181,7 @@ fn smooth_knn(dists: &[f32]) -> (f32, f32) {
     let rho = dists.iter().copied().find(|&d| d > 0.0).unwrap_or(0.0);
     let (mut lo, mut hi, mut mid) = (0.0f32, f32::INFINITY, 1.0f32);
     for _ in 0..64 {
-        let psum: f32 = dists
-            .iter()
-            .map(|&d| {
-                let x = d - rho;
-                if x > 0.0 {
-                    (-x / mid).exp()
-                } else {
-                    1.0
-                }
-            })
-            .sum();
+        let psum: f32 = dists.iter().map(|&d| weight(d, rho, mid)).sum();
         if (psum - target).abs() < 1e-5 {
             break;
         }
@@ -212,19 +202,20 @@ fn smooth_knn(dists: &[f32]) -> (f32, f32) {
     (rho, mid.max(1e-3 * mean).max(1e-12))
 }
 
+/// A neighbour's membership weight at distance `d`: 1 up to the nearest's distance ρ, then
+/// falling off with scale σ.
+fn weight(d: f32, rho: f32, sigma: f32) -> f32 {
+    let x = d - rho;
+    if x > 0.0 {
+        (-x / sigma).exp()
+    } else {
+        1.0
+    }
+}
+
 fn membership(dists: &[f32]) -> Vec<f32> {
     let (rho, sigma) = smooth_knn(dists);
-    dists
-        .iter()
-        .map(|&d| {
-            let x = d - rho;
-            if x > 0.0 {
-                (-x / sigma).exp()
-            } else {
-                1.0
-            }
-        })
-        .collect()
+    dists.iter().map(|&d| weight(d, rho, sigma)).collect()
 }
 
 fn fuzzy_graph(lists: &NeighbourLists, k: usize) -> Graph {
