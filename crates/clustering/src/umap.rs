@@ -532,22 +532,16 @@ pub fn neighbours_kept(
     let kept: usize = (0..q.len())
         .map(|r| {
             let own = q[r];
-            let a: Vec<usize> = hi
-                .row(r)
-                .0
-                .iter()
-                .copied()
-                .filter(|&j| j != own)
-                .take(k)
-                .collect();
-            let b: std::collections::HashSet<usize> = lo
-                .row(r)
-                .0
-                .iter()
-                .copied()
-                .filter(|&j| j != own)
-                .take(k)
-                .collect();
+            let others = |l: &NeighbourLists| -> std::collections::HashSet<usize> {
+                l.row(r)
+                    .0
+                    .iter()
+                    .copied()
+                    .filter(|&j| j != own)
+                    .take(k)
+                    .collect()
+            };
+            let (a, b) = (others(&hi), others(&lo));
             a.iter().filter(|j| b.contains(j)).count()
         })
         .sum();
