@@ -18,6 +18,9 @@ SYNTH_SEED ?= $(or $(call toml_key,synth,seed),1)
 HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
 HELDOUT_COUNT ?= $(or $(call toml_key,synth,heldout_count),10000)
 CLUSTER_FLAGS ?=
+# `make generate`: drawings like cluster LIKE_CLUSTER of the fitted clusters (not part of `all`)
+LIKE_CLUSTER ?= 0
+GENERATE_FLAGS ?=
 
 # PROFILE=debug builds faster and runs slower (the end-to-end test uses it)
 PROFILE ?= release
@@ -40,7 +43,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data download ingest train embed cluster plot evaluate test bench clean-work FORCE
+.PHONY: all build data download ingest train embed cluster plot evaluate generate test bench clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -95,6 +98,15 @@ CATEGORIES ?= face
 FORMAT ?= simplified
 download:
 	python3 scripts/download.py --format $(FORMAT) --out $(WORK)/data $(CATEGORIES)
+
+# Optional, not in `all`: new drawings like cluster $(LIKE_CLUSTER), as a drawings table (and
+# simplified ndjson) that `make plot` then draws beside the cluster's members.
+GENERATED := $(WORK)/generated.parquet
+generate: $(CLUSTERS) $(MODEL)
+	$(CARGO) build $(CARGO_PROFILE) --bin generate
+	$(BIN)/generate --config $(CONFIG) --model $(WORK)/run --clusters $(WORK)/cluster_model.json \
+		--like-cluster $(LIKE_CLUSTER) $(GENERATE_FLAGS) -o $(GENERATED) --ndjson $(WORK)/generated.ndjson
+	$(BIN)/plot --config $(CONFIG) -o $(WORK)/plots $(WORK)
 
 test:
 	$(CARGO) test --workspace

@@ -1,6 +1,8 @@
 //! `cluster`: groups the drawings' embeddings (HDBSCAN, DBSCAN or k-means) and writes
 //! `clusters.parquet` (key_id, cluster, strength, outlier_score, x, y) and
-//! `cluster_summary.json` beside it.
+//! `cluster_summary.json` beside it, and the fitted cluster model (`cluster_model.json` and
+//! `cluster_model.safetensors`, see [`clustering::fitted`]). With `--model` it places the
+//! drawings of embeddings tables in the clusters of a fitted model instead, without refitting.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use drawing::Part;
 use serde::{Deserialize, Serialize};
 use stage::{override_from_flags, PipelineConfig};
 use tables::clusters::ClusterRow;
+
+mod assign;
 
 /// The `[cluster]` section of pipeline.toml: the clustering parameters plus the metrics' sample.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +195,18 @@ impl From<MetricArg> for Metric {
 struct Cli {
     /// Input embeddings.parquet (written by `embed`).
     input: PathBuf,
+    /// More embeddings tables to place in the fitted clusters (with --model only).
+    more_inputs: Vec<PathBuf>,
+    /// Place the drawings of the input embeddings in the clusters of this fitted model (a
+    /// cluster_model.json written by `cluster`) instead of clustering them: each gets its
+    /// cluster, strength and outlier score (noise where the model says so); the clustering
+    /// settings are the model's and the clustering flags are not used.
+    #[arg(long, value_name = "FITTED")]
+    model: Option<PathBuf>,
+    /// Where the fitted cluster model goes [default: cluster_model.json beside the output, its
+    /// numbers in cluster_model.safetensors beside that].
+    #[arg(long, value_name = "JSON")]
+    fitted_output: Option<PathBuf>,
     /// Output clusters.parquet.
     #[arg(short, long)]
     output: PathBuf,
@@ -356,6 +372,16 @@ fn summary_path(output: &Path) -> PathBuf {
 fn main() -> Result<()> {
     stage::init();
     let args = Cli::parse();
+    if let Some(model) = &args.model {
+        return assign::run(model, &args.input, &args.more_inputs, &args.output);
+    }
+    if !args.more_inputs.is_empty() {
+        anyhow::bail!(
+            "cluster fits one embeddings table at a time ({} given); several tables are for \
+             placing drawings in a fitted model's clusters (--model)",
+            1 + args.more_inputs.len()
+        );
+    }
     let config = PipelineConfig::load(args.config.as_deref())?;
     let mut cfg: ClusterConfig = config.section("cluster")?;
     override_from_flags!(cfg, args; vectors, algorithm, min_cluster_size, min_samples, eps,
@@ -410,7 +436,16 @@ fn main() -> Result<()> {
         table.dim
     ));
     let prepared = clustering::prepare(&m, &params)?;
-    let clustered = clustering::cluster_prepared(&prepared, &params)?;
+    let (clustered, rule) = clustering::cluster_and_fit(&prepared, &params)?;
+    let fitted = assign::fitted_model(
+        &params,
+        &prepared,
+        rule,
+        &clustered.labels,
+        &table,
+        cfg.vectors.column(),
+        &args.input,
+    );
     bar.set_message("2-D map and metrics");
     let (xy_in, map) = draw_map(&prepared.matrix, &cfg)?;
     let silhouette = clustering::silhouette(
@@ -484,6 +519,13 @@ fn main() -> Result<()> {
     let mut json = serde_json::to_vec_pretty(&summary)?;
     json.push(b'\n');
     tables::atomic::write_bytes(&summary_file, &json)?;
+    let fitted_file = args
+        .fitted_output
+        .clone()
+        .unwrap_or_else(|| assign::fitted_path(&args.output));
+    fitted
+        .save(&fitted_file)
+        .context("writing the fitted cluster model")?;
 
     let largest: Vec<String> = s.sizes.iter().take(5).map(usize::to_string).collect();
     let scores: Vec<String> = summary
@@ -493,7 +535,7 @@ fn main() -> Result<()> {
         .collect();
     println!(
         "[cluster] {n} points ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
-         silhouette {}{}{}; map {}; wrote {} and {}",
+         silhouette {}{}{}; map {}; wrote {}, {} and {}",
         table.dim,
         match &c.method {
             Method::ExactHdbscan => "exact HDBSCAN".to_string(),
@@ -514,7 +556,8 @@ fn main() -> Result<()> {
         scores.join("; "),
         map_line(&summary.map),
         args.output.display(),
-        summary_file.display()
+        summary_file.display(),
+        fitted_file.display()
     );
     Ok(())
 }

@@ -27,6 +27,13 @@ pub enum ClusterError {
     Param { name: &'static str, reason: String },
     #[error("hdbscan crate failed: {0}")]
     Hdbscan(String),
+    #[error("{}: {reason}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("{0}")]
+    ModelMismatch(String),
 }
 
 pub type Result<T> = std::result::Result<T, ClusterError>;

@@ -48,6 +48,8 @@ pub(crate) struct KMeans {
     pub second: Vec<f32>,
     /// Sum of squared distances to the centres (the objective), of the best start.
     pub inertia: f64,
+    /// The centres, `k × dim` row-major; centre `j` is cluster `j`'s.
+    pub centres: Vec<f32>,
 }
 
 /// Partitions the rows of `x` into `k` clusters; the best (lowest inertia) of `restarts` starts,
@@ -193,6 +195,7 @@ fn lloyd(x: &Matrix, mut centres: Vec<f32>, rng: &mut ChaCha8Rng) -> KMeans {
         distance: dist.iter().map(|d| d.sqrt()).collect(),
         second,
         inertia,
+        centres,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod blobs;
 mod dbscan;
 mod error;
 mod exact;
+pub mod fitted;
 mod kmeans;
 mod knn;
 mod matrix;
@@ -32,7 +33,8 @@ pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     Summary,
 };
-pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca};
+pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};
+pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.
@@ -210,6 +212,19 @@ impl Clustering {
 pub struct Prepared<'a> {
     pub matrix: Cow<'a, Matrix>,
     pub pca: Option<Pca>,
+    /// The fitted standardisation, when `standardise` is on (kept for [`fitted`]).
+    pub standardiser: Option<Standardiser>,
+}
+
+impl Prepared<'_> {
+    /// The reductions as a [`Preparation`] that new points can go through.
+    pub fn preparation(&self, p: &ClusterParams) -> Preparation {
+        Preparation {
+            l2_normalise: p.metric == Metric::Cosine,
+            standardiser: self.standardiser.clone(),
+            pca: self.pca.clone(),
+        }
+    }
 }
 
 /// Applies, in order, cosine normalisation (metric = cosine), standardising and PCA.
@@ -219,8 +234,11 @@ pub fn prepare<'a>(m: &'a Matrix, p: &ClusterParams) -> Result<Prepared<'a>> {
     if p.metric == Metric::Cosine {
         x = Cow::Owned(l2_normalise(&x));
     }
+    let mut standardiser = None;
     if p.standardise {
-        x = Cow::Owned(standardise(&x)?);
+        let s = Standardiser::fit(&x)?;
+        x = Cow::Owned(s.transform(&x)?);
+        standardiser = Some(s);
     }
     let mut model = None;
     if p.pca_dims > 0 {
@@ -231,6 +249,7 @@ pub fn prepare<'a>(m: &'a Matrix, p: &ClusterParams) -> Result<Prepared<'a>> {
     Ok(Prepared {
         matrix: x,
         pca: model,
+        standardiser,
     })
 }
 
@@ -250,10 +269,18 @@ pub fn cluster(m: &Matrix, p: &ClusterParams) -> Result<Clustering> {
 /// Clusters data already passed through [`prepare`] with the same `p` (for callers that also
 /// need the prepared matrix, e.g. for the silhouette or the 2-D map).
 pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Clustering> {
+    Ok(cluster_and_fit(prepared, p)?.0)
+}
+
+/// [`cluster_prepared`], also giving back the [`Rule`] that places new points as the fit
+/// placed its own: k-means' centres, or the density clusterings' clustered points with their
+/// core distances (see [`fitted`]).
+pub fn cluster_and_fit(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<(Clustering, Rule)> {
     p.validate()?;
     let x: &Matrix = &prepared.matrix;
     let ms = p.effective_min_samples();
-    let (labels, reach, method) = match p.algorithm {
+    // `anchors`: the points new ones are placed by (their reach is their own core distance)
+    let (labels, reach, method, anchors) = match p.algorithm {
         Algorithm::Hdbscan if x.n_rows() <= p.exact_max_points => {
             let t = Instant::now();
             let labels = exact::exact_hdbscan(x, p.min_cluster_size, ms)?;
@@ -261,7 +288,7 @@ pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Cl
             let t = Instant::now();
             let core = knn::core_distances(x, ms)?;
             debug!(secs = t.elapsed().as_secs_f32(), "core distances");
-            (labels, core, Method::ExactHdbscan)
+            (labels, core, Method::ExactHdbscan, None)
         }
         Algorithm::Hdbscan => {
             let settings = SampleSettings {
@@ -270,11 +297,16 @@ pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Cl
                 seed: p.seed,
             };
             let s = sampled::sampled_hdbscan(x, p.min_cluster_size, ms, &settings)?;
-            (s.labels, s.reach, Method::SampledHdbscan(s.run))
+            (
+                s.labels,
+                s.reach,
+                Method::SampledHdbscan(s.run),
+                Some(s.sample),
+            )
         }
         Algorithm::Dbscan => {
             let labels = dbscan::dbscan(x, p.eps, ms)?;
-            (labels, knn::core_distances(x, ms)?, Method::Dbscan)
+            (labels, knn::core_distances(x, ms)?, Method::Dbscan, None)
         }
         Algorithm::Kmeans => {
             // strength and outlier scores from the centres, not from neighbours: no
@@ -284,7 +316,8 @@ pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Cl
             debug!(secs = t.elapsed().as_secs_f32(), "k-means");
             let (strength, outlier) = (km.strength(), km.outlier());
             let labels = relabel_by_size(&km.labels);
-            return Ok(Clustering {
+            let rule = Rule::from_kmeans(&km, &labels, x.dim());
+            let c = Clustering {
                 labels,
                 strength,
                 outlier,
@@ -292,19 +325,26 @@ pub fn cluster_prepared(prepared: &Prepared<'_>, p: &ClusterParams) -> Result<Cl
                     inertia: km.inertia,
                 },
                 pca_kept_variance: prepared.pca.as_ref().map(Pca::kept_variance),
-            });
+            };
+            return Ok((c, rule));
         }
     };
     let labels = relabel_by_size(&labels);
     let strength = strength::membership_strength(&labels, &reach);
     let outlier = strength::outlier_scores(x, &labels, &reach)?;
-    Ok(Clustering {
+    let anchors: Vec<usize> = match anchors {
+        Some(sample) => sample.into_iter().filter(|&i| labels[i] >= 0).collect(),
+        None => (0..labels.len()).filter(|&i| labels[i] >= 0).collect(),
+    };
+    let rule = Rule::nearest(x, &labels, &reach, &anchors, p.assign_factor);
+    let c = Clustering {
         labels,
         strength,
         outlier,
         method,
         pca_kept_variance: prepared.pca.as_ref().map(Pca::kept_variance),
-    })
+    };
+    Ok((c, rule))
 }
 
 /// Renumbers clusters 0, 1, … by decreasing size (ties: first appearance), noise stays −1, so

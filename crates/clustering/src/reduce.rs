@@ -44,47 +44,75 @@ fn add_vecs(mut a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
 /// Centres every column on zero and scales it to unit (population) variance, as scikit-learn's
 /// `StandardScaler` does; a constant column is only centred.
 pub fn standardise(m: &Matrix) -> Result<Matrix> {
-    m.require_rows()?;
-    let d = m.dim();
-    let mean = column_means(m);
-    let sq = m
-        .as_slice()
-        .par_chunks(CHUNK_ROWS * d)
-        .map(|chunk| {
-            let mut s = vec![0.0f64; d];
-            for row in chunk.chunks_exact(d) {
-                for ((acc, &v), mu) in s.iter_mut().zip(row).zip(&mean) {
-                    let c = f64::from(v) - mu;
-                    *acc += c * c;
+    Standardiser::fit(m)?.transform(m)
+}
+
+/// A fitted standardisation: `(v − mean) · scale` per column, kept so that new points can be
+/// scaled as the fitted ones were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardiser {
+    pub mean: Vec<f64>,
+    /// `1 / standard deviation` (1 for a constant column).
+    pub scale: Vec<f64>,
+}
+
+impl Standardiser {
+    /// Column means and inverse (population) standard deviations of `m`.
+    pub fn fit(m: &Matrix) -> Result<Standardiser> {
+        m.require_rows()?;
+        let d = m.dim();
+        let mean = column_means(m);
+        let sq = m
+            .as_slice()
+            .par_chunks(CHUNK_ROWS * d)
+            .map(|chunk| {
+                let mut s = vec![0.0f64; d];
+                for row in chunk.chunks_exact(d) {
+                    for ((acc, &v), mu) in s.iter_mut().zip(row).zip(&mean) {
+                        let c = f64::from(v) - mu;
+                        *acc += c * c;
+                    }
                 }
-            }
-            s
-        })
-        .reduce(|| vec![0.0; d], add_vecs);
-    let n = m.n_rows() as f64;
-    let scale: Vec<f64> = sq
-        .iter()
-        .map(|s| {
-            let sd = (s / n).sqrt();
-            if sd > 0.0 {
-                1.0 / sd
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    let data = m
-        .as_slice()
-        .par_chunks(d)
-        .flat_map_iter(|row| {
-            row.iter()
-                .zip(&mean)
-                .zip(&scale)
-                .map(|((&v, mu), s)| ((f64::from(v) - mu) * s) as f32)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    Ok(Matrix::from_parts(data, d))
+                s
+            })
+            .reduce(|| vec![0.0; d], add_vecs);
+        let n = m.n_rows() as f64;
+        let scale = sq
+            .iter()
+            .map(|s| {
+                let sd = (s / n).sqrt();
+                if sd > 0.0 {
+                    1.0 / sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Standardiser { mean, scale })
+    }
+
+    /// Scales `m` (same width as the fitted data).
+    pub fn transform(&self, m: &Matrix) -> Result<Matrix> {
+        let d = self.mean.len();
+        if m.dim() != d {
+            return Err(ClusterError::Param {
+                name: "standardise",
+                reason: format!("fitted on dimension {d}, applied to dimension {}", m.dim()),
+            });
+        }
+        let data = m
+            .as_slice()
+            .par_chunks(d)
+            .flat_map_iter(|row| {
+                row.iter()
+                    .zip(&self.mean)
+                    .zip(&self.scale)
+                    .map(|((&v, mu), s)| ((f64::from(v) - mu) * s) as f32)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Matrix::from_parts(data, d))
+    }
 }
 
 /// Scales every row to unit Euclidean length, so that Euclidean distance becomes
@@ -191,7 +219,7 @@ pub fn symmetric_eigen(a: &[f64], d: usize) -> SymmetricEigen {
 }
 
 /// A fitted principal component analysis.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pca {
     /// Column means subtracted before projecting.
     pub mean: Vec<f64>,

@@ -52,6 +52,9 @@ pub(crate) struct Sampled {
     pub labels: Vec<i32>,
     pub reach: Vec<f32>,
     pub run: SampledRun,
+    /// The sample's points (indices into the input, ascending): their `reach` is their core
+    /// distance within the sample, and the clustered ones are what the rest was assigned to.
+    pub sample: Vec<usize>,
 }
 
 /// The scaled `min_samples` never drops below this (or the unscaled value, if smaller): a core
@@ -107,7 +110,12 @@ pub(crate) fn sampled_hdbscan(
     }
     let clustered: Vec<usize> = (0..size).filter(|&k| sample_labels[k] >= 0).collect();
     if clustered.is_empty() {
-        return Ok(Sampled { labels, reach, run });
+        return Ok(Sampled {
+            labels,
+            reach,
+            run,
+            sample: idx,
+        });
     }
     let anchors = sample.select_rows(&clustered);
     let rest: Vec<usize> = (0..n).filter(|&i| !in_sample[i]).collect();
@@ -123,7 +131,12 @@ pub(crate) fn sampled_hdbscan(
         }
     }
     debug!(secs = t.elapsed().as_secs_f32(), "assigned the rest");
-    Ok(Sampled { labels, reach, run })
+    Ok(Sampled {
+        labels,
+        reach,
+        run,
+        sample: idx,
+    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub const OUTLIER_ANCHORS: usize = 20_000;
 /// Percentile of a cluster's reach distances taken as its density peak.
 const PEAK_PERCENTILE: f64 = 0.05;
 
-fn cluster_peaks(labels: &[i32], reach: &[f32]) -> Vec<f32> {
+pub(crate) fn cluster_peaks(labels: &[i32], reach: &[f32]) -> Vec<f32> {
     let n_clusters = labels
         .iter()
         .copied()
@@ -51,7 +51,7 @@ fn cluster_peaks(labels: &[i32], reach: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-fn ratio(peak: f32, r: f32) -> f32 {
+pub(crate) fn ratio(peak: f32, r: f32) -> f32 {
     if r <= peak {
         1.0
     } else {

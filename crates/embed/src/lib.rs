@@ -129,6 +129,21 @@ pub fn device(name: &str) -> Result<Device> {
     Ok(d)
 }
 
+/// The footer key of the embedding model's id (see [`model_id`]).
+pub const MODEL_ID_KEY: &str = "embed.model_id";
+
+/// The id of the model in a run folder: `xxh64:` and the XXH64 hash (seed 0, 16 hex digits) of
+/// its `model.safetensors`. `embed` writes it into its tables' footers and `cluster` into the
+/// fitted cluster model, so that vectors of one model are never placed among another's.
+pub fn model_id(run_dir: &Path) -> Result<String> {
+    let path = run_dir.join(seqae::run::MODEL_WEIGHTS);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(format!(
+        "xxh64:{:016x}",
+        twox_hash::XxHash64::oneshot(0, &bytes)
+    ))
+}
+
 /// Where the outputs go.
 #[derive(Debug, Clone)]
 pub struct Outputs {
@@ -243,6 +258,7 @@ pub fn embed(
 
     let metadata: tables::Metadata = vec![
         ("embed.model".into(), model_dir.display().to_string()),
+        (MODEL_ID_KEY.into(), model_id(model_dir)?),
         ("embed.input".into(), input.display().to_string()),
         (
             "embed.model_config".into(),

@@ -98,6 +98,13 @@ fn writes_embeddings_reconstructions_and_interpolations() {
         .metadata
         .iter()
         .any(|(k, v)| k == "embed.model" && v.contains("run")));
+    // the model's id: the hash of its weights, the same each time it is computed
+    let id = crate::model_id(&run).unwrap();
+    assert!(id.starts_with("xxh64:") && id.len() == 22, "{id}");
+    assert!(e
+        .metadata
+        .iter()
+        .any(|(k, v)| k == crate::MODEL_ID_KEY && *v == id));
 
     let rec = tables::sequences::read_reconstructions(&out.reconstructions).unwrap();
     assert_eq!(rec.len(), 5);

@@ -63,6 +63,33 @@ impl EmbeddingTable {
     pub fn part(&self, part: Part) -> Option<&PartVectors> {
         self.parts.iter().find(|p| p.part == part)
     }
+
+    /// The vectors of a column by name: `embedding` (every row) or a part's (the rows that
+    /// have the part): the rows, and their vectors one after another. `None` when the table
+    /// has no such column.
+    pub fn column_vectors(&self, column: &str) -> Option<(Vec<usize>, Vec<f32>)> {
+        let n = self.len();
+        let (values, rows): (&[f32], Vec<usize>) = if column == "embedding" {
+            (&self.values, (0..n).collect())
+        } else {
+            let v = self.part(Part::from_name(column)?)?;
+            (&v.values, (0..n).filter(|&i| v.present[i]).collect())
+        };
+        let chosen = rows
+            .iter()
+            .flat_map(|&i| &values[i * self.dim..(i + 1) * self.dim])
+            .copied()
+            .collect();
+        Some((rows, chosen))
+    }
+
+    /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
+    pub fn model_id(&self) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == "embed.model_id")
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 pub fn schema(dim: usize, parts: &[Part], labels: &[LabelColumn]) -> SchemaRef {

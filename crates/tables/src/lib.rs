@@ -9,6 +9,7 @@
 //! | `embeddings.parquet` | embed | [`embeddings`] |
 //! | `reconstructions.parquet`, `interpolations.parquet` | embed | [`sequences`] |
 //! | `clusters.parquet` | cluster | [`clusters`] |
+//! | `generated.parquet` | generate | [`generated`] |
 //!
 //! Every writer goes through [`atomic::AtomicFile`]: a temporary file beside the target, renamed
 //! over it only when the table is complete, so a failed run never leaves a half-written table.
@@ -22,6 +23,7 @@ mod columns;
 pub mod drawings;
 pub mod embeddings;
 mod error;
+pub mod generated;
 pub mod sequences;
 pub mod train_log;
 

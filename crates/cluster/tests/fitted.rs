@@ -1,0 +1,128 @@
+//! `cluster` writes its fitted model, and `cluster --model` places new drawings with it.
+
+use std::path::Path;
+use std::process::Command;
+
+use clustering::blobs::{gaussian_blobs, BlobSpec};
+use tables::embeddings::EmbeddingTable;
+use tables::{LabelColumn, Split};
+
+/// Blobs `rows` of one data set, as an embeddings table made by model `model_id`.
+fn write_table(path: &Path, rows: std::ops::Range<usize>, model_id: Option<&str>) {
+    let (m, truth) = gaussian_blobs(&BlobSpec {
+        n_points: 1000,
+        dim: 12,
+        n_blobs: 4,
+        noise_share: 0.0,
+        seed: 5,
+        ..BlobSpec::default()
+    });
+    let n = rows.len();
+    let table = EmbeddingTable {
+        key_ids: rows.clone().map(|i| format!("k{i}")).collect(),
+        splits: vec![Split::Train; n],
+        dim: 12,
+        values: rows
+            .clone()
+            .flat_map(|i| m.row(i).to_vec())
+            .collect(),
+        labels: vec![LabelColumn {
+            name: "label_blob".into(),
+            values: rows.map(|i| Some(format!("b{}", truth[i]))).collect(),
+        }],
+        parts: Vec::new(),
+        metadata: model_id
+            .map(|id| vec![("embed.model_id".to_string(), id.to_string())])
+            .unwrap_or_default(),
+    };
+    tables::embeddings::write(path, &table).unwrap();
+}
+
+fn cluster_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cluster"))
+}
+
+fn ok(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_fitted_model_places_held_out_drawings_and_refuses_another_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(&d.join("fit.parquet"), 0..800, Some("xxh64:aaaa"));
+    write_table(&d.join("new.parquet"), 800..1000, Some("xxh64:aaaa"));
+    write_table(&d.join("other.parquet"), 800..1000, Some("xxh64:bbbb"));
+    write_table(&d.join("unknown.parquet"), 800..1000, None);
+    let stdout = ok(&cluster_bin()
+        .args(["--algorithm", "kmeans", "--k", "4", "--standardise", "true"])
+        .args(["--pca-dims", "6", "-o"])
+        .arg(d.join("fit/clusters.parquet"))
+        .arg(d.join("fit.parquet"))
+        .output()
+        .unwrap());
+    let fitted = d.join("fit/cluster_model.json");
+    assert!(stdout.contains("cluster_model.json"), "{stdout}");
+    assert!(d.join("fit/cluster_model.safetensors").is_file());
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&fitted).unwrap()).unwrap();
+    assert_eq!(info["embedding_model"], "xxh64:aaaa");
+    assert_eq!(info["rule"], "centroids");
+    assert_eq!(info["pca_dims"], 6);
+
+    // the fitted drawings themselves: placed exactly where the fit put them
+    let again = d.join("again.parquet");
+    ok(&cluster_bin()
+        .arg("--model")
+        .arg(&fitted)
+        .arg("-o")
+        .arg(&again)
+        .arg(d.join("fit.parquet"))
+        .output()
+        .unwrap());
+    let fit = tables::clusters::read(&d.join("fit/clusters.parquet")).unwrap();
+    let placed = tables::clusters::read(&again).unwrap();
+    let a: Vec<i32> = fit.iter().map(|r| r.cluster).collect();
+    let b: Vec<i32> = placed.iter().map(|r| r.cluster).collect();
+    assert_eq!(a, b);
+
+    // held-out drawings of the same blobs: the blob decides the cluster
+    let out = d.join("placed.parquet");
+    let stdout = ok(&cluster_bin()
+        .arg("--model")
+        .arg(&fitted)
+        .arg("-o")
+        .arg(&out)
+        .arg(d.join("new.parquet"))
+        .output()
+        .unwrap());
+    assert!(
+        stdout.contains("placed 200 drawings") && stdout.contains("label_blob ARI 1.000"),
+        "{stdout}"
+    );
+
+    // another model's vectors, or vectors that do not say which model: refused, nothing written
+    for bad in ["other.parquet", "unknown.parquet"] {
+        let out = d.join(format!("refused-{bad}"));
+        let run = cluster_bin()
+            .arg("--model")
+            .arg(&fitted)
+            .arg("-o")
+            .arg(&out)
+            .arg(d.join("new.parquet"))
+            .arg(d.join(bad))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success());
+        assert!(err.contains("embedding model") || err.contains("embed.model_id"), "{err}");
+        assert!(err.contains(bad), "{err}");
+        assert!(!out.exists());
+    }
+}

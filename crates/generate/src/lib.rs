@@ -1,0 +1,522 @@
+//! The `generate` stage: new drawings from a trained model's decoder.
+//!
+//! - **like a cluster** (`--like-cluster K`): the drawings a fitted cluster model places in
+//!   cluster `K` (the `members` strongest of them) are encoded to the model's latents; each new
+//!   drawing starts from one member's latent, mixed with a share `u ~ U(0, mix)` of a second
+//!   member's, then moved by `spread` times the members' standard deviation along every latent
+//!   dimension (Gaussian), and is decoded.
+//! - **like one drawing** (`--like KEY_ID`): its latent moved by `spread` times the standard
+//!   deviation of the latents of `members` drawings of its table.
+//! - **from the prior** (`--prior`, a model trained with the VAE term only): latents drawn from
+//!   the standard normal the VAE's KL term pulls them towards.
+//!
+//! The decoder samples each point with `temperature` (0: greedy). Every random draw comes from
+//! `seed`, so the same request gives the same drawings. Nothing is written until every drawing
+//! is made: a bad request (no such cluster, a model that is not the clusters') writes nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clustering::{FittedModel, Matrix};
+use drawing::Stroke3;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Deserialize;
+use tables::drawings::{DrawingRow, DrawingTable};
+use tables::embeddings::EmbeddingTable;
+use tables::generated::{GeneratedRow, Provenance};
+use tables::Split;
+
+pub mod ndjson;
+
+/// The `[generate]` section of `pipeline.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerateConfig {
+    /// Drawings to generate.
+    pub count: usize,
+    /// The decoder's sampling temperature (mdn head); 0 decodes greedily.
+    pub temperature: f32,
+    /// Seeds every random draw: the same seed gives the same drawings.
+    pub seed: u64,
+    /// How far a latent moves from where it starts, in standard deviations of the latents it
+    /// is drawn from (the cluster's members, or the table's drawings for `--like`).
+    pub spread: f32,
+    /// The largest share of a second member mixed into a latent (`like-cluster`); 0: none.
+    pub mix: f32,
+    /// Members encoded for `like-cluster` (the strongest ones), and drawings sampled for the
+    /// latents' spread of `like`.
+    pub members: usize,
+    /// Longest generated drawing, in points.
+    pub max_len: usize,
+    /// Latents decoded at once.
+    pub batch_size: usize,
+    /// `cpu`, `cuda`, `cuda:N` or `metal`.
+    pub device: String,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        GenerateConfig {
+            count: 24,
+            temperature: 0.1,
+            seed: 0,
+            spread: 0.3,
+            mix: 0.3,
+            members: 64,
+            max_len: 250,
+            batch_size: 256,
+            device: "cpu".into(),
+        }
+    }
+}
+
+impl GenerateConfig {
+    fn validate(&self) -> Result<()> {
+        if self.count == 0 {
+            bail!("count must be at least 1");
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            bail!("temperature must be 0 (greedy) or positive, not {}", self.temperature);
+        }
+        if !(self.spread.is_finite() && self.spread >= 0.0) {
+            bail!("spread must be 0 or positive, not {}", self.spread);
+        }
+        if !(0.0..=1.0).contains(&self.mix) {
+            bail!("mix must be between 0 and 1, not {}", self.mix);
+        }
+        if self.members == 0 || self.batch_size == 0 || self.max_len == 0 {
+            bail!("members, batch_size and max_len must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn decode_mode(&self, batch: u64) -> seqae::DecodeMode {
+        if self.temperature == 0.0 {
+            seqae::DecodeMode::Greedy
+        } else {
+            seqae::DecodeMode::Sample {
+                temperature: self.temperature,
+                // one stream per batch of latents, all from the seed
+                seed: self
+                    .seed
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .wrapping_add(batch),
+            }
+        }
+    }
+}
+
+/// What to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Drawings like the members of this cluster.
+    LikeCluster(i32),
+    /// Variations of the drawing with this key_id.
+    Like(String),
+    /// Samples of the VAE's prior.
+    Prior,
+}
+
+impl Mode {
+    /// The `gen_mode` value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::LikeCluster(_) => "like-cluster",
+            Mode::Like(_) => "like",
+            Mode::Prior => "prior",
+        }
+    }
+}
+
+/// The inputs of a request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The run folder of the model (`train`'s output).
+    pub model: PathBuf,
+    /// The fitted cluster model (`cluster_model.json`).
+    pub clusters: Option<PathBuf>,
+    /// The embeddings table (default: the one the clusters were fitted on).
+    pub embeddings: Option<PathBuf>,
+    /// The drawings table (default: the one the embeddings were made of).
+    pub drawings: Option<PathBuf>,
+    pub mode: Mode,
+}
+
+/// The drawings made, and how.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub rows: Vec<GeneratedRow>,
+    /// Latents whose decoding came back without a point (left out).
+    pub empty: usize,
+    /// Drawings the latents were drawn from (cluster members encoded, or the one drawing).
+    pub sources: usize,
+    pub metadata: tables::Metadata,
+}
+
+fn footer<'a>(meta: &'a tables::Metadata, key: &str) -> Option<&'a str> {
+    meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A fitted model, checked against the embedding model in `run`.
+fn load_clusters(path: &Path, run: &Path, run_id: &str) -> Result<FittedModel> {
+    let fitted = FittedModel::load(path).context("loading the fitted cluster model")?;
+    match fitted.info.embedding_model.as_deref() {
+        Some(id) if id == run_id => Ok(fitted),
+        Some(id) => bail!(
+            "the clusters in {} were fitted on the embeddings of model {id}, but the model in {} \
+             is {run_id}: pass the run folder whose embeddings were clustered, or embed and \
+             cluster again with this model",
+            path.display(),
+            run.display()
+        ),
+        None => bail!(
+            "the clusters in {} do not record which model made their embeddings (embed.model_id): \
+             run embed and cluster again",
+            path.display()
+        ),
+    }
+}
+
+/// Reads the embeddings table, checked to come from model `run_id`.
+fn load_embeddings(path: &Path, run_id: &str) -> Result<EmbeddingTable> {
+    let table = tables::embeddings::read(path)?;
+    match table.model_id() {
+        Some(id) if id == run_id => Ok(table),
+        other => bail!(
+            "the embeddings in {} come from model {}, not from the model asked for ({run_id})",
+            path.display(),
+            other.unwrap_or("(not recorded)")
+        ),
+    }
+}
+
+/// The rows of a drawings table by key_id.
+fn rows_by_key(table: &DrawingTable) -> HashMap<&str, usize> {
+    table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key_id.as_str(), i))
+        .collect()
+}
+
+/// Per-dimension standard deviation of `n` latents of width `w`.
+fn spread_of(z: &[f32], w: usize) -> Vec<f32> {
+    let n = (z.len() / w).max(1) as f64;
+    (0..w)
+        .map(|j| {
+            let mean = z.iter().skip(j).step_by(w).map(|&v| v as f64).sum::<f64>() / n;
+            let var = z
+                .iter()
+                .skip(j)
+                .step_by(w)
+                .map(|&v| (v as f64 - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            var.sqrt() as f32
+        })
+        .collect()
+}
+
+/// The most common value among `values` (ties: the first seen).
+fn most_common<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Option<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for v in values.flatten() {
+        match counts.iter_mut().find(|(k, _)| *k == v) {
+            Some(c) => c.1 += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    counts
+        .iter()
+        .fold(None::<(&str, usize)>, |best, &(k, c)| match best {
+            Some((_, bc)) if bc >= c => best,
+            _ => Some((k, c)),
+        })
+        .map(|(k, _)| k.to_string())
+}
+
+/// Where the latents come from: the starting latents, the drawings' keys, and the spread.
+struct Sources {
+    keys: Vec<String>,
+    /// `keys.len() × latent`, row-major.
+    latents: Vec<f32>,
+    spread: Vec<f32>,
+    word: Option<String>,
+}
+
+/// Makes the drawings of a request (writes nothing).
+pub fn generate(
+    req: &Request,
+    cfg: &GenerateConfig,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Generated> {
+    cfg.validate()?;
+    let dev = embed::device(&cfg.device)?;
+    let run_id = embed::model_id(&req.model)?;
+    let (model, info) = seqae::load(&req.model, &dev)
+        .with_context(|| format!("loading the model in {}", req.model.display()))?;
+    let fitted = req
+        .clusters
+        .as_deref()
+        .map(|p| load_clusters(p, &req.model, &run_id))
+        .transpose()?;
+    let width = model.config().latent;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+
+    // the embeddings: asked for, or those the clusters were fitted on
+    let embeddings_path = req.embeddings.clone().or_else(|| {
+        fitted
+            .as_ref()
+            .map(|f| PathBuf::from(&f.info.embeddings))
+    });
+    let drawings_path = |emb: Option<&EmbeddingTable>| -> Result<PathBuf> {
+        if let Some(p) = &req.drawings {
+            return Ok(p.clone());
+        }
+        emb.and_then(|e| footer(&e.metadata, "embed.input"))
+            .map(PathBuf::from)
+            .context(
+                "the drawings table is needed to encode the drawings to start from: pass \
+                 --drawings (or --embeddings of a table that records its input)",
+            )
+    };
+    let encode = |table: &DrawingTable, rows: &[usize]| -> Result<Vec<f32>> {
+        let ds: Vec<&Stroke3> = rows.iter().map(|&i| &table.rows[i].drawing).collect();
+        let z = model
+            .encode(&ds, cfg.batch_size)
+            .context("encoding the drawings to start from")?;
+        Ok(z.concat())
+    };
+
+    let sources: Option<Sources> = match &req.mode {
+        Mode::Prior => {
+            if !info.model.vae {
+                bail!(
+                    "--prior needs a model trained with the VAE term (model.vae = true in {}); \
+                     this one was trained without it, so its latents follow no prior: use \
+                     --like-cluster or --like",
+                    req.model.join(seqae::run::MODEL_JSON).display()
+                );
+            }
+            None
+        }
+        Mode::LikeCluster(k) => {
+            let Some(fitted) = &fitted else {
+                bail!("--like-cluster needs the fitted clusters (--clusters cluster_model.json)");
+            };
+            let n = fitted.info.n_clusters;
+            if *k < 0 || *k as usize >= n {
+                bail!(
+                    "there is no cluster {k}: the clusters in {} are numbered 0 to {}",
+                    req.clusters.as_deref().unwrap_or(Path::new("")).display(),
+                    n as i64 - 1
+                );
+            }
+            let emb_path = embeddings_path.clone().expect("the fitted model names one");
+            let emb = load_embeddings(&emb_path, &run_id)?;
+            let (rows, values) = emb
+                .column_vectors(&fitted.info.vectors)
+                .with_context(|| {
+                    format!(
+                        "{} has no `{}` column, which the clusters were fitted on",
+                        emb_path.display(),
+                        fitted.info.vectors
+                    )
+                })?;
+            let m = Matrix::new(values, emb.dim)
+                .with_context(|| format!("the vectors of {}", emb_path.display()))?;
+            if m.is_empty() {
+                bail!("{}: no drawing has `{}` vectors", emb_path.display(), fitted.info.vectors);
+            }
+            let placed = fitted.assign(&m)?;
+            // the strongest members: their latents lie well inside the cluster
+            let mut members: Vec<(f32, usize)> = rows
+                .iter()
+                .zip(placed.labels.iter().zip(&placed.strength))
+                .filter(|(_, (l, _))| **l == *k)
+                .map(|(&i, (_, &s))| (s, i))
+                .collect();
+            if members.is_empty() {
+                bail!("no drawing of {} is placed in cluster {k}", emb_path.display());
+            }
+            members.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            members.truncate(cfg.members);
+            let keys: Vec<String> = members
+                .iter()
+                .map(|&(_, i)| emb.key_ids[i].clone())
+                .collect();
+            let dpath = drawings_path(Some(&emb))?;
+            let table = tables::drawings::read(&dpath)?;
+            let by_key = rows_by_key(&table);
+            let idx: Vec<usize> = keys
+                .iter()
+                .map(|k| {
+                    by_key.get(k.as_str()).copied().with_context(|| {
+                        format!("drawing `{k}` of {} is not in {}", emb_path.display(), dpath.display())
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let latents = encode(&table, &idx)?;
+            Some(Sources {
+                spread: spread_of(&latents, width),
+                word: most_common(idx.iter().map(|&i| table.rows[i].word.as_deref())),
+                keys,
+                latents,
+            })
+        }
+        Mode::Like(key) => {
+            let emb = embeddings_path
+                .as_deref()
+                .filter(|_| req.drawings.is_none())
+                .map(|p| load_embeddings(p, &run_id))
+                .transpose()?;
+            let dpath = drawings_path(emb.as_ref())?;
+            let table = tables::drawings::read(&dpath)?;
+            let Some(&i) = rows_by_key(&table).get(key.as_str()) else {
+                bail!("there is no drawing `{key}` in {}", dpath.display());
+            };
+            // the spread of the table's latents, from a seeded sample of its drawings
+            let n = table.rows.len();
+            let mut sample =
+                rand::seq::index::sample(&mut rng, n, cfg.members.min(n)).into_vec();
+            sample.sort_unstable();
+            let spread = spread_of(&encode(&table, &sample)?, width);
+            Some(Sources {
+                keys: vec![key.clone()],
+                latents: encode(&table, &[i])?,
+                spread,
+                word: table.rows[i].word.clone(),
+            })
+        }
+    };
+
+    // the latents, then the drawings
+    let normal = StandardNormal;
+    let mut z = Vec::with_capacity(cfg.count * width);
+    let mut from: Vec<Vec<String>> = Vec::with_capacity(cfg.count);
+    for _ in 0..cfg.count {
+        match &sources {
+            None => {
+                z.extend((0..width).map(|_| -> f32 { normal.sample(&mut rng) }));
+                from.push(Vec::new());
+            }
+            Some(s) => {
+                let m = s.keys.len();
+                let a = rng.random_range(0..m);
+                let za = &s.latents[a * width..(a + 1) * width];
+                let mut v = za.to_vec();
+                let mut keys = vec![s.keys[a].clone()];
+                if cfg.mix > 0.0 && m > 1 {
+                    let b = (a + rng.random_range(1..m)) % m;
+                    let u: f32 = rng.random_range(0.0..=cfg.mix);
+                    let zb = &s.latents[b * width..(b + 1) * width];
+                    for (x, y) in v.iter_mut().zip(zb) {
+                        *x += u * (y - *x);
+                    }
+                    keys.push(s.keys[b].clone());
+                }
+                for (x, sd) in v.iter_mut().zip(&s.spread) {
+                    let e: f32 = normal.sample(&mut rng);
+                    *x += cfg.spread * sd * e;
+                }
+                z.extend(v);
+                from.push(keys);
+            }
+        }
+    }
+    let mut drawings = Vec::with_capacity(cfg.count);
+    for (b, chunk) in z.chunks(cfg.batch_size * width).enumerate() {
+        drawings.extend(
+            model
+                .decode(chunk, cfg.max_len, cfg.decode_mode(b as u64))
+                .context("decoding the latents")?,
+        );
+        progress(drawings.len(), cfg.count);
+    }
+
+    let (tag, cluster) = match &req.mode {
+        Mode::LikeCluster(k) => (format!("c{k}"), Some(*k)),
+        Mode::Like(key) => (format!("like-{key}"), None),
+        Mode::Prior => ("prior".to_string(), None),
+    };
+    let word = sources.as_ref().and_then(|s| s.word.clone());
+    let source = format!("generate:{}", req.model.display());
+    let mut rows = Vec::with_capacity(cfg.count);
+    let mut empty = 0;
+    for (i, (d, keys)) in drawings.into_iter().zip(from).enumerate() {
+        if d.is_empty() {
+            empty += 1;
+            continue;
+        }
+        rows.push(GeneratedRow {
+            row: DrawingRow {
+                key_id: format!("gen-{tag}-s{}-{i:04}", cfg.seed),
+                word: word.clone(),
+                countrycode: None,
+                recognized: None,
+                timestamp: None,
+                split: Split::Test,
+                source: source.clone(),
+                drawing: d,
+                t: None,
+                labels: Vec::new(),
+            },
+            provenance: Provenance {
+                mode: req.mode.name().to_string(),
+                cluster,
+                sources: keys,
+                temperature: cfg.temperature,
+            },
+        });
+    }
+    if rows.is_empty() {
+        bail!(
+            "every one of the {} latents decoded to an empty drawing; try another seed or a \
+             lower temperature",
+            cfg.count
+        );
+    }
+    let metadata = vec![
+        ("generate.model".to_string(), req.model.display().to_string()),
+        ("generate.model_id".to_string(), run_id),
+        (
+            "generate.clusters".to_string(),
+            req.clusters
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("generate.mode".to_string(), req.mode.name().to_string()),
+        (
+            "generate.config".to_string(),
+            format!(
+                "count={} temperature={} seed={} spread={} mix={} members={} max_len={}",
+                cfg.count, cfg.temperature, cfg.seed, cfg.spread, cfg.mix, cfg.members, cfg.max_len
+            ),
+        ),
+    ];
+    Ok(Generated {
+        rows,
+        empty,
+        sources: sources.as_ref().map_or(0, |s| s.keys.len()),
+        metadata,
+    })
+}
+
+/// Writes the generated table and, when asked, the same drawings as simplified ndjson; each
+/// file atomically.
+pub fn write(out: &Path, ndjson_out: Option<&Path>, g: &Generated) -> Result<()> {
+    let text = ndjson_out.map(|_| ndjson::lines(&g.rows)).transpose()?;
+    tables::generated::write(out, &[], &g.rows, &g.metadata)?;
+    if let (Some(path), Some(text)) = (ndjson_out, text) {
+        tables::atomic::write_bytes(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

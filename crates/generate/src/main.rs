@@ -1,0 +1,141 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{ArgGroup, Parser};
+use generate::{GenerateConfig, Mode, Request};
+use stage::{override_from_flags, PipelineConfig};
+
+/// Draws new doodles with a trained model's decoder: like the members of a cluster of a fitted
+/// cluster model (--like-cluster K), variations of one drawing (--like KEY_ID), or samples of
+/// the prior of a model trained with the VAE term (--prior). Writes a drawings table with the
+/// columns of `ingest`'s (every stage reads it) plus where each drawing came from (gen_mode,
+/// gen_cluster, gen_sources, gen_temperature), and on request the same drawings as simplified
+/// ndjson. The same seed gives the same drawings; a bad request writes nothing.
+#[derive(Parser)]
+#[command(name = "generate", version)]
+#[command(group(ArgGroup::new("mode").required(true).args(["like_cluster", "like", "prior"])))]
+struct Args {
+    /// Run folder written by `train` (model.safetensors + model.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// The fitted cluster model written by `cluster` (cluster_model.json); needed by
+    /// --like-cluster, and checked to be of the same model whenever given.
+    #[arg(long, value_name = "FITTED")]
+    clusters: Option<PathBuf>,
+    /// Output Parquet file of the generated drawings.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the drawings as Quick, Draw! simplified ndjson to this file.
+    #[arg(long, value_name = "FILE")]
+    ndjson: Option<PathBuf>,
+    /// Drawings like the members of cluster K of --clusters.
+    #[arg(long, value_name = "K")]
+    like_cluster: Option<i32>,
+    /// Variations of the drawing with this key_id (from --drawings, or the drawings table of
+    /// --embeddings or of the clusters' embeddings).
+    #[arg(long, value_name = "KEY_ID")]
+    like: Option<String>,
+    /// Samples of the prior (only for a model trained with the VAE term).
+    #[arg(long)]
+    prior: bool,
+    /// The embeddings table whose drawings are placed in the clusters [default: the one the
+    /// clusters were fitted on].
+    #[arg(long)]
+    embeddings: Option<PathBuf>,
+    /// The drawings table the drawings to start from are encoded from [default: the input the
+    /// embeddings table records].
+    #[arg(long)]
+    drawings: Option<PathBuf>,
+    /// Config file (default: pipeline.toml in the current folder, when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Drawings to generate [config: count; default 24].
+    #[arg(long)]
+    count: Option<usize>,
+    /// The decoder's sampling temperature; 0 decodes greedily [config: temperature; default 0.1].
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Seed of every random draw: the same seed gives the same drawings [config: seed; default 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How far each latent moves, in standard deviations of the latents it is drawn from
+    /// [config: spread; default 0.3].
+    #[arg(long)]
+    spread: Option<f32>,
+    /// --like-cluster: the largest share of a second member mixed in; 0 for none
+    /// [config: mix; default 0.3].
+    #[arg(long)]
+    mix: Option<f32>,
+    /// --like-cluster: the strongest members drawn from; --like: drawings whose latents give
+    /// the spread [config: members; default 64].
+    #[arg(long)]
+    members: Option<usize>,
+    /// Longest generated drawing, in points [config: max_len; default 250].
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Latents decoded at once [config: batch_size; default 256].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// cpu, cuda, cuda:N or metal (cuda and metal need the cargo feature) [config: device].
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn main() -> Result<()> {
+    stage::init();
+    let args = Args::parse();
+    let config = PipelineConfig::load(args.config.as_deref())?;
+    let mut cfg: GenerateConfig = config.section("generate")?;
+    override_from_flags!(cfg, args; count, temperature, seed, spread, mix, members, max_len,
+        batch_size, device);
+    let mode = match (&args.like_cluster, &args.like) {
+        (Some(k), _) => Mode::LikeCluster(*k),
+        (_, Some(key)) => Mode::Like(key.clone()),
+        _ => Mode::Prior,
+    };
+    let req = Request {
+        model: args.model.clone(),
+        clusters: args.clusters.clone(),
+        embeddings: args.embeddings.clone(),
+        drawings: args.drawings.clone(),
+        mode: mode.clone(),
+    };
+    let t = Instant::now();
+    let bar = stage::progress(cfg.count as u64, "drawings");
+    bar.set_prefix("generate");
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let result = generate::generate(&req, &cfg, &progress);
+    bar.finish_and_clear();
+    let g = result?;
+    generate::write(&args.output, args.ndjson.as_deref(), &g)?;
+    let what = match &mode {
+        Mode::LikeCluster(k) => format!(
+            "like cluster {k} (from its {} strongest members, spread {}, mix {})",
+            g.sources, cfg.spread, cfg.mix
+        ),
+        Mode::Like(key) => format!("like drawing `{key}` (spread {})", cfg.spread),
+        Mode::Prior => "from the prior".to_string(),
+    };
+    println!(
+        "[generate] {} drawings {what}, temperature {}, seed {}{} in {:.1}s -> {}{}",
+        g.rows.len(),
+        cfg.temperature,
+        cfg.seed,
+        if g.empty > 0 {
+            format!(" ({} empty decodings left out)", g.empty)
+        } else {
+            String::new()
+        },
+        t.elapsed().as_secs_f64(),
+        args.output.display(),
+        args.ndjson
+            .as_ref()
+            .map(|p| format!(" and {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
