@@ -91,6 +91,7 @@ $(REPORT): $(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(EVALUATION) $(CONFIG) $(BIN)/
 test:
 	$(CARGO) test --workspace
 	scripts/e2e.sh
+	scripts/torch-check.sh
 
 bench: build
 	scripts/bench.sh

@@ -28,7 +28,8 @@ def main() -> int:
     model = dt.load_run(a.run)
     table = dt.read_drawings(a.drawings)
     emb = pq.read_table(a.embeddings)
-    meta = {k.decode(): v.decode() for k, v in (emb.schema.metadata or {}).items()}
+    footer = pq.ParquetFile(a.embeddings).metadata.metadata or {}
+    meta = {k.decode(): v.decode() for k, v in footer.items()}
     unit = meta.get("embed.unit_length", "true") == "true"
     own_box = meta.get("embed.part_box", "own") == "own"
     names = [p for p in meta.get("embed.parts", "none").split(",") if p and p != "none"]
