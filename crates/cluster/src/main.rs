@@ -390,12 +390,17 @@ fn main() -> Result<()> {
     let params = cfg.params();
     params.validate()?;
     cfg.umap().validate()?;
+    // one writer at a time; released when this run ends or dies
+    let _lock = stage::OutputLock::file(&args.output)?;
     let t = Instant::now();
 
     let bar = stage::spinner("{spinner} {msg} {elapsed}");
     bar.set_message(format!("reading {}", args.input.display()));
     let table = tables::embeddings::read(&args.input)?;
     let n = table.len();
+    if n == 0 {
+        anyhow::bail!("{}: an empty embeddings table (no rows): nothing to cluster", args.input.display());
+    }
     // the rows clustered: every drawing, or those that have the part
     let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors.part() {
         None => (&table.values, (0..n).collect()),

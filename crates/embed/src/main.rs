@@ -80,6 +80,8 @@ fn main() -> Result<()> {
     override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
         interpolation_steps, decode, temperature, max_len, seed, device, unit_length,
         parts, part_box);
+    // one writer at a time; released when this run ends or dies
+    let _lock = stage::OutputLock::file(&args.output)?;
     let mut out = Outputs::beside(&args.output);
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;

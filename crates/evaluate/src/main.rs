@@ -97,6 +97,8 @@ fn main() -> Result<()> {
         bail!("the output {} is also an input", args.output.display());
     }
 
+    // one writer at a time; released when this run ends or dies
+    let _lock = stage::OutputLock::file(&args.output)?;
     let bar = stage::spinner("{prefix:>8} {spinner} {msg} {elapsed}");
     bar.set_prefix("evaluate");
     let step = |s: &str| bar.set_message(s.to_string());

@@ -1,6 +1,5 @@
 //! Rendering a figure to pixels or SVG text, and writing both files atomically.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
@@ -119,24 +118,11 @@ fn with_suffix(stem: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so readers
-/// never see a half-written file.
+/// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path` (the
+/// `durable` crate's writer), so readers never see a half-written file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FigureError> {
-    let io = |source: std::io::Error| FigureError::Io {
+    durable::write_bytes(path, bytes).map_err(|source| FigureError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".figures-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })
 }

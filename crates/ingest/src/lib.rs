@@ -338,8 +338,10 @@ pub fn ingest(
     }
     let report = sink.report;
     if report.written == 0 {
+        let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
         bail!(
-            "no drawing was written to {} (read {}, skipped: {})",
+            "{}: no drawing to write to {} (read {}, skipped: {})",
+            names.join(", "),
             output.display(),
             report.read,
             report.skipped_summary()

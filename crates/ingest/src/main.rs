@@ -84,6 +84,7 @@ fn main() -> Result<()> {
     stage::alloc::bounded_memory();
     let cli = Cli::parse();
     if let Some(Command::Synth(a)) = cli.command {
+        let _lock = stage::OutputLock::file(&a.output)?;
         let t = Instant::now();
         ingest::write_synthetic(&a.output, a.count, a.seed)?;
         println!(
@@ -101,6 +102,8 @@ fn main() -> Result<()> {
     override_from_flags!(cfg, args; word, recognized_only, max_points, limit, seed,
         valid_fraction, test_fraction, on_error, drop_duplicates);
     let output = args.output.expect("required by clap");
+    // one writer at a time; released when this run ends or dies
+    let _lock = stage::OutputLock::file(&output)?;
 
     let t = Instant::now();
     let bar = stage::spinner("{spinner} {pos} drawings read, {per_sec} {msg}");

@@ -100,11 +100,16 @@ fn main() -> Result<()> {
         thumbnail_size, point_radius, loss_width, loss_height, background, ink, model_ink,
         explorer, projector, projector_max);
 
+    // one writer at a time (`.<folder>.lock` beside the output folder); released when this
+    // run ends or dies
+    let _lock = stage::OutputLock::file(&args.output)?;
     let t = Instant::now();
     let inputs = plot::find_inputs(&args.inputs, &args.output)?;
     for note in &inputs.ignored {
         tracing::warn!("{note}");
     }
+    // a run refused on its inputs leaves no empty output folder behind
+    let created = !args.output.exists();
     let bar = stage::progress(
         5 + u64::from(cfg.explorer) + u64::from(cfg.projector),
         "figures",
@@ -114,6 +119,9 @@ fn main() -> Result<()> {
         bar.inc(1);
     });
     bar.finish_and_clear();
+    if summary.is_err() && created {
+        let _ = std::fs::remove_dir(&args.output);
+    }
     let summary = summary?;
     for s in &summary.skipped {
         tracing::info!("not drawn: {s}");

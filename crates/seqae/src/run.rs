@@ -1,7 +1,8 @@
 //! The run folder: `model.safetensors` + `model.json` (what `embed` loads) and
 //! `checkpoint.safetensors` (weights, Adam moments and the training state as JSON metadata,
-//! one file so it is replaced atomically). Every file is written beside its target under a
-//! temporary name and renamed.
+//! one file so it is replaced atomically, with a checksum of its tensors; the one before it is
+//! kept as `checkpoint.previous.safetensors` and used when the latest is found torn). Every file
+//! is written beside its target under a temporary name, fsynced and renamed (`durable`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ pub const FORMAT: u32 = 1;
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
 pub const MODEL_JSON: &str = "model.json";
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const PREVIOUS_CHECKPOINT: &str = "checkpoint.previous.safetensors";
+/// Metadata key of a checkpoint's checksum.
+const CRC_KEY: &str = "crc32";
 
 /// Which data a model was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,23 +81,33 @@ pub fn checkpoint_path(run_dir: &Path) -> PathBuf {
     run_dir.join(CHECKPOINT)
 }
 
-fn tmp_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// Where the checkpoint before the latest is kept: a checkpoint found torn or corrupt (a power
+/// loss before the data reached the disk) is set aside for this one.
+pub fn previous_checkpoint_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(PREVIOUS_CHECKPOINT)
 }
 
-/// Writes through `write` to a temporary file beside `target`, then renames it into place.
+/// Writes through `write` to a temporary file beside `target`, fsyncs it, renames it into
+/// place and fsyncs the folder (the `durable` crate's writer).
 fn atomic_write(target: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = tmp_path(target);
-    let r =
-        write(&tmp).and_then(|_| std::fs::rename(&tmp, target).map_err(|e| Error::io(target, e)));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let out = durable::AtomicFile::create(target).map_err(|e| Error::io(target, e))?;
+    write(out.temp_path())?;
+    out.commit().map_err(|e| Error::io(target, e))
+}
+
+/// CRC-32 of the tensors' bytes, in the order of their names: kept in a checkpoint's metadata
+/// and checked when it is loaded, so a file whose data did not all reach the disk is refused.
+fn tensors_crc(st: &safetensors::SafeTensors) -> u32 {
+    let mut names: Vec<&str> = st.names();
+    names.sort_unstable();
+    let mut h = crc32fast::Hasher::new();
+    for n in names {
+        if let Ok(t) = st.tensor(n) {
+            h.update(n.as_bytes());
+            h.update(t.data());
+        }
     }
-    r
+    h.finalize()
 }
 
 fn save_tensors(
@@ -121,12 +135,59 @@ pub(crate) fn save_checkpoint(
     }
     debug_assert_eq!(adam.vars.len(), model.named_vars().len());
     let state = serde_json::to_string(st).map_err(|e| Error::bad_file(path, e))?;
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("seqae_state".to_string(), state),
         ("adam_step".to_string(), adam.t.to_string()),
     ]);
-    save_tensors(path, &tensors, Some(meta))
+    // the checksum is of the bytes safetensors writes, so the file is serialised once in memory
+    let items: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let unsummed =
+        safetensors::serialize(items.clone(), Some(meta.clone())).map_err(|e| Error::bad_file(path, e))?;
+    let crc = tensors_crc(
+        &safetensors::SafeTensors::deserialize(&unsummed).map_err(|e| Error::bad_file(path, e))?,
+    );
+    meta.insert(CRC_KEY.to_string(), format!("{crc:08x}"));
+    let bytes = safetensors::serialize(items, Some(meta)).map_err(|e| Error::bad_file(path, e))?;
+    // the checkpoint being replaced becomes the previous one (a hard link, so that at every
+    // moment both names hold a complete file)
+    if path.exists() {
+        let prev = path.with_file_name(PREVIOUS_CHECKPOINT);
+        let _ = std::fs::remove_file(&prev);
+        std::fs::hard_link(path, &prev)
+            .or_else(|_| std::fs::copy(path, &prev).map(|_| ()))
+            .map_err(|e| Error::io(&prev, e))?;
+    }
+    atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
 }
+
+/// Loads the run folder's checkpoint; when it is torn or corrupt (its checksum does not match,
+/// it does not parse), the one before it, with a warning. `None` when there is neither.
+pub(crate) fn load_latest_checkpoint(
+    run_dir: &Path,
+    imp: LstmImpl,
+    device: &Device,
+) -> Result<Option<(SeqAe, Adam, Checkpoint)>> {
+    let path = checkpoint_path(run_dir);
+    let prev = previous_checkpoint_path(run_dir);
+    if !path.exists() {
+        if prev.exists() {
+            return load_checkpoint(&prev, imp, device).map(Some);
+        }
+        return Ok(None);
+    }
+    match load_checkpoint(&path, imp, device) {
+        Ok(c) => Ok(Some(c)),
+        Err(e @ Error::BadFile { .. }) if prev.exists() => {
+            eprintln!(
+                "warning: {e}; resuming from the checkpoint before it, {}",
+                prev.display()
+            );
+            load_checkpoint(&prev, imp, device).map(Some)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 
 pub(crate) fn load_checkpoint(
     path: &Path,
@@ -134,9 +195,28 @@ pub(crate) fn load_checkpoint(
     device: &Device,
 ) -> Result<(SeqAe, Adam, Checkpoint)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::bad_file(path, e))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::bad_file(path, format!("torn or corrupt checkpoint: {e}")))?;
     let meta = meta.metadata().clone().unwrap_or_default();
+    match meta.get(CRC_KEY) {
+        Some(want) => {
+            let st = safetensors::SafeTensors::deserialize(&bytes)
+                .map_err(|e| Error::bad_file(path, format!("torn or corrupt checkpoint: {e}")))?;
+            let got = format!("{:08x}", tensors_crc(&st));
+            if &got != want {
+                return Err(Error::bad_file(
+                    path,
+                    format!("torn or corrupt checkpoint: checksum {got}, recorded {want}"),
+                ));
+            }
+        }
+        None => {
+            return Err(Error::bad_file(
+                path,
+                "checkpoint without a checksum (torn, or written by an older build)",
+            ))
+        }
+    }
     let state = meta
         .get("seqae_state")
         .ok_or_else(|| Error::bad_file(path, "not a seqae checkpoint (no training state)"))?;
@@ -202,13 +282,33 @@ pub fn save_model(run_dir: &Path, model: &SeqAe, info: &ModelInfo) -> Result<()>
 pub fn load_info(run_dir: &Path) -> Result<ModelInfo> {
     let path = run_dir.join(MODEL_JSON);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::bad_file(&path, e))?;
-    if info.format != FORMAT {
-        return Err(Error::bad_file(
-            &path,
-            format!("run format {} (this build reads {FORMAT})", info.format),
-        ));
+    // the version first, so that a folder of another layout is named as such rather than
+    // reported as a missing or mistyped key further in
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::bad_file(&path, e))?;
+    match value.get("format").map(|f| f.as_u64()) {
+        None => {
+            return Err(Error::bad_file(
+                &path,
+                format!(
+                    "no `format` key: not a run folder of this pipeline's format {FORMAT} \
+                     (train again with this build)"
+                ),
+            ))
+        }
+        Some(Some(f)) if f == FORMAT as u64 => {}
+        Some(f) => {
+            return Err(Error::bad_file(
+                &path,
+                format!(
+                    "run folder format {} (this build reads format {FORMAT}; train again with \
+                     this build)",
+                    f.map_or_else(|| value["format"].to_string(), |f| f.to_string())
+                ),
+            ))
+        }
     }
+    let info: ModelInfo = serde_json::from_value(value).map_err(|e| Error::bad_file(&path, e))?;
     Ok(info)
 }
 

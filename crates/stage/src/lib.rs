@@ -6,6 +6,9 @@
 //! typo in `pipeline.toml` is an error rather than a silently ignored setting.
 
 pub mod alloc;
+pub mod lock;
+
+pub use lock::{LockError, OutputLock};
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

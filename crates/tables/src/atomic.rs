@@ -1,80 +1,49 @@
-//! Outputs that appear whole or not at all.
+//! Outputs that appear whole or not at all: the `durable` crate's writer (temporary file,
+//! fsync, rename, fsync of the folder), with errors that name the table.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
-
-use tempfile::NamedTempFile;
+use std::path::Path;
 
 use crate::{Result, TableError};
 
-/// A file being written under a temporary name beside its target. [`AtomicFile::commit`] renames
-/// it over the target; dropping it uncommitted deletes the temporary file.
-pub struct AtomicFile {
-    target: PathBuf,
-    tmp: NamedTempFile,
-}
+/// A file being written under a temporary name beside its target. [`AtomicFile::commit`] makes
+/// it the target; dropping it uncommitted deletes the temporary file.
+pub struct AtomicFile(durable::AtomicFile);
 
 impl AtomicFile {
     /// Starts writing `target`, creating its parent folder when needed.
     pub fn create(target: &Path) -> Result<Self> {
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| TableError::io(&parent, e))?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(&parent)
-            .map_err(|e| TableError::io(target, e))?;
-        Ok(AtomicFile {
-            target: target.to_path_buf(),
-            tmp,
-        })
+        durable::AtomicFile::create(target)
+            .map(AtomicFile)
+            .map_err(|e| TableError::io(target, e))
     }
 
     pub fn target(&self) -> &Path {
-        &self.target
+        self.0.target()
     }
 
     /// The open temporary file.
     pub fn file(&self) -> &File {
-        self.tmp.as_file()
+        self.0.file()
     }
 
     /// A second handle on the temporary file (writers that take ownership of a `File`).
     pub fn try_clone_file(&self) -> Result<File> {
-        self.tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| TableError::io(&self.target, e))
+        self.0
+            .try_clone_file()
+            .map_err(|e| TableError::io(self.0.target(), e))
     }
 
-    /// Flushes to disk and renames over the target.
+    /// Flushes to disk, renames over the target, flushes the folder.
     pub fn commit(self) -> Result<()> {
-        self.tmp
-            .as_file()
-            .sync_all()
-            .map_err(|e| TableError::io(&self.target, e))?;
-        self.tmp
-            .persist(&self.target)
-            .map_err(|e| TableError::io(&self.target, e.error))?;
-        Ok(())
+        let target = self.0.target().to_path_buf();
+        self.0.commit().map_err(|e| TableError::io(&target, e))
     }
 }
 
 /// Writes `bytes` to `target` atomically (JSON summaries, HTML, ...).
 pub fn write_bytes(target: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let out = AtomicFile::create(target)?;
-    out.file()
-        .write_all(bytes)
-        .map_err(|e| TableError::io(target, e))?;
-    out.commit()
+    durable::write_bytes(target, bytes).map_err(|e| TableError::io(target, e))
 }
 
 #[cfg(test)]

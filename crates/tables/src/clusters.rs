@@ -66,7 +66,7 @@ pub fn write(path: &Path, rows: &[ClusterRow], meta: &Metadata) -> Result<()> {
 }
 
 pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "clusters")?;
     let s = &loaded.schema;
     let t = "clusters";
     columns::require(path, s, t, "key_id", &columns::is_string, "string")?;

@@ -64,10 +64,21 @@ pub fn footer(path: &Path) -> Result<Metadata> {
     Ok(footer_of(builder.metadata()))
 }
 
-pub(crate) fn load(path: &Path) -> Result<Loaded> {
+/// Reads the table `table` (its footer's `tables.table` key, when there is one, must name it:
+/// another stage's table is refused before its columns are looked at).
+pub(crate) fn load(path: &Path, table: &'static str) -> Result<Loaded> {
     let file = File::open(path).map_err(|e| TableError::io(path, e))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
+    if let Some(found) = crate::kind_in(builder.metadata()) {
+        if found != table {
+            return Err(TableError::WrongTable {
+                path: path.to_path_buf(),
+                found,
+                expected: table,
+            });
+        }
+    }
     let metadata = footer_of(builder.metadata());
     let schema = builder.schema().clone();
     let reader = builder
@@ -573,11 +584,11 @@ mod tests {
         };
         let plain = dir.path().join("plain.parquet");
         write(&plain, None);
-        let want = load(&plain).unwrap();
+        let want = load(&plain, "test").unwrap();
         for parallel in [1, 2, 3, 5] {
             let path = dir.path().join(format!("p{parallel}.parquet"));
             write(&path, Some(parallel));
-            let got = load(&path).unwrap();
+            let got = load(&path, "test").unwrap();
             let meta = |p: &Path| {
                 let f = File::open(p).unwrap();
                 let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();

@@ -434,7 +434,7 @@ impl Drop for DrawingWriter {
 /// Reads a whole drawings table, checking every row: equal column lengths, at least one point,
 /// finite offsets, a known split.
 pub fn read(path: &Path) -> Result<DrawingTable> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "drawings")?;
     let schema = loaded.schema.clone();
     let t = "drawings";
     columns::require(path, &schema, t, "key_id", &columns::is_string, "string")?;
@@ -680,11 +680,14 @@ mod tests {
         let e = read(&path).unwrap_err().to_string();
         assert!(e.contains("row 0") && e.contains("NaN"), "{e}");
 
-        // a table without drawing columns (the train log) is refused by name
+        // another stage's table (the train log) is refused by its footer's kind
         let log = dir.path().join("log.parquet");
         crate::train_log::write(&log, &[]).unwrap();
         let e = read(&log).unwrap_err().to_string();
-        assert!(e.contains("missing column `key_id`"), "{e}");
+        assert!(
+            e.contains("log.parquet: a `train_log` table, not the `drawings` table"),
+            "{e}"
+        );
 
         let e = read(&dir.path().join("absent.parquet"))
             .unwrap_err()

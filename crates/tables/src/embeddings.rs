@@ -182,7 +182,7 @@ fn columns_per_batch(dim: usize) -> usize {
 
 /// Reads an embeddings table and checks its shape: a fixed-size float32 list, no null or NaN.
 pub fn read(path: &Path) -> Result<EmbeddingTable> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "embeddings")?;
     let s = &loaded.schema;
     let t = "embeddings";
     columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
@@ -352,7 +352,7 @@ mod tests {
         assert_eq!(back.part(Part::Inside).unwrap().part, Part::Inside);
         assert!(back.part(Part::Outline).is_none());
         // the nulls are nulls to other readers, not zero vectors
-        let loaded = columns::load(&p).unwrap();
+        let loaded = columns::load(&p, "embeddings").unwrap();
         let nulls = |name: &str| -> usize {
             loaded
                 .batches

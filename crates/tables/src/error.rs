@@ -37,6 +37,12 @@ pub enum TableError {
         row: usize,
         message: String,
     },
+    #[error("{path}: a `{found}` table, not the `{expected}` table expected here")]
+    WrongTable {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }

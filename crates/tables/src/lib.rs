@@ -79,12 +79,15 @@ pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
-    Ok(reader
-        .metadata()
-        .file_metadata()
+    Ok(kind_in(reader.metadata()))
+}
+
+/// The footer's `tables.table` value (what every reader checks, in one place).
+pub(crate) fn kind_in(meta: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
+    meta.file_metadata()
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|kv| kv.key == TABLE_KEY))
-        .and_then(|kv| kv.value.clone()))
+        .and_then(|kv| kv.value.clone())
 }
 
 /// Key-value metadata stored in a Parquet file's footer (which model, which input, ...).

@@ -131,7 +131,7 @@ pub fn write_reconstructions(path: &Path, rows: &[Reconstruction], meta: &Metada
 }
 
 pub fn read_reconstructions(path: &Path) -> Result<Vec<Reconstruction>> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "reconstructions")?;
     let t = "reconstructions";
     columns::require(
         path,
@@ -182,7 +182,7 @@ pub fn write_interpolations(path: &Path, rows: &[Interpolation], meta: &Metadata
 }
 
 pub fn read_interpolations(path: &Path) -> Result<Vec<Interpolation>> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "interpolations")?;
     let s = &loaded.schema;
     let t = "interpolations";
     for c in ["pair", "step"] {
@@ -270,6 +270,9 @@ mod tests {
             Some("reconstructions")
         );
         let e = read_interpolations(&p).unwrap_err().to_string();
-        assert!(e.contains("missing column `pair`"), "{e}");
+        assert!(
+            e.contains("a `reconstructions` table, not the `interpolations` table"),
+            "{e}"
+        );
     }
 }

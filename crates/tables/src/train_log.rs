@@ -58,7 +58,7 @@ pub fn write(path: &Path, rows: &[TrainLogRow]) -> Result<()> {
 }
 
 pub fn read(path: &Path) -> Result<Vec<TrainLogRow>> {
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "train_log")?;
     let s = &loaded.schema;
     let t = "train_log";
     let is = |d: DataType| move |x: &DataType| *x == d;

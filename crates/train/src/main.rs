@@ -451,13 +451,19 @@ fn main() -> Result<()> {
         );
     }
 
+    // one run at a time in a run folder; released when this run ends or dies
+    let _lock = stage::OutputLock::folder(&args.output)?;
     if args.overwrite {
-        let ckpt = seqae::run::checkpoint_path(&args.output);
-        match std::fs::remove_file(&ckpt) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("removing {}", ckpt.display()));
+        for ckpt in [
+            seqae::run::checkpoint_path(&args.output),
+            seqae::run::previous_checkpoint_path(&args.output),
+        ] {
+            match std::fs::remove_file(&ckpt) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", ckpt.display()));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 
