@@ -104,7 +104,7 @@ pub fn write(
 /// for row, where each came from.
 pub fn read(path: &Path) -> Result<(DrawingTable, Vec<Provenance>)> {
     let table = drawings::read(path)?;
-    let loaded = columns::load(path)?;
+    let loaded = columns::load(path, "generated")?;
     let t = "generated";
     let s = &loaded.schema;
     columns::require(path, s, t, "gen_mode", &columns::is_string, "string")?;
