@@ -176,6 +176,12 @@ fn lloyd(x: &Matrix, mut centres: Vec<f32>, rng: &mut ChaCha8Rng) -> KMeans {
             break;
         }
     }
+    // the products' distances are close, not exact: the reported ones are (a fitted model
+    // placing these points again must find the same strengths)
+    dist.par_iter_mut()
+        .zip(&labels)
+        .zip(x.as_slice().par_chunks_exact(dim))
+        .for_each(|((d, &l), r)| *d = sq_dist(r, &centres[l * dim..(l + 1) * dim]));
     let inertia = dist.iter().map(|&d| d as f64).sum();
     let second = labels
         .par_iter()
