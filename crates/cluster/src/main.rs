@@ -349,7 +349,17 @@ fn main() -> Result<()> {
         ("vectors".to_string(), cfg.vectors.column().to_string()),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
-    ];
+    ]
+    .into_iter()
+    // which model's embeddings these are, for the stages after
+    .chain(
+        table
+            .metadata
+            .iter()
+            .filter(|(k, _)| k == "embed.model_id" || k == "embed.model")
+            .cloned(),
+    )
+    .collect::<Vec<_>>();
     let summary_file = args
         .summary
         .clone()

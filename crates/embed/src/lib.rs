@@ -244,8 +244,10 @@ pub fn embed(
     }
     report.encode_s = t.elapsed().as_secs_f64();
 
+    let model_id = seqae::run::weights_id(model_dir)?;
     let metadata: tables::Metadata = vec![
         ("embed.model".into(), model_dir.display().to_string()),
+        ("embed.model_id".into(), model_id),
         ("embed.input".into(), input.display().to_string()),
         (
             "embed.model_config".into(),

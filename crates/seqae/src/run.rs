@@ -278,6 +278,15 @@ pub fn save_model(run_dir: &Path, model: &SeqAe, info: &ModelInfo) -> Result<()>
     })
 }
 
+/// A fingerprint of a run folder's weights (CRC-32 of `model.safetensors`, hex): `embed` puts
+/// it in its tables' footers (`embed.model_id`), `cluster` carries it on, so that tables made
+/// from different models are told apart.
+pub fn weights_id(run_dir: &Path) -> Result<String> {
+    let path = run_dir.join(MODEL_WEIGHTS);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(format!("{:08x}", crc32fast::hash(&bytes)))
+}
+
 /// Reads `model.json`.
 pub fn load_info(run_dir: &Path) -> Result<ModelInfo> {
     let path = run_dir.join(MODEL_JSON);
