@@ -269,7 +269,10 @@ fn main() -> Result<()> {
     let table = tables::embeddings::read(&args.input)?;
     let n = table.len();
     if n == 0 {
-        anyhow::bail!("{}: an empty embeddings table (no rows): nothing to cluster", args.input.display());
+        anyhow::bail!(
+            "{}: an empty embeddings table (no rows): nothing to cluster",
+            args.input.display()
+        );
     }
     // the rows clustered: every drawing, or those that have the part
     let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors.part() {

@@ -26,7 +26,10 @@ fn cluster(input: &Path, out: &Path) -> Command {
 }
 
 fn outputs(out: &Path) -> Vec<PathBuf> {
-    vec![out.to_path_buf(), out.with_file_name("cluster_summary.json")]
+    vec![
+        out.to_path_buf(),
+        out.with_file_name("cluster_summary.json"),
+    ]
 }
 
 #[test]

@@ -197,7 +197,10 @@ pub fn embed(
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     let table = tables::drawings::read(input)?;
     if table.rows.is_empty() {
-        bail!("{}: an empty drawings table (no rows): nothing to embed", input.display());
+        bail!(
+            "{}: an empty drawings table (no rows): nothing to embed",
+            input.display()
+        );
     }
     let mut report = EmbedReport {
         drawings: table.rows.len(),

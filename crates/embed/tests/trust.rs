@@ -149,7 +149,11 @@ fn the_edge_drawings_go_through() {
     ] {
         let i = t.key_ids.iter().position(|x| x == k);
         let i = i.unwrap_or_else(|| panic!("{k} left out"));
-        assert!(t.row(i).iter().all(|v| v.is_finite()), "{k}: {:?}", t.row(i));
+        assert!(
+            t.row(i).iter().all(|v| v.is_finite()),
+            "{k}: {:?}",
+            t.row(i)
+        );
     }
 }
 

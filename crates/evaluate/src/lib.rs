@@ -144,7 +144,10 @@ pub fn same_model(inputs: &Inputs) -> Result<()> {
     let Some(want) = id(emb)? else {
         return Ok(());
     };
-    for other in [&inputs.clusters, &inputs.reconstructions].into_iter().flatten() {
+    for other in [&inputs.clusters, &inputs.reconstructions]
+        .into_iter()
+        .flatten()
+    {
         if let Some(got) = id(other)? {
             if got != want {
                 return Err(input_err(

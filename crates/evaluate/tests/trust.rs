@@ -19,16 +19,24 @@ fn evaluate(p: &Pipeline, replace: Option<(&Path, &Path)>, out: &Path) -> Comman
         }
     };
     let mut c = Command::new(env!("CARGO_BIN_EXE_evaluate"));
-    c.args(["--knn-k", "3", "--folds", "3", "--repeats", "1", "--drawings"])
-        .arg(pick(&p.drawings))
-        .arg("--embeddings")
-        .arg(pick(&p.embeddings))
-        .arg("--clusters")
-        .arg(pick(&p.clusters))
-        .arg("--reconstructions")
-        .arg(pick(&p.reconstructions))
-        .arg("-o")
-        .arg(out);
+    c.args([
+        "--knn-k",
+        "3",
+        "--folds",
+        "3",
+        "--repeats",
+        "1",
+        "--drawings",
+    ])
+    .arg(pick(&p.drawings))
+    .arg("--embeddings")
+    .arg(pick(&p.embeddings))
+    .arg("--clusters")
+    .arg(pick(&p.clusters))
+    .arg("--reconstructions")
+    .arg(pick(&p.reconstructions))
+    .arg("-o")
+    .arg(out);
     c
 }
 
@@ -83,14 +91,22 @@ fn tables_of_another_model_are_refused_naming_the_file() {
     let clusters = dir.path().join("clusters.parquet");
     let mut meta = tables::footer(&p.embeddings).unwrap();
     meta.retain(|(k, _)| k == "embed.model_id");
-    tables::clusters::write(&clusters, &tables::clusters::read(&p.clusters).unwrap(), &meta)
+    tables::clusters::write(
+        &clusters,
+        &tables::clusters::read(&p.clusters).unwrap(),
+        &meta,
+    )
+    .unwrap();
+    let r = evaluate(p, Some((&p.clusters, &clusters)), &out)
+        .output()
         .unwrap();
-    let r = evaluate(p, Some((&p.clusters, &clusters)), &out).output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     std::fs::remove_file(&out).unwrap();
     let other = dir.path().join("other_clusters.parquet");
     from_another_model(&clusters, &other);
-    let r = evaluate(p, Some((&p.clusters, &other)), &out).output().unwrap();
+    let r = evaluate(p, Some((&p.clusters, &other)), &out)
+        .output()
+        .unwrap();
     trust::refuses(&r, "clusters of another model", &other, &[&out]);
 }
 

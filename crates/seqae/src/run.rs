@@ -141,8 +141,8 @@ pub(crate) fn save_checkpoint(
     ]);
     // the checksum is of the bytes safetensors writes, so the file is serialised once in memory
     let items: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let unsummed =
-        safetensors::serialize(items.clone(), Some(meta.clone())).map_err(|e| Error::bad_file(path, e))?;
+    let unsummed = safetensors::serialize(items.clone(), Some(meta.clone()))
+        .map_err(|e| Error::bad_file(path, e))?;
     let crc = tensors_crc(
         &safetensors::SafeTensors::deserialize(&unsummed).map_err(|e| Error::bad_file(path, e))?,
     );
@@ -157,7 +157,9 @@ pub(crate) fn save_checkpoint(
             .or_else(|_| std::fs::copy(path, &prev).map(|_| ()))
             .map_err(|e| Error::io(&prev, e))?;
     }
-    atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
+    atomic_write(path, |tmp| {
+        std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// Loads the run folder's checkpoint; when it is torn or corrupt (its checksum does not match,
@@ -187,7 +189,6 @@ pub(crate) fn load_latest_checkpoint(
         Err(e) => Err(e),
     }
 }
-
 
 pub(crate) fn load_checkpoint(
     path: &Path,

@@ -16,10 +16,7 @@ fn train(input: &Path, run: &Path, extra: &[&str]) -> Command {
     if !extra.contains(&"--max-steps") {
         c.args(["--max-steps", "12"]);
     }
-    c.arg("-o")
-        .arg(run)
-        .arg(input)
-        .args(extra);
+    c.arg("-o").arg(run).arg(input).args(extra);
     c
 }
 
@@ -155,7 +152,8 @@ fn a_torn_checkpoint_is_detected_and_the_one_before_it_used() {
         std::fs::write(&ckpt, bytes).unwrap();
         let log = ok(train(&p.drawings, &run, &["--resume"]).output().unwrap());
         assert!(
-            log.contains("torn or corrupt checkpoint") && log.contains("resuming from the checkpoint before it"),
+            log.contains("torn or corrupt checkpoint")
+                && log.contains("resuming from the checkpoint before it"),
             "{what}: {log}"
         );
         assert!(log.contains("resuming at step 6"), "{what}: {log}");
