@@ -96,7 +96,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| cluster(&p.embeddings, &out),
         &outs,
-        24,
+        40,
         3,
         &trust::same_but_timings,
     );

@@ -185,7 +185,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| embed(&p.drawings, &p.run, &out),
         &outputs(&out),
-        24,
+        40,
         5,
         &trust::same_bytes,
     );

@@ -146,7 +146,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| evaluate(p, None, &out),
         std::slice::from_ref(&out),
-        24,
+        40,
         9,
         &trust::same_but_timings,
     );

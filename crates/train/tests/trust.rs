@@ -88,7 +88,7 @@ fn killed_then_resumed_it_ends_with_the_weights_of_an_uninterrupted_run() {
     let run = dir.path().join("killed");
     let mut rng = trust::Rng::new(11);
     let (mut killed, mut finished) = (0, 0);
-    for k in 0..16 {
+    for k in 0..24 {
         let mut child = train(&p.drawings, &run, &["--resume"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -114,6 +114,7 @@ fn killed_then_resumed_it_ends_with_the_weights_of_an_uninterrupted_run() {
         }
     }
     let log = ok(train(&p.drawings, &run, &["--resume"]).output().unwrap());
+    eprintln!("{killed} kills, {finished} runs finished before their kill");
     assert_eq!(
         std::fs::read(run.join("model.safetensors")).unwrap(),
         want,
