@@ -399,7 +399,10 @@ fn main() -> Result<()> {
     let table = tables::embeddings::read(&args.input)?;
     let n = table.len();
     if n == 0 {
-        anyhow::bail!("{}: an empty embeddings table (no rows): nothing to cluster", args.input.display());
+        anyhow::bail!(
+            "{}: an empty embeddings table (no rows): nothing to cluster",
+            args.input.display()
+        );
     }
     // the rows clustered: every drawing, or those that have the part
     let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors.part() {
@@ -494,7 +497,17 @@ fn main() -> Result<()> {
                 .trim_matches('"')
                 .to_string(),
         ),
-    ];
+    ]
+    .into_iter()
+    // which model's embeddings these are, for the stages after
+    .chain(
+        table
+            .metadata
+            .iter()
+            .filter(|(k, _)| k == "embed.model_id" || k == "embed.model")
+            .cloned(),
+    )
+    .collect::<Vec<_>>();
     let summary_file = args
         .summary
         .clone()

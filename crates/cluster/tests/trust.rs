@@ -26,7 +26,10 @@ fn cluster(input: &Path, out: &Path) -> Command {
 }
 
 fn outputs(out: &Path) -> Vec<PathBuf> {
-    vec![out.to_path_buf(), out.with_file_name("cluster_summary.json")]
+    vec![
+        out.to_path_buf(),
+        out.with_file_name("cluster_summary.json"),
+    ]
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| cluster(&p.embeddings, &out),
         &outs,
-        24,
+        40,
         3,
         &trust::same_but_timings,
     );

@@ -28,12 +28,12 @@ pub mod strength;
 pub mod umap;
 
 pub use error::{ClusterError, Result};
+pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};
 pub use matrix::Matrix;
 pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     Summary,
 };
-pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};
 pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 

@@ -132,16 +132,11 @@ pub fn device(name: &str) -> Result<Device> {
 /// The footer key of the embedding model's id (see [`model_id`]).
 pub const MODEL_ID_KEY: &str = "embed.model_id";
 
-/// The id of the model in a run folder: `xxh64:` and the XXH64 hash (seed 0, 16 hex digits) of
-/// its `model.safetensors`. `embed` writes it into its tables' footers and `cluster` into the
+/// The id of the model in a run folder (`seqae::run::weights_id`: a fingerprint of its
+/// `model.safetensors`). `embed` writes it into its tables' footers and `cluster` into the
 /// fitted cluster model, so that vectors of one model are never placed among another's.
 pub fn model_id(run_dir: &Path) -> Result<String> {
-    let path = run_dir.join(seqae::run::MODEL_WEIGHTS);
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(format!(
-        "xxh64:{:016x}",
-        twox_hash::XxHash64::oneshot(0, &bytes)
-    ))
+    Ok(seqae::run::weights_id(run_dir)?)
 }
 
 /// Where the outputs go.
@@ -212,7 +207,10 @@ pub fn embed(
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     let table = tables::drawings::read(input)?;
     if table.rows.is_empty() {
-        bail!("{}: an empty drawings table (no rows): nothing to embed", input.display());
+        bail!(
+            "{}: an empty drawings table (no rows): nothing to embed",
+            input.display()
+        );
     }
     let mut report = EmbedReport {
         drawings: table.rows.len(),
@@ -259,9 +257,10 @@ pub fn embed(
     }
     report.encode_s = t.elapsed().as_secs_f64();
 
+    let model_id = model_id(model_dir)?;
     let metadata: tables::Metadata = vec![
         ("embed.model".into(), model_dir.display().to_string()),
-        (MODEL_ID_KEY.into(), model_id(model_dir)?),
+        (MODEL_ID_KEY.into(), model_id),
         ("embed.input".into(), input.display().to_string()),
         (
             "embed.model_config".into(),

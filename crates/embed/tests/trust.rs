@@ -149,7 +149,11 @@ fn the_edge_drawings_go_through() {
     ] {
         let i = t.key_ids.iter().position(|x| x == k);
         let i = i.unwrap_or_else(|| panic!("{k} left out"));
-        assert!(t.row(i).iter().all(|v| v.is_finite()), "{k}: {:?}", t.row(i));
+        assert!(
+            t.row(i).iter().all(|v| v.is_finite()),
+            "{k}: {:?}",
+            t.row(i)
+        );
     }
 }
 
@@ -181,7 +185,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| embed(&p.drawings, &p.run, &out),
         &outputs(&out),
-        24,
+        40,
         5,
         &trust::same_bytes,
     );

@@ -128,6 +128,42 @@ fn input_err(path: &Path, message: impl Into<String>) -> EvalError {
     }
 }
 
+/// Refuses clusters or reconstructions made from another model's embeddings than the
+/// embeddings table given (told by the `embed.model_id` footer key `embed` writes and `cluster`
+/// carries on; tables without it are not compared).
+pub fn same_model(inputs: &Inputs) -> Result<()> {
+    let id = |p: &Path| -> Result<Option<String>> {
+        Ok(tables::footer(p)?
+            .into_iter()
+            .find(|(k, _)| k == "embed.model_id")
+            .map(|(_, v)| v))
+    };
+    let Some(emb) = &inputs.embeddings else {
+        return Ok(());
+    };
+    let Some(want) = id(emb)? else {
+        return Ok(());
+    };
+    for other in [&inputs.clusters, &inputs.reconstructions]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(got) = id(other)? {
+            if got != want {
+                return Err(input_err(
+                    other,
+                    format!(
+                        "made from the embeddings of another model (weights {got}) than {} \
+                         (weights {want}); pass the tables of one run",
+                        emb.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The pipeline tables `evaluate` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -97,6 +97,7 @@ fn main() -> Result<()> {
         bail!("the output {} is also an input", args.output.display());
     }
 
+    evaluate::same_model(&inputs)?;
     // one writer at a time; released when this run ends or dies
     let _lock = stage::OutputLock::file(&args.output)?;
     let bar = stage::spinner("{prefix:>8} {spinner} {msg} {elapsed}");

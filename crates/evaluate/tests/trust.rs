@@ -19,16 +19,24 @@ fn evaluate(p: &Pipeline, replace: Option<(&Path, &Path)>, out: &Path) -> Comman
         }
     };
     let mut c = Command::new(env!("CARGO_BIN_EXE_evaluate"));
-    c.args(["--knn-k", "3", "--folds", "3", "--repeats", "1", "--drawings"])
-        .arg(pick(&p.drawings))
-        .arg("--embeddings")
-        .arg(pick(&p.embeddings))
-        .arg("--clusters")
-        .arg(pick(&p.clusters))
-        .arg("--reconstructions")
-        .arg(pick(&p.reconstructions))
-        .arg("-o")
-        .arg(out);
+    c.args([
+        "--knn-k",
+        "3",
+        "--folds",
+        "3",
+        "--repeats",
+        "1",
+        "--drawings",
+    ])
+    .arg(pick(&p.drawings))
+    .arg("--embeddings")
+    .arg(pick(&p.embeddings))
+    .arg("--clusters")
+    .arg(pick(&p.clusters))
+    .arg("--reconstructions")
+    .arg(pick(&p.reconstructions))
+    .arg("-o")
+    .arg(out);
     c
 }
 
@@ -50,6 +58,56 @@ fn wrong_inputs_are_refused_naming_the_file() {
             trust::refuses(&r, &b.what, &b.path, &[&out]);
         }
     }
+}
+
+/// A copy of `table` whose footer says it was made from another model's embeddings.
+fn from_another_model(table: &Path, to: &Path) {
+    let mut meta = tables::footer(table).unwrap();
+    for (k, v) in meta.iter_mut() {
+        if k == "embed.model_id" {
+            *v = "00000000".into();
+        }
+    }
+    assert!(meta.iter().any(|(k, _)| k == "embed.model_id"), "{meta:?}");
+    match tables::table_kind(table).unwrap().as_deref() {
+        Some("clusters") => {
+            let rows = tables::clusters::read(table).unwrap();
+            tables::clusters::write(to, &rows, &meta).unwrap();
+        }
+        Some("reconstructions") => {
+            let rows = tables::sequences::read_reconstructions(table).unwrap();
+            tables::sequences::write_reconstructions(to, &rows, &meta).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tables_of_another_model_are_refused_naming_the_file() {
+    let p = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("evaluation.json");
+    // the fixture's clusters come from its embeddings with their model id, as cluster writes
+    let clusters = dir.path().join("clusters.parquet");
+    let mut meta = tables::footer(&p.embeddings).unwrap();
+    meta.retain(|(k, _)| k == "embed.model_id");
+    tables::clusters::write(
+        &clusters,
+        &tables::clusters::read(&p.clusters).unwrap(),
+        &meta,
+    )
+    .unwrap();
+    let r = evaluate(p, Some((&p.clusters, &clusters)), &out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    std::fs::remove_file(&out).unwrap();
+    let other = dir.path().join("other_clusters.parquet");
+    from_another_model(&clusters, &other);
+    let r = evaluate(p, Some((&p.clusters, &other)), &out)
+        .output()
+        .unwrap();
+    trust::refuses(&r, "clusters of another model", &other, &[&out]);
 }
 
 #[test]
@@ -88,7 +146,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| evaluate(p, None, &out),
         std::slice::from_ref(&out),
-        24,
+        40,
         9,
         &trust::same_but_timings,
     );

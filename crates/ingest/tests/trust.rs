@@ -85,7 +85,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| ingest(&input, &out),
         std::slice::from_ref(&out),
-        24,
+        40,
         7,
         &trust::same_bytes,
     );

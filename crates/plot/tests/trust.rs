@@ -115,7 +115,7 @@ fn killed_at_random_moments_it_leaves_the_previous_output_or_none() {
     let report = trust::kill_at_random(
         &|| plot(&work, &out),
         std::slice::from_ref(&out),
-        24,
+        40,
         13,
         &trust::files_so_far,
     );

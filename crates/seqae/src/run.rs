@@ -141,8 +141,8 @@ pub(crate) fn save_checkpoint(
     ]);
     // the checksum is of the bytes safetensors writes, so the file is serialised once in memory
     let items: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let unsummed =
-        safetensors::serialize(items.clone(), Some(meta.clone())).map_err(|e| Error::bad_file(path, e))?;
+    let unsummed = safetensors::serialize(items.clone(), Some(meta.clone()))
+        .map_err(|e| Error::bad_file(path, e))?;
     let crc = tensors_crc(
         &safetensors::SafeTensors::deserialize(&unsummed).map_err(|e| Error::bad_file(path, e))?,
     );
@@ -157,7 +157,9 @@ pub(crate) fn save_checkpoint(
             .or_else(|_| std::fs::copy(path, &prev).map(|_| ()))
             .map_err(|e| Error::io(&prev, e))?;
     }
-    atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
+    atomic_write(path, |tmp| {
+        std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// Loads the run folder's checkpoint; when it is torn or corrupt (its checksum does not match,
@@ -187,7 +189,6 @@ pub(crate) fn load_latest_checkpoint(
         Err(e) => Err(e),
     }
 }
-
 
 pub(crate) fn load_checkpoint(
     path: &Path,
@@ -276,6 +277,15 @@ pub fn save_model(run_dir: &Path, model: &SeqAe, info: &ModelInfo) -> Result<()>
     atomic_write(&json_path, |tmp| {
         std::fs::write(tmp, json + "\n").map_err(|e| Error::io(tmp, e))
     })
+}
+
+/// A fingerprint of a run folder's weights (CRC-32 of `model.safetensors`, hex): `embed` puts
+/// it in its tables' footers (`embed.model_id`), `cluster` carries it on, so that tables made
+/// from different models are told apart.
+pub fn weights_id(run_dir: &Path) -> Result<String> {
+    let path = run_dir.join(MODEL_WEIGHTS);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(format!("{:08x}", crc32fast::hash(&bytes)))
 }
 
 /// Reads `model.json`.

@@ -543,18 +543,17 @@ pub fn train(
     };
 
     // fresh or resumed state
-    let resume_from =
-        if ckpt_path.exists() || run::previous_checkpoint_path(run_dir).exists() {
-            if !opts.resume {
-                return Err(Error::Config(format!(
-                    "{} already holds a checkpoint: resume it, or train into another folder",
-                    run_dir.display()
-                )));
-            }
-            run::load_latest_checkpoint(run_dir, opts.lstm, &opts.device)?
-        } else {
-            None
-        };
+    let resume_from = if ckpt_path.exists() || run::previous_checkpoint_path(run_dir).exists() {
+        if !opts.resume {
+            return Err(Error::Config(format!(
+                "{} already holds a checkpoint: resume it, or train into another folder",
+                run_dir.display()
+            )));
+        }
+        run::load_latest_checkpoint(run_dir, opts.lstm, &opts.device)?
+    } else {
+        None
+    };
     let (model, mut adam, mut st) = match resume_from {
         Some((model, adam, st)) => {
             let mismatch = |what: String| Error::ResumeMismatch {

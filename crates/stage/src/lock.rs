@@ -163,8 +163,7 @@ mod tests {
         assert_eq!(first.path(), dir.path().join(".clusters.parquet.lock"));
         let e = OutputLock::file(&out).unwrap_err().to_string();
         assert!(
-            e.contains("clusters.parquet")
-                && e.contains(&format!("pid {}", std::process::id())),
+            e.contains("clusters.parquet") && e.contains(&format!("pid {}", std::process::id())),
             "{e}"
         );
         drop(first);

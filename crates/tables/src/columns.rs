@@ -58,15 +58,56 @@ fn footer_of(meta: &parquet::file::metadata::ParquetMetaData) -> Metadata {
 /// A table's footer metadata alone (what wrote it, from what, with which settings), without
 /// reading its rows.
 pub fn footer(path: &Path) -> Result<Metadata> {
-    let file = File::open(path).map_err(|e| TableError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;
-    Ok(footer_of(builder.metadata()))
+    guarded(path, || {
+        let file = File::open(path).map_err(|e| TableError::io(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| TableError::parquet(path, e))?;
+        Ok(footer_of(builder.metadata()))
+    })
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `read` on `path` turning a panic into an error naming the file: the arrow and parquet
+/// readers panic on some corrupt files (found by the mutation harness, `trust`'s
+/// `mutate_tables` example: a negative column length in the footer, a bitmap shorter than its
+/// array, a shift overflow in a corrupt page), and a panic on user input is a bug here. The
+/// panic's own message is kept off stderr while a read is guarded on this thread.
+pub(crate) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info)
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    QUIET.with(|q| q.set(was));
+    r.unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(TableError::invalid(
+            path,
+            format!("not a readable Parquet file: the reader failed on it ({why})"),
+        ))
+    })
 }
 
 /// Reads the table `table` (its footer's `tables.table` key, when there is one, must name it:
 /// another stage's table is refused before its columns are looked at).
 pub(crate) fn load(path: &Path, table: &'static str) -> Result<Loaded> {
+    guarded(path, || load_unguarded(path, table))
+}
+
+fn load_unguarded(path: &Path, table: &'static str) -> Result<Loaded> {
     let file = File::open(path).map_err(|e| TableError::io(path, e))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| TableError::parquet(path, e))?;

@@ -77,9 +77,11 @@ pub struct LabelColumn {
 /// it); `None` for files written elsewhere.
 pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
-    Ok(kind_in(reader.metadata()))
+    columns::guarded(path, || {
+        let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
+        Ok(kind_in(reader.metadata()))
+    })
 }
 
 /// The footer's `tables.table` value (what every reader checks, in one place).

@@ -16,10 +16,7 @@ fn train(input: &Path, run: &Path, extra: &[&str]) -> Command {
     if !extra.contains(&"--max-steps") {
         c.args(["--max-steps", "12"]);
     }
-    c.arg("-o")
-        .arg(run)
-        .arg(input)
-        .args(extra);
+    c.arg("-o").arg(run).arg(input).args(extra);
     c
 }
 
@@ -91,7 +88,7 @@ fn killed_then_resumed_it_ends_with_the_weights_of_an_uninterrupted_run() {
     let run = dir.path().join("killed");
     let mut rng = trust::Rng::new(11);
     let (mut killed, mut finished) = (0, 0);
-    for k in 0..16 {
+    for k in 0..24 {
         let mut child = train(&p.drawings, &run, &["--resume"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -117,6 +114,7 @@ fn killed_then_resumed_it_ends_with_the_weights_of_an_uninterrupted_run() {
         }
     }
     let log = ok(train(&p.drawings, &run, &["--resume"]).output().unwrap());
+    eprintln!("{killed} kills, {finished} runs finished before their kill");
     assert_eq!(
         std::fs::read(run.join("model.safetensors")).unwrap(),
         want,
@@ -155,7 +153,8 @@ fn a_torn_checkpoint_is_detected_and_the_one_before_it_used() {
         std::fs::write(&ckpt, bytes).unwrap();
         let log = ok(train(&p.drawings, &run, &["--resume"]).output().unwrap());
         assert!(
-            log.contains("torn or corrupt checkpoint") && log.contains("resuming from the checkpoint before it"),
+            log.contains("torn or corrupt checkpoint")
+                && log.contains("resuming from the checkpoint before it"),
             "{what}: {log}"
         );
         assert!(log.contains("resuming at step 6"), "{what}: {log}");

@@ -56,8 +56,8 @@ fn write(path: &Path, t: &Table) {
     let props = WriterProperties::builder()
         .set_key_value_metadata((!t.kv.is_empty()).then(|| t.kv.clone()))
         .build();
-    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), t.schema.clone(), Some(props))
-        .unwrap();
+    let mut w =
+        ArrowWriter::try_new(File::create(path).unwrap(), t.schema.clone(), Some(props)).unwrap();
     for b in &t.batches {
         w.write(b).unwrap();
     }
@@ -79,8 +79,12 @@ fn map_column(t: &Table, name: &str, f: &dyn Fn(&ArrayRef) -> ArrayRef) -> Table
             cols
         })
         .map(|cols| {
-            let mut fields: Vec<Field> =
-                t.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            let mut fields: Vec<Field> = t
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
             fields[idx] = Field::new(name, cols[idx].data_type().clone(), true);
             RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
         })
@@ -171,7 +175,11 @@ pub fn bad_inputs(
     add(format!("no `{column}` column"), "missing_column", &|p| {
         let idx = t.schema.index_of(column).unwrap();
         let keep: Vec<usize> = (0..t.schema.fields().len()).filter(|&i| i != idx).collect();
-        let batches = t.batches.iter().map(|b| b.project(&keep).unwrap()).collect();
+        let batches = t
+            .batches
+            .iter()
+            .map(|b| b.project(&keep).unwrap())
+            .collect();
         write(
             p,
             &Table {
@@ -379,8 +387,7 @@ pub fn files_so_far(a: &Path, reference: &Path) -> bool {
 pub fn same_but_timings(a: &Path, b: &Path) -> bool {
     if a.extension().is_some_and(|e| e == "json") {
         let load = |p: &Path| -> Option<serde_json::Value> {
-            let mut v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+            let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
             strip_timings(&mut v);
             Some(v)
         };
