@@ -153,7 +153,10 @@ pub fn run(fitted: &Path, first: &Path, more: &[PathBuf], output: &Path) -> Resu
                 .collect::<Vec<_>>()
                 .join(","),
         ),
-        ("params".to_string(), serde_json::to_string(&model.info.params)?),
+        (
+            "params".to_string(),
+            serde_json::to_string(&model.info.params)?,
+        ),
     ];
     tables::clusters::write(output, &rows, &meta)?;
     let per: Vec<String> = counts.iter().map(usize::to_string).collect();

@@ -22,10 +22,7 @@ fn write_table(path: &Path, rows: std::ops::Range<usize>, model_id: Option<&str>
         key_ids: rows.clone().map(|i| format!("k{i}")).collect(),
         splits: vec![Split::Train; n],
         dim: 12,
-        values: rows
-            .clone()
-            .flat_map(|i| m.row(i).to_vec())
-            .collect(),
+        values: rows.clone().flat_map(|i| m.row(i).to_vec()).collect(),
         labels: vec![LabelColumn {
             name: "label_blob".into(),
             values: rows.map(|i| Some(format!("b{}", truth[i]))).collect(),
@@ -70,8 +67,7 @@ fn the_fitted_model_places_held_out_drawings_and_refuses_another_models() {
     let fitted = d.join("fit/cluster_model.json");
     assert!(stdout.contains("cluster_model.json"), "{stdout}");
     assert!(d.join("fit/cluster_model.safetensors").is_file());
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&fitted).unwrap()).unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&fitted).unwrap()).unwrap();
     assert_eq!(info["embedding_model"], "xxh64:aaaa");
     assert_eq!(info["rule"], "centroids");
     assert_eq!(info["pca_dims"], 6);
@@ -121,7 +117,10 @@ fn the_fitted_model_places_held_out_drawings_and_refuses_another_models() {
             .unwrap();
         let err = String::from_utf8_lossy(&run.stderr);
         assert!(!run.status.success());
-        assert!(err.contains("embedding model") || err.contains("embed.model_id"), "{err}");
+        assert!(
+            err.contains("embedding model") || err.contains("embed.model_id"),
+            "{err}"
+        );
         assert!(err.contains(bad), "{err}");
         assert!(!out.exists());
     }

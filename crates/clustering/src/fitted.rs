@@ -250,8 +250,11 @@ fn place_centroids(x: &Matrix, centres: &Matrix, median: &[f32]) -> Assignment {
             1.0
         });
         let m = median[best];
-        out.outlier
-            .push(if d1 > m && d1 > 0.0 { 1.0 - m / d1 } else { 0.0 });
+        out.outlier.push(if d1 > m && d1 > 0.0 {
+            1.0 - m / d1
+        } else {
+            0.0
+        });
     }
     out
 }
@@ -851,7 +854,12 @@ mod tests {
         let a = save_load(&model).assign(&m).unwrap();
         // every point: the sample's clustered points are their own nearest anchors, the rest
         // go through the same rule the fit used
-        let same = a.labels.iter().zip(&c.labels).filter(|(x, y)| x == y).count();
+        let same = a
+            .labels
+            .iter()
+            .zip(&c.labels)
+            .filter(|(x, y)| x == y)
+            .count();
         assert!(
             same as f64 >= 0.99 * m.n_rows() as f64,
             "{same} of {} agree",

@@ -27,12 +27,12 @@ mod sampled;
 pub mod strength;
 
 pub use error::{ClusterError, Result};
+pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};
 pub use matrix::Matrix;
 pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     Summary,
 };
-pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};
 pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 

@@ -7,13 +7,15 @@
 //! rendering needs no system fonts and no fontconfig.
 //!
 //! Figures: [`Reconstructions`], [`Gallery`] (pages of cluster samples), [`EmbeddingMap`],
-//! [`LossCurves`], [`Interpolations`]; the HTML page: [`Report`].
+//! [`LossCurves`], [`Interpolations`], [`GeneratedFigure`] (generated drawings beside real
+//! ones) and [`animated_svg`]; the HTML page: [`Report`].
 
 mod cell;
 mod colour;
 mod error;
 mod font;
 mod gallery;
+mod generated;
 mod interp;
 mod loss;
 mod map;
@@ -26,6 +28,9 @@ pub use colour::{cluster_colour, Rgb, NOISE_GREY};
 pub use error::FigureError;
 pub use font::FONT_FAMILY;
 pub use gallery::{Gallery, GalleryCluster, GalleryOptions, GalleryPage};
+pub use generated::{
+    animated_svg, save_animation, GeneratedFigure, GeneratedGroup, GeneratedOptions,
+};
 pub use interp::{InterpOptions, InterpStrip, Interpolations};
 pub use loss::{LossCurves, LossOptions, LossSeries};
 pub use map::{EmbeddingMap, MapOptions, MapPoint, Thumbnail};

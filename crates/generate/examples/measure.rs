@@ -149,9 +149,7 @@ fn main() -> Result<()> {
                 .iter()
                 .zip(&top)
                 .enumerate()
-                .map(|(k, (&(a, _), t))| {
-                    format!("{k}:{}={a}/{count}", t.as_deref().unwrap_or("-"))
-                })
+                .map(|(k, (&(a, _), t))| format!("{k}:{}={a}/{count}", t.as_deref().unwrap_or("-")))
                 .collect();
             println!(
                 "  {}: {:.1}% of all generated drawings get their cluster's most common value \

@@ -79,7 +79,10 @@ impl GenerateConfig {
             bail!("count must be at least 1");
         }
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            bail!("temperature must be 0 (greedy) or positive, not {}", self.temperature);
+            bail!(
+                "temperature must be 0 (greedy) or positive, not {}",
+                self.temperature
+            );
         }
         if !(self.spread.is_finite() && self.spread >= 0.0) {
             bail!("spread must be 0 or positive, not {}", self.spread);
@@ -268,11 +271,10 @@ pub fn generate(
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
 
     // the embeddings: asked for, or those the clusters were fitted on
-    let embeddings_path = req.embeddings.clone().or_else(|| {
-        fitted
-            .as_ref()
-            .map(|f| PathBuf::from(&f.info.embeddings))
-    });
+    let embeddings_path = req
+        .embeddings
+        .clone()
+        .or_else(|| fitted.as_ref().map(|f| PathBuf::from(&f.info.embeddings)));
     let drawings_path = |emb: Option<&EmbeddingTable>| -> Result<PathBuf> {
         if let Some(p) = &req.drawings {
             return Ok(p.clone());
@@ -318,19 +320,21 @@ pub fn generate(
             }
             let emb_path = embeddings_path.clone().expect("the fitted model names one");
             let emb = load_embeddings(&emb_path, &run_id)?;
-            let (rows, values) = emb
-                .column_vectors(&fitted.info.vectors)
-                .with_context(|| {
-                    format!(
-                        "{} has no `{}` column, which the clusters were fitted on",
-                        emb_path.display(),
-                        fitted.info.vectors
-                    )
-                })?;
+            let (rows, values) = emb.column_vectors(&fitted.info.vectors).with_context(|| {
+                format!(
+                    "{} has no `{}` column, which the clusters were fitted on",
+                    emb_path.display(),
+                    fitted.info.vectors
+                )
+            })?;
             let m = Matrix::new(values, emb.dim)
                 .with_context(|| format!("the vectors of {}", emb_path.display()))?;
             if m.is_empty() {
-                bail!("{}: no drawing has `{}` vectors", emb_path.display(), fitted.info.vectors);
+                bail!(
+                    "{}: no drawing has `{}` vectors",
+                    emb_path.display(),
+                    fitted.info.vectors
+                );
             }
             let placed = fitted.assign(&m)?;
             // the strongest members: their latents lie well inside the cluster
@@ -341,7 +345,10 @@ pub fn generate(
                 .map(|(&i, (_, &s))| (s, i))
                 .collect();
             if members.is_empty() {
-                bail!("no drawing of {} is placed in cluster {k}", emb_path.display());
+                bail!(
+                    "no drawing of {} is placed in cluster {k}",
+                    emb_path.display()
+                );
             }
             members.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             members.truncate(cfg.members);
@@ -356,7 +363,11 @@ pub fn generate(
                 .iter()
                 .map(|k| {
                     by_key.get(k.as_str()).copied().with_context(|| {
-                        format!("drawing `{k}` of {} is not in {}", emb_path.display(), dpath.display())
+                        format!(
+                            "drawing `{k}` of {} is not in {}",
+                            emb_path.display(),
+                            dpath.display()
+                        )
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -381,8 +392,7 @@ pub fn generate(
             };
             // the spread of the table's latents, from a seeded sample of its drawings
             let n = table.rows.len();
-            let mut sample =
-                rand::seq::index::sample(&mut rng, n, cfg.members.min(n)).into_vec();
+            let mut sample = rand::seq::index::sample(&mut rng, n, cfg.members.min(n)).into_vec();
             sample.sort_unstable();
             let spread = spread_of(&encode(&table, &sample)?, width);
             Some(Sources {
@@ -481,7 +491,10 @@ pub fn generate(
         );
     }
     let metadata = vec![
-        ("generate.model".to_string(), req.model.display().to_string()),
+        (
+            "generate.model".to_string(),
+            req.model.display().to_string(),
+        ),
         ("generate.model_id".to_string(), run_id),
         (
             "generate.clusters".to_string(),

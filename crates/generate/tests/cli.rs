@@ -161,10 +161,7 @@ fn the_same_seed_gives_the_same_drawings_and_another_seed_others() {
     let a = generate::generate(&req, &small(), &|_, _| {}).unwrap();
     let b = generate::generate(&req, &small(), &|_, _| {}).unwrap();
     assert_eq!(a.rows, b.rows);
-    let other = GenerateConfig {
-        seed: 1,
-        ..small()
-    };
+    let other = GenerateConfig { seed: 1, ..small() };
     let c = generate::generate(&req, &other, &|_, _| {}).unwrap();
     let drawings = |g: &generate::Generated| -> Vec<Stroke3> {
         g.rows.iter().map(|r| r.row.drawing.clone()).collect()
@@ -190,15 +187,19 @@ fn the_same_seed_gives_the_same_drawings_and_another_seed_others() {
 #[test]
 fn variations_of_one_drawing_start_from_it() {
     let f = fixture();
-    let g = generate::generate(&request(&f, Mode::Like("k3".into())), &small(), &|_, _| {})
-        .unwrap();
+    let g =
+        generate::generate(&request(&f, Mode::Like("k3".into())), &small(), &|_, _| {}).unwrap();
     assert!(!g.rows.is_empty());
     for r in &g.rows {
         assert_eq!(r.provenance.sources, vec!["k3".to_string()]);
         assert_eq!(r.row.word.as_deref(), Some("face"));
     }
-    let e = generate::generate(&request(&f, Mode::Like("nope".into())), &small(), &|_, _| {})
-        .unwrap_err();
+    let e = generate::generate(
+        &request(&f, Mode::Like("nope".into())),
+        &small(),
+        &|_, _| {},
+    )
+    .unwrap_err();
     assert!(format!("{e:#}").contains("no drawing `nope`"), "{e:#}");
 }
 
@@ -230,7 +231,10 @@ fn the_binary_writes_drawings_every_reader_accepts() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("[generate]") && stdout.contains("like cluster 1"), "{stdout}");
+    assert!(
+        stdout.contains("[generate]") && stdout.contains("like cluster 1"),
+        "{stdout}"
+    );
     let table = tables::drawings::read(&out).unwrap();
     let (_, prov) = tables::generated::read(&out).unwrap();
     assert!(!table.rows.is_empty() && table.rows.len() <= 5);
@@ -258,28 +262,54 @@ fn bad_requests_are_refused_and_write_nothing() {
     train(&f.dir.join("drawings.parquet"), &vae, true, 0);
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["--model".into(), f.run.display().to_string(), "--clusters".into(),
-                f.clusters.display().to_string(), "--like-cluster".into(), "9".into()],
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "9".into(),
+            ],
             "there is no cluster 9",
         ),
         (
-            vec!["--model".into(), other.display().to_string(), "--clusters".into(),
-                f.clusters.display().to_string(), "--like-cluster".into(), "0".into()],
+            vec![
+                "--model".into(),
+                other.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "0".into(),
+            ],
             "fitted on the embeddings of model",
         ),
         (
-            vec!["--model".into(), f.run.display().to_string(), "--prior".into()],
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--prior".into(),
+            ],
             "--prior needs a model trained with the VAE term",
         ),
         (
-            vec!["--model".into(), f.run.display().to_string(), "--like-cluster".into(),
-                "0".into()],
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--like-cluster".into(),
+                "0".into(),
+            ],
             "--like-cluster needs the fitted clusters",
         ),
         (
-            vec!["--model".into(), f.run.display().to_string(), "--clusters".into(),
-                f.clusters.display().to_string(), "--like-cluster".into(), "0".into(),
-                "--temperature=-1".into()],
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "0".into(),
+                "--temperature=-1".into(),
+            ],
             "temperature",
         ),
     ];
@@ -306,12 +336,27 @@ fn bad_requests_are_refused_and_write_nothing() {
         .arg("--model")
         .arg(&vae)
         // an untrained decoder often ends at once: sample, so that some drawings have points
-        .args(["--prior", "--count", "20", "--max-len", "30", "--temperature", "1", "-o"])
+        .args([
+            "--prior",
+            "--count",
+            "20",
+            "--max-len",
+            "30",
+            "--temperature",
+            "1",
+            "-o",
+        ])
         .arg(&out)
         .current_dir(&f.dir)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (_, prov) = tables::generated::read(&out).unwrap();
-    assert!(prov.iter().all(|p| p.mode == "prior" && p.sources.is_empty()));
+    assert!(prov
+        .iter()
+        .all(|p| p.mode == "prior" && p.sources.is_empty()));
 }

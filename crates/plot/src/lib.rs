@@ -15,6 +15,8 @@ use figures::{
 use serde::Deserialize;
 use tables::drawings::DrawingTable;
 
+mod generated;
+
 /// The `[plot]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -106,10 +108,12 @@ pub enum Kind {
     Model,
     ClusterSummary,
     Evaluation,
+    /// Drawings made by `generate`.
+    Generated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Drawings,
         Kind::TrainLog,
         Kind::Embeddings,
@@ -119,6 +123,7 @@ impl Kind {
         Kind::Model,
         Kind::ClusterSummary,
         Kind::Evaluation,
+        Kind::Generated,
     ];
 
     /// The file name the pipeline gives it.
@@ -133,6 +138,7 @@ impl Kind {
             Kind::Model => "model.json",
             Kind::ClusterSummary => "cluster_summary.json",
             Kind::Evaluation => "evaluation.json",
+            Kind::Generated => "generated.parquet",
         }
     }
 
@@ -674,6 +680,19 @@ pub fn plot(
     }
     if let Some(p) = inputs.get(Kind::Evaluation) {
         report.evaluation = Some(flatten(&read_json(p)?, "", 80));
+    }
+    if let Some(p) = inputs.get(Kind::Generated) {
+        let drawn = generated::draw(
+            p,
+            drawings.as_ref(),
+            cluster_rows.as_deref(),
+            out,
+            &style,
+            cfg.samples,
+        )?;
+        links.extend(drawn.links);
+        summary.figures.extend(drawn.figures);
+        progress("generated drawings");
     }
     report.figures = links;
     figures::write_report(&summary.report, &report)?;

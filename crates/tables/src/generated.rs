@@ -87,7 +87,9 @@ pub fn write(
         rows.iter().map(|r| Some(r.provenance.mode.as_str())),
     ));
     columns.push(Arc::new(Int32Array::from(
-        rows.iter().map(|r| r.provenance.cluster).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| r.provenance.cluster)
+            .collect::<Vec<_>>(),
     )));
     columns.push(Arc::new(sources.finish()));
     columns.push(Arc::new(Float32Array::from(
@@ -214,13 +216,19 @@ mod tests {
         ];
         let meta = vec![("generate.model".to_string(), "run".to_string())];
         write(&path, &[], &rows, &meta).unwrap();
-        assert_eq!(crate::table_kind(&path).unwrap().as_deref(), Some("generated"));
+        assert_eq!(
+            crate::table_kind(&path).unwrap().as_deref(),
+            Some("generated")
+        );
         let plain = drawings::read(&path).unwrap();
         assert_eq!(plain.rows.len(), 2);
         assert_eq!(plain.rows[0], rows[0].row);
         let (table, prov) = read(&path).unwrap();
         assert_eq!(table.rows[1], rows[1].row);
-        assert_eq!(prov, vec![rows[0].provenance.clone(), rows[1].provenance.clone()]);
+        assert_eq!(
+            prov,
+            vec![rows[0].provenance.clone(), rows[1].provenance.clone()]
+        );
         assert!(table
             .metadata
             .iter()
