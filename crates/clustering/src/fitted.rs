@@ -120,10 +120,10 @@ impl Rule {
         for (&old, &new) in km.labels.iter().zip(labels) {
             new_of[old as usize] = new as usize;
         }
-        let mut next = labels.iter().map(|&l| l + 1).max().unwrap_or(0) as usize;
-        for n in new_of.iter_mut().filter(|n| **n == usize::MAX) {
+        let first_free = labels.iter().map(|&l| l + 1).max().unwrap_or(0) as usize;
+        let unused = new_of.iter_mut().filter(|n| **n == usize::MAX);
+        for (next, n) in (first_free..).zip(unused) {
             *n = next;
-            next += 1;
         }
         let mut centres = vec![0f32; k * dim];
         for (old, &new) in new_of.iter().enumerate() {

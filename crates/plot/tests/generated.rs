@@ -47,7 +47,7 @@ fn a_generated_table_gets_its_figure_and_an_animation_in_the_report() {
     let rows: Vec<ClusterRow> = (0..30)
         .map(|i| ClusterRow {
             key_id: format!("k{i}"),
-            cluster: (i % 3) as i32,
+            cluster: i % 3,
             strength: Some(1.0 - i as f32 / 30.0),
             outlier_score: Some(0.0),
             xy: Some((i as f32, (i % 3) as f32)),
@@ -108,6 +108,6 @@ fn a_generated_table_gets_its_figure_and_an_animation_in_the_report() {
     // a generated table given by a name of its own is told by its footer
     let renamed = tmp.path().join("faces_like_3.parquet");
     std::fs::copy(work.join("generated.parquet"), &renamed).unwrap();
-    let inputs = find_inputs(&[renamed.clone()], &out).unwrap();
+    let inputs = find_inputs(std::slice::from_ref(&renamed), &out).unwrap();
     assert_eq!(inputs.get(Kind::Generated), Some(renamed.as_path()));
 }
