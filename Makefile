@@ -43,7 +43,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data ingest train embed cluster plot evaluate generate test bench clean-work FORCE
+.PHONY: all build data download ingest train embed cluster plot evaluate generate test bench clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -91,6 +91,14 @@ plot: $(REPORT)
 $(REPORT): $(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(EVALUATION) $(CONFIG) $(BIN)/plot
 	$(BIN)/plot --config $(CONFIG) -o $(WORK)/plots $(WORK)
 
+# Quick, Draw!'s files for the named categories (needs the network): resumed when broken,
+# checked against the server's length and MD5, never a partial file in a good one's place.
+#   make download CATEGORIES="face cat" [FORMAT=simplified|raw|binary|sketchrnn]
+CATEGORIES ?= face
+FORMAT ?= simplified
+download:
+	python3 scripts/download.py --format $(FORMAT) --out $(WORK)/data $(CATEGORIES)
+
 # Optional, not in `all`: new drawings like cluster $(LIKE_CLUSTER), as a drawings table (and
 # simplified ndjson) that `make plot` then draws beside the cluster's members.
 GENERATED := $(WORK)/generated.parquet
@@ -102,6 +110,7 @@ generate: $(CLUSTERS) $(MODEL)
 
 test:
 	$(CARGO) test --workspace
+	python3 scripts/test_download.py
 	scripts/e2e.sh
 
 bench: build

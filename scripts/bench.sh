@@ -44,3 +44,5 @@ cargo run --quiet --release --example bench
 
 echo "== cluster: HDBSCAN on 50-d blobs"
 cargo run --quiet --release --example cluster_bench
+
+scripts/bench_explorer.sh

@@ -41,6 +41,18 @@ if ! scripts/check-report.sh "$WORK/plots/report.html" "$WORK/plots/report-scree
   fi
 fi
 
+# the explorer in a real browser: every drawing drawn, a hovered point shows its drawing
+expect "$WORK/plots/explorer.html"
+[ $fail -eq 0 ] || exit 1
+if command -v chromium >/dev/null 2>&1; then
+  # every clustered drawing has a place on the map
+  n_drawings=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["n_points"] - s["n_left_out"])' "$WORK/cluster_summary.json")
+  scripts/check-explorer.py "$WORK/plots/explorer.html" --expect "$n_drawings" \
+    --screenshot "$WORK/plots/explorer-screenshot.png"
+elif [ -n "${REQUIRE_CHROMIUM:-}" ]; then
+  echo "e2e: no Chromium for the explorer check" >&2; exit 1
+fi
+
 # file targets: a second run has nothing to redo (cargo is asked, the stages are not run)
 again=$(make --no-print-directory all "${args[@]}" 2>&1)
 if grep -E "^target/$PROFILE/(ingest|train|embed|cluster|evaluate|plot) " <<<"$again" >&2; then

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
+use clustering::umap::{UmapParams, UmapReport};
 use clustering::{Agreement, Algorithm, ClusterParams, Matrix, Method, Metric};
 use drawing::Part;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,22 @@ struct ClusterConfig {
     restarts: usize,
     seed: u64,
     silhouette_sample: usize,
+    map: MapMethod,
+    map_neighbours: usize,
+    map_min_dist: f32,
+    map_epochs: usize,
+    map_sample: usize,
+}
+
+/// How the 2-D map of the vectors (the `x`, `y` columns) is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+enum MapMethod {
+    /// The first two principal components: fast, keeps the large distances, mixes neighbours.
+    Pca,
+    /// UMAP: keeps each drawing's neighbours near it on the map (fitted on at most
+    /// map_sample drawings, the rest placed on that map).
+    Umap,
 }
 
 /// Which vectors of `embeddings.parquet` are clustered.
@@ -75,6 +92,7 @@ impl Vectors {
 impl Default for ClusterConfig {
     fn default() -> Self {
         let p = ClusterParams::default();
+        let u = UmapParams::default();
         ClusterConfig {
             vectors: Vectors::Embedding,
             algorithm: p.algorithm,
@@ -91,6 +109,11 @@ impl Default for ClusterConfig {
             restarts: p.restarts,
             seed: p.seed,
             silhouette_sample: 2000,
+            map: MapMethod::Umap,
+            map_neighbours: u.neighbours,
+            map_min_dist: u.min_dist,
+            map_epochs: u.epochs,
+            map_sample: u.sample,
         }
     }
 }
@@ -110,6 +133,16 @@ impl ClusterConfig {
             assign_factor: self.assign_factor,
             k: self.k,
             restarts: self.restarts,
+            seed: self.seed,
+        }
+    }
+
+    fn umap(&self) -> UmapParams {
+        UmapParams {
+            neighbours: self.map_neighbours,
+            min_dist: self.map_min_dist,
+            epochs: self.map_epochs,
+            sample: self.map_sample,
             seed: self.seed,
         }
     }
@@ -234,6 +267,62 @@ struct Cli {
     /// Points in the silhouette's sample [config: silhouette_sample; default 2000].
     #[arg(long)]
     silhouette_sample: Option<usize>,
+    /// The 2-D map written as the x, y columns [config: map; default umap].
+    #[arg(long, value_enum)]
+    map: Option<MapMethod>,
+    /// UMAP: neighbours per drawing in its graph [config: map_neighbours; default 15].
+    #[arg(long)]
+    map_neighbours: Option<usize>,
+    /// UMAP: how tightly drawings may pack on the map, in [0, 1) [config: map_min_dist; default 0.1].
+    #[arg(long)]
+    map_min_dist: Option<f32>,
+    /// UMAP: optimisation epochs [config: map_epochs; default 200].
+    #[arg(long)]
+    map_epochs: Option<usize>,
+    /// UMAP: drawings fitted at most; the others are placed on the fitted map
+    /// [config: map_sample; default 20000].
+    #[arg(long)]
+    map_sample: Option<usize>,
+}
+
+/// The 2-D map and how well it keeps neighbours.
+#[derive(Serialize)]
+struct MapSummary {
+    method: MapMethod,
+    /// Share of each drawing's 10 nearest neighbours (in the vectors clustered) that are among
+    /// its 10 nearest on the map, over a sample of 2,000 drawings; for this map and for PCA.
+    neighbours_kept_10: BTreeMap<&'static str, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    umap: Option<UmapReport>,
+    seconds: f64,
+}
+
+/// Drawings whose neighbours are compared in [`MapSummary::neighbours_kept_10`].
+const MAP_CHECK_SAMPLE: usize = 2000;
+
+/// The map of the prepared vectors as `cfg` asks, with its neighbour scores.
+fn draw_map(x: &Matrix, cfg: &ClusterConfig) -> Result<(Matrix, MapSummary)> {
+    let t = Instant::now();
+    let pca = clustering::project_2d(x)?;
+    let mut kept = BTreeMap::new();
+    let score =
+        |xy: &Matrix| clustering::umap::neighbours_kept(x, xy, 10, MAP_CHECK_SAMPLE, cfg.seed);
+    kept.insert("pca", score(&pca)?);
+    let (xy, umap) = match cfg.map {
+        MapMethod::Pca => (pca, None),
+        MapMethod::Umap => {
+            let (xy, report) = clustering::umap::umap_2d(x, &cfg.umap())?;
+            kept.insert("umap", score(&xy)?);
+            (xy, Some(report))
+        }
+    };
+    let summary = MapSummary {
+        method: cfg.map,
+        neighbours_kept_10: kept,
+        umap,
+        seconds: t.elapsed().as_secs_f64(),
+    };
+    Ok((xy, summary))
 }
 
 #[derive(Serialize)]
@@ -256,9 +345,23 @@ struct Summary<'a> {
     /// Mean silhouette over a sample of clustered points, in the space clustering saw.
     silhouette: Option<f64>,
     silhouette_sample: usize,
+    map: MapSummary,
     /// ARI and NMI of the clusters against every label column (`word`, `label_*`).
     agreement: BTreeMap<String, Agreement>,
     seconds: f64,
+}
+
+/// E.g. "umap, 10 nearest kept 0.61 (PCA 0.12)".
+fn map_line(m: &MapSummary) -> String {
+    let kept = |k: &str| m.neighbours_kept_10.get(k).copied().unwrap_or(f64::NAN);
+    match m.method {
+        MapMethod::Pca => format!("pca, 10 nearest kept {:.2}", kept("pca")),
+        MapMethod::Umap => format!(
+            "umap, 10 nearest kept {:.2} (PCA {:.2})",
+            kept("umap"),
+            kept("pca")
+        ),
+    }
 }
 
 fn summary_path(output: &Path) -> PathBuf {
@@ -285,9 +388,10 @@ fn main() -> Result<()> {
     let mut cfg: ClusterConfig = config.section("cluster")?;
     override_from_flags!(cfg, args; vectors, algorithm, min_cluster_size, min_samples, eps,
         metric, standardise, pca_dims, exact_max_points, sample_size, assign_factor, k, restarts,
-        seed, silhouette_sample);
+        seed, silhouette_sample, map, map_neighbours, map_min_dist, map_epochs, map_sample);
     let params = cfg.params();
     params.validate()?;
+    cfg.umap().validate()?;
     let t = Instant::now();
 
     let bar = stage::spinner("{spinner} {msg} {elapsed}");
@@ -345,7 +449,7 @@ fn main() -> Result<()> {
         &args.input,
     );
     bar.set_message("2-D map and metrics");
-    let xy_in = clustering::project_2d(&prepared.matrix)?;
+    let (xy_in, map) = draw_map(&prepared.matrix, &cfg)?;
     let silhouette = clustering::silhouette(
         &prepared.matrix,
         &clustered.labels,
@@ -381,6 +485,12 @@ fn main() -> Result<()> {
         ("vectors".to_string(), cfg.vectors.column().to_string()),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
+        (
+            "map".to_string(),
+            serde_json::to_string(&cfg.map)?
+                .trim_matches('"')
+                .to_string(),
+        ),
     ];
     let summary_file = args
         .summary
@@ -402,6 +512,7 @@ fn main() -> Result<()> {
         noise_share: s.noise_share,
         silhouette,
         silhouette_sample: cfg.silhouette_sample,
+        map,
         agreement,
         seconds: t.elapsed().as_secs_f64(),
     };
@@ -426,7 +537,7 @@ fn main() -> Result<()> {
         .collect();
     println!(
         "[cluster] {n} points ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
-         silhouette {}{}{}; wrote {}, {} and {}",
+         silhouette {}{}{}; map {}; wrote {}, {} and {}",
         table.dim,
         match &c.method {
             Method::ExactHdbscan => "exact HDBSCAN".to_string(),
@@ -445,6 +556,7 @@ fn main() -> Result<()> {
         silhouette.map_or("n/a".into(), |v| format!("{v:.3}")),
         if scores.is_empty() { "" } else { "; " },
         scores.join("; "),
+        map_line(&summary.map),
         args.output.display(),
         summary_file.display(),
         fitted_file.display()

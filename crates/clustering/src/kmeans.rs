@@ -15,6 +15,27 @@ use crate::matrix::{sq_dist, Matrix};
 
 /// Iterations of one start, at most (they stop earlier once no point changes cluster).
 const MAX_ITERATIONS: usize = 300;
+/// Convergence: the centres' summed squared shift in an iteration at most this share of the
+/// data's mean per-column variance (scikit-learn's `tol`).
+const TOLERANCE: f64 = 1e-4;
+
+/// The mean over the columns of each column's variance.
+fn mean_variance(x: &Matrix) -> f64 {
+    let (n, dim) = (x.n_rows() as f64, x.dim());
+    let mut sum = vec![0f64; dim];
+    let mut sq = vec![0f64; dim];
+    for r in x.rows() {
+        for ((s, q), &v) in sum.iter_mut().zip(&mut sq).zip(r) {
+            *s += f64::from(v);
+            *q += f64::from(v) * f64::from(v);
+        }
+    }
+    sum.iter()
+        .zip(&sq)
+        .map(|(s, q)| (q / n - (s / n).powi(2)).max(0.0))
+        .sum::<f64>()
+        / dim as f64
+}
 
 /// Result of [`kmeans`].
 #[derive(Debug, Clone, PartialEq)]
@@ -91,22 +112,33 @@ fn lloyd(x: &Matrix, mut centres: Vec<f32>, rng: &mut ChaCha8Rng) -> KMeans {
     let k = centres.len() / dim;
     let mut labels = vec![usize::MAX; n];
     let mut dist = vec![0f32; n];
-    for _ in 0..MAX_ITERATIONS {
-        let changed = labels
+    let tolerance = TOLERANCE * mean_variance(x);
+    let norms: Vec<f32> = x
+        .as_slice()
+        .par_chunks_exact(dim)
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect();
+    let assign = |centres: &[f32], labels: &mut [usize], dist: &mut [f32]| {
+        let nearest = nearest_centres(x.as_slice(), &norms, centres, dim);
+        labels
             .par_iter_mut()
             .zip(dist.par_iter_mut())
-            .zip(x.as_slice().par_chunks_exact(dim))
-            .map(|((l, d), r)| {
-                let (j, dj) = nearest_centre(r, &centres, dim);
+            .zip(nearest)
+            .map(|((l, d), (j, dj))| {
                 *d = dj;
                 let moved = *l != j;
                 *l = j;
                 usize::from(moved)
             })
-            .sum::<usize>();
+            .sum::<usize>()
+    };
+    for iteration in 0..MAX_ITERATIONS {
+        tracing::trace!(iteration, "k-means");
+        let changed = assign(&centres, &mut labels, &mut dist);
         if changed == 0 {
             break;
         }
+        let before = centres.clone();
         let mut sums = vec![0f64; k * dim];
         let mut counts = vec![0usize; k];
         for (r, &l) in x.rows().zip(&labels) {
@@ -130,6 +162,18 @@ fn lloyd(x: &Matrix, mut centres: Vec<f32>, rng: &mut ChaCha8Rng) -> KMeans {
                     *c = (s / counts[j] as f64) as f32;
                 }
             }
+        }
+        // scikit-learn's rule: stop once the centres barely move (on 160k faces the last
+        // hundreds of iterations each moved a handful of border points); one more assignment
+        // so every label is its nearest final centre
+        let shift: f64 = centres
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
+        if shift <= tolerance {
+            assign(&centres, &mut labels, &mut dist);
+            break;
         }
     }
     let inertia = dist.iter().map(|&d| d as f64).sum();
@@ -211,6 +255,67 @@ impl KMeans {
 }
 
 /// The nearest centre to `r` and its squared distance (ties: the lower index).
+/// Rows per block of [`nearest_centres`]' products.
+const ASSIGN_BLOCK: usize = 256;
+
+/// Each row's nearest centre and its squared distance. The candidates come from one matrix
+/// product per block of rows (`|r − c|² = |r|² + |c|² − 2 r·c`, many times faster than a
+/// distance loop over 128 dimensions); where the two best are closer than the product's
+/// rounding, they are compared exactly (ties: the lower index), so rounding cannot pick a
+/// farther centre.
+fn nearest_centres(x: &[f32], norms: &[f32], centres: &[f32], dim: usize) -> Vec<(usize, f32)> {
+    let k = centres.len() / dim;
+    if k < 3 {
+        return x
+            .par_chunks_exact(dim)
+            .map(|r| nearest_centre(r, centres, dim))
+            .collect();
+    }
+    let cn: Vec<f32> = centres
+        .chunks_exact(dim)
+        .map(|c| c.iter().map(|v| v * v).sum())
+        .collect();
+    x.par_chunks(ASSIGN_BLOCK * dim)
+        .zip(norms.par_chunks(ASSIGN_BLOCK))
+        .flat_map_iter(|(rows, rn)| {
+            let m = rn.len();
+            let mut dots = vec![0f32; m * k];
+            // the two nearest by the product, ascending
+            let (mut best_d, mut best_i) = (vec![f32::INFINITY; m * 2], vec![usize::MAX; m * 2]);
+            crate::nearest::offer_block(
+                rows,
+                rn,
+                centres,
+                &cn,
+                dim,
+                0,
+                &mut dots,
+                &mut best_d,
+                &mut best_i,
+            );
+            (0..m)
+                .map(|i| {
+                    let b1 = (best_i[2 * i], best_d[2 * i]);
+                    let b2 = (best_i[2 * i + 1], best_d[2 * i + 1]);
+                    // the product's rounding is about 1e-6 of the norms: only a closer call
+                    // than that needs the exact distances
+                    if b2.1 - b1.1 > 1e-4 * (rn[i] + cn[b1.0] + cn[b2.0]) {
+                        return (b1.0, b1.1.max(0.0));
+                    }
+                    let r = &rows[i * dim..(i + 1) * dim];
+                    let e1 = sq_dist(r, &centres[b1.0 * dim..(b1.0 + 1) * dim]);
+                    let e2 = sq_dist(r, &centres[b2.0 * dim..(b2.0 + 1) * dim]);
+                    if e2 < e1 || (e2 == e1 && b2.0 < b1.0) {
+                        (b2.0, e2)
+                    } else {
+                        (b1.0, e1)
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn nearest_centre(r: &[f32], centres: &[f32], dim: usize) -> (usize, f32) {
     centres
         .chunks_exact(dim)
@@ -260,6 +365,16 @@ mod tests {
         assert_eq!(adjusted_rand_index(&km.labels, &truth).unwrap(), 1.0);
         // each point's distance is to its own centre, within the blob's spread
         assert!(km.distance.iter().all(|&d| d < 1.5));
+        let sq: f64 = km.distance.iter().map(|&d| (d as f64).powi(2)).sum();
+        assert!((sq - km.inertia).abs() < 1e-3 * km.inertia.max(1.0));
+    }
+
+    #[test]
+    fn stopped_early_every_label_is_still_its_nearest_centre() {
+        // overlapping blobs: many iterations move a few border points; the tolerance stops them
+        let (x, _) = blobs(&[[0.0, 0.0], [2.0, 0.0], [1.0, 1.5]], 400, 1.2, 5);
+        let km = kmeans(&x, 3, 2, 0).unwrap();
+        assert!(km.distance.iter().zip(&km.second).all(|(d, s)| d <= s));
         let sq: f64 = km.distance.iter().map(|&d| (d as f64).powi(2)).sum();
         assert!((sq - km.inertia).abs() < 1e-3 * km.inertia.max(1.0));
     }

@@ -42,10 +42,11 @@ fn centred(m: &Matrix, mean: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (data, norms)
 }
 
-/// For every row of `queries`, its nearest row of `refs` and the distance to its `k`-th nearest
-/// row of `refs` (`k` clamped to `1..=refs.n_rows()`). When `queries` is `refs`, each point is
-/// its own first neighbour, the core-distance convention of HDBSCAN implementations.
-pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbours> {
+/// For every row of `queries`, its `k` nearest rows of `refs` (`k` clamped to
+/// `1..=refs.n_rows()`), nearest first, with their exact Euclidean distances: row `q` of the
+/// result is `indices[q·k..(q+1)·k]`, `dists[..]` alike. Ties go to the lower index. When
+/// `queries` is `refs`, each point is its own first neighbour.
+pub(crate) fn knn_lists(queries: &Matrix, refs: &Matrix, k: usize) -> Result<NeighbourLists> {
     queries.require_rows()?;
     refs.require_rows()?;
     let d = refs.dim();
@@ -64,10 +65,10 @@ pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbour
     let (q, qn) = centred(queries, &mean);
     let (r, rn) = centred(refs, &mean);
 
-    let per_block: Vec<Vec<(Vec<usize>, Vec<f32>)>> = q
+    let cands: Vec<Vec<usize>> = q
         .par_chunks(QUERY_BLOCK * d)
         .zip(qn.par_chunks(QUERY_BLOCK))
-        .map(|(qb, qnb)| {
+        .flat_map_iter(|(qb, qnb)| {
             let m = qnb.len();
             let mut best_d = vec![f32::INFINITY; m * k];
             let mut best_i = vec![usize::MAX; m * k];
@@ -90,14 +91,13 @@ pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbour
                 );
             }
             (0..m)
-                .map(|i| (best_i[i * k..(i + 1) * k].to_vec(), Vec::new()))
-                .collect()
+                .map(|i| best_i[i * k..(i + 1) * k].to_vec())
+                .collect::<Vec<_>>()
         })
         .collect();
 
     // Exact distances for the kept candidates, then re-sort (ties: lower index first).
-    let cands: Vec<Vec<usize>> = per_block.into_iter().flatten().map(|(i, _)| i).collect();
-    let exact: Vec<(usize, f32, f32)> = cands
+    let exact: Vec<Vec<(f32, usize)>> = cands
         .par_iter()
         .enumerate()
         .map(|(qi, c)| {
@@ -108,14 +108,50 @@ pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbour
                 .map(|&j| (sq_dist(qrow, refs.row(j)), j))
                 .collect();
             ds.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let (d0, j0) = ds[0];
-            (j0, d0.sqrt(), ds[ds.len() - 1].0.sqrt())
+            ds
         })
         .collect();
+    let mut out = NeighbourLists {
+        k,
+        indices: Vec::with_capacity(exact.len() * k),
+        dists: Vec::with_capacity(exact.len() * k),
+    };
+    for ds in exact {
+        debug_assert_eq!(ds.len(), k);
+        for (d2, j) in ds {
+            out.indices.push(j);
+            out.dists.push(d2.sqrt());
+        }
+    }
+    Ok(out)
+}
+
+/// The `k` nearest references of every query, row after row (see [`knn_lists`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NeighbourLists {
+    pub k: usize,
+    pub indices: Vec<usize>,
+    pub dists: Vec<f32>,
+}
+
+impl NeighbourLists {
+    pub fn row(&self, q: usize) -> (&[usize], &[f32]) {
+        let r = q * self.k..(q + 1) * self.k;
+        (&self.indices[r.clone()], &self.dists[r])
+    }
+}
+
+/// For every row of `queries`, its nearest row of `refs` and the distance to its `k`-th nearest
+/// row of `refs` (`k` clamped to `1..=refs.n_rows()`). When `queries` is `refs`, each point is
+/// its own first neighbour, the core-distance convention of HDBSCAN implementations.
+pub(crate) fn knn(queries: &Matrix, refs: &Matrix, k: usize) -> Result<Neighbours> {
+    let lists = knn_lists(queries, refs, k)?;
+    let k = lists.k;
+    let n = queries.n_rows();
     Ok(Neighbours {
-        nearest: exact.iter().map(|e| e.0).collect(),
-        nearest_dist: exact.iter().map(|e| e.1).collect(),
-        kth_dist: exact.iter().map(|e| e.2).collect(),
+        nearest: (0..n).map(|q| lists.indices[q * k]).collect(),
+        nearest_dist: (0..n).map(|q| lists.dists[q * k]).collect(),
+        kth_dist: (0..n).map(|q| lists.dists[q * k + k - 1]).collect(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! Groups embedding vectors: by density with HDBSCAN (exact below a size threshold,
 //! sample-and-assign above it) or DBSCAN, or into `k` parts with k-means, with optional reductions first (cosine normalisation, standardising,
-//! PCA), a per-point membership strength, the 2-D map projection, and quality metrics
+//! PCA), a per-point membership strength, the 2-D maps (PCA, and UMAP in [`umap`]), and quality metrics
 //! (sizes, noise share, silhouette, ARI and NMI against reference labels).
 //!
 //! Everything works on a validated row-major [`Matrix`] of `f32`; labels are `i32` with −1 for
@@ -25,6 +25,7 @@ pub mod nearest;
 pub mod reduce;
 mod sampled;
 pub mod strength;
+pub mod umap;
 
 pub use error::{ClusterError, Result};
 pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source};

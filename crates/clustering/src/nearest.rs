@@ -1,7 +1,8 @@
 //! The inner loop of brute-force nearest-neighbour search, shared by this crate's core
-//! distances and `evaluate`'s kNN classifier: squared distances of a block of queries to a block
-//! of references as one matrix product (`|q − r|² = |q|² + |r|² − 2 q·r`), folded into a short
-//! sorted list of the best candidates per query.
+//! distances, k-means' assignment, UMAP's graph and `evaluate`'s kNN classifier: squared
+//! distances of a block of queries to a block of references as one matrix product
+//! (`|q − r|² = |q|² + |r|² − 2 q·r`), folded into a short sorted list of the best candidates per
+//! query.
 
 /// For each query `i` of the row-major `m × d` block `q` (squared norms `qn`), offers every
 /// reference `j` of the row-major `n × d` block `r` (norms `rn`) to the query's sorted best

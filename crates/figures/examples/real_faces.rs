@@ -224,6 +224,7 @@ fn main() {
         cluster_metrics: None,
         evaluation: None,
         footer: Some("Drawings: Quick, Draw! dataset, Google (CC BY 4.0).".into()),
+        ..Report::default()
     };
     write_report(&out.join("report.html"), &report).unwrap();
     for w in &written {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use plotters::style::RGBColor;
 
 /// An opaque colour, written `#rrggbb` in configuration files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 /// Noise points and the noise panel.

@@ -8,11 +8,13 @@
 //!
 //! Figures: [`Reconstructions`], [`Gallery`] (pages of cluster samples), [`EmbeddingMap`],
 //! [`LossCurves`], [`Interpolations`], [`GeneratedFigure`] (generated drawings beside real
-//! ones) and [`animated_svg`]; the HTML page: [`Report`].
+//! ones) and [`animated_svg`]; the HTML pages: [`Report`] and the map to explore,
+//! [`Explorer`].
 
 mod cell;
 mod colour;
 mod error;
+mod explorer;
 mod font;
 mod gallery;
 mod generated;
@@ -23,9 +25,13 @@ mod output;
 mod recon;
 mod report;
 mod sample;
+mod sprite;
 
 pub use colour::{cluster_colour, Rgb, NOISE_GREY};
 pub use error::FigureError;
+pub use explorer::{
+    explorer_html, write_explorer, CategoryOrder, Colouring, Explorer, ExplorerStats, NO_CATEGORY,
+};
 pub use font::FONT_FAMILY;
 pub use gallery::{Gallery, GalleryCluster, GalleryOptions, GalleryPage};
 pub use generated::{
@@ -37,9 +43,11 @@ pub use map::{EmbeddingMap, MapOptions, MapPoint, Thumbnail};
 pub use output::{render_png, render_rgb, render_svg, save, Figure, Written};
 pub use recon::{ReconOptions, ReconPair, Reconstructions};
 pub use report::{
-    write_report, ClusterRow, ClusterTable, DataFacts, Fact, FigureLink, ModelFacts, Report,
+    write_report, ClusterRow, ClusterTable, DataFacts, Fact, FigureLink, ModelFacts, PageLink,
+    Report, ScoreTable,
 };
 pub use sample::{pick_samples, pick_thumbnails, short_key, stable_hash, Member};
+pub use sprite::sprite_png;
 
 /// A drawing with the label that names it in pictures and error messages (usually a key_id).
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -82,14 +82,43 @@ pub struct ClusterTable {
     pub note: Option<String>,
 }
 
-/// Everything the report can say; `None` and empty sections are left out.
+/// A small table of scores: a row per label, a column per metric (values already formatted;
+/// empty where a metric does not apply).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScoreTable {
+    pub columns: Vec<String>,
+    /// `(row name, one value per column)`.
+    pub rows: Vec<(String, Vec<String>)>,
+    /// A line under the table (what the metrics mean).
+    pub note: Option<String>,
+}
+
+/// A page linked from the top of the report (e.g. `explorer.html`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageLink {
+    pub title: String,
+    /// Relative path from report.html.
+    pub href: String,
+    pub caption: Option<String>,
+}
+
+/// Everything the report can say; `None` and empty sections are left out. The page opens with
+/// what people look at (the linked pages, the headline figures, the scores, the clusters); the
+/// data, model and settings come last, folded away.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Report {
     pub title: String,
     /// A line under the title (run folder, date…).
     pub subtitle: Option<String>,
+    /// Pages linked at the top, such as the explorer.
+    pub pages: Vec<PageLink>,
+    /// The figures shown first (the gallery and the map).
+    pub headline: Vec<FigureLink>,
+    /// The evaluation's scores by label.
+    pub scores: Option<ScoreTable>,
     pub data: Option<DataFacts>,
     pub model: Option<ModelFacts>,
+    /// The other figures, after the clusters.
     pub figures: Vec<FigureLink>,
     pub clusters: Option<ClusterTable>,
     pub cluster_metrics: Option<Vec<Fact>>,
@@ -163,6 +192,12 @@ figcaption { color: #555; margin-top: 8px; font-size: 14px; }
 img.broken { outline: 3px solid #c0392b; min-width: 200px; min-height: 40px; }
 .broken-note { color: #c0392b; font-weight: bold; }
 nav a { margin-right: 14px; }
+.pages { margin: 8px 0 4px; }
+a.page { display: inline-block; background: #1f3b73; color: #fff; text-decoration: none; padding: 8px 16px; border-radius: 4px; font-weight: bold; margin-right: 12px; }
+a.page:hover { background: #2c5299; }
+.pages .sub { display: inline; }
+details { margin: 8px 0; background: #fff; border: 1px solid #ddd; padding: 6px 12px; }
+summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
 footer { margin-top: 40px; color: #777; font-size: 13px; }
 "#;
 
@@ -200,10 +235,59 @@ fn facts_table(out: &mut String, facts: &[Fact]) {
     out.push_str("</table>\n");
 }
 
+/// A figure with its title, caption and SVG link.
+fn figure(h: &mut String, f: &FigureLink) {
+    let _ = writeln!(
+        h,
+        "<figure>\n<h3>{}</h3>\n<a href=\"{src}\"><img src=\"{src}\" alt=\"{}\" loading=\"eager\"></a>",
+        escape(&f.title),
+        escape(&f.title),
+        src = escape(&url_path(&f.src)),
+    );
+    let mut cap = String::new();
+    if let Some(c) = &f.caption {
+        cap.push_str(&escape(c));
+    }
+    if let Some(svg) = &f.svg {
+        let _ = write!(
+            cap,
+            "{}<a href=\"{}\">SVG</a>",
+            if cap.is_empty() { "" } else { " · " },
+            escape(&url_path(svg))
+        );
+    }
+    if !cap.is_empty() {
+        let _ = writeln!(h, "<figcaption>{cap}</figcaption>");
+    }
+    h.push_str("</figure>\n");
+}
+
+fn score_table(h: &mut String, t: &ScoreTable) {
+    h.push_str("<table>\n<tr><th></th>");
+    for c in &t.columns {
+        let _ = write!(h, "<th class=\"num\">{}</th>", escape(c));
+    }
+    h.push_str("</tr>\n");
+    for (name, values) in &t.rows {
+        let _ = write!(h, "<tr><th>{}</th>", escape(name));
+        for v in values {
+            let _ = write!(h, "<td class=\"num\">{}</td>", escape(v));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    if let Some(n) = &t.note {
+        let _ = writeln!(h, "<p class=\"sub\">{}</p>", escape(n));
+    }
+}
+
 impl Report {
     /// The page as HTML. Errors when a link is not a relative path.
     pub fn to_html(&self) -> Result<String, FigureError> {
-        for f in &self.figures {
+        for p in &self.pages {
+            check_relative("page link", &p.href)?;
+        }
+        for f in self.headline.iter().chain(&self.figures) {
             check_relative("figure", &f.src)?;
             if let Some(svg) = &f.svg {
                 check_relative("figure", svg)?;
@@ -233,22 +317,35 @@ impl Report {
         if let Some(s) = &self.subtitle {
             let _ = writeln!(h, "<p class=\"sub\">{}</p>", escape(s));
         }
+        for p in &self.pages {
+            let _ = write!(
+                h,
+                "<p class=\"pages\"><a class=\"page\" href=\"{}\">{}</a>",
+                escape(&url_path(&p.href)),
+                escape(&p.title)
+            );
+            if let Some(c) = &p.caption {
+                let _ = write!(h, "<span class=\"sub\">{}</span>", escape(c));
+            }
+            h.push_str("</p>\n");
+        }
         // a table of contents of the sections present
         let mut nav = Vec::new();
-        if self.data.is_some() {
-            nav.push(("data", "Data"));
+        if self.scores.is_some() {
+            nav.push(("scores", "Scores"));
         }
-        if self.model.is_some() {
-            nav.push(("model", "Model"));
-        }
-        if self.clusters.is_some() || self.cluster_metrics.is_some() {
+        if self.clusters.is_some() {
             nav.push(("clusters", "Clusters"));
         }
-        if self.evaluation.is_some() {
-            nav.push(("evaluation", "Evaluation"));
-        }
         if !self.figures.is_empty() {
-            nav.push(("figures", "Figures"));
+            nav.push(("figures", "More figures"));
+        }
+        let settings = self.data.is_some()
+            || self.model.is_some()
+            || self.cluster_metrics.is_some()
+            || self.evaluation.is_some();
+        if settings {
+            nav.push(("settings", "Data, model and settings"));
         }
         if nav.len() > 1 {
             h.push_str("<nav>");
@@ -257,8 +354,28 @@ impl Report {
             }
             h.push_str("</nav>\n");
         }
+        for f in &self.headline {
+            figure(&mut h, f);
+        }
+        if let Some(t) = &self.scores {
+            h.push_str("<h2 id=\"scores\">Scores</h2>\n");
+            score_table(&mut h, t);
+        }
+        if let Some(t) = &self.clusters {
+            h.push_str("<h2 id=\"clusters\">Clusters</h2>\n");
+            self.cluster_table(&mut h, t);
+        }
+        if !self.figures.is_empty() {
+            h.push_str("<h2 id=\"figures\">More figures</h2>\n");
+            for f in &self.figures {
+                figure(&mut h, f);
+            }
+        }
+        if settings {
+            h.push_str("<h2 id=\"settings\">Data, model and settings</h2>\n");
+        }
         if let Some(d) = &self.data {
-            h.push_str("<h2 id=\"data\">Data</h2>\n");
+            h.push_str("<details id=\"data\"><summary>Data</summary>\n");
             let mut facts = vec![Fact::new("source", &d.source)];
             if let Some(c) = &d.category {
                 facts.push(Fact::new("category", c));
@@ -269,9 +386,10 @@ impl Report {
             }
             facts.extend(d.extra.iter().cloned());
             facts_table(&mut h, &facts);
+            h.push_str("</details>\n");
         }
         if let Some(m) = &self.model {
-            h.push_str("<h2 id=\"model\">Model</h2>\n");
+            h.push_str("<details id=\"model\"><summary>Model and training settings</summary>\n");
             let mut facts = Vec::new();
             if let Some(head) = &m.head {
                 facts.push(Fact::new("head", head));
@@ -284,47 +402,19 @@ impl Report {
                 h.push_str("<h3>Losses</h3>\n");
                 facts_table(&mut h, &m.losses);
             }
-        }
-        if self.clusters.is_some() || self.cluster_metrics.is_some() {
-            h.push_str("<h2 id=\"clusters\">Clusters</h2>\n");
+            h.push_str("</details>\n");
         }
         if let Some(metrics) = &self.cluster_metrics {
+            h.push_str(
+                "<details id=\"cluster-metrics\"><summary>Clustering: settings and metrics</summary>\n",
+            );
             facts_table(&mut h, metrics);
-        }
-        if let Some(t) = &self.clusters {
-            self.cluster_table(&mut h, t);
+            h.push_str("</details>\n");
         }
         if let Some(ev) = &self.evaluation {
-            h.push_str("<h2 id=\"evaluation\">Evaluation</h2>\n");
+            h.push_str("<details id=\"evaluation\"><summary>Every evaluation figure</summary>\n");
             facts_table(&mut h, ev);
-        }
-        if !self.figures.is_empty() {
-            h.push_str("<h2 id=\"figures\">Figures</h2>\n");
-            for f in &self.figures {
-                let _ = writeln!(
-                    h,
-                    "<figure>\n<h3>{}</h3>\n<a href=\"{src}\"><img src=\"{src}\" alt=\"{}\" loading=\"eager\"></a>",
-                    escape(&f.title),
-                    escape(&f.title),
-                    src = escape(&url_path(&f.src)),
-                );
-                let mut cap = String::new();
-                if let Some(c) = &f.caption {
-                    cap.push_str(&escape(c));
-                }
-                if let Some(svg) = &f.svg {
-                    let _ = write!(
-                        cap,
-                        "{}<a href=\"{}\">SVG</a>",
-                        if cap.is_empty() { "" } else { " · " },
-                        escape(&url_path(svg))
-                    );
-                }
-                if !cap.is_empty() {
-                    let _ = writeln!(h, "<figcaption>{cap}</figcaption>");
-                }
-                h.push_str("</figure>\n");
-            }
+            h.push_str("</details>\n");
         }
         if let Some(f) = &self.footer {
             let _ = writeln!(h, "<footer>{}</footer>", escape(f));
@@ -439,6 +529,42 @@ mod tests {
             cluster_metrics: Some(vec![Fact::new("silhouette", "0.41")]),
             evaluation: None,
             footer: Some("Quick, Draw! dataset, Google (CC BY 4.0)".into()),
+            pages: vec![PageLink {
+                title: "Explore the map".into(),
+                href: "explorer.html".into(),
+                caption: Some("every drawing".into()),
+            }],
+            headline: vec![FigureLink {
+                title: "Cluster gallery".into(),
+                src: "gallery.png".into(),
+                caption: None,
+                svg: None,
+            }],
+            scores: Some(ScoreTable {
+                columns: vec!["kNN".into(), "NMI".into()],
+                rows: vec![("label_eyes".into(), vec!["0.97".into(), "0.41".into()])],
+                note: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn leads_with_what_people_look_at_and_folds_the_settings() {
+        let html = full().to_html().unwrap();
+        let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} missing"));
+        let explorer = at("href=\"explorer.html\"");
+        let gallery = at("src=\"gallery.png\"");
+        let scores = at("id=\"scores\"");
+        let clusters = at("id=\"clusters\"");
+        let more = at("src=\"map%20of%20faces.png\"");
+        let settings = at("id=\"settings\"");
+        assert!(explorer < gallery && gallery < scores && scores < clusters);
+        assert!(clusters < more && more < settings);
+        assert!(html.contains("<th>label_eyes</th><td class=\"num\">0.97</td>"));
+        // data and model are folded away, after the settings heading
+        for id in ["data", "model", "cluster-metrics"] {
+            let p = at(&format!("<details id=\"{id}\">"));
+            assert!(p > settings, "{id}");
         }
     }
 
@@ -465,7 +591,15 @@ mod tests {
         }
         .to_html()
         .unwrap();
-        for id in ["data", "model", "clusters", "evaluation", "figures"] {
+        for id in [
+            "data",
+            "model",
+            "clusters",
+            "evaluation",
+            "figures",
+            "scores",
+            "settings",
+        ] {
             assert!(!bare.contains(&format!("id=\"{id}\"")), "{id} present");
         }
     }

@@ -15,6 +15,7 @@ use figures::{
 use serde::Deserialize;
 use tables::drawings::DrawingTable;
 
+pub mod explore;
 mod generated;
 
 /// The `[plot]` section of `pipeline.toml`.
@@ -52,6 +53,12 @@ pub struct PlotConfig {
     pub background: String,
     pub ink: String,
     pub model_ink: String,
+    /// Write explorer.html: the map with every drawing, shown on hover.
+    pub explorer: bool,
+    /// Write projector/ for TensorBoard's Embedding Projector (vectors, labels, sprite).
+    pub projector: bool,
+    /// Drawings in the projector export at most (an even spread over the rest).
+    pub projector_max: usize,
 }
 
 impl Default for PlotConfig {
@@ -76,6 +83,9 @@ impl Default for PlotConfig {
             background: style.background.to_string(),
             ink: style.ink.to_string(),
             model_ink: style.model_ink.to_string(),
+            explorer: true,
+            projector: false,
+            projector_max: 10_000,
         }
     }
 }
@@ -264,11 +274,18 @@ pub struct Summary {
     /// Figures not drawn, with why.
     pub skipped: Vec<String>,
     pub report: PathBuf,
+    /// explorer.html and what it holds, when written.
+    pub explorer: Option<(PathBuf, figures::ExplorerStats)>,
+    /// The projector export, when written.
+    pub projector: Option<explore::ProjectorExport>,
 }
 
 impl Summary {
     pub fn files(&self) -> usize {
-        self.figures.iter().map(|(_, w)| 2 * w.len()).sum::<usize>() + 1
+        self.figures.iter().map(|(_, w)| 2 * w.len()).sum::<usize>()
+            + 1
+            + usize::from(self.explorer.is_some())
+            + if self.projector.is_some() { 5 } else { 0 }
     }
 }
 
@@ -447,7 +464,7 @@ pub fn plot(
                 .with_context(|| format!("drawing the map of {}", p.display()))?;
             let w = figures::save(&map, &out.join("embedding_map"))?;
             let (src, svg) = rel(&w);
-            links.push(FigureLink {
+            let map_link = FigureLink {
                 title: if link.is_empty() {
                     "Embedding map".into()
                 } else {
@@ -457,7 +474,7 @@ pub fn plot(
                 svg: Some(svg),
                 caption: Some(format!(
                     "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
-                     cluster ids at the median of their points{}{}.",
+                     cluster ids at the median of their points{}{}.{}",
                     p.display(),
                     if thumbs.is_empty() {
                         ""
@@ -471,9 +488,10 @@ pub fn plot(
                             "; {unplaced} drawings without the part clustered are noise and \
                              have no place"
                         )
-                    }
+                    },
+                    map_quality(inputs.get(Kind::ClusterSummary))
                 )),
-            });
+            };
             summary.figures.push(("embedding map".into(), vec![w]));
             progress("embedding map");
 
@@ -497,7 +515,7 @@ pub fn plot(
                         for c in page.clusters() {
                             gallery_page_of.insert(c, src.clone());
                         }
-                        links.push(FigureLink {
+                        report.headline.push(FigureLink {
                             title: if pages > 1 {
                                 format!("Cluster gallery, page {} of {pages}", page.page())
                             } else {
@@ -516,6 +534,7 @@ pub fn plot(
                     progress("gallery");
                 }
             }
+            report.headline.push(map_link);
             cluster_rows = Some(rows);
         }
     } else {
@@ -679,7 +698,77 @@ pub fn plot(
         report.cluster_metrics = Some(flatten(&read_json(p)?, "", 60));
     }
     if let Some(p) = inputs.get(Kind::Evaluation) {
-        report.evaluation = Some(flatten(&read_json(p)?, "", 80));
+        let eval = read_json(p)?;
+        report.scores = explore::score_table(&eval);
+        report.evaluation = Some(flatten(&eval, "", 80));
+    }
+    if let (Some(rows), Some(p)) = (&cluster_rows, inputs.get(Kind::Clusters)) {
+        let footer = tables::footer(p)?;
+        let key = |k: &str| footer.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let vectors = key("vectors").unwrap_or_else(|| "embedding".into());
+        if cfg.explorer {
+            let recs = match inputs.get(Kind::Reconstructions) {
+                Some(r) => tables::sequences::read_reconstructions(r)?,
+                None => Vec::new(),
+            };
+            let method = key("map").unwrap_or_else(|| "pca".into());
+            let placed = rows.iter().filter(|r| r.xy.is_some()).count();
+            let subtitle = format!(
+                "{} drawings on the {} map of their {vectors} vectors{}",
+                placed,
+                method.to_uppercase(),
+                if placed < rows.len() {
+                    format!(" ({} without the part have no place)", rows.len() - placed)
+                } else {
+                    String::new()
+                }
+            );
+            let (path, stats) = explore::write_explorer(
+                out,
+                &cfg.title,
+                &subtitle,
+                rows,
+                drawings.as_ref(),
+                &recs,
+                (style.background, style.ink, style.model_ink),
+            )?;
+            report.pages.push(figures::PageLink {
+                title: "Explore the map".into(),
+                href: "explorer.html".into(),
+                caption: Some(format!(
+                    "every drawing as a point ({}): hover one to see it, colour by cluster or \
+                     label, show one cluster alone, find a key_id",
+                    method.to_uppercase()
+                )),
+            });
+            summary.explorer = Some((path, stats));
+            progress("explorer");
+        }
+        if cfg.projector {
+            match (inputs.get(Kind::Embeddings), &drawings) {
+                (Some(e), Some(d)) => {
+                    let e = tables::embeddings::read(e)?;
+                    let x = explore::write_projector(
+                        out,
+                        &e,
+                        &vectors,
+                        rows,
+                        d,
+                        cfg.projector_max,
+                        style.ink,
+                    )?;
+                    summary.projector = Some(x);
+                    progress("projector");
+                }
+                _ => summary
+                    .skipped
+                    .push("projector: needs embeddings.parquet and drawings.parquet".into()),
+            }
+        }
+    } else if cfg.explorer {
+        summary
+            .skipped
+            .push("explorer: needs clusters.parquet for the map".into());
     }
     if let Some(p) = inputs.get(Kind::Generated) {
         let drawn = generated::draw(
@@ -697,6 +786,31 @@ pub fn plot(
     report.figures = links;
     figures::write_report(&summary.report, &report)?;
     Ok(summary)
+}
+
+/// " The map keeps 41% of …" from `cluster_summary.json`'s `map` entry; empty when absent.
+fn map_quality(summary: Option<&Path>) -> String {
+    let Some(v) = summary.and_then(|p| read_json(p).ok()) else {
+        return String::new();
+    };
+    let m = &v["map"];
+    let kept = |k: &str| m["neighbours_kept_10"][k].as_f64();
+    let method = m["method"].as_str().unwrap_or("pca");
+    match (kept(method), kept("pca")) {
+        (Some(k), Some(pca)) if method != "pca" => format!(
+            " The {} map keeps {:.0}% of each drawing's 10 nearest neighbours among the vectors \
+             as its 10 nearest on the map (PCA: {:.0}%).",
+            method.to_uppercase(),
+            100.0 * k,
+            100.0 * pca
+        ),
+        (Some(k), _) => format!(
+            " The map keeps {:.0}% of each drawing's 10 nearest neighbours among the vectors as \
+             its 10 nearest on the map.",
+            100.0 * k
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Groups the cluster table's rows and picks each cluster's samples (strongest members

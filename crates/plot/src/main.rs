@@ -78,6 +78,16 @@ struct Args {
     /// Ink of drawings the model made, #rrggbb [config: model_ink].
     #[arg(long)]
     model_ink: Option<String>,
+    /// Write explorer.html, the map with every drawing shown on hover [config: explorer; default true].
+    #[arg(long)]
+    explorer: Option<bool>,
+    /// Write projector/ for TensorBoard's Embedding Projector: tensors.tsv, metadata.tsv,
+    /// sprite.png, projector_config.pbtxt [config: projector; default false].
+    #[arg(long)]
+    projector: Option<bool>,
+    /// Drawings in the projector export at most [config: projector_max; default 10000].
+    #[arg(long)]
+    projector_max: Option<usize>,
 }
 
 fn main() -> Result<()> {
@@ -87,14 +97,18 @@ fn main() -> Result<()> {
     let mut cfg: PlotConfig = config.section("plot")?;
     override_from_flags!(cfg, args; title, cell, samples, clusters_per_page, max_clusters,
         reconstructions, pairs_per_row, interpolations, map_width, map_height, thumbnails,
-        thumbnail_size, point_radius, loss_width, loss_height, background, ink, model_ink);
+        thumbnail_size, point_radius, loss_width, loss_height, background, ink, model_ink,
+        explorer, projector, projector_max);
 
     let t = Instant::now();
     let inputs = plot::find_inputs(&args.inputs, &args.output)?;
     for note in &inputs.ignored {
         tracing::warn!("{note}");
     }
-    let bar = stage::progress(5, "figures");
+    let bar = stage::progress(
+        5 + u64::from(cfg.explorer) + u64::from(cfg.projector),
+        "figures",
+    );
     let summary = plot::plot(&inputs, &args.output, &cfg, &|name| {
         bar.set_message(name.to_string());
         bar.inc(1);
@@ -115,8 +129,25 @@ fn main() -> Result<()> {
             }
         })
         .collect();
+    let mut extra = String::new();
+    if let Some((path, st)) = &summary.explorer {
+        extra.push_str(&format!(
+            "; explorer {} ({} drawings, {:.1} MB)",
+            path.display(),
+            st.points,
+            st.page_bytes as f64 / 1e6
+        ));
+    }
+    if let Some(x) = &summary.projector {
+        extra.push_str(&format!(
+            "; projector export of {} vectors of {} in {}",
+            x.points,
+            x.dim,
+            x.dir.display()
+        ));
+    }
     println!(
-        "[plot] read {} input(s); drew {} in {:.2}s; wrote {} files to {}; open {}{}",
+        "[plot] read {} input(s); drew {} in {:.2}s; wrote {} files to {}; open {}{extra}{}",
         inputs.files.len(),
         if names.is_empty() {
             "no figures".to_string()

@@ -319,3 +319,87 @@ fn config_section_keys_match_the_defaults() {
     let bad = stage::PipelineConfig::from_str("[plot]\nsampels = 4\n", None).unwrap();
     assert!(bad.section::<PlotConfig>("plot").is_err());
 }
+
+#[test]
+fn explorer_and_projector_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    work_folder(&work);
+    let dim = 8;
+    let table = tables::embeddings::EmbeddingTable {
+        key_ids: (0..N).map(key).collect(),
+        splits: vec![Split::Train; N],
+        dim,
+        values: (0..N * dim).map(|v| (v as f32 * 0.37).sin()).collect(),
+        parts: vec![],
+        labels: vec![],
+        metadata: vec![],
+    };
+    tables::embeddings::write(&work.join("embeddings.parquet"), &table).unwrap();
+    let out = work.join("plots");
+    let inputs = find_inputs(std::slice::from_ref(&work), &out).unwrap();
+    let cfg = PlotConfig {
+        projector: true,
+        projector_max: 25,
+        ..PlotConfig::default()
+    };
+    let s = plot(&inputs, &out, &cfg, &|_| {}).unwrap();
+
+    let (page, stats) = s.explorer.as_ref().expect("explorer written");
+    assert_eq!(page, &out.join("explorer.html"));
+    assert_eq!(stats.points, N, "every drawing with a place is a point");
+    assert!(
+        stats.drawing_points > N * 20,
+        "the strokes travel with the points"
+    );
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("\"name\":\"cluster\"") && html.contains("\"name\":\"label_mouth\""));
+    let report = std::fs::read_to_string(&s.report).unwrap();
+    assert!(
+        report.contains("href=\"explorer.html\""),
+        "the report links the explorer"
+    );
+
+    let x = s.projector.as_ref().expect("projector export written");
+    assert_eq!((x.points, x.dim), (25, dim));
+    let tensors = std::fs::read_to_string(x.dir.join("tensors.tsv")).unwrap();
+    assert_eq!(tensors.lines().count(), 25);
+    assert!(tensors
+        .lines()
+        .all(|l| l.split('\t').count() == dim && l.split('\t').all(|v| v.parse::<f32>().is_ok())));
+    let meta = std::fs::read_to_string(x.dir.join("metadata.tsv")).unwrap();
+    let lines: Vec<&str> = meta.lines().collect();
+    assert_eq!(lines.len(), 26, "a header and a row per vector");
+    assert_eq!(lines[0], "key_id\tcluster\tword\tlabel_mouth");
+    assert!(lines[1..].iter().all(|l| l.split('\t').count() == 4));
+    // the first vector's row names its own drawing
+    assert!(lines[1].starts_with(&key(0)));
+    assert_eq!(png_size(&x.dir.join("sprite.png")), (5 * 32, 5 * 32));
+    let pbtxt = std::fs::read_to_string(x.dir.join("projector_config.pbtxt")).unwrap();
+    for want in [
+        "tensor_path: \"tensors.tsv\"",
+        "metadata_path: \"metadata.tsv\"",
+        "image_path: \"sprite.png\"",
+        "single_image_dim: 32",
+    ] {
+        assert!(pbtxt.contains(want), "{want} missing from\n{pbtxt}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(x.dir.join("projector_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        json["embeddings"][0]["tensorShape"],
+        serde_json::json!([25, dim])
+    );
+
+    // a projector export that cannot fit TensorBoard's sprite is refused, naming the key
+    let cfg = PlotConfig {
+        projector: true,
+        projector_max: 100_000,
+        ..PlotConfig::default()
+    };
+    let e = format!("{:#}", plot(&inputs, &out, &cfg, &|_| {}).unwrap_err());
+    assert!(e.contains("projector_max"), "{e}");
+}

@@ -6,7 +6,7 @@
 //! | `cluster` | int32, -1 for noise |
 //! | `strength` | float32, null: membership strength in [0, 1] where the algorithm gives one |
 //! | `outlier_score` | float32, null: in [0, 1], higher is more of an outlier |
-//! | `x`, `y` | float32, null: a 2-D projection of the vectors clustered, for the map; null for a drawing left out (without the part whose vectors were clustered) |
+//! | `x`, `y` | float32, null: the 2-D map of the vectors clustered (UMAP or PCA: the footer key `map` says which); null for a drawing left out (without the part whose vectors were clustered) |
 
 use std::path::Path;
 use std::sync::Arc;
