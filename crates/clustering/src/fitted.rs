@@ -791,11 +791,13 @@ mod tests {
             let model = save_load(&model);
             let a = model.assign(&m).unwrap();
             assert_eq!(a.labels, c.labels, "{metric:?}");
+            // k-means takes its distances from a matrix product, placing from exact sums of
+            // squares: the scores agree to rounding
             for (x, y) in a.strength.iter().zip(&c.strength) {
-                assert!((x - y).abs() < 1e-5, "strength {x} against {y}");
+                assert!((x - y).abs() < 1e-4, "strength {x} against {y}");
             }
             for (x, y) in a.outlier.iter().zip(&c.outlier) {
-                assert!((x - y).abs() < 1e-5, "outlier {x} against {y}");
+                assert!((x - y).abs() < 1e-4, "outlier {x} against {y}");
             }
             assert_eq!(model.info.sizes, c.summary().sizes);
         }
