@@ -189,7 +189,9 @@ impl From<MetricArg> for Metric {
 /// k-means, on the whole drawings' vectors or on the vectors of one of their parts (what is
 /// inside their outlines, the outlines, what is outside).
 /// Writes one row per drawing to the output Parquet file and the summary (cluster sizes, noise
-/// share, silhouette, ARI/NMI against every label column) to cluster_summary.json beside it.
+/// share, silhouette, ARI/NMI against every label column) to cluster_summary.json beside it, and
+/// what it fitted to cluster_model.json (+ .safetensors), with which --model places new drawings
+/// without refitting.
 #[derive(Parser)]
 #[command(name = "cluster", version)]
 struct Cli {

@@ -120,10 +120,10 @@ impl Rule {
         for (&old, &new) in km.labels.iter().zip(labels) {
             new_of[old as usize] = new as usize;
         }
-        let mut next = labels.iter().map(|&l| l + 1).max().unwrap_or(0) as usize;
-        for n in new_of.iter_mut().filter(|n| **n == usize::MAX) {
+        let first_free = labels.iter().map(|&l| l + 1).max().unwrap_or(0) as usize;
+        let unused = new_of.iter_mut().filter(|n| **n == usize::MAX);
+        for (next, n) in (first_free..).zip(unused) {
             *n = next;
-            next += 1;
         }
         let mut centres = vec![0f32; k * dim];
         for (old, &new) in new_of.iter().enumerate() {
@@ -791,11 +791,13 @@ mod tests {
             let model = save_load(&model);
             let a = model.assign(&m).unwrap();
             assert_eq!(a.labels, c.labels, "{metric:?}");
+            // k-means takes its distances from a matrix product, placing from exact sums of
+            // squares: the scores agree to rounding
             for (x, y) in a.strength.iter().zip(&c.strength) {
-                assert!((x - y).abs() < 1e-5, "strength {x} against {y}");
+                assert!((x - y).abs() < 1e-4, "strength {x} against {y}");
             }
             for (x, y) in a.outlier.iter().zip(&c.outlier) {
-                assert!((x - y).abs() < 1e-5, "outlier {x} against {y}");
+                assert!((x - y).abs() < 1e-4, "outlier {x} against {y}");
             }
             assert_eq!(model.info.sizes, c.summary().sizes);
         }

@@ -7,7 +7,8 @@
 //! rendering needs no system fonts and no fontconfig.
 //!
 //! Figures: [`Reconstructions`], [`Gallery`] (pages of cluster samples), [`EmbeddingMap`],
-//! [`LossCurves`], [`Interpolations`]; the HTML pages: [`Report`] and the map to explore,
+//! [`LossCurves`], [`Interpolations`], [`GeneratedFigure`] (generated drawings beside real
+//! ones) and [`animated_svg`]; the HTML pages: [`Report`] and the map to explore,
 //! [`Explorer`].
 
 mod cell;
@@ -16,6 +17,7 @@ mod error;
 mod explorer;
 mod font;
 mod gallery;
+mod generated;
 mod interp;
 mod loss;
 mod map;
@@ -32,6 +34,9 @@ pub use explorer::{
 };
 pub use font::FONT_FAMILY;
 pub use gallery::{Gallery, GalleryCluster, GalleryOptions, GalleryPage};
+pub use generated::{
+    animated_svg, save_animation, GeneratedFigure, GeneratedGroup, GeneratedOptions,
+};
 pub use interp::{InterpOptions, InterpStrip, Interpolations};
 pub use loss::{LossCurves, LossOptions, LossSeries};
 pub use map::{EmbeddingMap, MapOptions, MapPoint, Thumbnail};

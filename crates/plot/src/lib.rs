@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tables::drawings::DrawingTable;
 
 pub mod explore;
+mod generated;
 
 /// The `[plot]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -117,10 +118,12 @@ pub enum Kind {
     Model,
     ClusterSummary,
     Evaluation,
+    /// Drawings made by `generate`.
+    Generated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Drawings,
         Kind::TrainLog,
         Kind::Embeddings,
@@ -130,6 +133,7 @@ impl Kind {
         Kind::Model,
         Kind::ClusterSummary,
         Kind::Evaluation,
+        Kind::Generated,
     ];
 
     /// The file name the pipeline gives it.
@@ -144,6 +148,7 @@ impl Kind {
             Kind::Model => "model.json",
             Kind::ClusterSummary => "cluster_summary.json",
             Kind::Evaluation => "evaluation.json",
+            Kind::Generated => "generated.parquet",
         }
     }
 
@@ -764,6 +769,19 @@ pub fn plot(
         summary
             .skipped
             .push("explorer: needs clusters.parquet for the map".into());
+    }
+    if let Some(p) = inputs.get(Kind::Generated) {
+        let drawn = generated::draw(
+            p,
+            drawings.as_ref(),
+            cluster_rows.as_deref(),
+            out,
+            &style,
+            cfg.samples,
+        )?;
+        links.extend(drawn.links);
+        summary.figures.extend(drawn.figures);
+        progress("generated drawings");
     }
     report.figures = links;
     figures::write_report(&summary.report, &report)?;
