@@ -44,10 +44,17 @@ impl AtomicFile {
     pub fn create(target: &Path) -> io::Result<Self> {
         let parent = parent_of(target);
         std::fs::create_dir_all(&parent)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&tmp_prefix(target))
-            .suffix(TMP_SUFFIX)
-            .tempfile_in(&parent)?;
+        let prefix = tmp_prefix(target);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(TMP_SUFFIX);
+        // an output is an ordinary file (rw for all, less the umask), not the 0600 of a private
+        // temporary file: others sharing the folder, or a web server, must read it
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder.tempfile_in(&parent)?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             tmp,
@@ -221,5 +228,29 @@ mod tests {
         assert_eq!(remove_stale(&dir.path().join("none/x")).unwrap(), 0);
         assert_eq!(remove_stale_in(dir.path()).unwrap(), 1);
         assert!(!other.exists() && target.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_are_readable_by_others_as_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        let f = AtomicFile::create(&target).unwrap();
+        f.commit().unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        // 0o666 less the umask (Linux says it in /proc): with the usual 022, 0644
+        let umask = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            });
+        if let Some(umask) = umask {
+            assert_eq!(mode, 0o666 & !umask, "mode {mode:o} under umask {umask:o}");
+        } else {
+            assert_ne!(mode, 0o600, "a private temporary file's mode");
+        }
     }
 }
