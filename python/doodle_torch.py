@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 F32 = np.float32
-FORMAT = 1
+FORMAT = 2
 
 
 # --- model files -----------------------------------------------------------------------------
@@ -102,11 +102,9 @@ class Model(nn.Module):
 
 
 def summaries(cfg: dict) -> int:
-    """Summaries per direction: 1 for "last" and "mean", G*G for "grid", one more with
-    encoder_max."""
+    """Summaries per direction: 1 for "last" and "mean", G*G for "grid"."""
     pool = cfg["encoder_pool"]
-    k = cfg["encoder_grid"] ** 2 if pool == "grid" else 1
-    return k + (1 if cfg["encoder_max"] else 0)
+    return cfg["encoder_grid"] ** 2 if pool == "grid" else 1
 
 
 def load_run(run_dir) -> Model:
@@ -352,18 +350,12 @@ def pool_weights(d: Drawing, frame, cfg) -> np.ndarray | None:
     "grid": the frame stretched to the unit square (an axis without extent at 0.5), a G x G grid
     of nodes at 0, 1/(G-1), ..., 1; each point's position after its move shared between its
     nearest nodes by bilinear weights; each node's column divided by its sum, or by 1 where the
-    sum is smaller; node (row j, column i) is summary j*G + i. With encoder_stroke_weights a
-    point of a stroke of n points (L points, S strokes) counts L/(S n) instead of 1."""
+    sum is smaller; node (row j, column i) is summary j*G + i."""
     pool = cfg["encoder_pool"]
     if pool == "last":
         return None
     n = len(d)
-    if cfg["encoder_stroke_weights"]:
-        sizes = [len(s[0]) for s in to_strokes(d)]
-        per = F32(n) / F32(max(len(sizes), 1))
-        pw = np.concatenate([np.full(k, F32(per / F32(k)), F32) for k in sizes])
-    else:
-        pw = np.ones(n, F32)
+    pw = np.ones(n, F32)
     if pool == "mean":
         return (pw / F32(n)).reshape(n, 1).astype(F32)
     g = cfg["encoder_grid"]
@@ -473,8 +465,6 @@ def encode_framed(model: Model, d: Drawing, frame) -> torch.Tensor:
             pieces.append(h_n[k, 0])
         else:
             pieces.append((torch.from_numpy(w).T @ o).flatten())
-            if cfg["encoder_max"]:
-                pieces.append(o.max(0).values)
     if cfg["encoder_raster"] > 0:
         pic = torch.from_numpy(picture(d, frame, cfg["encoder_raster"]))
         pieces.append(torch.tanh(enc.raster(pic)))

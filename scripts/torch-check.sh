@@ -53,17 +53,18 @@ PY
 fail=0
 check() {
   local name=$1; shift
-  "$bin/train" --config pipeline.toml --max-steps 3 --max-minutes 0 --batch-size 32 \
+  local config=$1; shift
+  "$bin/train" --config "$config" --max-steps 3 --max-minutes 0 --optimiser.batch-size 32 \
     -o "$W/$name" "$@" "$W/drawings.parquet" >/dev/null
-  "$bin/embed" --config pipeline.toml --model "$W/$name" --reconstructions 0 --interpolations 0 \
+  "$bin/embed" --config "$config" --model "$W/$name" --reconstructions 0 --interpolations 0 \
     -o "$W/$name.embeddings.parquet" "$W/drawings.parquet" >/dev/null
   echo -n "torch-check: $name: "
   "$py" python/check_embed.py "$W/$name" "$W/drawings.parquet" "$W/$name.embeddings.parquet" \
     || fail=1
 }
-check default
-check original --enc-hidden 256 --bidirectional true --latent 50 --head mse \
-  --encoder-pool last --encoder-raster 0 --encoder-positions false --canonical-order false \
-  --decoder-positions false --contrastive-weight 0
+check default pipeline.toml
+check original datasets/original-experiment.toml
+# the original model read both ways, so the backward LSTM and the last-state pool are checked
+check original-bidirectional datasets/original-experiment.toml --model.bidirectional true
 [ $fail -eq 0 ] || { echo "torch-check: FAILED" >&2; exit 1; }
 echo "torch-check: ok"

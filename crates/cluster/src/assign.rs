@@ -42,26 +42,32 @@ pub fn fitted_model(
     )
 }
 
-/// The rows of `table` that have the `column` vectors, and those vectors.
+/// The rows of `table` that have the `column` vectors, and those vectors; with
+/// `whole_when_missing`, every row, those without the column's vector by their whole drawing's
+/// (also counted).
 pub fn vectors_of(
     table: &EmbeddingTable,
     column: &str,
+    whole_when_missing: bool,
     path: &Path,
-) -> Result<(Vec<usize>, Matrix)> {
-    let (rows, values) = table.column_vectors(column).with_context(|| {
-        format!(
-            "{} has no `{column}` column, which the clusters were fitted on: embed with \
-             `{column}` among its parts (--parts)",
-            path.display()
-        )
-    })?;
+) -> Result<(Vec<usize>, Matrix, usize)> {
+    let (rows, values, whole) = table
+        .vectors_or_whole(column, whole_when_missing)
+        .with_context(|| {
+            format!(
+                "{} has no `{column}` column: embed with `{column}` among its parts (--parts), \
+                 or cluster with --vectors embedding",
+                path.display()
+            )
+        })?;
     let m = Matrix::new(values, table.dim)
         .with_context(|| format!("{}: {column} vectors", path.display()))?;
-    Ok((rows, m))
+    Ok((rows, m, whole))
 }
 
 /// Places every drawing of an embeddings table: (cluster, strength, outlier score) per row,
-/// noise for the rows without the fitted column's vector.
+/// noise for the rows without the fitted column's vector (unless the fit took their whole
+/// drawing's instead).
 pub fn place(
     model: &FittedModel,
     table: &EmbeddingTable,
@@ -73,7 +79,12 @@ pub fn place(
             &format!("the embeddings in {}", path.display()),
         )
         .map_err(anyhow::Error::from)?;
-    let (rows, m) = vectors_of(table, &model.info.vectors, path)?;
+    let (rows, m, _) = vectors_of(
+        table,
+        &model.info.vectors,
+        model.info.params.whole_when_missing,
+        path,
+    )?;
     let mut out = vec![(-1, 0.0, 1.0); table.len()];
     if rows.is_empty() {
         return Ok(out);

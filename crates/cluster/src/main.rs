@@ -9,180 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Parser, ValueEnum};
-use clustering::umap::{UmapParams, UmapReport};
-use clustering::{Agreement, Algorithm, ClusterParams, Matrix, Method, Metric};
-use drawing::Part;
-use serde::{Deserialize, Serialize};
-use stage::{override_from_flags, PipelineConfig};
+use clap::Parser;
+use clustering::umap::{MapMethod, UmapReport};
+use clustering::{Agreement, ClusterParams, Matrix, Method, Vectors};
+use serde::Serialize;
 use tables::clusters::ClusterRow;
 
 mod assign;
-
-/// The `[cluster]` section of pipeline.toml: the clustering parameters plus the metrics' sample.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct ClusterConfig {
-    vectors: Vectors,
-    algorithm: Algorithm,
-    min_cluster_size: usize,
-    min_samples: usize,
-    eps: f32,
-    metric: Metric,
-    standardise: bool,
-    pca_dims: usize,
-    exact_max_points: usize,
-    sample_size: usize,
-    assign_factor: f32,
-    k: usize,
-    restarts: usize,
-    seed: u64,
-    silhouette_sample: usize,
-    map: MapMethod,
-    map_neighbours: usize,
-    map_min_dist: f32,
-    map_epochs: usize,
-    map_sample: usize,
-}
-
-/// How the 2-D map of the vectors (the `x`, `y` columns) is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-enum MapMethod {
-    /// The first two principal components: fast, keeps the large distances, mixes neighbours.
-    Pca,
-    /// UMAP: keeps each drawing's neighbours near it on the map (fitted on at most
-    /// map_sample drawings, the rest placed on that map).
-    Umap,
-}
-
-/// Which vectors of `embeddings.parquet` are clustered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-enum Vectors {
-    /// The whole drawing's (the `embedding` column).
-    Embedding,
-    /// What is drawn inside the drawing's largest stroke (the `inside` column): a face's eyes,
-    /// nose and mouth without its outline and hair. Drawings with nothing inside are noise.
-    Inside,
-    /// The largest stroke alone (the `outline` column): a face's head.
-    Outline,
-    /// The strokes neither inside the largest stroke nor it (the `outside` column): a face's
-    /// hair and ears. Drawings with nothing outside are noise.
-    Outside,
-}
-
-impl Vectors {
-    /// The part these vectors are of; `None` for the whole drawing.
-    fn part(self) -> Option<Part> {
-        match self {
-            Vectors::Embedding => None,
-            Vectors::Inside => Some(Part::Inside),
-            Vectors::Outline => Some(Part::Outline),
-            Vectors::Outside => Some(Part::Outside),
-        }
-    }
-
-    /// The column these vectors are read from.
-    fn column(self) -> &'static str {
-        self.part().map_or("embedding", Part::name)
-    }
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        let p = ClusterParams::default();
-        let u = UmapParams::default();
-        ClusterConfig {
-            vectors: Vectors::Embedding,
-            algorithm: p.algorithm,
-            min_cluster_size: p.min_cluster_size,
-            min_samples: p.min_samples,
-            eps: p.eps,
-            metric: p.metric,
-            standardise: p.standardise,
-            pca_dims: p.pca_dims,
-            exact_max_points: p.exact_max_points,
-            sample_size: p.sample_size,
-            assign_factor: p.assign_factor,
-            k: p.k,
-            restarts: p.restarts,
-            seed: p.seed,
-            silhouette_sample: 2000,
-            map: MapMethod::Umap,
-            map_neighbours: u.neighbours,
-            map_min_dist: u.min_dist,
-            map_epochs: u.epochs,
-            map_sample: u.sample,
-        }
-    }
-}
-
-impl ClusterConfig {
-    fn params(&self) -> ClusterParams {
-        ClusterParams {
-            algorithm: self.algorithm,
-            min_cluster_size: self.min_cluster_size,
-            min_samples: self.min_samples,
-            eps: self.eps,
-            metric: self.metric,
-            standardise: self.standardise,
-            pca_dims: self.pca_dims,
-            exact_max_points: self.exact_max_points,
-            sample_size: self.sample_size,
-            assign_factor: self.assign_factor,
-            k: self.k,
-            restarts: self.restarts,
-            seed: self.seed,
-        }
-    }
-
-    fn umap(&self) -> UmapParams {
-        UmapParams {
-            neighbours: self.map_neighbours,
-            min_dist: self.map_min_dist,
-            epochs: self.map_epochs,
-            sample: self.map_sample,
-            seed: self.seed,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum AlgorithmArg {
-    /// Hierarchical density clustering; finds its own number of clusters.
-    Hdbscan,
-    /// Fixed-radius density clustering (needs --eps).
-    Dbscan,
-    /// Every drawing in one of --k groups of near vectors (no noise).
-    Kmeans,
-}
-
-impl From<AlgorithmArg> for Algorithm {
-    fn from(a: AlgorithmArg) -> Self {
-        match a {
-            AlgorithmArg::Hdbscan => Algorithm::Hdbscan,
-            AlgorithmArg::Dbscan => Algorithm::Dbscan,
-            AlgorithmArg::Kmeans => Algorithm::Kmeans,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum MetricArg {
-    Euclidean,
-    /// Cosine distance (rows are L2-normalised first).
-    Cosine,
-}
-
-impl From<MetricArg> for Metric {
-    fn from(m: MetricArg) -> Self {
-        match m {
-            MetricArg::Euclidean => Metric::Euclidean,
-            MetricArg::Cosine => Metric::Cosine,
-        }
-    }
-}
 
 /// Groups embeddings into clusters: HDBSCAN (exact up to --exact-max-points, else a sample
 /// clustered exactly and the rest assigned to their nearest clustered sample point), DBSCAN or
@@ -218,71 +51,6 @@ struct Cli {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Which vectors to cluster: the whole drawing's, or one of its parts' (what is inside its
-    /// largest stroke, that stroke, the rest) [config: vectors; default embedding].
-    #[arg(long, value_enum)]
-    vectors: Option<Vectors>,
-    /// Clustering algorithm [config: algorithm; default hdbscan].
-    #[arg(long, value_enum)]
-    algorithm: Option<AlgorithmArg>,
-    /// HDBSCAN: smallest group reported as a cluster [config: min_cluster_size; default 25].
-    #[arg(long)]
-    min_cluster_size: Option<usize>,
-    /// Neighbours (counting the point) that make a point dense; 0 = min_cluster_size
-    /// [config: min_samples; default 0].
-    #[arg(long)]
-    min_samples: Option<usize>,
-    /// DBSCAN radius, in the distance after the reductions [config: eps; default 0.5].
-    #[arg(long)]
-    eps: Option<f32>,
-    /// Distance between embeddings [config: metric; default euclidean].
-    #[arg(long, value_enum)]
-    metric: Option<MetricArg>,
-    /// Scale every dimension to zero mean and unit variance first [config: standardise; default false].
-    #[arg(long)]
-    standardise: Option<bool>,
-    /// Reduce to this many principal components first; 0 keeps all [config: pca_dims; default 0].
-    #[arg(long)]
-    pca_dims: Option<usize>,
-    /// HDBSCAN runs exactly up to this many points, by sample-and-assign above
-    /// [config: exact_max_points; default 20000].
-    #[arg(long)]
-    exact_max_points: Option<usize>,
-    /// Points clustered exactly on the sample-and-assign path [config: sample_size; default 20000].
-    #[arg(long)]
-    sample_size: Option<usize>,
-    /// Sample-and-assign: join the nearest clustered sample point when within this multiple of
-    /// its core distance [config: assign_factor; default 2.0].
-    #[arg(long)]
-    assign_factor: Option<f32>,
-    /// k-means: the number of clusters [config: k; default 16].
-    #[arg(long)]
-    k: Option<usize>,
-    /// k-means: seeded starts, the best kept [config: restarts; default 4].
-    #[arg(long)]
-    restarts: Option<usize>,
-    /// Seed of the sample, of k-means' starts and of the silhouette's sample [config: seed; default 0].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Points in the silhouette's sample [config: silhouette_sample; default 2000].
-    #[arg(long)]
-    silhouette_sample: Option<usize>,
-    /// The 2-D map written as the x, y columns [config: map; default umap].
-    #[arg(long, value_enum)]
-    map: Option<MapMethod>,
-    /// UMAP: neighbours per drawing in its graph [config: map_neighbours; default 15].
-    #[arg(long)]
-    map_neighbours: Option<usize>,
-    /// UMAP: how tightly drawings may pack on the map, in [0, 1) [config: map_min_dist; default 0.1].
-    #[arg(long)]
-    map_min_dist: Option<f32>,
-    /// UMAP: optimisation epochs [config: map_epochs; default 200].
-    #[arg(long)]
-    map_epochs: Option<usize>,
-    /// UMAP: drawings fitted at most; the others are placed on the fitted map
-    /// [config: map_sample; default 20000].
-    #[arg(long)]
-    map_sample: Option<usize>,
 }
 
 /// The 2-D map and how well it keeps neighbours.
@@ -301,23 +69,24 @@ struct MapSummary {
 const MAP_CHECK_SAMPLE: usize = 2000;
 
 /// The map of the prepared vectors as `cfg` asks, with its neighbour scores.
-fn draw_map(x: &Matrix, cfg: &ClusterConfig) -> Result<(Matrix, MapSummary)> {
+fn draw_map(x: &Matrix, params: &ClusterParams) -> Result<(Matrix, MapSummary)> {
+    let cfg = &params.map;
     let t = Instant::now();
     let pca = clustering::project_2d(x)?;
     let mut kept = BTreeMap::new();
     let score =
         |xy: &Matrix| clustering::umap::neighbours_kept(x, xy, 10, MAP_CHECK_SAMPLE, cfg.seed);
     kept.insert("pca", score(&pca)?);
-    let (xy, umap) = match cfg.map {
+    let (xy, umap) = match cfg.method {
         MapMethod::Pca => (pca, None),
         MapMethod::Umap => {
-            let (xy, report) = clustering::umap::umap_2d(x, &cfg.umap())?;
+            let (xy, report) = clustering::umap::umap_2d(x, cfg)?;
             kept.insert("umap", score(&xy)?);
             (xy, Some(report))
         }
     };
     let summary = MapSummary {
-        method: cfg.map,
+        method: cfg.method,
         neighbours_kept_10: kept,
         umap,
         seconds: t.elapsed().as_secs_f64(),
@@ -331,8 +100,11 @@ struct Summary<'a> {
     output: String,
     vectors: Vectors,
     n_points: usize,
-    /// Points left out (drawings without the part, when clustering a part's vectors): noise.
+    /// Points left out (drawings without the part, when clustering a part's vectors and
+    /// `whole_when_missing` is off): noise.
     n_left_out: usize,
+    /// Drawings without the part clustered by their whole drawing's vector.
+    n_whole_for_part: usize,
     dim: usize,
     params: &'a ClusterParams,
     method: &'a Method,
@@ -373,7 +145,7 @@ fn summary_path(output: &Path) -> PathBuf {
 
 fn main() -> Result<()> {
     stage::init();
-    let args = Cli::parse();
+    let (args, params): (Cli, ClusterParams) = stage::settings::parse("cluster")?;
     if let Some(model) = &args.model {
         return assign::run(model, &args.input, &args.more_inputs, &args.output);
     }
@@ -384,14 +156,7 @@ fn main() -> Result<()> {
             1 + args.more_inputs.len()
         );
     }
-    let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: ClusterConfig = config.section("cluster")?;
-    override_from_flags!(cfg, args; vectors, algorithm, min_cluster_size, min_samples, eps,
-        metric, standardise, pca_dims, exact_max_points, sample_size, assign_factor, k, restarts,
-        seed, silhouette_sample, map, map_neighbours, map_min_dist, map_epochs, map_sample);
-    let params = cfg.params();
     params.validate()?;
-    cfg.umap().validate()?;
     // one writer at a time; released when this run ends or dies
     let _lock = stage::OutputLock::file(&args.output)?;
     let t = Instant::now();
@@ -406,39 +171,18 @@ fn main() -> Result<()> {
             args.input.display()
         );
     }
-    // the rows clustered: every drawing, or those that have the part
-    let (values, rows_in): (&[f32], Vec<usize>) = match cfg.vectors.part() {
-        None => (&table.values, (0..n).collect()),
-        Some(part) => {
-            let name = part.name();
-            let vectors = table.part(part).with_context(|| {
-                format!(
-                    "{} has no `{name}` column: embed with `{name}` among its parts (--parts), \
-                     or cluster with --vectors embedding",
-                    args.input.display()
-                )
-            })?;
-            (
-                &vectors.values,
-                (0..n).filter(|&i| vectors.present[i]).collect(),
-            )
-        }
-    };
+    // the rows clustered: every drawing, or those that have the part (the others by their
+    // whole drawing's vector, or left out)
+    let column = params.vectors.column();
+    let (rows_in, m, n_whole) =
+        assign::vectors_of(&table, column, params.whole_when_missing, &args.input)?;
     if rows_in.is_empty() {
         anyhow::bail!(
-            "{}: no drawing has a part `{}` to cluster; cluster the whole drawings with \
-             --vectors embedding",
+            "{}: no drawing has a part `{column}` to cluster; cluster the whole drawings with \
+             --vectors embedding or --whole-when-missing true",
             args.input.display(),
-            cfg.vectors.column()
         );
     }
-    let chosen: Vec<f32> = rows_in
-        .iter()
-        .flat_map(|&i| &values[i * table.dim..(i + 1) * table.dim])
-        .copied()
-        .collect();
-    let m = Matrix::new(chosen, table.dim)
-        .with_context(|| format!("{}: {} vectors", args.input.display(), cfg.vectors.column()))?;
 
     bar.set_message(format!(
         "clustering {} points of {} dimensions",
@@ -453,16 +197,16 @@ fn main() -> Result<()> {
         rule,
         &clustered.labels,
         &table,
-        cfg.vectors.column(),
+        column,
         &args.input,
     );
     bar.set_message("2-D map and metrics");
-    let (xy_in, map) = draw_map(&prepared.matrix, &cfg)?;
+    let (xy_in, map) = draw_map(&prepared.matrix, &params)?;
     let silhouette = clustering::silhouette(
         &prepared.matrix,
         &clustered.labels,
-        cfg.silhouette_sample,
-        cfg.seed,
+        params.silhouette_sample,
+        params.seed,
     )?;
     // back to every drawing: one left out is noise, with no place on the map
     let c = clustered.spread(&rows_in, n);
@@ -490,12 +234,12 @@ fn main() -> Result<()> {
         .collect();
     let meta = vec![
         ("input".to_string(), args.input.display().to_string()),
-        ("vectors".to_string(), cfg.vectors.column().to_string()),
+        ("vectors".to_string(), column.to_string()),
         ("params".to_string(), serde_json::to_string(&params)?),
         ("method".to_string(), serde_json::to_string(&c.method)?),
         (
             "map".to_string(),
-            serde_json::to_string(&cfg.map)?
+            serde_json::to_string(&params.map.method)?
                 .trim_matches('"')
                 .to_string(),
         ),
@@ -517,9 +261,10 @@ fn main() -> Result<()> {
     let summary = Summary {
         input: args.input.display().to_string(),
         output: args.output.display().to_string(),
-        vectors: cfg.vectors,
+        vectors: params.vectors,
         n_points: n,
         n_left_out: n - rows_in.len(),
+        n_whole_for_part: n_whole,
         dim: table.dim,
         params: &params,
         method: &c.method,
@@ -529,7 +274,7 @@ fn main() -> Result<()> {
         noise: s.noise,
         noise_share: s.noise_share,
         silhouette,
-        silhouette_sample: cfg.silhouette_sample,
+        silhouette_sample: params.silhouette_sample,
         map,
         agreement,
         seconds: t.elapsed().as_secs_f64(),

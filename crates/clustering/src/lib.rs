@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tracing::debug;
 
 pub mod blobs;
@@ -38,7 +39,7 @@ pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     #[default]
@@ -49,7 +50,7 @@ pub enum Algorithm {
 }
 
 /// Distance between embeddings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     #[default]
@@ -59,56 +60,92 @@ pub enum Metric {
     Cosine,
 }
 
-/// Every setting of a clustering run; the `[cluster]` section of `pipeline.toml` deserialises
-/// into it (unknown keys are an error, missing keys take the defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Which vectors of an embeddings table are clustered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Vectors {
+    /// the whole drawing's (the `embedding` column)
+    Embedding,
+    /// what is drawn inside the drawing's largest stroke (the `inside` column)
+    Inside,
+    /// the largest stroke alone (the `outline` column)
+    Outline,
+    /// the strokes neither inside the largest stroke nor it (the `outside` column)
+    Outside,
+}
+
+impl Vectors {
+    /// The column these vectors are read from.
+    pub fn column(self) -> &'static str {
+        match self {
+            Vectors::Embedding => "embedding",
+            Vectors::Inside => "inside",
+            Vectors::Outline => "outline",
+            Vectors::Outside => "outside",
+        }
+    }
+}
+
+/// Every setting of a clustering run: the `[cluster]` section of `pipeline.toml` deserialises
+/// into it (unknown keys are an error, missing keys take the defaults, which are `make all`'s),
+/// its 2-D map's in `[cluster.map]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterParams {
+    /// Which vectors of embeddings.parquet are clustered: the whole drawing's (`embedding`) or
+    /// one of its parts' (`inside`: what is inside its largest stroke, a face's eyes, nose and
+    /// mouth; `outline`: that stroke; `outside`: the rest, a face's hair and ears).
+    #[default(Vectors::Inside)]
+    pub vectors: Vectors,
+    /// A drawing that lacks the part clustered (a cat drawn in one stroke has no inside) is
+    /// clustered by its whole drawing's vector instead; false leaves it out as noise.
+    #[default(true)]
+    pub whole_when_missing: bool,
+    /// kmeans puts every drawing in one of `k` groups of near vectors; hdbscan finds its own
+    /// number of clusters and leaves noise; dbscan groups at a fixed radius (`eps`).
+    #[default(Algorithm::Kmeans)]
     pub algorithm: Algorithm,
     /// HDBSCAN: smallest group reported as a cluster (at least 2).
+    #[default(40)]
     pub min_cluster_size: usize,
     /// Neighbours (counting the point) that make a point dense; 0 = `min_cluster_size`.
+    #[default(10)]
     pub min_samples: usize,
     /// DBSCAN neighbourhood radius, in the distance after the reductions.
+    #[default(0.5)]
     pub eps: f32,
+    /// Distance between vectors (cosine: rows scaled to unit length first).
+    #[default(Metric::Euclidean)]
     pub metric: Metric,
     /// Scale every column to zero mean, unit variance before clustering.
+    #[default(false)]
     pub standardise: bool,
     /// Reduce to this many principal components before clustering; 0 = keep all.
+    #[default(0)]
     pub pca_dims: usize,
     /// HDBSCAN runs exactly up to this many points, and by sample-and-assign above.
+    #[default(20_000)]
     pub exact_max_points: usize,
     /// Points clustered exactly on the sample-and-assign path.
+    #[default(20_000)]
     pub sample_size: usize,
     /// Sample-and-assign: a point joins its nearest clustered sample point `j` when within
     /// this multiple of `j`'s core distance.
+    #[default(2.0)]
     pub assign_factor: f32,
     /// k-means: the number of clusters.
+    #[default(16)]
     pub k: usize,
     /// k-means: seeded starts, of which the best (lowest sum of squared distances) is kept.
+    #[default(4)]
     pub restarts: usize,
     /// Seed of the sample and of k-means' starts.
+    #[default(0)]
     pub seed: u64,
-}
-
-impl Default for ClusterParams {
-    fn default() -> Self {
-        ClusterParams {
-            algorithm: Algorithm::Hdbscan,
-            min_cluster_size: 25,
-            min_samples: 0,
-            eps: 0.5,
-            metric: Metric::Euclidean,
-            standardise: false,
-            pca_dims: 0,
-            exact_max_points: 20_000,
-            sample_size: 20_000,
-            assign_factor: 2.0,
-            k: 16,
-            restarts: 4,
-            seed: 0,
-        }
-    }
+    /// Points in the silhouette's sample.
+    #[default(2000)]
+    pub silhouette_sample: usize,
+    pub map: umap::MapParams,
 }
 
 impl ClusterParams {
@@ -129,6 +166,7 @@ impl ClusterParams {
                 reason: reason.to_string(),
             })
         };
+        self.map.validate()?;
         if self.min_cluster_size < 2 {
             return bad("min_cluster_size", "must be at least 2");
         }

@@ -23,41 +23,48 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 
 use crate::error::{ClusterError, Result};
 use crate::knn::{knn_lists, NeighbourLists};
 use crate::matrix::Matrix;
 use crate::reduce::project_2d;
 
-/// UMAP's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How the 2-D map is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MapMethod {
+    Pca,
+    Umap,
+}
+
+/// `[cluster.map]`: how the 2-D map of the vectors (clusters.parquet's `x`, `y`) is drawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
-pub struct UmapParams {
+pub struct MapParams {
+    /// umap keeps each drawing's neighbours near it on the map (fitted on at most `sample`
+    /// drawings, the rest placed on that map); pca (the first two principal components) is
+    /// fast, keeps the large distances and mixes neighbours.
+    #[default(MapMethod::Umap)]
+    pub method: MapMethod,
     /// Neighbours per point in the fuzzy graph (umap-learn's `n_neighbors`).
+    #[default(15)]
     pub neighbours: usize,
     /// How tightly points may pack on the map (umap-learn's `min_dist`).
+    #[default(0.1)]
     pub min_dist: f32,
     /// Optimisation epochs of the fitted sample.
+    #[default(200)]
     pub epochs: usize,
     /// Rows fitted at most; the rest are placed on the fitted map.
+    #[default(20_000)]
     pub sample: usize,
     /// Seed of the sample, the negative samples and the placement.
+    #[default(0)]
     pub seed: u64,
 }
 
-impl Default for UmapParams {
-    fn default() -> Self {
-        UmapParams {
-            neighbours: 15,
-            min_dist: 0.1,
-            epochs: 200,
-            sample: 20_000,
-            seed: 0,
-        }
-    }
-}
-
-impl UmapParams {
+impl MapParams {
     pub fn validate(&self) -> Result<()> {
         let bad = |name, reason: &str| {
             Err(ClusterError::Param {
@@ -95,7 +102,7 @@ pub struct UmapReport {
 }
 
 /// UMAP of the rows of `m` to two dimensions (row-major `n × 2`).
-pub fn umap_2d(m: &Matrix, p: &UmapParams) -> Result<(Matrix, UmapReport)> {
+pub fn umap_2d(m: &Matrix, p: &MapParams) -> Result<(Matrix, UmapReport)> {
     p.validate()?;
     m.require_rows()?;
     let n = m.n_rows();
@@ -442,7 +449,7 @@ fn place(
     k: usize,
     a: f32,
     b: f32,
-    p: &UmapParams,
+    p: &MapParams,
 ) -> Result<Vec<[f32; 2]>> {
     let s = fit_m.n_rows();
     let epochs = (p.epochs / 3).max(1);
@@ -607,10 +614,10 @@ mod tests {
     #[test]
     fn keeps_neighbours_better_than_pca_and_is_reproducible() {
         let m = sheet(1500, 4);
-        let p = UmapParams {
+        let p = MapParams {
             seed: 7,
             epochs: 200,
-            ..UmapParams::default()
+            ..MapParams::default()
         };
         let (xy, report) = umap_2d(&m, &p).unwrap();
         assert_eq!((report.fitted, report.placed), (1500, 0));
@@ -629,7 +636,7 @@ mod tests {
     #[test]
     fn separate_blobs_stay_apart() {
         let (m, labels) = blobs(1500, 4);
-        let (xy, _) = umap_2d(&m, &UmapParams::default()).unwrap();
+        let (xy, _) = umap_2d(&m, &MapParams::default()).unwrap();
         // each point's nearest map neighbour is of its blob
         let nn = knn_lists(&xy, &xy, 2).unwrap();
         let same = (0..1500)
@@ -641,11 +648,11 @@ mod tests {
     #[test]
     fn placed_rows_land_among_their_blob() {
         let (m, labels) = blobs(3000, 5);
-        let p = UmapParams {
+        let p = MapParams {
             sample: 1000,
             seed: 3,
             epochs: 120,
-            ..UmapParams::default()
+            ..MapParams::default()
         };
         let (xy, report) = umap_2d(&m, &p).unwrap();
         assert_eq!((report.fitted, report.placed), (1000, 2000));
@@ -664,15 +671,15 @@ mod tests {
     #[test]
     fn tiny_and_degenerate_inputs() {
         let one = Matrix::from_rows(&[[1.0f32, 2.0]]).unwrap();
-        let (xy, _) = umap_2d(&one, &UmapParams::default()).unwrap();
+        let (xy, _) = umap_2d(&one, &MapParams::default()).unwrap();
         assert_eq!(xy.n_rows(), 1);
         // identical rows: distances all zero, nothing divides by zero
         let same = Matrix::from_rows(&vec![[0.5f32, 0.5, 0.5]; 40]).unwrap();
-        let (xy, _) = umap_2d(&same, &UmapParams::default()).unwrap();
+        let (xy, _) = umap_2d(&same, &MapParams::default()).unwrap();
         assert!(xy.as_slice().iter().all(|v| v.is_finite()));
-        let bad = UmapParams {
+        let bad = MapParams {
             neighbours: 1,
-            ..UmapParams::default()
+            ..MapParams::default()
         };
         assert!(matches!(
             umap_2d(&same, &bad),

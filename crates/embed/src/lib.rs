@@ -10,77 +10,71 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use drawing::{Part, Stroke3};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::sequences::{Interpolation, Reconstruction};
 use tables::Split;
 
 /// The `[embed]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedConfig {
     /// Drawings per encoder batch (sorted by length, so little work goes to padding).
+    #[default(1000)]
     pub batch_size: usize,
     /// How many drawings of the valid and test splits to reconstruct (0: none).
+    #[default(32)]
     pub reconstructions: usize,
     /// How many pairs of drawings to interpolate between (0: none).
+    #[default(6)]
     pub interpolations: usize,
     /// Drawings decoded per pair, both ends included.
+    #[default(8)]
     pub interpolation_steps: usize,
     /// `greedy` (each step's most likely point) or `sample` (mdn head, with `temperature`).
+    #[default(DecodeKind::Greedy)]
     pub decode: DecodeKind,
     /// Sampling temperature of the mdn head (sketch-rnn uses 0.1–1).
+    #[default(0.25)]
     pub temperature: f32,
     /// Longest generated drawing, in points.
+    #[default(250)]
     pub max_len: usize,
     /// Chooses the drawings to reconstruct and the sampling noise.
+    #[default(0)]
     pub seed: u64,
     /// `cpu`, `cuda` or `metal` (the latter two need the cargo feature of that name).
+    #[default("cpu".to_string())]
     pub device: String,
     /// Write each vector scaled to unit length. The contrastive term compares directions, so
     /// a latent's length says little about the drawing, and neighbours, the map and the
     /// clusters do better on directions. Decoding always uses the model's own vectors.
+    #[default(true)]
     pub unit_length: bool,
     /// Parts of each drawing to encode alone, each into a column of its own (see
     /// [`drawing::Stroke3::parts`]): `inside` (what is inside its largest stroke: a face's
     /// eyes, nose and mouth), `outline` (that stroke alone) and `outside` (the rest: hair,
     /// ears). The model knows such partial drawings from the contrastive views that leave
     /// strokes out.
+    #[default(vec!["inside".to_string(), "outline".to_string(), "outside".to_string()])]
     pub parts: Vec<String>,
     /// The box the part vectors' positions are measured in: `whole` (the drawing's, so the
     /// parts keep their place in it) or `own` (the part's, zoomed in so it fills the encoder's
-    /// grid; for models trained with `contrastive_zoom`).
+    /// grid; for models trained with `contrastive.zoom`).
+    #[default(PartBox::Own)]
     pub part_box: PartBox,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PartBox {
     Whole,
     Own,
 }
 
-impl Default for EmbedConfig {
-    fn default() -> Self {
-        EmbedConfig {
-            batch_size: 1000,
-            reconstructions: 32,
-            interpolations: 4,
-            interpolation_steps: 8,
-            decode: DecodeKind::Greedy,
-            temperature: 0.25,
-            max_len: 250,
-            seed: 0,
-            device: "cpu".into(),
-            unit_length: true,
-            parts: Part::ALL.iter().map(|p| p.name().to_string()).collect(),
-            part_box: PartBox::Whole,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DecodeKind {
     Greedy,

@@ -3,8 +3,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Parser;
-use embed::{DecodeKind, EmbedConfig, Outputs};
-use stage::{override_from_flags, PipelineConfig};
+use embed::{EmbedConfig, Outputs};
 
 /// Encodes every drawing of a drawings table with a trained model (`train`'s run folder) into
 /// embeddings.parquet, and decodes some drawings back from their vectors alone:
@@ -29,57 +28,11 @@ struct Args {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Drawings per encoder batch [config: batch_size].
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Drawings of the valid and test splits to reconstruct; 0 for none [config: reconstructions].
-    #[arg(long)]
-    reconstructions: Option<usize>,
-    /// Pairs of drawings to interpolate between; 0 for none [config: interpolations].
-    #[arg(long)]
-    interpolations: Option<usize>,
-    /// Drawings decoded per pair, both ends included [config: interpolation_steps].
-    #[arg(long)]
-    interpolation_steps: Option<usize>,
-    /// Greedy decoding, or sampling with --temperature (mdn head) [config: decode].
-    #[arg(long, value_enum)]
-    decode: Option<DecodeKind>,
-    /// Sampling temperature of the mdn head [config: temperature].
-    #[arg(long)]
-    temperature: Option<f32>,
-    /// Longest generated drawing, in points [config: max_len].
-    #[arg(long)]
-    max_len: Option<usize>,
-    /// Chooses the drawings to decode and the sampling noise [config: seed].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// cpu, cuda, cuda:N or metal (cuda and metal need the cargo feature) [config: device].
-    #[arg(long)]
-    device: Option<String>,
-    /// Write each vector scaled to unit length (decoding still uses the model's own vectors)
-    /// [config: unit_length].
-    #[arg(long)]
-    unit_length: Option<bool>,
-    /// Parts of each drawing to encode alone, each into a column of its own, null where a
-    /// drawing lacks it: inside (what is inside its largest stroke: a face's eyes, nose and
-    /// mouth), outline (that stroke), outside (the rest: hair, ears); comma-separated, or none
-    /// [config: parts].
-    #[arg(long, value_delimiter = ',')]
-    parts: Option<Vec<String>>,
-    /// The box of the part vectors' positions: whole (the drawing's) or own (the part's, zoomed
-    /// in) [config: part_box].
-    #[arg(long, value_enum)]
-    part_box: Option<embed::PartBox>,
 }
 
 fn main() -> Result<()> {
     stage::init();
-    let args = Args::parse();
-    let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: EmbedConfig = config.section("embed")?;
-    override_from_flags!(cfg, args; batch_size, reconstructions, interpolations,
-        interpolation_steps, decode, temperature, max_len, seed, device, unit_length,
-        parts, part_box);
+    let (args, cfg): (Args, EmbedConfig) = stage::settings::parse("embed")?;
     // one writer at a time; released when this run ends or dies
     let _lock = stage::OutputLock::file(&args.output)?;
     let mut out = Outputs::beside(&args.output);

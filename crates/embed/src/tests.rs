@@ -47,9 +47,13 @@ fn fixture(dir: &Path) -> (PathBuf, PathBuf) {
         ..Default::default()
     };
     let cfg = seqae::TrainConfig {
-        batch_size: 8,
-        max_steps: Some(3),
+        max_steps: 3,
         checkpoint_every: 0,
+        model: model_cfg,
+        optimiser: seqae::Optimiser {
+            batch_size: 8,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let data = seqae::TrainData {
@@ -65,7 +69,7 @@ fn fixture(dir: &Path) -> (PathBuf, PathBuf) {
         stop: None,
         lstm: seqae::LstmImpl::Auto,
     };
-    seqae::train(&model_cfg, &cfg, &data, &opts, &mut |_| {}).unwrap();
+    seqae::train(&cfg, &data, &opts, &mut |_| {}).unwrap();
     (drawings, run)
 }
 

@@ -22,6 +22,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
@@ -31,42 +32,35 @@ pub mod knn;
 pub mod pca;
 
 /// The `[evaluate]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluateConfig {
     /// Neighbours that vote in the kNN classifier.
+    #[default(5)]
     pub knn_k: usize,
     /// Folds of the cross-validation (at least 2).
+    #[default(5)]
     pub folds: usize,
     /// Fold assignments the kNN accuracy is averaged over (seeds `seed`, `seed + 1`, ...): one
     /// assignment of 2,000 drawings moves a factor's accuracy by about ±0.01.
+    #[default(5)]
     pub repeats: usize,
     /// kNN scores at most this many drawings per label (a deterministic sample above it); the
     /// baseline's PCA is fitted on at most this many.
+    #[default(10_000)]
     pub max_points: usize,
     /// Seed of the folds and of the samples.
+    #[default(0)]
     pub seed: u64,
     /// Side of the baseline's rasters, in pixels.
+    #[default(28)]
     pub raster_size: usize,
     /// Compute the raster+PCA baseline (needs the drawings table).
+    #[default(true)]
     pub baseline: bool,
     /// Chamfer distance: points every this many units of the unit box along the strokes.
+    #[default(0.02)]
     pub chamfer_step: f32,
-}
-
-impl Default for EvaluateConfig {
-    fn default() -> Self {
-        EvaluateConfig {
-            knn_k: 5,
-            folds: 5,
-            repeats: 5,
-            max_points: 10_000,
-            seed: 0,
-            raster_size: 28,
-            baseline: true,
-            chamfer_step: 0.02,
-        }
-    }
 }
 
 impl EvaluateConfig {
@@ -115,8 +109,6 @@ pub enum EvalError {
     },
     #[error("invalid setting {name}: {reason}")]
     Setting { name: &'static str, reason: String },
-    #[error("{path}: section [cluster]: {message}")]
-    ClusterConfig { path: PathBuf, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, EvalError>;
@@ -292,47 +284,6 @@ impl Inputs {
         );
         v
     }
-}
-
-/// The `[cluster]` section as [`ClusterParams`], for clustering the baseline as the `cluster`
-/// stage clusters the embeddings. Keys that are not clustering parameters (settings of the
-/// stage itself) are left out and returned, so the stage may add its own keys without breaking
-/// this one; a wrong value of a known key is an error.
-pub fn cluster_params(config: &stage::PipelineConfig) -> Result<(ClusterParams, Vec<String>)> {
-    let Some(section) = config.raw_section("cluster") else {
-        return Ok((ClusterParams::default(), vec![]));
-    };
-    let path = config
-        .path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "<config>".into());
-    let Some(table) = section.as_table() else {
-        return Err(EvalError::ClusterConfig {
-            path,
-            message: "is not a table".into(),
-        });
-    };
-    let known: Vec<String> = match serde_json::to_value(ClusterParams::default()) {
-        Ok(serde_json::Value::Object(o)) => o.keys().cloned().collect(),
-        _ => vec![],
-    };
-    let mut kept = toml::Table::new();
-    let mut ignored = Vec::new();
-    for (k, v) in table {
-        if known.contains(k) {
-            kept.insert(k.clone(), v.clone());
-        } else {
-            ignored.push(k.clone());
-        }
-    }
-    let params: ClusterParams =
-        toml::Value::Table(kept)
-            .try_into()
-            .map_err(|e: toml::de::Error| EvalError::ClusterConfig {
-                path,
-                message: e.to_string(),
-            })?;
-    Ok((params, ignored))
 }
 
 /// ARI and NMI of a clustering against one label.

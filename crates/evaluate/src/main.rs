@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Parser;
 use evaluate::{EvaluateConfig, Inputs, TableKind};
-use stage::{override_from_flags, PipelineConfig};
+use stage::PipelineConfig;
 
 /// Measures whether embeddings and clusters capture what is inside a drawing: per label column
 /// (`word`, `label_<factor>`), cross-validated kNN accuracy of the embeddings beside the
@@ -36,48 +36,14 @@ struct Args {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Neighbours that vote in the kNN classifier [config: knn_k].
-    #[arg(long)]
-    knn_k: Option<usize>,
-    /// Folds of the kNN cross-validation [config: folds].
-    #[arg(long)]
-    folds: Option<usize>,
-    /// Fold assignments the kNN accuracy is averaged over (seeds seed, seed + 1, ...)
-    /// [config: repeats].
-    #[arg(long)]
-    repeats: Option<usize>,
-    /// kNN scores at most this many drawings per label, a deterministic sample above it; the
-    /// baseline's PCA is fitted on at most this many [config: max_points].
-    #[arg(long)]
-    max_points: Option<usize>,
-    /// Seed of the folds and samples [config: seed].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Side of the baseline's rasters in pixels [config: raster_size].
-    #[arg(long)]
-    raster_size: Option<usize>,
-    /// Compute the raster+PCA baseline (needs the drawings) [config: baseline].
-    #[arg(long)]
-    baseline: Option<bool>,
-    /// Chamfer distance: a point every this many units of the unit box [config: chamfer_step].
-    #[arg(long)]
-    chamfer_step: Option<f32>,
 }
 
 fn main() -> Result<()> {
     stage::init();
-    let args = Args::parse();
+    let (args, cfg): (Args, EvaluateConfig) = stage::settings::parse("evaluate")?;
+    // the baseline is clustered as `cluster` clusters
     let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: EvaluateConfig = config.section("evaluate")?;
-    override_from_flags!(cfg, args; knn_k, folds, repeats, max_points, seed, raster_size, baseline,
-        chamfer_step);
-    let (cluster, ignored) = evaluate::cluster_params(&config)?;
-    if !ignored.is_empty() {
-        tracing::debug!(
-            "[cluster] keys that are not clustering parameters: {}",
-            ignored.join(", ")
-        );
-    }
+    let cluster: clustering::ClusterParams = config.section("cluster")?;
 
     let mut inputs = Inputs::default();
     for p in &args.drawings {

@@ -491,31 +491,6 @@ fn bad_inputs_are_clear_errors() {
 }
 
 #[test]
-fn cluster_section_gives_the_baseline_params() {
-    let c = stage::PipelineConfig::from_str(
-        "[cluster]\nmin_cluster_size = 7\nalgorithm = \"dbscan\"\nmap = true\n",
-        Some(Path::new("p.toml")),
-    )
-    .unwrap();
-    let (p, ignored) = cluster_params(&c).unwrap();
-    assert_eq!(p.min_cluster_size, 7);
-    assert_eq!(p.algorithm, clustering::Algorithm::Dbscan);
-    assert_eq!(ignored, vec!["map".to_string()]);
-    let bad = stage::PipelineConfig::from_str(
-        "[cluster]\nmin_cluster_size = \"x\"\n",
-        Some(Path::new("p.toml")),
-    )
-    .unwrap();
-    let err = cluster_params(&bad).unwrap_err().to_string();
-    assert!(
-        err.contains("p.toml") && err.contains("min_cluster_size"),
-        "{err}"
-    );
-    let none = stage::PipelineConfig::default();
-    assert_eq!(cluster_params(&none).unwrap().0, ClusterParams::default());
-}
-
-#[test]
 fn json_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("drawings.parquet");

@@ -23,7 +23,8 @@ use drawing::Stroke3;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tables::drawings::{DrawingRow, DrawingTable};
 use tables::embeddings::EmbeddingTable;
 use tables::generated::{GeneratedRow, Provenance};
@@ -32,45 +33,38 @@ use tables::Split;
 pub mod ndjson;
 
 /// The `[generate]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct GenerateConfig {
     /// Drawings to generate.
+    #[default(24)]
     pub count: usize,
     /// The decoder's sampling temperature (mdn head); 0 decodes greedily.
+    #[default(0.1)]
     pub temperature: f32,
     /// Seeds every random draw: the same seed gives the same drawings.
+    #[default(0)]
     pub seed: u64,
     /// How far a latent moves from where it starts, in standard deviations of the latents it
     /// is drawn from (the cluster's members, or the table's drawings for `--like`).
+    #[default(0.3)]
     pub spread: f32,
     /// The largest share of a second member mixed into a latent (`like-cluster`); 0: none.
+    #[default(0.3)]
     pub mix: f32,
     /// Members encoded for `like-cluster` (the strongest ones), and drawings sampled for the
     /// latents' spread of `like`.
+    #[default(64)]
     pub members: usize,
     /// Longest generated drawing, in points.
+    #[default(250)]
     pub max_len: usize,
     /// Latents decoded at once.
+    #[default(256)]
     pub batch_size: usize,
     /// `cpu`, `cuda`, `cuda:N` or `metal`.
+    #[default("cpu".to_string())]
     pub device: String,
-}
-
-impl Default for GenerateConfig {
-    fn default() -> Self {
-        GenerateConfig {
-            count: 24,
-            temperature: 0.1,
-            seed: 0,
-            spread: 0.3,
-            mix: 0.3,
-            members: 64,
-            max_len: 250,
-            batch_size: 256,
-            device: "cpu".into(),
-        }
-    }
 }
 
 impl GenerateConfig {

@@ -4,7 +4,6 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{ArgGroup, Parser};
 use generate::{GenerateConfig, Mode, Request};
-use stage::{override_from_flags, PipelineConfig};
 
 /// Draws new doodles with a trained model's decoder: like the members of a cluster of a fitted
 /// cluster model (--like-cluster K), variations of one drawing (--like KEY_ID), or samples of
@@ -50,45 +49,11 @@ struct Args {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Drawings to generate [config: count; default 24].
-    #[arg(long)]
-    count: Option<usize>,
-    /// The decoder's sampling temperature; 0 decodes greedily [config: temperature; default 0.1].
-    #[arg(long)]
-    temperature: Option<f32>,
-    /// Seed of every random draw: the same seed gives the same drawings [config: seed; default 0].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// How far each latent moves, in standard deviations of the latents it is drawn from
-    /// [config: spread; default 0.3].
-    #[arg(long)]
-    spread: Option<f32>,
-    /// --like-cluster: the largest share of a second member mixed in; 0 for none
-    /// [config: mix; default 0.3].
-    #[arg(long)]
-    mix: Option<f32>,
-    /// --like-cluster: the strongest members drawn from; --like: drawings whose latents give
-    /// the spread [config: members; default 64].
-    #[arg(long)]
-    members: Option<usize>,
-    /// Longest generated drawing, in points [config: max_len; default 250].
-    #[arg(long)]
-    max_len: Option<usize>,
-    /// Latents decoded at once [config: batch_size; default 256].
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// cpu, cuda, cuda:N or metal (cuda and metal need the cargo feature) [config: device].
-    #[arg(long)]
-    device: Option<String>,
 }
 
 fn main() -> Result<()> {
     stage::init();
-    let args = Args::parse();
-    let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: GenerateConfig = config.section("generate")?;
-    override_from_flags!(cfg, args; count, temperature, seed, spread, mix, members, max_len,
-        batch_size, device);
+    let (args, cfg): (Args, GenerateConfig) = stage::settings::parse("generate")?;
     let mode = match (&args.like_cluster, &args.like) {
         (Some(k), _) => Mode::LikeCluster(*k),
         (_, Some(key)) => Mode::Like(key.clone()),

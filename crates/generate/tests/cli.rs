@@ -36,10 +36,14 @@ fn train(drawings: &Path, run: &Path, vae: bool, seed: u64) {
         ..Default::default()
     };
     let cfg = seqae::TrainConfig {
-        batch_size: 8,
-        max_steps: Some(3),
+        max_steps: 3,
         checkpoint_every: 0,
         seed,
+        model: model_cfg,
+        optimiser: seqae::Optimiser {
+            batch_size: 8,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let data = seqae::TrainData {
@@ -55,7 +59,7 @@ fn train(drawings: &Path, run: &Path, vae: bool, seed: u64) {
         stop: None,
         lstm: seqae::LstmImpl::Auto,
     };
-    seqae::train(&model_cfg, &cfg, &data, &opts, &mut |_| {}).unwrap();
+    seqae::train(&cfg, &data, &opts, &mut |_| {}).unwrap();
 }
 
 struct Fixture {

@@ -18,55 +18,45 @@ use arrow::array::BooleanArray;
 use quickdraw::ndjson::LineParser;
 use quickdraw::{RecordError, RecordRef};
 use rayon::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tables::drawings::{DrawingColumns, DrawingRef, DrawingWriter};
 use tables::Split;
 
 /// The `[ingest]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
-    /// Keep only these categories (empty: all).
+    /// Keep only drawings of these categories (empty: all).
     pub word: Vec<String>,
     /// Drop drawings the game did not recognise.
     pub recognized_only: bool,
-    /// Drop drawings with more points than this (0: keep all).
+    /// Drop drawings with more points than this, as sketch-rnn does (0: keep all).
+    #[default(250)]
     pub max_points: usize,
-    /// Stop after this many drawings written (0: no limit).
+    /// Stop after writing this many drawings (0: no limit).
     pub limit: usize,
-    /// Salts the hash of key_id that assigns splits.
+    /// Salt of the key_id hash that assigns splits.
     pub seed: u64,
-    /// Share of drawings (without a split of their own) that go to `valid`.
+    /// Share of the drawings without a split of their own that go to `valid`.
+    #[default(0.05)]
     pub valid_fraction: f64,
-    /// Share that goes to `test`.
+    /// Share that go to `test`.
+    #[default(0.05)]
     pub test_fraction: f64,
-    /// `stop` at the first bad record, or `skip` and count it.
+    /// What a bad record does: stop with an error naming the file and the line or record, or
+    /// skip it and count it.
     pub on_error: OnError,
-    /// Drop a drawing whose key_id was already written (the same file given twice, or raw and
-    /// simplified files of one category). Costs memory that grows with the input.
+    /// Drop drawings whose key_id was already written (the same file given twice, or raw and
+    /// simplified files of one category); memory grows with the input, about 25 bytes a drawing.
     pub drop_duplicates: bool,
 }
 
-impl Default for IngestConfig {
-    fn default() -> Self {
-        IngestConfig {
-            word: Vec::new(),
-            recognized_only: false,
-            max_points: 0,
-            limit: 0,
-            seed: 0,
-            valid_fraction: 0.05,
-            test_fraction: 0.05,
-            on_error: OnError::Stop,
-            drop_duplicates: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum OnError {
     /// Stop with an error naming the file and the line or record.
+    #[default]
     Stop,
     /// Skip the bad record and count it.
     Skip,

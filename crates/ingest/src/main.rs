@@ -3,8 +3,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use ingest::{IngestConfig, OnError};
-use stage::{override_from_flags, PipelineConfig};
+use ingest::IngestConfig;
 
 /// Reads Quick, Draw! files (simplified or raw .ndjson[.gz], .bin, sketch-rnn .npz) into one
 /// Parquet table of stroke-3 drawings. The format is told by each file's name and checked
@@ -48,41 +47,13 @@ struct IngestArgs {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Keep only drawings of this category (repeat for several) [config: word].
-    #[arg(long)]
-    word: Option<Vec<String>>,
-    /// Drop drawings the game did not recognise [config: recognized_only].
-    #[arg(long)]
-    recognized_only: Option<bool>,
-    /// Drop drawings with more points than this; 0 keeps all (sketch-rnn uses 250) [config: max_points].
-    #[arg(long)]
-    max_points: Option<usize>,
-    /// Stop after writing this many drawings; 0 for no limit [config: limit].
-    #[arg(long)]
-    limit: Option<usize>,
-    /// Salt of the key_id hash that assigns splits [config: seed].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Share of drawings without a split of their own that go to `valid` [config: valid_fraction].
-    #[arg(long)]
-    valid_fraction: Option<f64>,
-    /// Share that go to `test` [config: test_fraction].
-    #[arg(long)]
-    test_fraction: Option<f64>,
-    /// What a bad record does: stop with an error, or skip it and count it [config: on_error].
-    #[arg(long, value_enum)]
-    on_error: Option<OnError>,
-    /// Drop drawings whose key_id was already written (memory grows with the input, about 25
-    /// bytes a drawing) [config: drop_duplicates].
-    #[arg(long)]
-    drop_duplicates: Option<bool>,
 }
 
 fn main() -> Result<()> {
     stage::init();
     // a stream of any length: memory must not creep with it
     stage::alloc::bounded_memory();
-    let cli = Cli::parse();
+    let (cli, cfg): (Cli, IngestConfig) = stage::settings::parse("ingest")?;
     if let Some(Command::Synth(a)) = cli.command {
         let _lock = stage::OutputLock::file(&a.output)?;
         let t = Instant::now();
@@ -97,10 +68,6 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let args = cli.args;
-    let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: IngestConfig = config.section("ingest")?;
-    override_from_flags!(cfg, args; word, recognized_only, max_points, limit, seed,
-        valid_fraction, test_fraction, on_error, drop_duplicates);
     let output = args.output.expect("required by clap");
     // one writer at a time; released when this run ends or dies
     let _lock = stage::OutputLock::file(&output)?;

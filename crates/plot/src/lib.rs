@@ -12,82 +12,80 @@ use figures::{
     LossSeries, MapOptions, MapPoint, Member, ModelFacts, ReconOptions, ReconPair, Reconstructions,
     Report, Rgb, Style, Thumbnail, Written,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use tables::drawings::DrawingTable;
 
 pub mod explore;
 mod generated;
 
 /// The `[plot]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlotConfig {
     /// Report title.
+    #[default("Quick, Draw! clusters".to_string())]
     pub title: String,
     /// Side in pixels of a drawing's cell in the galleries, reconstructions and interpolations.
+    #[default(96)]
     pub cell: u32,
     /// Sample drawings per cluster in the gallery.
+    #[default(10)]
     pub samples: usize,
     /// Cluster rows per gallery page.
+    #[default(20)]
     pub clusters_per_page: usize,
     /// Clusters shown in the gallery at most (the largest).
+    #[default(60)]
     pub max_clusters: usize,
     /// Reconstruction pairs shown at most.
+    #[default(24)]
     pub reconstructions: usize,
     /// Reconstruction pairs per row.
+    #[default(4)]
     pub pairs_per_row: u32,
     /// Interpolation strips shown at most.
+    #[default(8)]
     pub interpolations: usize,
-    /// Embedding map size in pixels.
+    /// Embedding map width in pixels.
+    #[default(1400)]
     pub map_width: u32,
+    /// Embedding map height in pixels.
+    #[default(1100)]
     pub map_height: u32,
-    /// Thumbnails on the map at most, and their side in pixels.
+    /// Thumbnails on the map at most.
+    #[default(80)]
     pub thumbnails: usize,
+    /// Side of a map thumbnail in pixels.
+    #[default(52)]
     pub thumbnail_size: u32,
     /// Radius of a map point in pixels.
+    #[default(2)]
     pub point_radius: u32,
-    /// Loss chart size in pixels.
+    /// Loss chart width in pixels.
+    #[default(1000)]
     pub loss_width: u32,
+    /// Loss chart height in pixels.
+    #[default(600)]
     pub loss_height: u32,
-    /// Colours, `#rrggbb`: page background, ink of real drawings, ink of model drawings.
+    /// Page background colour, #rrggbb.
+    #[default("#ffffff".to_string())]
     pub background: String,
+    /// Ink of real drawings, #rrggbb.
+    #[default("#1f3b73".to_string())]
     pub ink: String,
+    /// Ink of drawings the model made, #rrggbb.
+    #[default("#d9480f".to_string())]
     pub model_ink: String,
     /// Write explorer.html: the map with every drawing, shown on hover.
+    #[default(true)]
     pub explorer: bool,
     /// Write projector/ for TensorBoard's Embedding Projector (vectors, labels, sprite).
+    #[default(false)]
     pub projector: bool,
     /// Drawings in the projector export at most (an even spread over the rest).
+    #[default(10_000)]
     pub projector_max: usize,
-}
-
-impl Default for PlotConfig {
-    fn default() -> Self {
-        let style = Style::default();
-        PlotConfig {
-            title: "Quick, Draw! clusters".into(),
-            cell: 96,
-            samples: 10,
-            clusters_per_page: 20,
-            max_clusters: 60,
-            reconstructions: 24,
-            pairs_per_row: 4,
-            interpolations: 8,
-            map_width: 1400,
-            map_height: 1100,
-            thumbnails: 80,
-            thumbnail_size: 52,
-            point_radius: 2,
-            loss_width: 1000,
-            loss_height: 600,
-            background: style.background.to_string(),
-            ink: style.ink.to_string(),
-            model_ink: style.model_ink.to_string(),
-            explorer: true,
-            projector: false,
-            projector_max: 10_000,
-        }
-    }
 }
 
 impl PlotConfig {

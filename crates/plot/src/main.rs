@@ -4,7 +4,6 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Parser;
 use plot::PlotConfig;
-use stage::{override_from_flags, PipelineConfig};
 
 /// Draws every figure the pipeline's files allow (embedding map, cluster galleries,
 /// reconstructions, interpolations, loss curves) as PNG and SVG, and report.html beside them.
@@ -24,81 +23,11 @@ struct Args {
     /// Config file (default: pipeline.toml in the current folder, when present).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Report title [config: title].
-    #[arg(long)]
-    title: Option<String>,
-    /// Side in pixels of a drawing's cell in galleries, reconstructions, interpolations [config: cell].
-    #[arg(long)]
-    cell: Option<u32>,
-    /// Sample drawings per cluster in the gallery [config: samples].
-    #[arg(long)]
-    samples: Option<usize>,
-    /// Cluster rows per gallery page [config: clusters_per_page].
-    #[arg(long)]
-    clusters_per_page: Option<usize>,
-    /// Clusters shown in the gallery at most, the largest first [config: max_clusters].
-    #[arg(long)]
-    max_clusters: Option<usize>,
-    /// Reconstruction pairs shown at most [config: reconstructions].
-    #[arg(long)]
-    reconstructions: Option<usize>,
-    /// Reconstruction pairs per row [config: pairs_per_row].
-    #[arg(long)]
-    pairs_per_row: Option<u32>,
-    /// Interpolation strips shown at most [config: interpolations].
-    #[arg(long)]
-    interpolations: Option<usize>,
-    /// Embedding map width in pixels [config: map_width].
-    #[arg(long)]
-    map_width: Option<u32>,
-    /// Embedding map height in pixels [config: map_height].
-    #[arg(long)]
-    map_height: Option<u32>,
-    /// Thumbnails on the map at most [config: thumbnails].
-    #[arg(long)]
-    thumbnails: Option<usize>,
-    /// Side of a map thumbnail in pixels [config: thumbnail_size].
-    #[arg(long)]
-    thumbnail_size: Option<u32>,
-    /// Radius of a map point in pixels [config: point_radius].
-    #[arg(long)]
-    point_radius: Option<u32>,
-    /// Loss chart width in pixels [config: loss_width].
-    #[arg(long)]
-    loss_width: Option<u32>,
-    /// Loss chart height in pixels [config: loss_height].
-    #[arg(long)]
-    loss_height: Option<u32>,
-    /// Page background colour, #rrggbb [config: background].
-    #[arg(long)]
-    background: Option<String>,
-    /// Ink of real drawings, #rrggbb [config: ink].
-    #[arg(long)]
-    ink: Option<String>,
-    /// Ink of drawings the model made, #rrggbb [config: model_ink].
-    #[arg(long)]
-    model_ink: Option<String>,
-    /// Write explorer.html, the map with every drawing shown on hover [config: explorer; default true].
-    #[arg(long)]
-    explorer: Option<bool>,
-    /// Write projector/ for TensorBoard's Embedding Projector: tensors.tsv, metadata.tsv,
-    /// sprite.png, projector_config.pbtxt [config: projector; default false].
-    #[arg(long)]
-    projector: Option<bool>,
-    /// Drawings in the projector export at most [config: projector_max; default 10000].
-    #[arg(long)]
-    projector_max: Option<usize>,
 }
 
 fn main() -> Result<()> {
     stage::init();
-    let args = Args::parse();
-    let config = PipelineConfig::load(args.config.as_deref())?;
-    let mut cfg: PlotConfig = config.section("plot")?;
-    override_from_flags!(cfg, args; title, cell, samples, clusters_per_page, max_clusters,
-        reconstructions, pairs_per_row, interpolations, map_width, map_height, thumbnails,
-        thumbnail_size, point_radius, loss_width, loss_height, background, ink, model_ink,
-        explorer, projector, projector_max);
+    let (args, cfg): (Args, PlotConfig) = stage::settings::parse("plot")?;
 
     // one writer at a time (`.<folder>.lock` beside the output folder); released when this
     // run ends or dies

@@ -13,7 +13,10 @@ use std::time::Instant;
 use candle_core::Device;
 use drawing::Stroke3;
 use rand::{RngExt, SeedableRng};
-use seqae::{Head, LstmImpl, ModelConfig, SeqAe, TrainConfig, TrainData, TrainOptions};
+use seqae::{
+    ContrastiveViews, Head, LstmImpl, ModelConfig, Optimiser, Pool, SeqAe, TrainConfig, TrainData,
+    TrainOptions,
+};
 
 const T: usize = 100;
 const BATCH: usize = 100;
@@ -42,11 +45,21 @@ fn train_bench(name: &str, m: &ModelConfig, steps: u64, imp: LstmImpl, data: &[S
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
+    // the autoencoder's step alone: no contrastive views, no time limit
     let cfg = TrainConfig {
-        batch_size: BATCH,
-        max_steps: Some(steps),
+        max_steps: steps,
+        max_minutes: 0.0,
         epochs: u32::MAX,
         checkpoint_every: 0,
+        model: m.clone(),
+        optimiser: Optimiser {
+            batch_size: BATCH,
+            ..Optimiser::default()
+        },
+        contrastive: ContrastiveViews {
+            weight: 0.0,
+            ..ContrastiveViews::default()
+        },
         ..TrainConfig::default()
     };
     let td = TrainData {
@@ -63,7 +76,7 @@ fn train_bench(name: &str, m: &ModelConfig, steps: u64, imp: LstmImpl, data: &[S
         lstm: imp,
     };
     let t0 = Instant::now();
-    let s = seqae::train(m, &cfg, &td, &opts, &mut |_| {}).expect("training");
+    let s = seqae::train(&cfg, &td, &opts, &mut |_| {}).expect("training");
     let per_step = t0.elapsed().as_secs_f64() / steps as f64;
     println!(
         "train {name:<28} {steps:>4} steps  {per_step:.3} s/step  {:>7.0} sequences/s  {:>5.1} GFLOP/s (LSTM products, {:.1} GFLOP/step)  vs PyTorch 0.44 s/step: {:.2}x  loss {:.3}",
@@ -137,8 +150,18 @@ fn main() {
         rayon::current_num_threads()
     );
     op_bench(256, 10);
+    // the blog post's model (datasets/original-experiment.toml)
     let original = ModelConfig {
+        enc_hidden: 256,
+        dec_hidden: 256,
+        latent: 50,
         bidirectional: false,
+        encoder_pool: Pool::Last,
+        encoder_positions: false,
+        encoder_raster: 0,
+        decoder_positions: false,
+        canonical_order: false,
+        canonical_loop_start: false,
         head: Head::Mse,
         vae: false,
         ..ModelConfig::default()
@@ -153,7 +176,7 @@ fn main() {
         &data,
     );
     train_bench(
-        "default (bi-LSTM, mdn)",
+        "default (make all's model)",
         &default,
         steps,
         LstmImpl::Auto,

@@ -15,7 +15,7 @@ use drawing::Stroke3;
 use rand::{Rng, RngExt};
 
 use crate::error::{Error, Result};
-use crate::model::{ModelConfig, Pool};
+use crate::config::{ContrastiveViews, ModelConfig, Pool};
 
 /// Checks one drawing: same column lengths, at least one point, finite offsets.
 pub fn validate(d: &Stroke3, index: usize) -> Result<()> {
@@ -90,9 +90,6 @@ pub struct Batch {
     pub raster: Option<Tensor>,
     /// a second view of each drawing for the contrastive term ([`contrastive_view`])
     pub view: Option<EncoderInput>,
-    /// hard negatives for the contrastive term: views that lack one more stroke
-    /// ([`ViewDistortion::hard_negative`]), for the drawings whose view has two strokes or more
-    pub negatives: Option<EncoderInput>,
 }
 
 /// What the encoder reads of a batch: `[T, B, width]` rows, each drawing's length,
@@ -115,27 +112,12 @@ impl Batch {
     }
 }
 
-/// Random per-drawing scaling of x and y by up to `amount` either way (sketch-rnn's
-/// augmentation), drawn from `rng`.
+/// What a training batch adds to its drawings, drawn from `rng`: a random scaling of each
+/// drawing's x and y offsets by up to `amount` either way (sketch-rnn's augmentation) and,
+/// with `contrastive`, a second, distorted view of each drawing.
 pub struct Augment<'a> {
     pub amount: f32,
-    /// The scaling applies to the whole drawing: the encoder's positions and the contrastive
-    /// view follow it, so the two views differ only by the view's own distortion. Otherwise
-    /// only the offsets are scaled and the view is made from the unscaled drawing, which
-    /// teaches the latent to ignore proportions that change by up to `amount`.
-    pub whole: bool,
-    /// How far the reconstruction loss's point weights move from 1 each towards each stroke
-    /// counting alike (see [`point_weights`]); they always sum to the number of points.
-    pub stroke_balance: f32,
-    /// Share of teacher-forced decoder inputs blanked (see `TrainConfig`).
-    pub decoder_input_dropout: f32,
-    /// also build a second, distorted view of each drawing for the contrastive term
-    pub contrastive_view: Option<ViewDistortion>,
-    /// Chance that a contrastive view's picture is blanked for the encoder's raster branch
-    /// (`encoder_raster`): the LSTMs must then tell the view's drawing by themselves, so the
-    /// picture does not leave them idle on what it shows at a glance. The drawing's own picture
-    /// always stays, so the decoder always reads latents made with one.
-    pub raster_dropout: f32,
+    pub contrastive: Option<&'a ContrastiveViews>,
     pub rng: &'a mut dyn Rng,
 }
 
@@ -233,8 +215,6 @@ fn normalised_positions(d: &Stroke3, frame: Frame) -> Vec<[f32; 2]> {
 /// nodes laid over it; each point is shared between its nearest nodes by bilinear (tent)
 /// weights on its position after the move, and each node's weights are divided by their sum,
 /// or by 1 where that is less, so a node that only touches a point's edge stays small.
-/// With `encoder_stroke_weights`, a point of a stroke of `n` points, in a drawing of `L` points
-/// and `S` strokes, counts `L / (S n)` instead of 1: each stroke then weighs alike (`L / S`).
 pub fn pool_weights(
     drawings: &[&Stroke3],
     cfg: &ModelConfig,
@@ -254,15 +234,13 @@ fn pool_weights_in(
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
     let k = cfg.encoder_pool.slots(cfg.encoder_grid);
-    let stroke_balance = if cfg.encoder_stroke_weights { 1.0 } else { 0.0 };
     let mut w = vec![0f32; t * b * k];
     match cfg.encoder_pool {
         Pool::Last => return Ok(None),
         Pool::Mean => {
             for (r, d) in drawings.iter().enumerate() {
-                let point = point_weights(d, stroke_balance);
-                for (s, p) in point.iter().enumerate() {
-                    w[s * b + r] = p / d.len() as f32;
+                for s in 0..d.len() {
+                    w[s * b + r] = 1.0 / d.len() as f32;
                 }
             }
         }
@@ -272,14 +250,13 @@ fn pool_weights_in(
             for (r, d) in drawings.iter().enumerate() {
                 let mut sum = vec![0f32; k];
                 let unit = unit_square_positions(d, frames[r]);
-                let point = point_weights(d, stroke_balance);
-                for (s, (p, pw)) in unit.iter().zip(&point).enumerate() {
+                for (s, p) in unit.iter().enumerate() {
                     let row = &mut w[(s * b + r) * k..(s * b + r + 1) * k];
                     let (u, v) = (p[0] * span, p[1] * span);
                     for (j, wy) in tent(v, g) {
                         for (i, wx) in tent(u, g) {
-                            row[j * g + i] += pw * wx * wy;
-                            sum[j * g + i] += pw * wx * wy;
+                            row[j * g + i] += wx * wy;
+                            sum[j * g + i] += wx * wy;
                         }
                     }
                 }
@@ -293,31 +270,6 @@ fn pool_weights_in(
         }
     }
     Ok(Some(Tensor::from_vec(w, (t, b, k), device)?))
-}
-
-/// How much each point of `d` counts (before pooling, or in the reconstruction loss): 1 each
-/// at `balance` 0; at 1, `L / (S n)` for a point of a stroke of `n` points (`L` points and `S`
-/// strokes in all), so that every stroke's sum is `L / S`; between, the mix of the two. The
-/// weights always sum to `L`.
-fn point_weights(d: &Stroke3, balance: f32) -> Vec<f32> {
-    if balance <= 0.0 {
-        return vec![1.0; d.len()];
-    }
-    let ends = stroke_ends(d);
-    let sizes: Vec<usize> = ends
-        .iter()
-        .scan(0, |start, &end| {
-            let n = end + 1 - *start;
-            *start = end + 1;
-            Some(n)
-        })
-        .collect();
-    let per_stroke = d.len() as f32 / sizes.len().max(1) as f32;
-    sizes
-        .iter()
-        .flat_map(|&n| std::iter::repeat_n(per_stroke / n as f32, n))
-        .map(|w| 1.0 + balance * (w - 1.0))
-        .collect()
 }
 
 /// The (at most two) nodes `0..g` near `u` (in node units) with their tent weights.
@@ -371,60 +323,26 @@ fn bounds(abs: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
     (lo, hi)
 }
 
-/// How a contrastive view differs from its drawing, beyond the fixed distortions of
-/// [`contrastive_view`]. The default turns every one of them off.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ViewDistortion {
-    /// chance that each stroke is left out (at least one stroke stays)
-    pub stroke_drop: f32,
-    /// each stroke's chance follows its share of the ink (see [`drop_strokes`])
-    pub drop_by_ink: bool,
-    /// largest stretch of each axis, and largest shear, as a share (0.1: ±10%)
-    pub stretch: f32,
-    /// standard deviation of the random move of each point, as a share of the drawing's size
-    pub jitter: f32,
-    /// standard deviation of the random move of each stroke as a whole, as a share of the
-    /// drawing's size: parts land a little elsewhere, as each drawer places them
-    pub stroke_shift: f32,
-    /// largest change of each stroke's size about its own centre, as a share (0.2: ±20%)
-    pub stroke_scale: f32,
-    /// chance that a view with strokes left out is measured in its own box (zoomed in on what
-    /// is left) rather than in the whole drawing's
-    pub zoom: f32,
-    /// Also make a hard negative of the view: the same view, in the same frame, without one
-    /// more stroke, chosen alike among its strokes ([`without_one_stroke`]). The contrastive
-    /// term then has to tell a drawing from itself less one small part (a nose, an eye), which
-    /// the batch's other drawings, different everywhere, rarely ask of it.
-    pub hard_negative: bool,
-    /// Largest tolerance, as a share of each stroke's own size, with which the view's strokes
-    /// are simplified again ([`drawing::rdp`], drawn once per view): the same shape drawn with
-    /// fewer points, so that the latent holds a stroke's shape rather than how many points it
-    /// took and where they fell.
-    pub resimplify: f32,
-}
-
 /// A second view of a drawing for the contrastive term: the same drawing tilted (up to 15°
-/// either way), stretched and sheared (up to `stretch`), and every point moved at random by
-/// about `jitter` of the drawing's size (a standard deviation), as two people might draw the
-/// same thing; each stroke moved as a whole by about `stroke_shift` of the drawing's size and
-/// resized about its centre by up to `stroke_scale`, so that the latent holds what the parts
-/// are more than exactly where they sit and how big they are; each stroke simplified again,
+/// either way), stretched and sheared (up to `stretch`), every point moved at random by about
+/// `jitter` of the drawing's size (a standard deviation), as two people might draw the same
+/// thing; each stroke resized about its centre by up to `stroke_scale` and simplified again,
 /// with fewer points, at a tolerance drawn up to `resimplify` of its size; put in canonical
-/// order again when the model uses one (the tilt can change it);
-/// then each stroke left out with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way
-/// a crop works for photographs: a face must still be told by its other parts, so no one part
-/// (the outline) can carry the latent alone. The frame is the whole distorted drawing's box, so
-/// the parts that stay keep their place in it, or, with chance `zoom` when strokes were left
-/// out, the box of what is left: the parts then fill the encoder's grid, and the model learns
-/// them at full size.
+/// order again when the model uses one (the tilt can change it); then each stroke left out
+/// with chance `stroke_drop` (or by its ink, `drop_by_ink`), the way a crop works for
+/// photographs: a face must still be told by its other parts, so no one part (the outline) can
+/// carry the latent alone. The frame is the whole distorted drawing's box, so the parts that
+/// stay keep their place in it, or, with chance `zoom` when strokes were left out, the box of
+/// what is left: the parts then fill the encoder's grid, and the model learns them at full
+/// size.
 pub fn contrastive_view(
     d: &Stroke3,
     cfg: &ModelConfig,
-    distortion: ViewDistortion,
+    views: &ContrastiveViews,
     rng: &mut dyn Rng,
 ) -> (Stroke3, Frame) {
     let tilt = rng.random_range(-0.26f32..0.26);
-    let a = distortion.stretch.clamp(0.0, 0.9);
+    let a = views.stretch.clamp(0.0, 0.9);
     let mut within = |a: f32| {
         if a > 0.0 {
             rng.random_range(-a..a)
@@ -443,27 +361,18 @@ pub fn contrastive_view(
     let abs = absolute_positions(d);
     let (lo, hi) = bounds(&abs);
     let size = (hi[0] - lo[0]).max(hi[1] - lo[1]);
-    let sigma = distortion.jitter * size;
-    let shift_sigma = distortion.stroke_shift * size;
-    let resize = distortion.stroke_scale.clamp(0.0, 0.9);
+    let sigma = views.jitter * size;
+    let resize = views.stroke_scale.clamp(0.0, 0.9);
     let mut ends = stroke_ends(d).into_iter();
     let mut next_stroke = 0;
-    // the current stroke's move, its centre and its size factor
-    let (mut shift, mut centre, mut factor) = ([0f32; 2], [0f32; 2], 1f32);
+    // the current stroke's centre and size factor
+    let (mut centre, mut factor) = ([0f32; 2], 1f32);
     let mut prev = [0f32; 2];
     let (mut dx, mut dy) = (Vec::with_capacity(d.len()), Vec::with_capacity(d.len()));
     for (i, p) in abs.iter().enumerate() {
         if i == next_stroke {
             let end = ends.next().unwrap_or(abs.len() - 1);
             next_stroke = end + 1;
-            // (each drawn only when it is on, so a model trained without it draws as before)
-            if shift_sigma > 0.0 {
-                let (sx, sy): (f32, f32) = (
-                    rng.sample(rand_distr::StandardNormal),
-                    rng.sample(rand_distr::StandardNormal),
-                );
-                shift = [shift_sigma * sx, shift_sigma * sy];
-            }
             if resize > 0.0 {
                 let (slo, shi) = bounds(&abs[i..=end]);
                 centre = [(slo[0] + shi[0]) / 2.0, (slo[1] + shi[1]) / 2.0];
@@ -471,8 +380,8 @@ pub fn contrastive_view(
             }
         }
         let p = [
-            centre[0] + factor * (p[0] - centre[0]) + shift[0],
-            centre[1] + factor * (p[1] - centre[1]) + shift[1],
+            centre[0] + factor * (p[0] - centre[0]),
+            centre[1] + factor * (p[1] - centre[1]),
         ];
         let (jx, jy): (f32, f32) = (
             rng.sample(rand_distr::StandardNormal),
@@ -491,19 +400,17 @@ pub fn contrastive_view(
         dy,
         pen: d.pen.clone(),
     };
-    // (drawn only when it is on, so a model trained without it is trained as before)
-    let view = if distortion.resimplify > 0.0 {
-        resimplified(&view, rng.random_range(0.0..distortion.resimplify.min(0.5)))
+    let view = if views.resimplify > 0.0 {
+        resimplified(&view, rng.random_range(0.0..views.resimplify.min(0.5)))
     } else {
         view
     };
     let view = cfg.prepare(&view).into_owned();
-    let dropped = drop_strokes(&view, distortion.stroke_drop, distortion.drop_by_ink, rng);
-    // zoomed in on what is left, as a crop of a photograph is resized (the chance is drawn only
-    // when zooming is on, so a model trained without it is trained as before)
-    let zoom = distortion.zoom > 0.0
+    let dropped = drop_strokes(&view, views.stroke_drop, views.drop_by_ink, rng);
+    // zoomed in on what is left, as a crop of a photograph is resized
+    let zoom = views.zoom > 0.0
         && dropped.len() < view.len()
-        && rng.random_bool(distortion.zoom.min(1.0) as f64);
+        && rng.random_bool(views.zoom.min(1.0) as f64);
     let frame = Frame::of(if zoom { &dropped } else { &view });
     (dropped, frame)
 }
@@ -564,18 +471,6 @@ fn drop_strokes(d: &Stroke3, p: f32, by_ink: bool, rng: &mut dyn Rng) -> Stroke3
         keep[lucky] = true;
     }
     keep_strokes(d, &ends, &keep)
-}
-
-/// `d` without one of its strokes, chosen alike among them (a dot as often as an outline), the
-/// others where they were; `None` when it has only one stroke.
-pub fn without_one_stroke(d: &Stroke3, rng: &mut dyn Rng) -> Option<Stroke3> {
-    let ends = stroke_ends(d);
-    if ends.len() < 2 {
-        return None;
-    }
-    let gone = rng.random_range(0..ends.len());
-    let keep: Vec<bool> = (0..ends.len()).map(|s| s != gone).collect();
-    Some(keep_strokes(d, &ends, &keep))
 }
 
 /// The strokes of `d` (ending at `ends`) whose `keep` is true, in place: a left-out stroke's
@@ -742,66 +637,21 @@ pub fn make_batch(
     let b = drawings.len();
     let t = drawings.iter().map(|d| d.len()).max().unwrap_or(0);
     let mut factors = vec![(1f32, 1f32); b];
-    let mut blank: Vec<bool> = Vec::new();
     let mut views: Option<Vec<(Stroke3, Frame)>> = None;
-    let mut negatives: Option<Vec<(Stroke3, Frame)>> = None;
-    let mut augment = augment;
-    // with `whole`, the drawings themselves are scaled first, and all that follows sees them so
-    let scaled: Vec<Stroke3> = match augment.as_mut() {
-        Some(aug) if aug.whole && aug.amount > 0.0 => {
-            draw_scale_factors(&mut factors, aug.amount, &mut *aug.rng);
-            let scaled = drawings
-                .iter()
-                .zip(&factors)
-                .map(|(d, &(fx, fy))| Stroke3 {
-                    dx: d.dx.iter().map(|v| v * fx).collect(),
-                    dy: d.dy.iter().map(|v| v * fy).collect(),
-                    pen: d.pen.clone(),
-                })
-                .collect();
-            factors.fill((1.0, 1.0));
-            scaled
-        }
-        _ => Vec::new(),
-    };
-    let drawings: Vec<&Stroke3> = if scaled.is_empty() {
-        drawings.to_vec()
-    } else {
-        scaled.iter().collect()
-    };
-    let mut stroke_balance = 0.0;
-    // which views' pictures are blanked (drawn only with a raster branch and a dropout, so that
-    // runs without either draw the same numbers as before)
+    // which views' pictures are blanked for the encoder's picture branch
     let mut blank_view_raster: Vec<bool> = Vec::new();
     if let Some(aug) = augment {
-        stroke_balance = aug.stroke_balance;
-        if let Some(distortion) = aug.contrastive_view {
-            let made: Vec<(Stroke3, Frame)> = drawings
-                .iter()
-                .map(|d| contrastive_view(d, cfg, distortion, aug.rng))
-                .collect();
-            if distortion.hard_negative {
-                negatives = Some(
-                    made.iter()
-                        .filter_map(|(v, frame)| {
-                            without_one_stroke(v, aug.rng).map(|n| (n, *frame))
-                        })
-                        .collect(),
-                );
-            }
-            views = Some(made);
+        if let Some(c) = aug.contrastive {
+            views = Some(
+                drawings
+                    .iter()
+                    .map(|d| contrastive_view(d, cfg, c, aug.rng))
+                    .collect(),
+            );
         }
-        // (drawn after the views when only the offsets are scaled, so runs made before
-        // `whole` existed draw the same numbers)
-        if !aug.whole {
-            draw_scale_factors(&mut factors, aug.amount, aug.rng);
-        }
-        let p = aug.decoder_input_dropout;
-        if p > 0.0 {
-            blank = (0..t * b).map(|_| aug.rng.random_bool(p as f64)).collect();
-        }
-        let p = aug.raster_dropout.clamp(0.0, 1.0) as f64;
-        if cfg.encoder_raster > 0 && p > 0.0 && views.is_some() {
+        draw_scale_factors(&mut factors, aug.amount, aug.rng);
+        let p = aug.contrastive.map_or(0.0, |c| c.raster_dropout.clamp(0.0, 1.0)) as f64;
+        if cfg.encoder_raster > 0 && p > 0.0 {
             blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
         }
     }
@@ -816,7 +666,6 @@ pub fn make_batch(
     let mut mask_pen = vec![0f32; (t + 1) * b];
     for (r, d) in drawings.iter().enumerate() {
         let n = d.len();
-        let weights = point_weights(d, stroke_balance);
         write_encoder_rows(
             &mut points,
             b,
@@ -835,17 +684,14 @@ pub fn make_batch(
                 at[0] += row[0] / DECODER_POSITION_UNIT;
                 at[1] += row[1] / DECODER_POSITION_UNIT;
             }
-            // a blanked input stays all zeros: "previous point unknown"
-            if !blank.get(s * b + r).copied().unwrap_or(false) {
-                let dst = &mut dec_in[((s + 1) * b + r) * dw..((s + 1) * b + r + 1) * dw];
-                dst[..5].copy_from_slice(&row);
-                if dw > 5 {
-                    dst[5..].copy_from_slice(&at);
-                }
+            let dst = &mut dec_in[((s + 1) * b + r) * dw..((s + 1) * b + r + 1) * dw];
+            dst[..5].copy_from_slice(&row);
+            if dw > 5 {
+                dst[5..].copy_from_slice(&at);
             }
             target[(s * b + r) * 5..(s * b + r + 1) * 5].copy_from_slice(&row);
-            mask_xy[s * b + r] = weights[s];
-            mask_pen[s * b + r] = weights[s];
+            mask_xy[s * b + r] = 1.0;
+            mask_pen[s * b + r] = 1.0;
         }
         target[(n * b + r) * 5 + 4] = 1.0; // end of drawing
         mask_pen[n * b + r] = 1.0;
@@ -857,18 +703,14 @@ pub fn make_batch(
         target: Tensor::from_vec(target, ((t + 1) * b, 5), device)?,
         mask_xy: Tensor::from_vec(mask_xy, (t + 1) * b, device)?,
         mask_pen: Tensor::from_vec(mask_pen, (t + 1) * b, device)?,
-        pool: pool_weights_in(&drawings, &frames, cfg, device)?,
-        raster: rasters(&drawings, &frames, cfg, device)?,
+        pool: pool_weights_in(drawings, &frames, cfg, device)?,
+        raster: rasters(drawings, &frames, cfg, device)?,
         view: views
             .map(|v| -> Result<EncoderInput> {
                 let mut input = framed_encoder_input(&v, scale, cfg, device)?;
                 input.raster = blank_rows(input.raster, &blank_view_raster)?;
                 Ok(input)
             })
-            .transpose()?,
-        negatives: negatives
-            .filter(|n| !n.is_empty())
-            .map(|n| framed_encoder_input(&n, scale, cfg, device))
             .transpose()?,
     })
 }
@@ -916,10 +758,38 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// The plainest model: strokes as drawn, the last state, no positions, no picture.
+    fn plain_model() -> ModelConfig {
+        ModelConfig {
+            encoder_pool: Pool::Last,
+            encoder_positions: false,
+            encoder_raster: 0,
+            decoder_positions: false,
+            canonical_order: false,
+            canonical_loop_start: false,
+            ..ModelConfig::default()
+        }
+    }
+
+    /// Contrastive views with every distortion off, for tests to turn on one at a time.
+    fn plain() -> ContrastiveViews {
+        ContrastiveViews {
+            stroke_drop: 0.0,
+            drop_by_ink: false,
+            stretch: 0.0,
+            jitter: 0.0,
+            stroke_scale: 0.0,
+            resimplify: 0.0,
+            zoom: 0.0,
+            raster_dropout: 0.0,
+            ..ContrastiveViews::default()
+        }
+    }
+
     fn with_positions(encoder_positions: bool) -> ModelConfig {
         ModelConfig {
             encoder_positions,
-            ..ModelConfig::default()
+            ..plain_model()
         }
     }
 
@@ -1002,94 +872,17 @@ mod tests {
         assert_eq!(x[2][0], vec![0.0, 2.0, 0.0, 1.0, 0.0, 0.5, 0.25]);
         // a single point has no extent: it sits at the centre
         assert_eq!(x[0][1][5..], [0.0, 0.0]);
-        let augmented = |whole: bool| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-            let aug = Augment {
-                amount: 0.5,
-                whole,
-                stroke_balance: 0.0,
-                decoder_input_dropout: 0.0,
-                contrastive_view: None,
-                raster_dropout: 0.0,
-                rng: &mut rng,
-            };
-            make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap()
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let aug = Augment {
+            amount: 0.5,
+            contrastive: None,
+            rng: &mut rng,
         };
         // augmentation stretches the offsets, not the positions
-        let e = augmented(false).enc_x.to_vec3::<f32>().unwrap();
+        let b = make_batch(&[&a], 5.0, &with_positions(true), Some(aug), &Device::Cpu).unwrap();
+        let e = b.enc_x.to_vec3::<f32>().unwrap();
         assert_ne!(e[0][0][0], 2.0);
         assert_eq!(e[0][0][5..], [-0.5, -0.25]);
-        // scaling the whole drawing: the positions follow the offsets, and so does the target
-        let b = augmented(true);
-        let e = b.enc_x.to_vec3::<f32>().unwrap();
-        let (fx, fy) = (e[0][0][0] / 2.0, e[2][0][1] / 2.0);
-        assert!(fx != 1.0 && fy != 1.0 && (0.5..1.5).contains(&fx) && (0.5..1.5).contains(&fy));
-        // the box is 2 fx wide and fy high (the first point is at its origin)
-        let side = (2.0 * fx).max(fy);
-        let want = [-fx / side, -fy / 2.0 / side];
-        for (got, want) in e[0][0][5..].iter().zip(want) {
-            assert!((got - want).abs() < 1e-6, "{:?} vs {want:?}", &e[0][0][5..]);
-        }
-        let tgt = b.target.to_vec2::<f32>().unwrap();
-        assert_eq!(tgt[0][0], e[0][0][0]);
-    }
-
-    #[test]
-    fn whole_augmentation_scales_the_contrastive_view_too() {
-        // a circle: its box keeps its proportions under the view's tilt, so the view's box
-        // shows the augmentation's proportions when it follows them
-        let abs: Vec<[f32; 2]> = (0..=24)
-            .map(|i| {
-                let t = i as f32 * std::f32::consts::TAU / 24.0;
-                [20.0 * t.cos(), 20.0 * t.sin()]
-            })
-            .collect();
-        let mut a = Stroke3::default();
-        let mut prev = [0f32; 2];
-        for (i, p) in abs.iter().enumerate() {
-            a.dx.push(p[0] - prev[0]);
-            a.dy.push(p[1] - prev[1]);
-            a.pen.push(u8::from(i + 1 == abs.len()));
-            prev = *p;
-        }
-        let cfg = with_positions(true);
-        let aspect = |x: &Tensor| {
-            let x = x.to_vec3::<f32>().unwrap();
-            let ext = |k: usize| {
-                let v = x.iter().map(|s| s[0][k]);
-                v.clone().fold(f32::MIN, f32::max) - v.fold(f32::MAX, f32::min)
-            };
-            ext(5) / ext(6)
-        };
-        let mut stretched = 0;
-        for seed in 0..20 {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let aug = Augment {
-                amount: 0.3,
-                whole: true,
-                stroke_balance: 0.0,
-                decoder_input_dropout: 0.0,
-                contrastive_view: Some(ViewDistortion {
-                    jitter: 0.01,
-                    ..ViewDistortion::default()
-                }),
-                raster_dropout: 0.0,
-                rng: &mut rng,
-            };
-            let b = make_batch(&[&a], 5.0, &cfg, Some(aug), &Device::Cpu).unwrap();
-            let main = aspect(&b.enc_x);
-            let view = aspect(&b.view.as_ref().unwrap().x);
-            stretched += usize::from((main - 1.0).abs() > 0.1);
-            // the view's tilt and jitter move its box a little, never its proportions much
-            assert!(
-                (view / main - 1.0).abs() < 0.08,
-                "seed {seed}: {main} vs {view}"
-            );
-        }
-        assert!(
-            stretched >= 5,
-            "only {stretched} of 20 stretched by over 10%"
-        );
     }
 
     #[test]
@@ -1145,7 +938,7 @@ mod tests {
     fn mean_pool_weighs_every_point_alike() {
         let cfg = ModelConfig {
             encoder_pool: Pool::Mean,
-            ..ModelConfig::default()
+            ..plain_model()
         };
         let (a, b) = (d(4), d(2));
         let w = pool_weights(&[&a, &b], &cfg, &Device::Cpu)
@@ -1158,121 +951,8 @@ mod tests {
             assert_eq!(step[0], vec![0.25]);
             assert_eq!(step[1], vec![if s < 2 { 0.5 } else { 0.0 }]);
         }
-        let last = ModelConfig::default();
+        let last = plain_model();
         assert!(pool_weights(&[&a], &last, &Device::Cpu).unwrap().is_none());
-    }
-
-    #[test]
-    fn stroke_balance_weighs_the_reconstruction_by_stroke() {
-        // a stroke of 3 points and one of 1: at balance 1 each stroke's points sum to 2, at
-        // 0.5 halfway between that and 1 a point; always 4 in all, and validation (no
-        // augmentation) weighs every point 1
-        let a = Stroke3 {
-            dx: vec![0.0, 4.0, 4.0, 2.0],
-            dy: vec![0.0, 0.0, 3.0, -1.0],
-            pen: vec![0, 0, 1, 1],
-        };
-        let masks = |balance: Option<f32>| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-            let aug = balance.map(|stroke_balance| Augment {
-                amount: 0.0,
-                whole: false,
-                stroke_balance,
-                decoder_input_dropout: 0.0,
-                contrastive_view: None,
-                raster_dropout: 0.0,
-                rng: &mut rng,
-            });
-            let b = make_batch(&[&a], 1.0, &ModelConfig::default(), aug, &Device::Cpu).unwrap();
-            (
-                b.mask_xy.to_vec1::<f32>().unwrap(),
-                b.mask_pen.to_vec1::<f32>().unwrap(),
-            )
-        };
-        let third = 2.0 / 3.0;
-        for (balance, want) in [
-            (None, [1.0, 1.0, 1.0, 1.0]),
-            (Some(0.0), [1.0, 1.0, 1.0, 1.0]),
-            (Some(1.0), [third, third, third, 2.0]),
-            (
-                Some(0.5),
-                [
-                    (1.0 + third) / 2.0,
-                    (1.0 + third) / 2.0,
-                    (1.0 + third) / 2.0,
-                    1.5,
-                ],
-            ),
-        ] {
-            let (xy, pen) = masks(balance);
-            for (s, w) in want.iter().enumerate() {
-                assert!((xy[s] - w).abs() < 1e-6, "{balance:?}: {xy:?}");
-                assert!((pen[s] - w).abs() < 1e-6, "{balance:?}: {pen:?}");
-            }
-            // the end-of-drawing step is not a point: it counts 1 for the pen alone
-            assert_eq!((xy[4], pen[4]), (0.0, 1.0));
-            assert!((xy.iter().sum::<f32>() - 4.0).abs() < 1e-5);
-        }
-    }
-
-    #[test]
-    fn stroke_weights_give_every_stroke_the_same_share() {
-        // strokes of 3 points and of 1 point: each gets half of the mean, whatever its length
-        let a = Stroke3 {
-            dx: vec![0.0, 4.0, 4.0, 2.0],
-            dy: vec![0.0, 0.0, 3.0, -1.0],
-            pen: vec![0, 0, 1, 1],
-        };
-        let cfg = ModelConfig {
-            encoder_pool: Pool::Mean,
-            encoder_stroke_weights: true,
-            ..ModelConfig::default()
-        };
-        let w = pool_weights(&[&a], &cfg, &Device::Cpu)
-            .unwrap()
-            .unwrap()
-            .to_vec3::<f32>()
-            .unwrap();
-        let w: Vec<f32> = w.iter().map(|step| step[0][0]).collect();
-        for (got, want) in w.iter().zip([1.0 / 6.0, 1.0 / 6.0, 1.0 / 6.0, 0.5]) {
-            assert!((got - want).abs() < 1e-6, "{w:?}");
-        }
-        // on the grid, the single point's stroke fills its node as the three-point stroke
-        // fills theirs: a node holding only the lone point gets weight L / S = 2 before the
-        // division by the node's total, so it is that point's output alone
-        let grid = ModelConfig {
-            encoder_pool: Pool::Grid,
-            encoder_grid: 2,
-            ..cfg
-        };
-        let w = pool_weights(&[&a], &grid, &Device::Cpu)
-            .unwrap()
-            .unwrap()
-            .to_vec3::<f32>()
-            .unwrap();
-        let node_total = |k: usize| w.iter().map(|step| step[0][k]).sum::<f32>();
-        let plain = pool_weights(
-            &[&a],
-            &ModelConfig {
-                encoder_stroke_weights: false,
-                ..grid
-            },
-            &Device::Cpu,
-        )
-        .unwrap()
-        .unwrap()
-        .to_vec3::<f32>()
-        .unwrap();
-        // the lone point sits at (10, 2) in a box 10 × 3: between nodes (1, 0) and (1, 1)
-        let lone = |w: &Vec<Vec<Vec<f32>>>| (w[3][0][1], w[3][0][3]);
-        let (with, without) = (lone(&w), lone(&plain));
-        assert!(
-            with.0 > without.0 && with.1 > without.1,
-            "{with:?} {without:?}"
-        );
-        for k in 0..4 {
-            assert!(node_total(k) <= 1.0 + 1e-6);
-        }
     }
 
     #[test]
@@ -1280,7 +960,7 @@ mod tests {
         let cfg = ModelConfig {
             encoder_pool: Pool::Grid,
             encoder_grid: 3,
-            ..ModelConfig::default()
+            ..plain_model()
         };
         // pen positions (0, 0), (40, 0), (40, 20), (10, 5): a box 40 wide and 20 high, so in
         // the unit square (0, 0), (1, 0), (1, 1), (0.25, 0.25); nodes sit at 0, 0.5 and 1
@@ -1323,16 +1003,16 @@ mod tests {
             dy: vec![10.0, 0.0, 100.0, 0.0, -50.0, 0.0],
             pen: vec![0, 0, 0, 1, 0, 1],
         };
-        let cfg = ModelConfig::default();
+        let cfg = plain_model();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let keep_all = ViewDistortion {
+        let keep_all = ContrastiveViews {
             stretch: 0.15,
             jitter: 0.01,
             zoom: 1.0,
-            ..ViewDistortion::default()
+            ..plain()
         };
         for _ in 0..20 {
-            let (v, frame) = contrastive_view(&a, &cfg, keep_all, &mut rng);
+            let (v, frame) = contrastive_view(&a, &cfg, &keep_all, &mut rng);
             assert_eq!(frame, Frame::of(&v));
             assert_eq!(v.pen, a.pen);
             assert_ne!(v.dx, a.dx);
@@ -1347,46 +1027,25 @@ mod tests {
     }
 
     #[test]
-    fn stroke_shift_and_scale_move_and_resize_whole_strokes() {
-        // a square and a dash: with no stretch and no jitter, each stroke keeps its shape (the
-        // moves within it keep their lengths under the tilt), and only the pen's jump between
-        // the strokes changes length, by about the shift
+    fn stroke_scale_resizes_whole_strokes() {
+        // a square and a dash, with no stretch and no jitter
         let a = Stroke3 {
             dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
             dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
             pen: vec![0, 0, 0, 1, 0, 1],
         };
-        let cfg = ModelConfig::default();
-        let shift = |stroke_shift: f32, stroke_scale: f32| ViewDistortion {
-            stroke_shift,
+        let cfg = plain_model();
+        let resize = |stroke_scale: f32| ContrastiveViews {
             stroke_scale,
-            ..ViewDistortion::default()
+            ..plain()
         };
         let len = |d: &Stroke3, s: usize| d.dx[s].hypot(d.dy[s]);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut jump_changes = Vec::new();
-        for _ in 0..50 {
-            let (v, _) = contrastive_view(&a, &cfg, shift(0.1, 0.0), &mut rng);
-            for s in [1, 2, 3, 5] {
-                assert!((len(&v, s) - len(&a, s)).abs() < 1e-3, "move {s}");
-            }
-            jump_changes.push((len(&v, 4) - len(&a, 4)).abs());
-        }
-        // two shifts of standard deviation 10 (0.1 of the size 100) per axis: the jump's
-        // length changes by about 10 on average, rarely by less than 1
-        let mean = jump_changes.iter().sum::<f32>() / jump_changes.len() as f32;
-        assert!((4.0..25.0).contains(&mean), "{jump_changes:?}");
-        assert!(jump_changes.iter().filter(|&&c| c < 1.0).count() < 10);
-        // without the shift the jump keeps its length too
-        for _ in 0..10 {
-            let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.0), &mut rng);
-            assert!((len(&v, 4) - len(&a, 4)).abs() < 1e-3);
-        }
         // resized strokes: every move of a stroke grows or shrinks by one factor within
         // ±30%, and the two strokes' factors differ
         let mut factors = Vec::new();
         for _ in 0..20 {
-            let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.3), &mut rng);
+            let (v, _) = contrastive_view(&a, &cfg, &resize(0.3), &mut rng);
             let square = len(&v, 1) / len(&a, 1);
             for s in [2, 3] {
                 assert!((len(&v, s) / len(&a, s) - square).abs() < 1e-4, "move {s}");
@@ -1400,7 +1059,7 @@ mod tests {
         assert!(factors.iter().filter(|(s, d)| (s - d).abs() > 0.01).count() > 15);
         // the square stays centred where it was: its first point moves by (1 - f) times its
         // offset from the centre (50, 50), the tilt aside
-        let (v, _) = contrastive_view(&a, &cfg, shift(0.0, 0.3), &mut rng);
+        let (v, _) = contrastive_view(&a, &cfg, &resize(0.3), &mut rng);
         let f = len(&v, 1) / len(&a, 1);
         assert!((len(&v, 0) - 50f32.hypot(50.0) * (1.0 - f).abs()).abs() < 1e-3);
     }
@@ -1434,19 +1093,19 @@ mod tests {
         // in a view: fewer points, the same strokes; off, every point stays
         let cfg = ModelConfig {
             canonical_order: false,
-            ..ModelConfig::default()
+            ..plain_model()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let fewer = ViewDistortion {
+        let fewer = ContrastiveViews {
             resimplify: 0.05,
-            ..ViewDistortion::default()
+            ..plain()
         };
         let mut sizes = Vec::new();
         for _ in 0..20 {
-            let (v, _) = contrastive_view(&a, &cfg, fewer, &mut rng);
+            let (v, _) = contrastive_view(&a, &cfg, &fewer, &mut rng);
             assert_eq!(v.n_strokes(), 2);
             sizes.push(v.len());
-            let (v, _) = contrastive_view(&a, &cfg, ViewDistortion::default(), &mut rng);
+            let (v, _) = contrastive_view(&a, &cfg, &plain(), &mut rng);
             assert_eq!(v.len(), a.len());
         }
         // the tolerance is drawn per view, from 0 to the share
@@ -1465,18 +1124,18 @@ mod tests {
             dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
             pen: vec![0, 0, 0, 1, 0, 1],
         };
-        let cfg = ModelConfig::default();
+        let cfg = plain_model();
         let (mut zoomed, mut kept_box) = (0, 0);
         for (zoom, seed) in [(1.0, 5), (0.0, 6)] {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let d = ViewDistortion {
+            let d = ContrastiveViews {
                 stroke_drop: 0.5,
                 jitter: 0.01,
                 zoom,
-                ..ViewDistortion::default()
+                ..plain()
             };
             for _ in 0..40 {
-                let (v, frame) = contrastive_view(&a, &cfg, d, &mut rng);
+                let (v, frame) = contrastive_view(&a, &cfg, &d, &mut rng);
                 if v.len() != 2 {
                     // the square is there: its box is the whole view's either way
                     assert_eq!(frame, Frame::of(&v));
@@ -1577,75 +1236,5 @@ mod tests {
         // every non-empty subset of the three strokes turns up
         assert_eq!(seen.len(), 7);
         assert_eq!(drop_strokes(&a, 0.0, false, &mut rng), a);
-    }
-
-    #[test]
-    fn a_hard_negative_lacks_one_stroke_chosen_alike() {
-        let a = three_strokes();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let mut gone = std::collections::HashMap::new();
-        let n = 900;
-        for _ in 0..n {
-            let v = without_one_stroke(&a, &mut rng).unwrap();
-            let starts: Vec<(f32, f32)> = v.to_strokes().iter().map(|s| (s.x[0], s.y[0])).collect();
-            assert_eq!(starts.len(), 2);
-            let missing = [(10.0, 10.0), (50.0, 50.0), (0.0, 90.0)]
-                .into_iter()
-                .find(|p| !starts.contains(p))
-                .expect("the other two strokes stay where they were");
-            *gone.entry(missing.0 as i32).or_insert(0usize) += 1;
-        }
-        // the one-point stroke goes as often as the others
-        assert_eq!(gone.len(), 3);
-        for (at, k) in gone {
-            assert!((k as f64 / n as f64 - 1.0 / 3.0).abs() < 0.06, "{at}: {k}");
-        }
-        let one = Stroke3 {
-            dx: vec![1.0, 2.0],
-            dy: vec![1.0, 0.0],
-            pen: vec![0, 1],
-        };
-        assert_eq!(without_one_stroke(&one, &mut rng), None);
-    }
-
-    #[test]
-    fn hard_negatives_are_the_views_less_a_stroke_in_their_frames() {
-        let cfg = with_positions(true);
-        // a two-stroke drawing and a one-stroke one, which gets no negative
-        let two = Stroke3 {
-            dx: vec![0.0, 100.0, -50.0, 5.0],
-            dy: vec![0.0, 0.0, 50.0, 0.0],
-            pen: vec![0, 1, 0, 1],
-        };
-        let one = Stroke3 {
-            pen: vec![0, 0, 0, 0, 0, 1],
-            ..d(6)
-        };
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let view = ViewDistortion {
-            stretch: 0.1,
-            hard_negative: true,
-            ..ViewDistortion::default()
-        };
-        let b = make_batch(
-            &[&two, &one],
-            1.0,
-            &cfg,
-            Some(Augment {
-                amount: 0.0,
-                whole: false,
-                stroke_balance: 0.0,
-                decoder_input_dropout: 0.0,
-                contrastive_view: Some(view),
-                raster_dropout: 0.0,
-                rng: &mut rng,
-            }),
-            &Device::Cpu,
-        )
-        .unwrap();
-        let neg = b.negatives.expect("negatives asked for");
-        assert_eq!(neg.lengths.len(), 1, "only the two-stroke drawing has one");
-        assert_eq!(neg.lengths[0], 2, "one of its two-point strokes is left");
-        assert_eq!(b.view.unwrap().lengths, vec![4, 6]);
     }
 }

@@ -1,27 +1,34 @@
 //! The LSTM sequence autoencoder: turns stroke-3 drawings into fixed-width latent vectors
 //! (and back), with its training loop, checkpoints and run folders.
 //!
-//! - [`train::train`] trains from drawings into a run folder (the `train` binary reads the
-//!   Parquet file and calls it).
-//! - [`run::load`] gives back a [`SeqAe`]; [`SeqAe::encode`] turns drawings into latent
-//!   vectors, [`SeqAe::decode`] turns latent vectors into drawings.
+//! - [`config`]: every setting, each written once ([`TrainConfig`] is `pipeline.toml`'s
+//!   `[train]`, [`ModelConfig`] its `[train.model]`).
+//! - [`model::SeqAe`]: the network; [`SeqAe::encode`] turns drawings into latent vectors,
+//!   [`SeqAe::decode`] turns latent vectors into drawings.
+//! - [`data`]: drawings to padded tensors, with the contrastive views.
+//! - [`optim`]: Adam(W); [`train::train`]: the loop, from drawings into a run folder.
+//! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
+//!   model.
 //! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence).
 
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod kernel;
 pub mod lstm;
 pub mod model;
+pub mod optim;
 pub mod run;
 pub mod train;
 
 #[cfg(test)]
 mod tests;
 
+pub use config::{
+    ContrastiveViews, DeviceKind, Head, KlSchedule, ModelConfig, Optimiser, Pool, TrainConfig,
+};
 pub use error::{Error, Result};
 pub use lstm::LstmImpl;
-pub use model::{Contrastive, DecodeMode, Head, ModelConfig, Pool, SeqAe};
-pub use run::{load, ModelInfo};
-pub use train::{
-    train, Event, LogRow, StopReason, TrainConfig, TrainData, TrainOptions, TrainSummary,
-};
+pub use model::{DecodeMode, SeqAe};
+pub use run::{load, LogRow, ModelInfo, StopReason};
+pub use train::{train, Event, TrainData, TrainOptions, TrainSummary};

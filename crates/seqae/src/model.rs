@@ -7,200 +7,12 @@ use candle_nn::{Linear, Module, VarBuilder, VarMap};
 use drawing::{Part, Stroke3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
+use crate::config::{ContrastiveViews, Head, ModelConfig};
 use crate::data::{self, Batch};
 use crate::error::{Error, Result};
 use crate::kernel::Output;
 use crate::lstm::{reverse_within, Lstm, LstmImpl};
-
-/// The output head and its loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Head {
-    /// (dx, dy, pen) regressed with a masked mean squared error (the original baseline).
-    Mse,
-    /// Mixture of bivariate Gaussians over (dx, dy) and a softmax over draw/lift/end.
-    Mdn,
-}
-
-impl std::str::FromStr for Head {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "mse" => Ok(Head::Mse),
-            "mdn" => Ok(Head::Mdn),
-            _ => Err(format!("unknown head {s:?} (expected mse or mdn)")),
-        }
-    }
-}
-
-/// What the encoder hands to the latent layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pool {
-    /// the state after each drawing's last point (per direction), as sketch-rnn
-    Last,
-    /// the mean of the LSTM's outputs over each drawing's points (per direction): every part
-    /// of the drawing counts alike, where the last state mostly remembers the last strokes
-    Mean,
-    /// one mean per node of an `encoder_grid` × `encoder_grid` grid laid over the drawing's
-    /// box, each point shared between its nearest nodes (see [`crate::data::pool_weights`]):
-    /// what is drawn where, so a small part (the eyes, the mouth) has summaries of its own
-    /// instead of being averaged into the outline
-    Grid,
-}
-
-impl Pool {
-    /// How many summaries (per direction) the encoder hands to the latent layer.
-    pub fn slots(self, grid: usize) -> usize {
-        match self {
-            Pool::Last | Pool::Mean => 1,
-            Pool::Grid => grid * grid,
-        }
-    }
-}
-
-impl std::str::FromStr for Pool {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "last" => Ok(Pool::Last),
-            "mean" => Ok(Pool::Mean),
-            "grid" => Ok(Pool::Grid),
-            _ => Err(format!(
-                "unknown encoder_pool {s:?} (expected last, mean or grid)"
-            )),
-        }
-    }
-}
-
-/// Every hyper-parameter of the network.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// encoder LSTM width (per direction)
-    pub enc_hidden: usize,
-    /// decoder LSTM width
-    pub dec_hidden: usize,
-    /// latent vector width
-    pub latent: usize,
-    /// run a second encoder LSTM over each reversed drawing, as sketch-rnn
-    pub bidirectional: bool,
-    /// the encoder's summary of a drawing: its last state, its mean output, or one mean per
-    /// node of a grid over the drawing
-    pub encoder_pool: Pool,
-    /// nodes per side of the `grid` pool
-    pub encoder_grid: usize,
-    /// each stroke counts alike in the `mean` and `grid` summaries, whatever its number of
-    /// points (see `data::pool_weights`): a nose of three points then weighs as much as an eye
-    /// of thirty
-    pub encoder_stroke_weights: bool,
-    /// with the `mean` and `grid` pools, each direction also hands the latent the largest value
-    /// of each output over the drawing's points: whether something was drawn at all, however
-    /// few its points (a tap of a nose among the rings of the eyes), which a mean dilutes
-    pub encoder_max: bool,
-    /// the encoder also reads the pen's position in the drawing's box (see `data`)
-    pub encoder_positions: bool,
-    /// side in pixels of a picture of the drawing (in the same box as the positions) that the
-    /// encoder also reads, through one dense layer of `encoder_raster_width` units beside the
-    /// LSTMs' summaries (0: none): the silhouette of a shape at a glance, which an LSTM must
-    /// otherwise piece together from its moves
-    pub encoder_raster: usize,
-    /// units of the raster branch's dense layer
-    pub encoder_raster_width: usize,
-    /// the decoder also reads where its pen is, relative to the drawing's first point (see
-    /// `data::decoder_width`): it can then tell when a loop has closed and where a part goes,
-    /// instead of integrating its own offsets
-    pub decoder_positions: bool,
-    /// drawings are put in a canonical stroke order and direction before training and
-    /// encoding ([`Stroke3::canonical`]), so the latent need not remember the order they were
-    /// drawn in
-    pub canonical_order: bool,
-    /// with `canonical_order`, each closed stroke also starts at its top
-    /// ([`Stroke3::canonical_with`]), so where a loop was started need not be remembered
-    pub canonical_loop_start: bool,
-    pub head: Head,
-    /// mixture components of the `mdn` head
-    pub mixtures: usize,
-    /// variational: the encoder gives mu and log-sigma, z is sampled in training
-    pub vae: bool,
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig {
-            enc_hidden: 256,
-            dec_hidden: 256,
-            latent: 50,
-            bidirectional: true,
-            // models written before the option existed used the last state
-            encoder_pool: Pool::Last,
-            encoder_grid: 3,
-            encoder_stroke_weights: false,
-            encoder_max: false,
-            encoder_positions: false,
-            encoder_raster: 0,
-            encoder_raster_width: 256,
-            decoder_positions: false,
-            canonical_order: false,
-            canonical_loop_start: false,
-            head: Head::Mdn,
-            mixtures: 20,
-            vae: false,
-        }
-    }
-}
-
-impl ModelConfig {
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Config(m.to_string()));
-        if self.enc_hidden == 0 || self.dec_hidden == 0 {
-            return bad("enc_hidden and dec_hidden must be at least 1");
-        }
-        if self.latent == 0 {
-            return bad("latent must be at least 1");
-        }
-        if self.encoder_pool == Pool::Grid && !(1..=16).contains(&self.encoder_grid) {
-            return bad("encoder_grid must be from 1 to 16");
-        }
-        if self.encoder_raster != 0 && !(4..=64).contains(&self.encoder_raster) {
-            return bad("encoder_raster must be 0 (off) or from 4 to 64 pixels");
-        }
-        if self.encoder_raster != 0 && self.encoder_raster_width == 0 {
-            return bad("encoder_raster_width must be at least 1 with encoder_raster");
-        }
-        if self.encoder_max && self.encoder_pool == Pool::Last {
-            return bad("encoder_max needs encoder_pool mean or grid");
-        }
-        if self.head == Head::Mdn && self.mixtures == 0 {
-            return bad("mixtures must be at least 1 for the mdn head");
-        }
-        Ok(())
-    }
-
-    /// A drawing as the network sees it: canonical when `canonical_order`, else as it is.
-    pub fn prepare<'a>(&self, d: &'a Stroke3) -> std::borrow::Cow<'a, Stroke3> {
-        if self.canonical_order {
-            std::borrow::Cow::Owned(d.canonical_with(self.canonical_loop_start))
-        } else {
-            std::borrow::Cow::Borrowed(d)
-        }
-    }
-
-    /// How many summaries of `enc_hidden` each direction hands to the latent layer: the pool's
-    /// slots, and one more with `encoder_max`.
-    pub fn summaries(&self) -> usize {
-        self.encoder_pool.slots(self.encoder_grid) + usize::from(self.encoder_max)
-    }
-
-    fn out_dim(&self) -> usize {
-        match self.head {
-            Head::Mse => 3,
-            Head::Mdn => 6 * self.mixtures + 3,
-        }
-    }
-}
 
 /// How `decode` picks each point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -223,22 +35,9 @@ pub struct Losses {
     pub contrastive: Option<Tensor>,
 }
 
-/// The contrastive term's settings (see `TrainConfig::contrastive_weight`).
-#[derive(Debug, Clone, Copy)]
-pub struct Contrastive {
-    pub weight: f64,
-    pub temperature: f64,
-}
-
 /// CLIP's symmetric InfoNCE: row i of `a` should be closer (cosine) to row i of `b` than to any
-/// other row, and the other way round. Rows of `negatives` (hard negatives) join the
-/// candidates that each row of `a` must rank below its own row of `b`.
-pub fn info_nce(
-    a: &Tensor,
-    b: &Tensor,
-    negatives: Option<&Tensor>,
-    temperature: f64,
-) -> Result<Tensor> {
+/// other row, and the other way round.
+pub fn info_nce(a: &Tensor, b: &Tensor, temperature: f64) -> Result<Tensor> {
     let unit = |t: &Tensor| -> Result<Tensor> {
         let norm = (t.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
         Ok(t.broadcast_div(&norm)?)
@@ -247,13 +46,7 @@ pub fn info_nce(
     let logits = a.matmul(&b.t()?)?.affine(1.0 / temperature, 0.0)?;
     let n = a.dim(0)?;
     let target = Tensor::arange(0u32, n as u32, a.device())?;
-    let rows = match negatives {
-        Some(neg) => {
-            let hard = a.matmul(&unit(neg)?.t()?)?.affine(1.0 / temperature, 0.0)?;
-            candle_nn::loss::cross_entropy(&Tensor::cat(&[&logits, &hard], 1)?, &target)?
-        }
-        None => candle_nn::loss::cross_entropy(&logits, &target)?,
-    };
+    let rows = candle_nn::loss::cross_entropy(&logits, &target)?;
     let cols = candle_nn::loss::cross_entropy(&logits.t()?.contiguous()?, &target)?;
     Ok(((rows + cols)? * 0.5)?)
 }
@@ -458,14 +251,7 @@ impl SeqAe {
                     let hs = lstm.forward(x, lengths, None, Output::All, grad)?;
                     let hs = hs.transpose(0, 1)?.contiguous()?;
                     let w = w.permute((1, 2, 0))?.contiguous()?;
-                    let pooled = w.matmul(&hs)?.flatten_from(1)?;
-                    if self.cfg.encoder_max {
-                        // padded steps hold each row's last state (both LSTM implementations),
-                        // so the max over all steps is the max over the drawing's own points
-                        Tensor::cat(&[&pooled, &hs.max(1)?], 1)?
-                    } else {
-                        pooled
-                    }
+                    w.matmul(&hs)?.flatten_from(1)?
                 }
             })
         };
@@ -539,7 +325,7 @@ impl SeqAe {
         noise: Option<&Tensor>,
         kl_weight: f64,
         kl_min: f64,
-        contrastive: Option<Contrastive>,
+        contrastive: Option<&ContrastiveViews>,
     ) -> Result<Losses> {
         let hidden = self.summary(
             &batch.enc_x,
@@ -583,12 +369,7 @@ impl SeqAe {
         let mut con = None;
         if let (Some(c), Some(view)) = (contrastive, &batch.view) {
             let mu_view = self.mu_of(view, true)?;
-            let mu_neg = batch
-                .negatives
-                .as_ref()
-                .map(|neg| self.mu_of(neg, true))
-                .transpose()?;
-            let term = info_nce(&mu, &mu_view, mu_neg.as_ref(), c.temperature)?;
+            let term = info_nce(&mu, &mu_view, c.temperature)?;
             total = (total + term.affine(c.weight, 0.0)?)?;
             con = Some(term);
         }
@@ -644,7 +425,7 @@ impl SeqAe {
     /// strokes out are: for a face, the vector of its eyes, nose and mouth without the outline
     /// and hair (`inside`), of its outline alone, or of its hair and ears (`outside`).
     /// Positions are measured in the whole drawing's box, or with `own_box` in the part's own
-    /// (zoomed in, as views are with `contrastive_zoom`). Returns, per drawing, one vector per
+    /// (zoomed in, as views are with `contrastive.zoom`). Returns, per drawing, one vector per
     /// asked part, `None` where the drawing lacks that part.
     pub fn encode_parts(
         &self,

@@ -12,17 +12,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lstm::LstmImpl;
-use crate::model::{ModelConfig, SeqAe};
-use crate::train::{Adam, LogRow, StopReason, TrainConfig};
+use crate::config::{ModelConfig, TrainConfig};
+use crate::model::SeqAe;
+use crate::optim::Adam;
 
-/// Version of the run folder's layout.
-pub const FORMAT: u32 = 1;
+/// Version of the run folder's layout: 2 since the settings were grouped (`[train.model]`,
+/// `[train.optimiser]`, ...) and the options that lost their experiments were removed.
+pub const FORMAT: u32 = 2;
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
 pub const MODEL_JSON: &str = "model.json";
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 pub const PREVIOUS_CHECKPOINT: &str = "checkpoint.previous.safetensors";
 /// Metadata key of a checkpoint's checksum.
 const CRC_KEY: &str = "crc32";
+
+/// One row of the training log (one per step; `valid_loss` on the last step of an epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRow {
+    pub step: u64,
+    pub epoch: u32,
+    pub train_loss: f32,
+    pub valid_loss: Option<f32>,
+    pub learning_rate: f64,
+    pub elapsed_s: f64,
+}
+
+/// Why training stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    Epochs,
+    MaxSteps,
+    MaxMinutes,
+    Interrupted,
+}
 
 /// Which data a model was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,7 +261,7 @@ pub(crate) fn load_checkpoint(
     let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| Error::bad_file(path, e))?;
     let model = SeqAe::new(&st.model, st.scale, 0, imp, device)?;
-    let mut adam = Adam::new(&model, st.train.weight_decay)?;
+    let mut adam = Adam::new(&model, st.train.optimiser.weight_decay)?;
     for (k, (name, var)) in adam.vars.iter().enumerate() {
         let get = |n: &str| -> Result<&Tensor> {
             let t = tensors
@@ -311,8 +334,10 @@ pub fn load_info(run_dir: &Path) -> Result<ModelInfo> {
             return Err(Error::bad_file(
                 &path,
                 format!(
-                    "run folder format {} (this build reads format {FORMAT}; train again with \
-                     this build)",
+                    "run folder format {} (this build reads format {FORMAT}, whose settings \
+                     are grouped in [train.model], [train.optimiser], [train.contrastive] and \
+                     [train.vae], with the options that lost their experiments removed; train \
+                     again with this build)",
                     f.map_or_else(|| value["format"].to_string(), |f| f.to_string())
                 ),
             ))

@@ -48,16 +48,14 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
         dec_hidden: 24,
         latent: 8,
         bidirectional,
-        // the bidirectional tiny models also cover the grid pool, stroke weights, the
-        // position inputs and the raster branch
+        // the bidirectional tiny models also cover the grid pool, the position inputs and the
+        // raster branch
         encoder_pool: if bidirectional {
             Pool::Grid
         } else {
             Pool::Last
         },
         encoder_grid: 2,
-        encoder_stroke_weights: bidirectional,
-        encoder_max: false,
         encoder_positions: bidirectional,
         encoder_raster: if bidirectional { 8 } else { 0 },
         encoder_raster_width: 6,
@@ -70,15 +68,34 @@ fn tiny(head: Head, vae: bool, bidirectional: bool) -> ModelConfig {
     }
 }
 
+/// Plain training for `steps` steps: no augmentation, no contrastive term, no time limit.
 fn quick(steps: u64) -> TrainConfig {
     TrainConfig {
-        batch_size: 4,
-        learning_rate: 1e-2,
         epochs: 1000,
-        max_steps: Some(steps),
+        max_steps: steps,
+        max_minutes: 0.0,
         augment: 0.0,
         checkpoint_every: 0,
+        optimiser: Optimiser {
+            batch_size: 4,
+            learning_rate: 1e-2,
+            ..Optimiser::default()
+        },
+        contrastive: ContrastiveViews {
+            weight: 0.0,
+            ..ContrastiveViews::default()
+        },
         ..TrainConfig::default()
+    }
+}
+
+fn with_batch(cfg: TrainConfig, batch_size: usize) -> TrainConfig {
+    TrainConfig {
+        optimiser: Optimiser {
+            batch_size,
+            ..cfg.optimiser.clone()
+        },
+        ..cfg
     }
 }
 
@@ -104,7 +121,11 @@ fn run(
         stop,
         lstm: LstmImpl::Auto,
     };
-    crate::train(model, cfg, &data, &opts, &mut |_| {})
+    let cfg = TrainConfig {
+        model: model.clone(),
+        ..cfg.clone()
+    };
+    crate::train(&cfg, &data, &opts, &mut |_| {})
 }
 
 fn weights(dir: &std::path::Path) -> Vec<(String, Vec<f32>)> {
@@ -202,11 +223,13 @@ fn resume_ends_where_an_uninterrupted_run_would() {
     let cfg = TrainConfig {
         augment: 0.15,
         // the contrastive views are drawn at random too
-        contrastive_weight: 0.5,
-        contrastive_stroke_drop: 0.3,
-        batch_size: 6,
+        contrastive: ContrastiveViews {
+            weight: 0.5,
+            stroke_drop: 0.3,
+            ..ContrastiveViews::default()
+        },
         checkpoint_every: 4,
-        ..quick(13)
+        ..with_batch(quick(13), 6)
     };
     let whole = tempfile::tempdir().unwrap();
     let s1 = run(
@@ -221,7 +244,7 @@ fn resume_ends_where_an_uninterrupted_run_would() {
     .unwrap();
     let parts = tempfile::tempdir().unwrap();
     let first = TrainConfig {
-        max_steps: Some(7),
+        max_steps: 7,
         ..cfg.clone()
     };
     run(
@@ -247,7 +270,10 @@ fn resume_ends_where_an_uninterrupted_run_would() {
     .is_err());
     // nor resume with settings that change the weights
     let other = TrainConfig {
-        learning_rate: 0.5,
+        optimiser: Optimiser {
+            learning_rate: 0.5,
+            ..cfg.optimiser.clone()
+        },
         ..cfg.clone()
     };
     let e = run(
@@ -515,28 +541,20 @@ fn mse_loss_value_and_gradient() {
 #[test]
 fn schedules_follow_sketch_rnn() {
     let c = TrainConfig::default();
-    assert!((c.lr_at(0) - 1e-3).abs() < 1e-12);
-    assert!((c.lr_at(1) - ((1e-3 - 1e-5) * 0.9999 + 1e-5)).abs() < 1e-12);
-    assert!((c.kl_weight_at(0) - 0.5 * 0.01).abs() < 1e-12);
-    assert!((c.kl_weight_at(10_000_000) - 0.5).abs() < 1e-6);
+    let o = &c.optimiser;
+    assert!((o.lr_at(0) - 5e-3).abs() < 1e-12);
+    assert!((o.lr_at(1) - ((5e-3 - 1e-5) * 0.9999 + 1e-5)).abs() < 1e-12);
+    assert!((c.vae.weight_at(0) - 0.5 * 0.01).abs() < 1e-12);
+    assert!((c.vae.weight_at(10_000_000) - 0.5).abs() < 1e-6);
 }
 
 #[test]
 fn grid_pool_weighs_each_direction_by_its_own_points() {
     // the backward LSTM reads the drawing reversed: its summary must be its outputs, put back
-    // in the drawing's order, weighed by the same per-point weights as the forward one's; with
-    // encoder_max, each direction's summaries end with its outputs' largest values over the
-    // drawing's own points (the batch pads the shorter drawings: their padding must not count,
-    // whichever LSTM runs them)
-    for (encoder_max, imp) in [
-        (false, LstmImpl::Auto),
-        (true, LstmImpl::Auto),
-        (true, LstmImpl::CandleNn),
-    ] {
-        let cfg = ModelConfig {
-            encoder_max,
-            ..tiny(Head::Mdn, false, true)
-        };
+    // in the drawing's order, weighed by the same per-point weights as the forward one's (the
+    // batch pads the shorter drawings: their padding must not count, whichever LSTM runs them)
+    for imp in [LstmImpl::Auto, LstmImpl::CandleNn] {
+        let cfg = tiny(Head::Mdn, false, true);
         let model = SeqAe::new(&cfg, 3.0, 5, imp, &Device::Cpu).unwrap();
         let data = shapes(3, 4);
         let refs: Vec<&Stroke3> = data.iter().collect();
@@ -587,16 +605,6 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
                     assert!((b - gb).abs() < 1e-5, "backward slot {slot}: {b} vs {gb}");
                 }
             }
-            if encoder_max {
-                let max = |out: &[Vec<Vec<f32>>], j: usize| {
-                    out.iter().map(|step| step[0][j]).fold(f32::MIN, f32::max)
-                };
-                for j in 0..h {
-                    let (gf, gb) = (got[r][k * h + j], got[r][per_direction + k * h + j]);
-                    assert!((max(&out_f, j) - gf).abs() < 1e-5, "forward max {j}");
-                    assert!((max(&out_b, j) - gb).abs() < 1e-5, "backward max {j}");
-                }
-            }
         }
     }
 }
@@ -606,7 +614,7 @@ fn info_nce_rewards_matching_rows() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let v: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
     let a = Tensor::from_vec(v, (6, 4), &Device::Cpu).unwrap();
-    let matched = info_nce(&a, &(&a * 2.0).unwrap(), None, 0.05)
+    let matched = info_nce(&a, &(&a * 2.0).unwrap(), 0.05)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
@@ -616,7 +624,7 @@ fn info_nce_rewards_matching_rows() {
         0,
     )
     .unwrap();
-    let wrong = info_nce(&a, &shifted, None, 0.05)
+    let wrong = info_nce(&a, &shifted, 0.05)
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
@@ -625,44 +633,24 @@ fn info_nce_rewards_matching_rows() {
     assert!(wrong > 3.0, "wrong {wrong}");
 }
 
-#[test]
-fn hard_negatives_cost_what_they_resemble() {
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let v: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let a = Tensor::from_vec(v, (6, 4), &Device::Cpu).unwrap();
-    let noise: Vec<f32> = (0..6 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let noise = Tensor::from_vec(noise, (6, 4), &Device::Cpu).unwrap();
-    let term = |neg: Option<&Tensor>| {
-        info_nce(&a, &a, neg, 0.1)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
-    let without = term(None);
-    // a negative opposite its row adds little (only where it resembles another row); one nearly
-    // equal to it about halves the odds of the rows (ln 2 / 2 over both directions)
-    let far = term(Some(&a.neg().unwrap()));
-    let near = term(Some(&(&a + (&noise * 0.05).unwrap()).unwrap()));
-    assert!(far >= without && far < without + 0.1, "{without} {far}");
-    assert!(near > without + 0.2, "{without} {near}");
-}
-
 /// The unweighted contrastive term of `model` on `drawings` and their views drawn from `seed`.
 fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let views = ContrastiveViews {
+        weight: 1.0,
+        temperature: 0.2,
+        stroke_drop: 0.2,
+        drop_by_ink: false,
+        stretch: 0.1,
+        jitter: 0.01,
+        stroke_scale: 0.0,
+        resimplify: 0.0,
+        zoom: 0.5,
+        raster_dropout: 0.0,
+    };
     let aug = data::Augment {
         amount: 0.0,
-        whole: false,
-        stroke_balance: 0.0,
-        decoder_input_dropout: 0.0,
-        contrastive_view: Some(data::ViewDistortion {
-            stroke_drop: 0.2,
-            stretch: 0.1,
-            jitter: 0.01,
-            zoom: 0.5,
-            ..data::ViewDistortion::default()
-        }),
-        raster_dropout: 0.0,
+        contrastive: Some(&views),
         rng: &mut rng,
     };
     let b = data::make_batch(
@@ -673,12 +661,8 @@ fn contrastive_term(model: &SeqAe, drawings: &[&Stroke3], seed: u64) -> f32 {
         &Device::Cpu,
     )
     .unwrap();
-    let c = Contrastive {
-        weight: 1.0,
-        temperature: 0.2,
-    };
     model
-        .loss(&b, None, 0.0, 0.0, Some(c))
+        .loss(&b, None, 0.0, 0.0, Some(&views))
         .unwrap()
         .contrastive
         .unwrap()
@@ -693,10 +677,12 @@ fn contrastive_training_learns_to_pair_the_views() {
     let model_cfg = tiny(Head::Mdn, false, true);
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig {
-        batch_size: 8,
-        contrastive_weight: 1.0,
-        contrastive_temperature: 0.2,
-        ..quick(150)
+        contrastive: ContrastiveViews {
+            weight: 1.0,
+            temperature: 0.2,
+            ..ContrastiveViews::default()
+        },
+        ..with_batch(quick(150), 8)
     };
     let s = run(&model_cfg, &cfg, &data, &[], dir.path(), false, None).unwrap();
     assert_eq!(s.steps, 150);
@@ -840,28 +826,6 @@ fn the_network_sees_drawings_as_its_config_says() {
         d.canonical_with(true),
         "the ring starts elsewhere"
     );
-}
-
-#[test]
-fn encoder_max_needs_a_pool_over_the_points() {
-    let base = tiny(Head::Mdn, false, true);
-    for (pool, ok) in [(Pool::Last, false), (Pool::Mean, true), (Pool::Grid, true)] {
-        let cfg = ModelConfig {
-            encoder_max: true,
-            encoder_pool: pool,
-            ..base.clone()
-        };
-        assert_eq!(cfg.validate().is_ok(), ok, "{pool:?}");
-        // one more summary of enc_hidden per direction in the latent layer's input
-        if ok {
-            let m = SeqAe::new(&cfg, 3.0, 1, LstmImpl::Auto, &Device::Cpu).unwrap();
-            let w = m.varmap().data().lock().unwrap()["encoder.to_latent.weight"].clone();
-            let k = pool.slots(cfg.encoder_grid) + 1;
-            // (and the picture branch's units after them)
-            let picture = cfg.encoder_raster_width * usize::from(cfg.encoder_raster > 0);
-            assert_eq!(w.dims(), &[cfg.latent, 2 * k * cfg.enc_hidden + picture]);
-        }
-    }
 }
 
 #[test]

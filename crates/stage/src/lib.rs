@@ -7,8 +7,10 @@
 
 pub mod alloc;
 pub mod lock;
+pub mod settings;
 
 pub use lock::{LockError, OutputLock};
+pub use settings::Settings;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -83,6 +83,30 @@ impl EmbeddingTable {
         Some((rows, chosen))
     }
 
+    /// Like [`Self::column_vectors`], with `whole_when_missing` every row: those without the
+    /// column's vector take their whole drawing's (`embedding`) instead. Also returns how many
+    /// rows did.
+    pub fn vectors_or_whole(
+        &self,
+        column: &str,
+        whole_when_missing: bool,
+    ) -> Option<(Vec<usize>, Vec<f32>, usize)> {
+        let (rows, values) = self.column_vectors(column)?;
+        if !whole_when_missing || rows.len() == self.len() {
+            return Some((rows, values, 0));
+        }
+        let d = self.dim;
+        let mut all = Vec::with_capacity(self.len() * d);
+        let mut own = rows.iter().enumerate().peekable();
+        for i in 0..self.len() {
+            match own.next_if(|(_, &r)| r == i) {
+                Some((k, _)) => all.extend_from_slice(&values[k * d..(k + 1) * d]),
+                None => all.extend_from_slice(&self.values[i * d..(i + 1) * d]),
+            }
+        }
+        Some(((0..self.len()).collect(), all, self.len() - rows.len()))
+    }
+
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
     pub fn model_id(&self) -> Option<&str> {
         self.metadata

@@ -46,15 +46,15 @@ fn train(args: &[&str], cwd: &Path) -> std::process::Output {
 }
 
 const TINY: &[&str] = &[
-    "--enc-hidden",
+    "--model.enc-hidden",
     "8",
-    "--dec-hidden",
+    "--model.dec-hidden",
     "8",
-    "--latent",
+    "--model.latent",
     "4",
-    "--mixtures",
+    "--model.mixtures",
     "2",
-    "--batch-size",
+    "--optimiser.batch-size",
     "8",
 ];
 

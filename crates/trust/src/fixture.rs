@@ -41,19 +41,19 @@ pub fn tiny_model() -> seqae::ModelConfig {
 
 /// The `train` flags giving [`tiny_model`] (for the tests that run the binary).
 pub const TINY_FLAGS: &[&str] = &[
-    "--enc-hidden",
+    "--model.enc-hidden",
     "8",
-    "--dec-hidden",
+    "--model.dec-hidden",
     "8",
-    "--latent",
+    "--model.latent",
     "4",
-    "--mixtures",
+    "--model.mixtures",
     "2",
-    "--encoder-raster",
+    "--model.encoder-raster",
     "8",
-    "--encoder-raster-width",
+    "--model.encoder-raster-width",
     "8",
-    "--batch-size",
+    "--optimiser.batch-size",
     "16",
 ];
 
@@ -121,6 +121,8 @@ impl Pipeline {
             &ingest::IngestConfig {
                 valid_fraction: 0.2,
                 test_fraction: 0.1,
+                // the edge drawings include one of 10,000 points
+                max_points: 0,
                 ..Default::default()
             },
             &(),
@@ -137,9 +139,13 @@ impl Pipeline {
             }
         }
         let cfg = seqae::TrainConfig {
-            batch_size: 16,
-            max_steps: Some(3),
+            max_steps: 3,
             checkpoint_every: 0,
+            model: tiny_model(),
+            optimiser: seqae::Optimiser {
+                batch_size: 16,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let data = seqae::TrainData {
@@ -155,7 +161,7 @@ impl Pipeline {
             stop: None,
             lstm: seqae::LstmImpl::Auto,
         };
-        let summary = seqae::train(&tiny_model(), &cfg, &data, &opts, &mut |_| {}).unwrap();
+        let summary = seqae::train(&cfg, &data, &opts, &mut |_| {}).unwrap();
         let log: Vec<tables::train_log::TrainLogRow> = summary
             .log
             .iter()
