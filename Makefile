@@ -112,6 +112,7 @@ test:
 	$(CARGO) test --workspace
 	python3 scripts/test_download.py
 	scripts/e2e.sh
+	scripts/defaults-check.sh
 	scripts/torch-check.sh
 
 bench: build

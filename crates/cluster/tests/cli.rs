@@ -55,7 +55,8 @@ fn clusters_blobs_and_writes_table_and_summary() {
     let cfg = dir.path().join("pipeline.toml");
     std::fs::write(
         &cfg,
-        "[cluster]\nmin_cluster_size = 15\nsilhouette_sample = 500\n",
+        "[cluster]\nvectors = \"embedding\"\nalgorithm = \"hdbscan\"\nmin_cluster_size = 15\n\
+         silhouette_sample = 500\n",
     )
     .unwrap();
     let truth = write_blobs(&emb, 800);
@@ -195,7 +196,17 @@ fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
     }];
     table.values = (0..n * 16).map(|i| ((i * 7919) % 101) as f32).collect();
     tables::embeddings::write(&emb, &table).unwrap();
-    let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
+    let left_out = [
+        "--vectors",
+        "outside",
+        "--whole-when-missing",
+        "false",
+        "--algorithm",
+        "kmeans",
+        "--k",
+        "4",
+    ];
+    let run = run_with(&left_out);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -226,19 +237,30 @@ fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
     assert_eq!(summary["vectors"], "outside");
     assert_eq!(summary["n_left_out"], (0..n).filter(|i| i % 7 == 0).count());
 
+    // by default a drawing without the part is clustered by its whole vector: none is noise
+    let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = tables::clusters::read(&out).unwrap();
+    assert!(rows.iter().all(|r| r.cluster >= 0 && r.xy.is_some()));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster_summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["n_left_out"], 0);
+    assert_eq!(summary["n_whole_for_part"], (0..n).filter(|i| i % 7 == 0).count());
+
     // nothing outside any drawing: said, no output
     std::fs::remove_file(&out).unwrap();
     table.parts[0].values = vec![0.0; n * 16];
     table.parts[0].present = vec![false; n];
     tables::embeddings::write(&emb, &table).unwrap();
-    let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
+    let run = run_with(&left_out);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
     assert!(err.contains("no drawing has a part `outside`"), "{err}");
     assert!(!out.exists());
 
     // k beyond the points: named
-    let run = run_with(&["--algorithm", "kmeans", "--k", "5000"]);
+    let run = run_with(&["--vectors", "embedding", "--algorithm", "kmeans", "--k", "5000"]);
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(

@@ -679,6 +679,17 @@ mod tests {
     use super::*;
     use crate::blobs::{gaussian_blobs, BlobSpec};
     use crate::{adjusted_rand_index, cluster_and_fit, prepare, Algorithm, Metric};
+    /// HDBSCAN as these tests were written for: every point's density from `min_cluster_size`
+    /// neighbours (the `[cluster]` default is k-means).
+    fn hdbscan() -> ClusterParams {
+        ClusterParams {
+            algorithm: Algorithm::Hdbscan,
+            min_cluster_size: 25,
+            min_samples: 0,
+            ..ClusterParams::default()
+        }
+    }
+
 
     fn fit(m: &Matrix, p: &ClusterParams) -> (crate::Clustering, FittedModel) {
         let prepared = prepare(m, p).unwrap();
@@ -740,7 +751,7 @@ mod tests {
             standardise,
             pca_dims,
             metric: Metric::Euclidean,
-            ..ClusterParams::default()
+            ..hdbscan()
         };
         let (all, _) = fit(&m, &p);
         let cut = m.n_rows() * 4 / 5;
@@ -785,7 +796,7 @@ mod tests {
                 metric,
                 standardise: true,
                 pca_dims: 10,
-                ..ClusterParams::default()
+                ..hdbscan()
             };
             let (c, model) = fit(&m, &p);
             let model = save_load(&model);
@@ -815,7 +826,7 @@ mod tests {
         });
         let p = ClusterParams {
             min_cluster_size: 15,
-            ..ClusterParams::default()
+            ..hdbscan()
         };
         let (c, model) = fit(&m, &p);
         let model = save_load(&model);
@@ -849,7 +860,7 @@ mod tests {
             min_samples: 10,
             exact_max_points: 1000,
             sample_size: 1000,
-            ..ClusterParams::default()
+            ..hdbscan()
         };
         let (c, model) = fit(&m, &p);
         assert!(matches!(c.method, crate::Method::SampledHdbscan(_)));
@@ -881,7 +892,7 @@ mod tests {
         let p = ClusterParams {
             algorithm: Algorithm::Kmeans,
             k: 3,
-            ..ClusterParams::default()
+            ..hdbscan()
         };
         let (_, model) = fit(&m, &p);
         assert!(model.check_model(Some("test-model"), "x").is_ok());
@@ -904,7 +915,7 @@ mod tests {
         let p = ClusterParams {
             algorithm: Algorithm::Kmeans,
             k: 3,
-            ..ClusterParams::default()
+            ..hdbscan()
         };
         let (_, model) = fit(&m, &p);
         let dir = tempfile_dir();

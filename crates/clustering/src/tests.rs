@@ -3,6 +3,18 @@
 use super::*;
 use crate::blobs::{gaussian_blobs, BlobSpec};
 
+/// HDBSCAN as these tests were written for: every point's density from `min_cluster_size`
+/// neighbours (the `[cluster]` default is k-means).
+fn hdbscan() -> ClusterParams {
+    ClusterParams {
+        algorithm: Algorithm::Hdbscan,
+        min_cluster_size: 25,
+        min_samples: 0,
+        ..ClusterParams::default()
+    }
+}
+
+
 fn blobs(n: usize, dim: usize, k: usize, noise: f64, seed: u64) -> (Matrix, Vec<i32>) {
     gaussian_blobs(&BlobSpec {
         n_points: n,
@@ -39,7 +51,7 @@ fn exact_hdbscan_recovers_blobs_and_marks_noise() {
     let (m, truth) = blobs(1500, 20, 4, 0.05, 1);
     let p = ClusterParams {
         min_cluster_size: 15,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let c = cluster(&m, &p).unwrap();
     assert_eq!(c.method, Method::ExactHdbscan);
@@ -78,7 +90,7 @@ fn exact_hdbscan_recovers_blobs_and_marks_noise() {
 fn uniform_noise_is_noise() {
     let (m, truth) = blobs(800, 20, 1, 1.0, 2);
     assert!(truth.iter().all(|t| *t < 0));
-    let c = cluster(&m, &ClusterParams::default()).unwrap();
+    let c = cluster(&m, &hdbscan()).unwrap();
     let share = c.summary().noise_share;
     assert!(share > 0.95, "noise share {share}");
 }
@@ -86,11 +98,11 @@ fn uniform_noise_is_noise() {
 #[test]
 fn sampled_path_agrees_with_exact() {
     let (m, truth) = blobs(6000, 20, 6, 0.05, 3);
-    let exact = cluster(&m, &ClusterParams::default()).unwrap();
+    let exact = cluster(&m, &hdbscan()).unwrap();
     let p = ClusterParams {
         exact_max_points: 1000,
         sample_size: 1500,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let sampled = cluster(&m, &p).unwrap();
     match sampled.method {
@@ -116,7 +128,7 @@ fn dbscan_option_recovers_blobs() {
         algorithm: Algorithm::Dbscan,
         eps: 3.0,
         min_samples: 5,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let c = cluster(&m, &p).unwrap();
     assert_eq!(c.method, Method::Dbscan);
@@ -132,7 +144,7 @@ fn cosine_and_reductions_run() {
         standardise: true,
         pca_dims: 8,
         min_cluster_size: 15,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let c = cluster(&m, &p).unwrap();
     let kept = c.pca_kept_variance.unwrap();
@@ -147,13 +159,13 @@ fn cosine_and_reductions_run() {
 fn bad_input_is_an_error_not_a_panic() {
     let empty = Matrix::new(Vec::new(), 3).unwrap();
     assert_eq!(
-        cluster(&empty, &ClusterParams::default()),
+        cluster(&empty, &hdbscan()),
         Err(ClusterError::Empty)
     );
     let m = Matrix::from_rows(&[[0.0f32, 1.0], [1.0, 0.0]]).unwrap();
     let bad = ClusterParams {
         min_cluster_size: 1,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     assert!(matches!(
         cluster(&m, &bad),
@@ -164,7 +176,7 @@ fn bad_input_is_an_error_not_a_panic() {
     ));
     let bad = ClusterParams {
         pca_dims: 5,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     assert!(matches!(
         cluster(&m, &bad),
@@ -176,7 +188,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let bad = ClusterParams {
         algorithm: Algorithm::Dbscan,
         eps: -1.0,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     assert!(cluster(&m, &bad).is_err());
 }
@@ -185,12 +197,12 @@ fn bad_input_is_an_error_not_a_panic() {
 fn tiny_and_degenerate_inputs() {
     // Fewer points than min_cluster_size: all noise, no panic.
     let m = Matrix::from_rows(&[[0.0f32, 1.0], [1.0, 0.0], [3.0, 3.0]]).unwrap();
-    let c = cluster(&m, &ClusterParams::default()).unwrap();
+    let c = cluster(&m, &hdbscan()).unwrap();
     assert_eq!(c.labels, vec![-1; 3]);
     // One point.
     let one = Matrix::from_rows(&[[1.0f32]]).unwrap();
     assert_eq!(
-        cluster(&one, &ClusterParams::default()).unwrap().labels,
+        cluster(&one, &hdbscan()).unwrap().labels,
         vec![-1]
     );
     // Many identical points next to a separate group.
@@ -199,7 +211,7 @@ fn tiny_and_degenerate_inputs() {
     let m = Matrix::from_rows(&rows).unwrap();
     let p = ClusterParams {
         min_cluster_size: 10,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let c = cluster(&m, &p).unwrap();
     assert!(c
@@ -215,7 +227,7 @@ fn params_deserialise_from_toml_shape() {
     // The binary reads `[cluster]` through serde; unknown keys must be rejected.
     let p: ClusterParams = serde_json::from_str(r#"{"algorithm":"dbscan","eps":0.3}"#).unwrap();
     assert_eq!(p.algorithm, Algorithm::Dbscan);
-    assert_eq!(p.min_cluster_size, 25);
+    assert_eq!(p.min_cluster_size, 40);
     assert!(serde_json::from_str::<ClusterParams>(r#"{"min_clustr_size":3}"#).is_err());
 }
 
@@ -233,7 +245,7 @@ fn spread_puts_each_row_back_and_the_rest_is_noise() {
     let p = ClusterParams {
         algorithm: Algorithm::Kmeans,
         k: 2,
-        ..ClusterParams::default()
+        ..hdbscan()
     };
     let c = cluster(&m, &p).unwrap();
     // the four clustered rows are rows 1, 2, 4 and 6 of seven

@@ -224,7 +224,7 @@ fn writes_embeddings_reconstructions_and_interpolations() {
         footer(&e, "embed.parts").as_deref(),
         Some("inside,outline,outside")
     );
-    assert_eq!(footer(&e, "embed.part_box").as_deref(), Some("whole"));
+    assert_eq!(footer(&e, "embed.part_box").as_deref(), Some("own"));
     // no parts, or some in an order of the user's
     for (names, want) in [
         (vec!["none"], vec![]),

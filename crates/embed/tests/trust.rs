@@ -89,12 +89,12 @@ fn wrong_run_folders_are_refused_naming_the_file() {
         (
             "another format version",
             "model.json",
-            edit_json(&json, "\"format\": 1", "\"format\": 99"),
+            edit_json(&json, "\"format\": 2", "\"format\": 99"),
         ),
         (
             "no format version",
             "model.json",
-            edit_json(&json, "\"format\": 1,", ""),
+            edit_json(&json, "\"format\": 2,", ""),
         ),
         (
             "model.json not JSON",

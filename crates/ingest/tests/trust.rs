@@ -43,7 +43,17 @@ fn the_edge_drawings_go_through() {
     let p = fixture();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("drawings.parquet");
+    // by default a drawing of over 250 points (sketch-rnn's limit) is left out, and counted
     let r = ingest(&p.ndjson, &out).output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("skipped 1: 1 over max_points"));
+    let t = tables::drawings::read(&out).unwrap();
+    assert!(t.rows.iter().all(|r| r.key_id != trust::fixture::LONG));
+    // and with no limit it goes through
+    let r = ingest(&p.ndjson, &out)
+        .args(["--max-points", "0"])
+        .output()
+        .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let t = tables::drawings::read(&out).unwrap();
     for (k, points) in [

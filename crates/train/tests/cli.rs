@@ -124,7 +124,7 @@ fn config_section_is_read_and_checked() {
     table(&d.join("drawings.parquet"), 20);
     std::fs::write(
         d.join("pipeline.toml"),
-        "[train]\nlatent = 3\nenc_hidden = 8\ndec_hidden = 8\nhead = \"mse\"\nmax_steps = 1\n",
+        "[train]\nmax_steps = 1\n[train.model]\nlatent = 3\nenc_hidden = 8\ndec_hidden = 8\nhead = \"mse\"\n",
     )
     .unwrap();
     let out = train(&["drawings.parquet", "-o", "run"], d);
@@ -136,7 +136,7 @@ fn config_section_is_read_and_checked() {
     let info = seqae::run::load_info(&d.join("run")).unwrap();
     assert_eq!((info.model.latent, info.model.head), (3, seqae::Head::Mse));
 
-    std::fs::write(d.join("pipeline.toml"), "[train]\nlatnet = 3\n").unwrap();
+    std::fs::write(d.join("pipeline.toml"), "[train.model]\nlatnet = 3\n").unwrap();
     let out = train(&["drawings.parquet", "-o", "run2"], d);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("latnet"));
