@@ -2,7 +2,7 @@
 //!
 //! Why: the `hdbscan` crate's minimum spanning tree is Prim over all pairs, O(n²); measured here
 //! at 50-d it takes 40–46 s at 50k points and a projected ~400 s at 160k (see
-//! `notes/hdbscan-scale.md`). A random sample of ~20k points keeps the density landscape, so:
+//! `../shared/notes/hdbscan-scale.md`, beside the repository). A random sample of ~20k points keeps the density landscape, so:
 //!
 //! 1. draw `sample_size` points uniformly (seeded, so runs repeat);
 //! 2. run exact HDBSCAN on them with `min_cluster_size` (and `min_samples`, floored at

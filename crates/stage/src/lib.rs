@@ -182,6 +182,8 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // colour codes only for a terminal: a log redirected to a file stays plain text
+        .with_ansi(interactive())
         .without_time()
         .try_init();
 }
