@@ -339,23 +339,10 @@ pub fn tensors_path(json: &Path) -> PathBuf {
     json.with_extension("safetensors")
 }
 
-/// Writes `bytes` to a temporary file beside `target`, then renames it over `target`.
+/// Writes `bytes` beside `target`, fsyncs and renames it into place (the `durable` crate's
+/// writer, which every output of the pipeline goes through).
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    }
-    let r = std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, target))
-        .map_err(|e| io_err(target, e));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    durable::write_bytes(target, bytes).map_err(|e| io_err(target, e))
 }
 
 /// Tensors by name, as raw little-endian bytes with their dtype and shape.

@@ -166,59 +166,28 @@ pub enum TableKind {
     Reconstructions,
 }
 
-/// Which table a Parquet file holds, told by its columns (a `tables.table` footer key, when a
-/// writer sets one, wins): `embedding` → embeddings; `cluster` → clusters; `dx` with `split`
-/// → drawings; `dx` with `key_id` and no `split` → reconstructions. Only the footer is read.
+/// Which table a Parquet file holds ([`tables::detect_kind`]: its footer, else its columns),
+/// and whether `evaluate` reads it.
 pub fn detect_kind(path: &Path) -> Result<TableKind> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = File::open(path).map_err(|e| input_err(path, e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let found = tables::detect_kind(path)
         .map_err(|e| input_err(path, format!("not a readable Parquet file: {e}")))?;
-    let declared = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == tables::TABLE_KEY))
-        .and_then(|kv| kv.value.clone());
-    if let Some(name) = declared {
-        match name.trim_end_matches(".parquet") {
-            "drawings" => return Ok(TableKind::Drawings),
-            "embeddings" => return Ok(TableKind::Embeddings),
-            "clusters" => return Ok(TableKind::Clusters),
-            "reconstructions" => return Ok(TableKind::Reconstructions),
-            other => {
-                return Err(input_err(
-                    path,
-                    format!("a `{other}` table is not an input of evaluate"),
-                ))
-            }
-        }
-    }
-    let schema = builder.schema();
-    let has = |c: &str| schema.field_with_name(c).is_ok();
-    if has("embedding") {
-        Ok(TableKind::Embeddings)
-    } else if has("cluster") {
-        Ok(TableKind::Clusters)
-    } else if has("dx") && has("split") {
-        Ok(TableKind::Drawings)
-    } else if has("pair") && has("key_a") {
-        Err(input_err(
+    match found.kind.as_deref() {
+        Some("drawings") => Ok(TableKind::Drawings),
+        Some("embeddings") => Ok(TableKind::Embeddings),
+        Some("clusters") => Ok(TableKind::Clusters),
+        Some("reconstructions") => Ok(TableKind::Reconstructions),
+        Some(other) => Err(input_err(
             path,
-            "an interpolations table is not an input of evaluate",
-        ))
-    } else if has("dx") && has("key_id") {
-        Ok(TableKind::Reconstructions)
-    } else {
-        let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        Err(input_err(
+            format!("a `{other}` table is not an input of evaluate"),
+        )),
+        None => Err(input_err(
             path,
             format!(
                 "cannot tell which pipeline table this is (columns: {}); expected drawings, \
                  embeddings, clusters or reconstructions",
-                cols.join(", ")
+                found.columns.join(", ")
             ),
-        ))
+        )),
     }
 }
 

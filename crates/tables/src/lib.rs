@@ -84,6 +84,54 @@ pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
     })
 }
 
+/// Which pipeline table a Parquet file holds: its footer's `tables.table` key (every writer
+/// here sets it), else, for files written elsewhere, its columns: `embedding` → embeddings;
+/// `cluster` → clusters; `pair` with `key_a` → interpolations; `dx` with `split` → drawings;
+/// `dx` with `key_id` and no `split` → reconstructions; `kind` is `None` when neither tells.
+/// Only the footer is read. The one detector every stage uses.
+pub fn detect_kind(path: &std::path::Path) -> Result<Detected> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    columns::guarded(path, || {
+        let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
+        let meta = reader.metadata();
+        let schema = meta.file_metadata().schema_descr();
+        let columns: Vec<String> = schema
+            .root_schema()
+            .get_fields()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        if let Some(kind) = kind_in(meta) {
+            let kind = Some(kind.trim_end_matches(".parquet").to_string());
+            return Ok(Detected { kind, columns });
+        }
+        let has = |c: &str| columns.iter().any(|n| n == c);
+        let kind = if has("embedding") {
+            Some("embeddings")
+        } else if has("cluster") {
+            Some("clusters")
+        } else if has("pair") && has("key_a") {
+            Some("interpolations")
+        } else if has("dx") && has("split") {
+            Some("drawings")
+        } else if has("dx") && has("key_id") {
+            Some("reconstructions")
+        } else {
+            None
+        }
+        .map(str::to_string);
+        Ok(Detected { kind, columns })
+    })
+}
+
+/// What [`detect_kind`] found: the table's kind, and its columns for the messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detected {
+    pub kind: Option<String>,
+    pub columns: Vec<String>,
+}
+
 /// The footer's `tables.table` value (what every reader checks, in one place).
 pub(crate) fn kind_in(meta: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
     meta.file_metadata()
