@@ -5,7 +5,9 @@
 //!   `[train]`, [`ModelConfig`] its `[train.model]`).
 //! - [`model::SeqAe`]: the network; [`SeqAe::encode`] turns drawings into latent vectors,
 //!   [`SeqAe::decode`] turns latent vectors into drawings.
-//! - [`data`]: drawings to padded tensors, with the contrastive views.
+//! - [`data`]: drawings to padded, masked batches and encoder inputs; what they carry besides
+//!   their rows is made in [`pool`] (the encoder's pooling weights), [`raster`] (pictures for
+//!   its raster branch) and [`views`] (the contrastive views), all measured in a [`frame`].
 //! - [`optim`]: Adam(W); [`train::train`]: the loop, from drawings into a run folder.
 //! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
 //!   model.
@@ -14,13 +16,19 @@
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod frame;
 pub mod kernel;
 pub mod lstm;
 pub mod model;
 pub mod optim;
+pub mod pool;
+pub mod raster;
 pub mod run;
 pub mod train;
+pub mod views;
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
 
