@@ -3,8 +3,9 @@
 //!
 //! - [`config`]: every setting, each written once ([`TrainConfig`] is `pipeline.toml`'s
 //!   `[train]`, [`ModelConfig`] its `[train.model]`).
-//! - [`model::SeqAe`]: the network; [`SeqAe::encode`] turns drawings into latent vectors,
-//!   [`SeqAe::decode`] turns latent vectors into drawings.
+//! - [`model::SeqAe`]: the network, put together from [`parts`] (encoder, picture branch,
+//!   latent head, decoder); [`SeqAe::encode`] turns drawings into latent vectors,
+//!   [`SeqAe::decode`] turns latent vectors into drawings. [`model`] also holds the losses.
 //! - [`data`]: drawings to padded, masked batches and encoder inputs; what they carry besides
 //!   their rows is made in [`pool`] (the encoder's pooling weights), [`raster`] (pictures for
 //!   its raster branch) and [`views`] (the contrastive views), all measured in a [`frame`].
@@ -21,6 +22,7 @@ pub mod kernel;
 pub mod lstm;
 pub mod model;
 pub mod optim;
+pub mod parts;
 pub mod pool;
 pub mod raster;
 pub mod run;
