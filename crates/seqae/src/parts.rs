@@ -1,6 +1,6 @@
 //! The network's parts, each built from its own variables as candle's examples build theirs
 //! (`new(vb.pp(..))`, then `forward`): the [`Encoder`]'s LSTMs and pooling, the
-//! [`PictureBranch`], the [`Latent`] head and the [`Decoder`]. [`crate::model::SeqAe`] puts
+//! [`PictureBranch`], the [`Latent`] head and the [`Decoder`]. `SeqAe` (`model.rs`) puts
 //! them together.
 //!
 //! Variable names are a file format: saved `model.safetensors` files and
@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::kernel::Output;
 use crate::lstm::{reverse_within, Lstm, LstmImpl};
 
-/// A dense layer `i → o`. Its values are zeros until [`crate::model::SeqAe::new`] draws them
+/// A dense layer `i → o`. Its values are zeros until `SeqAe::new` draws them
 /// (in name order, so the draw does not depend on the order parts are built in) or they are
 /// loaded.
 fn linear(vb: VarBuilder, i: usize, o: usize) -> candle_core::Result<Linear> {
