@@ -3,9 +3,12 @@
 //!
 //! - [`config`]: every setting, each written once ([`TrainConfig`] is `pipeline.toml`'s
 //!   `[train]`, [`ModelConfig`] its `[train.model]`).
-//! - [`model::SeqAe`]: the network; [`SeqAe::encode`] turns drawings into latent vectors,
-//!   [`SeqAe::decode`] turns latent vectors into drawings.
-//! - [`data`]: drawings to padded tensors, with the contrastive views.
+//! - [`model::SeqAe`]: the network, put together from [`parts`] (encoder, picture branch,
+//!   latent head, decoder); [`SeqAe::encode`] turns drawings into latent vectors,
+//!   [`SeqAe::decode`] turns latent vectors into drawings. [`model`] also holds the losses.
+//! - [`data`]: drawings to padded, masked batches and encoder inputs; what they carry besides
+//!   their rows is made in [`pool`] (the encoder's pooling weights), [`raster`] (pictures for
+//!   its raster branch) and [`views`] (the contrastive views), all measured in a [`frame`].
 //! - [`optim`]: Adam(W); [`train::train`]: the loop, from drawings into a run folder.
 //! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
 //!   model.
@@ -14,13 +17,20 @@
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod frame;
 pub mod kernel;
 pub mod lstm;
 pub mod model;
 pub mod optim;
+pub mod parts;
+pub mod pool;
+pub mod raster;
 pub mod run;
 pub mod train;
+pub mod views;
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
 

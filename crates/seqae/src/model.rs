@@ -1,9 +1,10 @@
 //! The sequence autoencoder: encoder LSTM (optionally bidirectional) → latent z →
 //! decoder LSTM started from tanh(Linear(z)) and fed `[previous point, z]` → an output head
-//! (`mse` or sketch-rnn's `mdn`).
+//! (`mse` or sketch-rnn's `mdn`). The parts are in [`crate::parts`]; here they are put
+//! together, with the losses.
 
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{Linear, Module, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use drawing::{Part, Stroke3};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,8 +12,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{ContrastiveViews, Head, ModelConfig};
 use crate::data::{self, Batch};
 use crate::error::{Error, Result};
-use crate::kernel::Output;
-use crate::lstm::{reverse_within, Lstm, LstmImpl};
+use crate::frame::Frame;
+use crate::lstm::LstmImpl;
+use crate::parts::{Decoder, Encoder, Latent, PictureBranch};
 
 /// How `decode` picks each point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,37 +53,17 @@ pub fn info_nce(a: &Tensor, b: &Tensor, temperature: f64) -> Result<Tensor> {
     Ok(((rows + cols)? * 0.5)?)
 }
 
-/// The network and its variables.
+/// The network and its variables: the parts of [`crate::parts`], built on one [`VarMap`].
 pub struct SeqAe {
     cfg: ModelConfig,
     scale: f32,
     varmap: VarMap,
     device: Device,
-    enc_f: Lstm,
-    enc_b: Option<Lstm>,
-    /// the raster branch's dense layer (`encoder_raster`)
-    raster: Option<Linear>,
-    to_latent: Option<Linear>,
-    to_mu: Option<Linear>,
-    to_logsigma: Option<Linear>,
-    dec_init: Linear,
-    dec: Lstm,
-    head: Linear,
-}
-
-fn linear(vb: VarBuilder, i: usize, o: usize) -> candle_core::Result<Linear> {
-    let init = candle_nn::Init::Const(0.0);
-    let w = vb.get_with_hints((o, i), "weight", init)?;
-    let b = vb.get_with_hints(o, "bias", init)?;
-    Ok(Linear::new(w, Some(b)))
-}
-
-fn detach_linear(l: &Linear, grad: bool) -> Linear {
-    if grad {
-        l.clone()
-    } else {
-        Linear::new(l.weight().detach(), l.bias().map(|b| b.detach()))
-    }
+    encoder: Encoder,
+    /// the raster branch (`encoder_raster` > 0)
+    picture: Option<PictureBranch>,
+    latent: Latent,
+    decoder: Decoder,
 }
 
 impl SeqAe {
@@ -127,62 +109,22 @@ impl SeqAe {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let enc = vb.pp("encoder");
-        let enc_in = data::encoder_width(cfg.encoder_positions);
-        let enc_f = Lstm::new(enc.pp("lstm"), enc_in, cfg.enc_hidden, false, imp)?;
-        let enc_b = if cfg.bidirectional {
-            Some(Lstm::new(
-                enc.pp("lstm"),
-                enc_in,
-                cfg.enc_hidden,
-                true,
-                imp,
-            )?)
-        } else {
-            None
-        };
-        let raster = if cfg.encoder_raster > 0 {
-            Some(linear(
-                enc.pp("raster"),
-                cfg.encoder_raster * cfg.encoder_raster,
-                cfg.encoder_raster_width,
-            )?)
-        } else {
-            None
-        };
-        let enc_out = cfg.enc_hidden * if cfg.bidirectional { 2 } else { 1 } * cfg.summaries()
-            + raster.as_ref().map_or(0, |_| cfg.encoder_raster_width);
-        let (to_latent, to_mu, to_logsigma) = if cfg.vae {
-            (
-                None,
-                Some(linear(enc.pp("to_mu"), enc_out, cfg.latent)?),
-                Some(linear(enc.pp("to_logsigma"), enc_out, cfg.latent)?),
-            )
-        } else {
-            (
-                Some(linear(enc.pp("to_latent"), enc_out, cfg.latent)?),
-                None,
-                None,
-            )
-        };
-        let dec = vb.pp("decoder");
-        let dec_init = linear(dec.pp("init"), cfg.latent, 2 * cfg.dec_hidden)?;
-        let dec_in = data::decoder_width(cfg.decoder_positions) + cfg.latent;
-        let dec_lstm = Lstm::new(dec.pp("lstm"), dec_in, cfg.dec_hidden, false, imp)?;
-        let head = linear(dec.pp("head"), cfg.dec_hidden, cfg.out_dim())?;
+        let encoder = Encoder::new(enc.pp("lstm"), cfg, imp)?;
+        let picture = (cfg.encoder_raster > 0)
+            .then(|| PictureBranch::new(enc.pp("raster"), cfg))
+            .transpose()?;
+        let summary = encoder.width() + picture.as_ref().map_or(0, PictureBranch::width);
+        let latent = Latent::new(enc, cfg, summary)?;
+        let decoder = Decoder::new(vb.pp("decoder"), cfg, imp)?;
         Ok(SeqAe {
             cfg: cfg.clone(),
             scale,
             varmap,
             device: device.clone(),
-            enc_f,
-            enc_b,
-            raster,
-            to_latent,
-            to_mu,
-            to_logsigma,
-            dec_init,
-            dec: dec_lstm,
-            head,
+            encoder,
+            picture,
+            latent,
+            decoder,
         })
     }
 
@@ -221,54 +163,21 @@ impl SeqAe {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
-    /// The encoder's forward and (bidirectional) backward LSTMs.
-    #[cfg(test)]
-    pub(crate) fn encoder_lstms(&self) -> (&Lstm, &Lstm) {
-        (
-            &self.enc_f,
-            self.enc_b.as_ref().expect("a bidirectional model"),
-        )
+    /// The encoder's LSTMs and pooling.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+    /// The decoder, for teacher-forced outputs or drawing step by step.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
     }
 
     pub fn parameter_count(&self) -> usize {
         self.named_vars().iter().map(|(_, v)| v.elem_count()).sum()
     }
 
-    /// The encoder's summary `[B, K·H]` (forward) or `[B, 2·K·H]` (forward then backward), K
-    /// being the pool's slots. `pool` is [`data::pool_weights`]'s `[T, B, K]` (None for `last`).
-    pub(crate) fn encode_hidden(
-        &self,
-        x: &Tensor,
-        lengths: &[usize],
-        pool: Option<&Tensor>,
-        grad: bool,
-    ) -> Result<Tensor> {
-        let run = |lstm: &Lstm, x: &Tensor, w: Option<&Tensor>| -> Result<Tensor> {
-            Ok(match w {
-                None => lstm.forward(x, lengths, None, Output::Last, grad)?,
-                Some(w) => {
-                    // [B, K, T] × [B, T, H] → [B, K, H]: a weighted sum over time per slot
-                    let hs = lstm.forward(x, lengths, None, Output::All, grad)?;
-                    let hs = hs.transpose(0, 1)?.contiguous()?;
-                    let w = w.permute((1, 2, 0))?.contiguous()?;
-                    w.matmul(&hs)?.flatten_from(1)?
-                }
-            })
-        };
-        let f = run(&self.enc_f, x, pool)?;
-        Ok(match &self.enc_b {
-            None => f,
-            Some(enc_b) => {
-                // the backward LSTM's step s is the drawing's point len-1-s: so are its weights
-                let w_rev = pool.map(|w| reverse_within(w, lengths)).transpose()?;
-                let b = run(enc_b, &reverse_within(x, lengths)?, w_rev.as_ref())?;
-                Tensor::cat(&[&f, &b], 1)?
-            }
-        })
-    }
-
-    /// What the latent layer reads: [`Self::encode_hidden`]'s summaries, then the raster
-    /// branch's features of `raster` when the model has one.
+    /// What the latent layer reads: the [`Encoder`]'s summaries, then the [`PictureBranch`]'s
+    /// features of `raster` when the model has one.
     fn summary(
         &self,
         x: &Tensor,
@@ -277,11 +186,11 @@ impl SeqAe {
         raster: Option<&Tensor>,
         grad: bool,
     ) -> Result<Tensor> {
-        let hidden = self.encode_hidden(x, lengths, pool, grad)?;
-        match (&self.raster, raster) {
+        let hidden = self.encoder.forward(x, lengths, pool, grad)?;
+        match (&self.picture, raster) {
             (None, _) => Ok(hidden),
-            (Some(layer), Some(r)) => {
-                let features = detach_linear(layer, grad).forward(r)?.tanh()?;
+            (Some(branch), Some(r)) => {
+                let features = branch.forward(r, grad)?;
                 Ok(Tensor::cat(&[&hidden, &features], 1)?)
             }
             (Some(_), None) => Err(Error::Config(
@@ -299,22 +208,7 @@ impl SeqAe {
             input.raster.as_ref(),
             grad,
         )?;
-        Ok(self.latent(&hidden, grad)?.0)
-    }
-
-    /// (mu or z, log-sigma for the VAE).
-    fn latent(&self, hidden: &Tensor, grad: bool) -> Result<(Tensor, Option<Tensor>)> {
-        if let (Some(mu), Some(ls)) = (&self.to_mu, &self.to_logsigma) {
-            let mu = detach_linear(mu, grad).forward(hidden)?;
-            let ls = detach_linear(ls, grad).forward(hidden)?;
-            Ok((mu, Some(ls)))
-        } else {
-            let l = self
-                .to_latent
-                .as_ref()
-                .expect("to_latent exists without vae");
-            Ok((detach_linear(l, grad).forward(hidden)?, None))
-        }
+        Ok(self.latent.forward(&hidden, grad)?.0)
     }
 
     /// Loss of one batch. `noise` `[B, latent]` is the VAE's standard normal draw (None: use
@@ -334,7 +228,7 @@ impl SeqAe {
             batch.raster.as_ref(),
             true,
         )?;
-        let (mu, logsigma) = self.latent(&hidden, true)?;
+        let (mu, logsigma) = self.latent.forward(&hidden, true)?;
         let (z, kl) = match &logsigma {
             None => (mu.clone(), None),
             Some(ls) => {
@@ -349,7 +243,9 @@ impl SeqAe {
                 (z, Some(kl))
             }
         };
-        let out = self.decode_teacher(&batch.dec_in, &z, &batch.dec_lengths())?;
+        let out = self
+            .decoder
+            .forward(&batch.dec_in, &z, &batch.dec_lengths())?;
         let recon = match self.cfg.head {
             Head::Mse => mse_loss(&out, &batch.target, &batch.mask_xy)?,
             Head::Mdn => mdn_loss(
@@ -381,29 +277,6 @@ impl SeqAe {
         })
     }
 
-    /// Head output `[(T+1)·B, D]` with teacher forcing.
-    pub(crate) fn decode_teacher(
-        &self,
-        dec_in: &Tensor,
-        z: &Tensor,
-        lengths: &[usize],
-    ) -> Result<Tensor> {
-        let (t1, b, _) = dec_in.dims3()?;
-        let init = self.dec_init.forward(z)?.tanh()?;
-        // z joins every step's input
-        let hs = self.dec.forward_with_constant(
-            dec_in,
-            Some(z),
-            lengths,
-            Some(&init),
-            Output::All,
-            true,
-        )?;
-        Ok(self
-            .head
-            .forward(&hs.reshape((t1 * b, self.cfg.dec_hidden))?)?)
-    }
-
     /// Latent vectors (mu for the VAE), one per drawing, in input order. Drawings are sorted
     /// by length and run in batches of `batch` so little work goes to padding.
     pub fn encode(&self, drawings: &[&Stroke3], batch: usize) -> Result<Vec<Vec<f32>>> {
@@ -414,7 +287,7 @@ impl SeqAe {
             .iter()
             .map(|d| {
                 let d = self.cfg.prepare(d);
-                let frame = data::Frame::of(&d);
+                let frame = Frame::of(&d);
                 (d, frame)
             })
             .collect();
@@ -445,7 +318,7 @@ impl SeqAe {
             let Some(cut) = whole.parts() else { continue };
             for (k, &part) in parts.iter().enumerate() {
                 if let Some(piece) = cut.get(part) {
-                    let frame = data::Frame::of(if own_box { piece } else { &whole });
+                    let frame = Frame::of(if own_box { piece } else { &whole });
                     at.push((i, k));
                     items.push((std::borrow::Cow::Owned(piece.clone()), frame));
                 }
@@ -462,7 +335,7 @@ impl SeqAe {
     /// time in order of length (so little work goes to padding); vectors in the input's order.
     fn encode_framed(
         &self,
-        items: &[(std::borrow::Cow<'_, Stroke3>, data::Frame)],
+        items: &[(std::borrow::Cow<'_, Stroke3>, Frame)],
         batch: usize,
     ) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..items.len()).collect();
@@ -470,7 +343,7 @@ impl SeqAe {
         let mut out = vec![Vec::new(); items.len()];
         for chunk in order.chunks(batch.max(1)) {
             let ds: Vec<&Stroke3> = chunk.iter().map(|&i| items[i].0.as_ref()).collect();
-            let frames: Vec<data::Frame> = chunk.iter().map(|&i| items[i].1).collect();
+            let frames: Vec<Frame> = chunk.iter().map(|&i| items[i].1).collect();
             let input = data::encoder_input_in(&ds, &frames, self.scale, &self.cfg, &self.device)?;
             let mu = self.mu_of(&input, false)?;
             for (&i, z) in chunk.iter().zip(mu.to_vec2::<f32>()?) {
@@ -514,14 +387,8 @@ impl SeqAe {
             }
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let hd = self.cfg.dec_hidden;
         let zt = Tensor::from_vec(z.to_vec(), (n, width), &self.device)?;
-        let init = detach_linear(&self.dec_init, false).forward(&zt)?.tanh()?;
-        let (mut h, mut c) = (
-            init.narrow(1, 0, hd)?.contiguous()?,
-            init.narrow(1, hd, hd)?.contiguous()?,
-        );
-        let head = detach_linear(&self.head, false);
+        let (mut h, mut c) = self.decoder.start(&zt)?;
         let dw = data::decoder_width(self.cfg.decoder_positions);
         let mut start = vec![0f32; dw];
         start[2] = 1.0;
@@ -532,8 +399,9 @@ impl SeqAe {
         for _ in 0..max_len {
             let p = Tensor::from_vec(prev.concat(), (n, dw), &self.device)?;
             let x = Tensor::cat(&[&p, &zt], 1)?;
-            (h, c) = self.dec.step_detached(&x, &h, &c)?;
-            let y = head.forward(&h)?.to_vec2::<f32>()?;
+            let y;
+            (h, c, y) = self.decoder.step(&x, &h, &c)?;
+            let y = y.to_vec2::<f32>()?;
             for r in 0..n {
                 if done[r] {
                     continue;

@@ -139,6 +139,73 @@ fn weights(dir: &std::path::Path) -> Vec<(String, Vec<f32>)> {
 }
 
 #[test]
+fn variables_keep_the_names_and_shapes_saved_files_use() {
+    // model.safetensors files and python/doodle_torch.py read the variables by these names
+    let names = |cfg: &ModelConfig| -> Vec<(String, Vec<usize>)> {
+        let model = SeqAe::new(cfg, 3.0, 1, LstmImpl::Auto, &Device::Cpu).unwrap();
+        model
+            .named_vars()
+            .into_iter()
+            .map(|(n, v)| (n, v.dims().to_vec()))
+            .collect()
+    };
+    let want = |list: &[(&str, &[usize])]| -> Vec<(String, Vec<usize>)> {
+        list.iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect()
+    };
+    // bidirectional, 7-wide rows, a 2 × 2 grid pool (4 summaries of 16 per direction) and an
+    // 8 × 8 picture branch 6 wide: 2·4·16 + 6 = 134 into the VAE's heads; the decoder reads
+    // 7-wide rows and the latent (8), its mdn head 6·3 + 3 wide
+    assert_eq!(
+        names(&tiny(Head::Mdn, true, true)),
+        want(&[
+            ("decoder.head.bias", &[21]),
+            ("decoder.head.weight", &[21, 24]),
+            ("decoder.init.bias", &[48]),
+            ("decoder.init.weight", &[48, 8]),
+            ("decoder.lstm.bias_hh_l0", &[96]),
+            ("decoder.lstm.bias_ih_l0", &[96]),
+            ("decoder.lstm.weight_hh_l0", &[96, 24]),
+            ("decoder.lstm.weight_ih_l0", &[96, 15]),
+            ("encoder.lstm.bias_hh_l0", &[64]),
+            ("encoder.lstm.bias_hh_l0_reverse", &[64]),
+            ("encoder.lstm.bias_ih_l0", &[64]),
+            ("encoder.lstm.bias_ih_l0_reverse", &[64]),
+            ("encoder.lstm.weight_hh_l0", &[64, 16]),
+            ("encoder.lstm.weight_hh_l0_reverse", &[64, 16]),
+            ("encoder.lstm.weight_ih_l0", &[64, 7]),
+            ("encoder.lstm.weight_ih_l0_reverse", &[64, 7]),
+            ("encoder.raster.bias", &[6]),
+            ("encoder.raster.weight", &[6, 64]),
+            ("encoder.to_logsigma.bias", &[8]),
+            ("encoder.to_logsigma.weight", &[8, 134]),
+            ("encoder.to_mu.bias", &[8]),
+            ("encoder.to_mu.weight", &[8, 134]),
+        ])
+    );
+    assert_eq!(
+        names(&tiny(Head::Mse, false, false)),
+        want(&[
+            ("decoder.head.bias", &[3]),
+            ("decoder.head.weight", &[3, 24]),
+            ("decoder.init.bias", &[48]),
+            ("decoder.init.weight", &[48, 8]),
+            ("decoder.lstm.bias_hh_l0", &[96]),
+            ("decoder.lstm.bias_ih_l0", &[96]),
+            ("decoder.lstm.weight_hh_l0", &[96, 24]),
+            ("decoder.lstm.weight_ih_l0", &[96, 13]),
+            ("encoder.lstm.bias_hh_l0", &[64]),
+            ("encoder.lstm.bias_ih_l0", &[64]),
+            ("encoder.lstm.weight_hh_l0", &[64, 16]),
+            ("encoder.lstm.weight_ih_l0", &[64, 5]),
+            ("encoder.to_latent.bias", &[8]),
+            ("encoder.to_latent.weight", &[8, 16]),
+        ])
+    );
+}
+
+#[test]
 fn tiny_model_overfits_a_handful_of_drawings() {
     let data = shapes(4, 1);
     for (head, factor) in [(Head::Mse, 5.0f32), (Head::Mdn, 0.0)] {
@@ -561,7 +628,8 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
         let input = data::encoder_input(&refs, 3.0, &cfg, &Device::Cpu).unwrap();
         let (x, lengths, pool) = (input.x, input.lengths, input.pool.unwrap());
         let got = model
-            .encode_hidden(&x, &lengths, Some(&pool), false)
+            .encoder()
+            .forward(&x, &lengths, Some(&pool), false)
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
@@ -569,7 +637,7 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
         let k = cfg.encoder_pool.slots(cfg.encoder_grid);
         let per_direction = cfg.summaries() * h;
         assert_eq!(got[0].len(), 2 * per_direction);
-        let (fwd, bwd) = model.encoder_lstms();
+        let (fwd, bwd) = model.encoder().lstms();
         for (r, d) in data.iter().enumerate() {
             // this drawing alone, so no padding is involved
             let one = data::encoder_input(&[d], 3.0, &cfg, &Device::Cpu).unwrap();
@@ -714,7 +782,8 @@ fn drawing_feeds_the_decoder_the_rows_it_was_trained_on() {
             data::make_batch(&[&drawn], model.scale(), &model_cfg, None, &Device::Cpu).unwrap();
         let zt = Tensor::from_vec(zi.clone(), (1, zi.len()), &Device::Cpu).unwrap();
         let out = model
-            .decode_teacher(&batch.dec_in, &zt, &batch.dec_lengths())
+            .decoder()
+            .forward(&batch.dec_in, &zt, &batch.dec_lengths())
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
