@@ -3,7 +3,8 @@
 #
 # Run on other data: make all INPUTS="path/to/face.ndjson path/to/cat.ndjson"
 # Another config:    make all CONFIG=my.toml
-# Stage flags:       make all CLUSTER_FLAGS="--vectors embedding --k 3" (on a fresh WORK: a flag
+# Stage flags:       make all CLUSTER_FLAGS="--vectors embedding --k 3"
+#                    TRAIN_FLAGS="--max-steps 1500 --max-minutes 0" (on a fresh WORK: a flag
 #                    is not a file, so changing one alone does not run the stage again)
 
 SHELL := /bin/bash
@@ -18,6 +19,7 @@ SYNTH_SEED ?= $(or $(call toml_key,synth,seed),1)
 HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
 HELDOUT_COUNT ?= $(or $(call toml_key,synth,heldout_count),10000)
 CLUSTER_FLAGS ?=
+TRAIN_FLAGS ?=
 # `make generate`: drawings like cluster LIKE_CLUSTER of the fitted clusters (not part of `all`)
 LIKE_CLUSTER ?= 0
 GENERATE_FLAGS ?=
@@ -67,7 +69,7 @@ $(DRAWINGS): $(INPUTS) $(CONFIG) $(BIN)/ingest
 
 train: $(MODEL)
 $(MODEL): $(DRAWINGS) $(CONFIG) $(BIN)/train
-	$(BIN)/train --config $(CONFIG) --overwrite -o $(WORK)/run $(DRAWINGS)
+	$(BIN)/train --config $(CONFIG) $(TRAIN_FLAGS) --overwrite -o $(WORK)/run $(DRAWINGS)
 
 embed: $(EMBEDDINGS)
 $(EMBEDDINGS): $(DRAWINGS) $(MODEL) $(CONFIG) $(BIN)/embed
