@@ -665,18 +665,8 @@ impl FittedModel {
 mod tests {
     use super::*;
     use crate::blobs::{gaussian_blobs, BlobSpec};
+    use crate::tests::hdbscan;
     use crate::{adjusted_rand_index, cluster_and_fit, prepare, Algorithm, Metric};
-    /// HDBSCAN as these tests were written for: every point's density from `min_cluster_size`
-    /// neighbours (the `[cluster]` default is k-means).
-    fn hdbscan() -> ClusterParams {
-        ClusterParams {
-            algorithm: Algorithm::Hdbscan,
-            min_cluster_size: 25,
-            min_samples: 0,
-            ..ClusterParams::default()
-        }
-    }
-
 
     fn fit(m: &Matrix, p: &ClusterParams) -> (crate::Clustering, FittedModel) {
         let prepared = prepare(m, p).unwrap();

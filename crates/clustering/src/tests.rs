@@ -5,7 +5,7 @@ use crate::blobs::{gaussian_blobs, BlobSpec};
 
 /// HDBSCAN as these tests were written for: every point's density from `min_cluster_size`
 /// neighbours (the `[cluster]` default is k-means).
-fn hdbscan() -> ClusterParams {
+pub(crate) fn hdbscan() -> ClusterParams {
     ClusterParams {
         algorithm: Algorithm::Hdbscan,
         min_cluster_size: 25,

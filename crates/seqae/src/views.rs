@@ -231,14 +231,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn stroke_scale_resizes_whole_strokes() {
-        // a square and a dash, with no stretch and no jitter
-        let a = Stroke3 {
+    /// A big square (4 points) and a small dash (2) inside it.
+    fn square_and_dash() -> Stroke3 {
+        Stroke3 {
             dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
             dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
             pen: vec![0, 0, 0, 1, 0, 1],
-        };
+        }
+    }
+
+    #[test]
+    fn stroke_scale_resizes_whole_strokes() {
+        // a square and a dash, with no stretch and no jitter
+        let a = square_and_dash();
         let cfg = plain_model();
         let resize = |stroke_scale: f32| ContrastiveViews {
             stroke_scale,
@@ -323,12 +328,7 @@ mod tests {
 
     #[test]
     fn a_zoomed_view_is_measured_in_the_box_of_what_is_left() {
-        // a big square (4 points) and a small stroke (2) inside it
-        let a = Stroke3 {
-            dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
-            dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
-            pen: vec![0, 0, 0, 1, 0, 1],
-        };
+        let a = square_and_dash();
         let cfg = plain_model();
         let (mut zoomed, mut kept_box) = (0, 0);
         for (zoom, seed) in [(1.0, 5), (0.0, 6)] {
@@ -359,11 +359,7 @@ mod tests {
     #[test]
     fn dropping_by_ink_spares_short_strokes() {
         // a big square (ink 300) and a short stroke (ink 20) inside it
-        let a = Stroke3 {
-            dx: vec![0.0, 100.0, 0.0, -100.0, 40.0, 20.0],
-            dy: vec![0.0, 0.0, 100.0, 0.0, -50.0, 0.0],
-            pen: vec![0, 0, 0, 1, 0, 1],
-        };
+        let a = square_and_dash();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
         let (mut square_gone, mut short_gone, mut plain_short_gone) = (0, 0, 0);
         let n = 2000;
