@@ -12,7 +12,6 @@
 //! The result is an [`Evaluation`], written as `evaluation.json`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
