@@ -367,3 +367,58 @@ mod tests {
         assert!(inside > 100, "the stroke is drawn ({inside} pixels)");
     }
 }
+
+/// The bundled font, tested through the cell's text (font.rs itself knows nothing of cells).
+#[cfg(test)]
+mod font_tests {
+    use plotters::coord::Shift;
+    use plotters::prelude::*;
+
+    use crate::cell::{self, Rect};
+    use crate::{render_rgb, render_svg, Figure, FigureError, Rgb};
+
+    /// A blank picture with one label on it.
+    struct Label(&'static str);
+
+    impl Figure for Label {
+        fn name(&self) -> &'static str {
+            "label"
+        }
+        fn size(&self) -> (u32, u32) {
+            (240, 60)
+        }
+        fn paint<DB: DrawingBackend>(
+            &self,
+            root: &DrawingArea<DB, Shift>,
+        ) -> Result<(), FigureError> {
+            cell::fill(root, "label", Rect::new(0, 0, 240, 60), Rgb(255, 255, 255))?;
+            cell::text(
+                root,
+                "label",
+                self.0,
+                (10, 20),
+                20,
+                Rgb(0, 0, 0),
+                cell::top_left(),
+            )
+        }
+    }
+
+    /// Text must come out of the bundled font, with no system font or fontconfig involved
+    /// (plotters is built without its `ttf`/font-kit feature, so there is no other source).
+    #[test]
+    fn text_renders_from_the_bundled_font() {
+        let ink = |s| {
+            let (_, _, rgb) = render_rgb(&Label(s)).unwrap();
+            rgb.chunks(3).filter(|p| p != &[255, 255, 255]).count()
+        };
+        assert_eq!(ink(""), 0);
+        let word = ink("cluster 12");
+        assert!(word > 150, "only {word} pixels of text");
+        assert!(
+            ink("cluster 12 · 5152…3648 → ü") > word,
+            "non-ASCII glyphs missing"
+        );
+        assert!(render_svg(&Label("x < y")).unwrap().contains("x &lt; y"));
+    }
+}
