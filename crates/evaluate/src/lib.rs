@@ -7,7 +7,7 @@
 //!   clusters with the label, noise counting as one more group.
 //! - The baseline: every drawing rasterised to `raster_size²` pixels and reduced by PCA to the
 //!   embeddings' width, scored the same way and clustered with the `[cluster]` settings.
-//! - Reconstructions: the symmetric Chamfer distance to their originals (see [`chamfer`]).
+//! - Reconstructions: the symmetric Chamfer distance to their originals (see [`drawing::chamfer`]).
 //!
 //! The result is an [`Evaluation`], written as `evaluation.json`.
 
@@ -26,7 +26,6 @@ use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
 
-pub mod chamfer;
 pub mod knn;
 pub mod pca;
 
@@ -856,7 +855,7 @@ pub fn evaluate(
             .par_iter()
             .map(|r| {
                 let original = &index.get(&r.key_id).expect("checked").drawing;
-                chamfer::chamfer(original, &r.drawing, cfg.chamfer_step)
+                drawing::chamfer::chamfer(original, &r.drawing, cfg.chamfer_step)
             })
             .collect();
         let mut v: Vec<f64> = dists.iter().flatten().copied().collect();
