@@ -2,8 +2,8 @@
 //! inside a face, beside a baseline computed in the same run on the same drawings.
 //!
 //! - Per label column (`word`, `label_<factor>`) with two or more values: cross-validated
-//!   k-nearest-neighbour accuracy of the embeddings (see [`knn`]) beside the majority-class
-//!   rate, and the agreement (adjusted Rand index, normalised mutual information) of the
+//!   k-nearest-neighbour accuracy of the embeddings (see [`clustering::classify`]) beside the
+//!   majority-class rate, and the agreement (adjusted Rand index, normalised mutual information) of the
 //!   clusters with the label, noise counting as one more group.
 //! - The baseline: every drawing rasterised to `raster_size²` pixels and reduced by PCA to the
 //!   embeddings' width, scored the same way and clustered with the `[cluster]` settings.
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clustering::{ClusterParams, Matrix, Pca};
+use clustering::{classify, ClusterParams, Matrix, Pca};
 use drawing::Stroke3;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,7 +26,6 @@ use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
 
-pub mod knn;
 pub mod pca;
 
 /// The `[evaluate]` section of `pipeline.toml`.
@@ -1061,8 +1060,8 @@ fn score_embeddings(
             let x = gather(values, dim, rows);
             (0..cfg.repeats as u64)
                 .map(|r| {
-                    let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed + r);
-                    knn::fold_neighbours(&x, dim, &folds, cfg.knn_k)
+                    let folds = classify::assign_folds(rows.len(), cfg.folds, cfg.seed + r);
+                    classify::fold_neighbours(&x, dim, &folds, cfg.knn_k)
                 })
                 .collect::<Vec<_>>()
         };
@@ -1086,7 +1085,7 @@ fn score_embeddings(
                 .iter()
                 .filter_map(|(name, rows, neigh)| {
                     let (ids, _) = class_ids(&l.values, rows);
-                    knn::mean_accuracy(neigh, &ids).map(|a| (name.to_string(), a))
+                    classify::mean_accuracy(neigh, &ids).map(|a| (name.to_string(), a))
                 })
                 .collect();
             scores.push(LabelScore {
@@ -1095,11 +1094,11 @@ fn score_embeddings(
                 classes,
                 n_knn: picked.len(),
                 majority_rate: majority_rate(&ids, classes),
-                knn_accuracy: knn::mean_accuracy(&neigh, &ids),
+                knn_accuracy: classify::mean_accuracy(&neigh, &ids),
                 part_knn_accuracy,
                 baseline_knn_accuracy: base_neigh
                     .as_ref()
-                    .and_then(|b| knn::mean_accuracy(b, &ids)),
+                    .and_then(|b| classify::mean_accuracy(b, &ids)),
                 clusters: clusters
                     .as_deref()
                     .map(|c| agreement(c, &l.values))
