@@ -26,10 +26,11 @@ mod kmeans;
 pub mod knn;
 mod matrix;
 pub mod metrics;
-pub mod nearest;
+mod nearest;
 pub mod reduce;
 mod sampled;
 pub mod strength;
+mod subspace;
 pub mod umap;
 
 pub use error::{ClusterError, Result};
@@ -39,7 +40,7 @@ pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     Summary,
 };
-pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
+pub use reduce::{l2_normalise, pca, project_2d, standardise, Eigensolver, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.

@@ -26,7 +26,6 @@ use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
 
-pub mod pca;
 
 /// The `[evaluate]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
@@ -684,9 +683,9 @@ fn agreement(clusters: &[i32], values: &[Option<String>]) -> Result<Option<Clust
     }))
 }
 
-/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them, see
-/// [`pca`]),
-/// computed a chunk at a time so that memory stays at `max_points` rasters.
+/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them, by
+/// [`Pca::fit`], which picks subspace iteration for 784 pixels to a latent's width), computed a
+/// chunk at a time so that memory stays at `max_points` rasters.
 fn raster_pca(
     drawings: &[&Stroke3],
     size: usize,
@@ -708,7 +707,10 @@ fn raster_pca(
     let fit_rows = sample_rows(&all, cfg.max_points, cfg.seed ^ 0x9ca);
     let fit = raster(&fit_rows)?;
     let k = dim.min(px);
-    let pca = pca::fit(&fit, k, cfg.seed);
+    let pca = Pca::fit(&fit, k, cfg.seed).map_err(|source| EvalError::Cluster {
+        what: "baseline PCA",
+        source,
+    })?;
     let transform = |m: &Matrix| {
         pca.transform(m).map_err(|source| EvalError::Cluster {
             what: "baseline PCA",
