@@ -43,7 +43,13 @@ fn embeddings(n: usize, d: usize, seed: u64) -> Matrix {
             let g: f32 = rng.sample(rand_distr::StandardNormal);
             *zj = g / ((j + 1) as f32).sqrt();
         }
-        v.extend((0..d).map(|i| mix[i * d..(i + 1) * d].iter().zip(&z).map(|(a, b)| a * b).sum::<f32>()));
+        v.extend((0..d).map(|i| {
+            mix[i * d..(i + 1) * d]
+                .iter()
+                .zip(&z)
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+        }));
     }
     Matrix::new(v, d).unwrap()
 }
@@ -60,7 +66,11 @@ fn main() {
     let ink = r.as_slice().iter().filter(|v| **v != 0.0).count() as f64 / r.as_slice().len() as f64;
     println!("rasters {rows} × 784, {:.1}% inked", 100.0 * ink);
     let e = embeddings(rows, 128, 2);
-    for (name, m, k) in [("rasters", &r, 128), ("embeddings", &e, 2), ("embeddings", &e, 32)] {
+    for (name, m, k) in [
+        ("rasters", &r, 128),
+        ("embeddings", &e, 2),
+        ("embeddings", &e, 32),
+    ] {
         let mut fits = Vec::new();
         for solver in [Eigensolver::Subspace, Eigensolver::Jacobi] {
             let t = Instant::now();
@@ -70,13 +80,21 @@ fn main() {
                 "{name} {rows} × {} to {k}: {solver:?} {secs:.2} s, kept variance {:.6}{}",
                 m.dim(),
                 p.kept_variance(),
-                if Eigensolver::for_shape(m.dim(), k) == solver { " (Pca::fit's choice)" } else { "" }
+                if Eigensolver::for_shape(m.dim(), k) == solver {
+                    " (Pca::fit's choice)"
+                } else {
+                    ""
+                }
             );
             fits.push(p);
         }
         let worst = (0..k)
             .map(|i| {
-                let cos: f64 = fits[0].components[i].iter().zip(&fits[1].components[i]).map(|(a, b)| a * b).sum();
+                let cos: f64 = fits[0].components[i]
+                    .iter()
+                    .zip(&fits[1].components[i])
+                    .map(|(a, b)| a * b)
+                    .sum();
                 let rel = (fits[0].explained_variance[i] - fits[1].explained_variance[i]).abs()
                     / fits[1].explained_variance[0];
                 (1.0 - cos.abs(), rel)

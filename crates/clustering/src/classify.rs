@@ -173,7 +173,11 @@ mod tests {
         let (n, dim) = (600, 6);
         let mut rng = ChaCha8Rng::seed_from_u64(21);
         let points: Vec<Vec<f32>> = (0..40)
-            .map(|_| (0..dim).map(|_| 50.0 + rng.random_range(0..3) as f32).collect())
+            .map(|_| {
+                (0..dim)
+                    .map(|_| 50.0 + rng.random_range(0..3) as f32)
+                    .collect()
+            })
             .collect();
         let x: Vec<f32> = (0..n)
             .flat_map(|_| points[rng.random_range(0..points.len())].clone())
@@ -183,7 +187,11 @@ mod tests {
             let nb = fold_neighbours(&x, dim, &f, k);
             assert_eq!(nb.k, k);
             for i in 0..n {
-                assert_eq!(nb.of(i), brute(&x, dim, &f, k, i).as_slice(), "row {i}, k {k}");
+                assert_eq!(
+                    nb.of(i),
+                    brute(&x, dim, &f, k, i).as_slice(),
+                    "row {i}, k {k}"
+                );
             }
         }
         // ... and continuous random data (rare ties) in a wider space, several blocks

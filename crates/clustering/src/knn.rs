@@ -119,7 +119,12 @@ fn lists(queries: &Matrix, refs: &Matrix, k: usize, extra: usize) -> Result<Neig
                 );
             }
             (0..m)
-                .map(|i| (best_i[i * kc..(i + 1) * kc].to_vec(), best_d[(i + 1) * kc - 1]))
+                .map(|i| {
+                    (
+                        best_i[i * kc..(i + 1) * kc].to_vec(),
+                        best_d[(i + 1) * kc - 1],
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -128,7 +133,8 @@ fn lists(queries: &Matrix, refs: &Matrix, k: usize, extra: usize) -> Result<Neig
     // product and of the exact sum, each a few ε times the centred squared norms.
     let rn_max = rn.iter().copied().fold(0.0f32, f32::max);
     let slack = (4 * d + 16) as f32 * f32::EPSILON;
-    let by_dist_then_index = |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let by_dist_then_index =
+        |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
     // Exact distances for the kept candidates, then re-sort (ties: lower index first).
     let exact: Vec<Vec<(f32, usize)>> = cands
         .par_iter()
@@ -235,8 +241,8 @@ mod tests {
         let points: Vec<[f32; 3]> = (0..30)
             .map(|i| [(i % 5) as f32 + 40.0, (i / 5) as f32, 0.5])
             .collect();
-        let refs =
-            Matrix::from_rows(&(0..1200).map(|i| points[(i * 7) % 30]).collect::<Vec<_>>()).unwrap();
+        let refs = Matrix::from_rows(&(0..1200).map(|i| points[(i * 7) % 30]).collect::<Vec<_>>())
+            .unwrap();
         let queries = Matrix::from_rows(&points).unwrap();
         for k in [1, 5, 50] {
             let nb = search(&queries, &refs, k).unwrap();

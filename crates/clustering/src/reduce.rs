@@ -574,7 +574,10 @@ mod tests {
         let slow = Pca::fit_with(&m, 3, 1, Eigensolver::Jacobi).unwrap();
         for i in 0..3 {
             let (a, b) = (fast.explained_variance[i], slow.explained_variance[i]);
-            assert!((a - b).abs() < 1e-6 * slow.explained_variance[0], "{i}: {a} vs {b}");
+            assert!(
+                (a - b).abs() < 1e-6 * slow.explained_variance[0],
+                "{i}: {a} vs {b}"
+            );
         }
     }
 

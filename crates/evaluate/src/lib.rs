@@ -26,7 +26,6 @@ use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
 
-
 /// The `[evaluate]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
 #[serde(default, deny_unknown_fields)]

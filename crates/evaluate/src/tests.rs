@@ -260,7 +260,10 @@ fn chamfer_of_reconstructions() {
             Stroke::new(vec![20.0, 80.0], vec![y, y]),
         ])
     };
-    assert_eq!(drawing::chamfer::chamfer(&line(50.0), &line(50.0), 0.02), Some(0.0));
+    assert_eq!(
+        drawing::chamfer::chamfer(&line(50.0), &line(50.0), 0.02),
+        Some(0.0)
+    );
     let moved = drawing::chamfer::chamfer(&line(50.0), &line(60.0), 0.02).unwrap();
     let bigger = drawing::chamfer::chamfer(&line(50.0), &line(70.0), 0.02).unwrap();
     assert!(moved > 0.005 && bigger > 1.8 * moved, "{moved} {bigger}");
