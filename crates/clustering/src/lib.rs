@@ -1,7 +1,10 @@
 //! Groups embedding vectors: by density with HDBSCAN (exact below a size threshold,
 //! sample-and-assign above it) or DBSCAN, or into `k` parts with k-means, with optional reductions first (cosine normalisation, standardising,
 //! PCA), a per-point membership strength, the 2-D maps (PCA, and UMAP in [`umap`]), and quality metrics
-//! (sizes, noise share, silhouette, ARI and NMI against reference labels).
+//! (sizes, noise share, silhouette, ARI and NMI against reference labels). The exact kNN search
+//! under all of it ([`knn::search`]) also serves the cross-validated kNN classifier
+//! ([`classify`]): how well a vector space knows a label, the question ARI and NMI ask of the
+//! clusters.
 //!
 //! Everything works on a validated row-major [`Matrix`] of `f32`; labels are `i32` with −1 for
 //! noise and clusters numbered from 0 by decreasing size.
@@ -14,18 +17,20 @@ use smart_default::SmartDefault;
 use tracing::debug;
 
 pub mod blobs;
+pub mod classify;
 mod dbscan;
 mod error;
 mod exact;
 pub mod fitted;
 mod kmeans;
-mod knn;
+pub mod knn;
 mod matrix;
 pub mod metrics;
-pub mod nearest;
+mod nearest;
 pub mod reduce;
 mod sampled;
 pub mod strength;
+mod subspace;
 pub mod umap;
 
 pub use error::{ClusterError, Result};
@@ -35,7 +40,7 @@ pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     Summary,
 };
-pub use reduce::{l2_normalise, pca, project_2d, standardise, Pca, Standardiser};
+pub use reduce::{l2_normalise, pca, project_2d, standardise, Eigensolver, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.

@@ -1,5 +1,5 @@
-//! The inner loop of brute-force nearest-neighbour search, shared by this crate's core
-//! distances, k-means' assignment, UMAP's graph and `evaluate`'s kNN classifier: squared
+//! The inner loop of brute-force nearest-neighbour search, shared by this crate's kNN search
+//! ([`crate::knn`]: core distances, UMAP's graph, the kNN classifier) and k-means' assignment: squared
 //! distances of a block of queries to a block of references as one matrix product
 //! (`|q − r|² = |q|² + |r|² − 2 q·r`), folded into a short sorted list of the best candidates per
 //! query.

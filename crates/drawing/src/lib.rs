@@ -8,6 +8,11 @@
 //!
 //! Coordinates stay in the source's units (0–255 for simplified files, canvas pixels for raw
 //! ones); y grows downward, as in the data set.
+//!
+//! Beside the model: simplification, rasterising, and the distance between two drawings' lines
+//! ([`chamfer`]).
+
+pub mod chamfer;
 
 /// One pen-down polyline in absolute coordinates.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -2,12 +2,12 @@
 //! inside a face, beside a baseline computed in the same run on the same drawings.
 //!
 //! - Per label column (`word`, `label_<factor>`) with two or more values: cross-validated
-//!   k-nearest-neighbour accuracy of the embeddings (see [`knn`]) beside the majority-class
-//!   rate, and the agreement (adjusted Rand index, normalised mutual information) of the
+//!   k-nearest-neighbour accuracy of the embeddings (see [`clustering::classify`]) beside the
+//!   majority-class rate, and the agreement (adjusted Rand index, normalised mutual information) of the
 //!   clusters with the label, noise counting as one more group.
 //! - The baseline: every drawing rasterised to `raster_size²` pixels and reduced by PCA to the
 //!   embeddings' width, scored the same way and clustered with the `[cluster]` settings.
-//! - Reconstructions: the symmetric Chamfer distance to their originals (see [`chamfer`]).
+//! - Reconstructions: the symmetric Chamfer distance to their originals (see [`drawing::chamfer`]).
 //!
 //! The result is an [`Evaluation`], written as `evaluation.json`.
 
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clustering::{ClusterParams, Matrix, Pca};
+use clustering::{classify, ClusterParams, Matrix, Pca};
 use drawing::Stroke3;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -25,10 +25,6 @@ use smart_default::SmartDefault;
 use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
-
-pub mod chamfer;
-pub mod knn;
-pub mod pca;
 
 /// The `[evaluate]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, SmartDefault)]
@@ -686,9 +682,9 @@ fn agreement(clusters: &[i32], values: &[Option<String>]) -> Result<Option<Clust
     }))
 }
 
-/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them, see
-/// [`pca`]),
-/// computed a chunk at a time so that memory stays at `max_points` rasters.
+/// Rasters of `drawings` reduced by PCA to `dim` (fitted on at most `max_points` of them, by
+/// [`Pca::fit`], which picks subspace iteration for 784 pixels to a latent's width), computed a
+/// chunk at a time so that memory stays at `max_points` rasters.
 fn raster_pca(
     drawings: &[&Stroke3],
     size: usize,
@@ -710,7 +706,10 @@ fn raster_pca(
     let fit_rows = sample_rows(&all, cfg.max_points, cfg.seed ^ 0x9ca);
     let fit = raster(&fit_rows)?;
     let k = dim.min(px);
-    let pca = pca::fit(&fit, k, cfg.seed);
+    let pca = Pca::fit(&fit, k, cfg.seed).map_err(|source| EvalError::Cluster {
+        what: "baseline PCA",
+        source,
+    })?;
     let transform = |m: &Matrix| {
         pca.transform(m).map_err(|source| EvalError::Cluster {
             what: "baseline PCA",
@@ -856,7 +855,7 @@ pub fn evaluate(
             .par_iter()
             .map(|r| {
                 let original = &index.get(&r.key_id).expect("checked").drawing;
-                chamfer::chamfer(original, &r.drawing, cfg.chamfer_step)
+                drawing::chamfer::chamfer(original, &r.drawing, cfg.chamfer_step)
             })
             .collect();
         let mut v: Vec<f64> = dists.iter().flatten().copied().collect();
@@ -1062,8 +1061,8 @@ fn score_embeddings(
             let x = gather(values, dim, rows);
             (0..cfg.repeats as u64)
                 .map(|r| {
-                    let folds = knn::assign_folds(rows.len(), cfg.folds, cfg.seed + r);
-                    knn::fold_neighbours(&x, dim, &folds, cfg.knn_k)
+                    let folds = classify::assign_folds(rows.len(), cfg.folds, cfg.seed + r);
+                    classify::fold_neighbours(&x, dim, &folds, cfg.knn_k)
                 })
                 .collect::<Vec<_>>()
         };
@@ -1087,7 +1086,7 @@ fn score_embeddings(
                 .iter()
                 .filter_map(|(name, rows, neigh)| {
                     let (ids, _) = class_ids(&l.values, rows);
-                    knn::mean_accuracy(neigh, &ids).map(|a| (name.to_string(), a))
+                    classify::mean_accuracy(neigh, &ids).map(|a| (name.to_string(), a))
                 })
                 .collect();
             scores.push(LabelScore {
@@ -1096,11 +1095,11 @@ fn score_embeddings(
                 classes,
                 n_knn: picked.len(),
                 majority_rate: majority_rate(&ids, classes),
-                knn_accuracy: knn::mean_accuracy(&neigh, &ids),
+                knn_accuracy: classify::mean_accuracy(&neigh, &ids),
                 part_knn_accuracy,
                 baseline_knn_accuracy: base_neigh
                     .as_ref()
-                    .and_then(|b| knn::mean_accuracy(b, &ids)),
+                    .and_then(|b| classify::mean_accuracy(b, &ids)),
                 clusters: clusters
                     .as_deref()
                     .map(|c| agreement(c, &l.values))

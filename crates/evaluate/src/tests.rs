@@ -1,3 +1,4 @@
+use std::fs::File;
 use std::path::Path;
 
 use drawing::{Part, Stroke, Stroke3};
@@ -259,9 +260,12 @@ fn chamfer_of_reconstructions() {
             Stroke::new(vec![20.0, 80.0], vec![y, y]),
         ])
     };
-    assert_eq!(chamfer::chamfer(&line(50.0), &line(50.0), 0.02), Some(0.0));
-    let moved = chamfer::chamfer(&line(50.0), &line(60.0), 0.02).unwrap();
-    let bigger = chamfer::chamfer(&line(50.0), &line(70.0), 0.02).unwrap();
+    assert_eq!(
+        drawing::chamfer::chamfer(&line(50.0), &line(50.0), 0.02),
+        Some(0.0)
+    );
+    let moved = drawing::chamfer::chamfer(&line(50.0), &line(60.0), 0.02).unwrap();
+    let bigger = drawing::chamfer::chamfer(&line(50.0), &line(70.0), 0.02).unwrap();
     assert!(moved > 0.005 && bigger > 1.8 * moved, "{moved} {bigger}");
 }
 

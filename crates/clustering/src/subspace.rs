@@ -1,17 +1,18 @@
-//! PCA of wide, sparse rows (the baseline's rasters: 784 pixels, about a tenth of them inked),
-//! giving a [`clustering::Pca`] that projects like any other.
-//!
-//! Why not `clustering::pca`: it eigen-decomposes the full `d × d` covariance by cyclic Jacobi,
-//! fine at the embeddings' 50 dimensions but about 40 s at 784 (measured here on 2,000
-//! rasters). Here the covariance is summed over each row's non-zero pixels only, and the top
-//! `k` components come from subspace iteration with Rayleigh–Ritz, whose small `k' × k'`
-//! eigenproblem goes to `clustering::reduce::symmetric_eigen`.
+//! The top eigenpairs of a wide covariance matrix by subspace iteration, for [`crate::reduce`]'s
+//! PCA of wide rows (the evaluation baseline's rasters: 784 pixels, about a tenth inked), where
+//! the full Jacobi eigendecomposition's `O(d³)` sweeps would dominate (see
+//! [`crate::reduce::Eigensolver`] for the measurements). A block of `k` plus oversampled random
+//! directions is multiplied by the covariance and re-orthonormalised until its Ritz values
+//! settle; the small `k' × k'` Rayleigh–Ritz problem goes to
+//! [`crate::reduce::symmetric_eigen`]. Beside it, the covariance of sparse rows summed over
+//! their non-zero entries only.
 
-use clustering::reduce::symmetric_eigen;
-use clustering::{Matrix, Pca};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+
+use crate::matrix::Matrix;
+use crate::reduce::symmetric_eigen;
 
 /// Rows per parallel task when summing the scatter matrix.
 const CHUNK_ROWS: usize = 256;
@@ -23,8 +24,11 @@ const MAX_ITERATIONS: usize = 300;
 const TOLERANCE: f64 = 1e-7;
 
 /// Sample covariance (`n − 1` denominator) of the rows of `m`, as a dense row-major `d × d`
-/// matrix, and the column means. Work is proportional to the squared non-zeros per row.
-pub fn covariance(m: &Matrix) -> (Vec<f64>, Vec<f64>) {
+/// matrix, and the column means. Work is proportional to the squared non-zeros per row: the
+/// scatter is summed uncentred over each row's non-zero entries and centred at the end, which
+/// costs precision when the means are large next to the spread, so it is used for sparse rows
+/// (rasters) only.
+pub(crate) fn sparse_covariance(m: &Matrix) -> (Vec<f64>, Vec<f64>) {
     let d = m.dim();
     let n = m.n_rows();
     let (scatter, sums) = m
@@ -130,8 +134,8 @@ fn orthonormalise(q: &mut [Vec<f64>], rng: &mut ChaCha8Rng) {
 }
 
 /// The top `k` eigenpairs of the symmetric PSD `d × d` matrix `c`, by decreasing value;
-/// eigenvectors with their largest-magnitude entry positive (as `clustering::pca` does).
-pub fn top_eigen(c: &[f64], d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<Vec<f64>>) {
+/// eigenvectors with their largest-magnitude entry positive (as [`symmetric_eigen`] does).
+pub(crate) fn top_eigen(c: &[f64], d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<Vec<f64>>) {
     let k = k.min(d);
     let width = (k + OVERSAMPLE.max(k / 2)).min(d);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -194,34 +198,12 @@ pub fn top_eigen(c: &[f64], d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<Vec
     (values, vectors)
 }
 
-/// Fits `k` principal components of the rows of `m` (`1 ≤ k ≤ dim`).
-pub fn fit(m: &Matrix, k: usize, seed: u64) -> Pca {
-    let d = m.dim();
-    let t = std::time::Instant::now();
-    let (cov, mean) = covariance(m);
-    tracing::debug!(secs = t.elapsed().as_secs_f64(), "raster covariance");
-    let total: f64 = (0..d).map(|i| cov[i * d + i].max(0.0)).sum();
-    let t = std::time::Instant::now();
-    let (values, components) = top_eigen(&cov, d, k.clamp(1, d), seed);
-    tracing::debug!(secs = t.elapsed().as_secs_f64(), "top eigenvectors");
-    let explained_variance_ratio = values
-        .iter()
-        .map(|v| if total > 0.0 { v / total } else { 0.0 })
-        .collect();
-    Pca {
-        mean,
-        components,
-        explained_variance: values,
-        explained_variance_ratio,
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Sparse-ish rows with a few strong directions, like rasters.
-    fn data(n: usize, d: usize, seed: u64) -> Matrix {
+    pub(crate) fn data(n: usize, d: usize, seed: u64) -> Matrix {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut v = vec![0.0f32; n * d];
         for r in 0..n {
@@ -239,7 +221,7 @@ mod tests {
     #[test]
     fn covariance_matches_the_dense_formula() {
         let m = data(50, 7, 1);
-        let (cov, mean) = covariance(&m);
+        let (cov, mean) = sparse_covariance(&m);
         let n = 50.0;
         for i in 0..7 {
             let mi: f64 = m.rows().map(|r| f64::from(r[i])).sum::<f64>() / n;
@@ -254,58 +236,5 @@ mod tests {
                 assert!((cov[i * 7 + j] - c).abs() < 1e-12, "{i},{j}");
             }
         }
-    }
-
-    #[test]
-    fn agrees_with_the_jacobi_pca_of_clustering() {
-        let m = data(400, 40, 2);
-        let k = 6;
-        let fast = fit(&m, k, 0);
-        let slow = clustering::pca(&m, k).unwrap().1;
-        for i in 0..k {
-            let (a, b) = (fast.explained_variance[i], slow.explained_variance[i]);
-            assert!(
-                (a - b).abs() < 1e-8 * slow.explained_variance[0],
-                "value {i}: {a} vs {b}"
-            );
-            let cos = dot(&fast.components[i], &slow.components[i]);
-            assert!(cos > 1.0 - 1e-6, "component {i}: cos {cos}");
-        }
-        assert!((fast.kept_variance() - slow.kept_variance()).abs() < 1e-8);
-        // projections agree too
-        let (a, b) = (fast.transform(&m).unwrap(), slow.transform(&m).unwrap());
-        let worst = a
-            .as_slice()
-            .iter()
-            .zip(b.as_slice())
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 1e-3, "{worst}");
-    }
-
-    #[test]
-    fn rank_deficient_data_and_k_equal_to_d() {
-        // two distinct rows only: one direction of variance
-        let rows: Vec<[f32; 5]> = (0..20)
-            .map(|i| {
-                if i % 2 == 0 {
-                    [1.0, 0.0, 1.0, 0.0, 0.0]
-                } else {
-                    [0.0; 5]
-                }
-            })
-            .collect();
-        let m = Matrix::from_rows(&rows).unwrap();
-        let p = fit(&m, 5, 3);
-        assert_eq!(p.components.len(), 5);
-        assert!((p.explained_variance_ratio[0] - 1.0).abs() < 1e-9);
-        for (i, a) in p.components.iter().enumerate() {
-            assert!((dot(a, a) - 1.0).abs() < 1e-9);
-            for b in &p.components[..i] {
-                assert!(dot(a, b).abs() < 1e-9);
-            }
-        }
-        let p2 = fit(&m, 5, 3);
-        assert_eq!(p.components, p2.components, "deterministic");
     }
 }

@@ -2,24 +2,20 @@
 //! space "knows" a label. Every point is classified by a majority vote of its `k` nearest
 //! neighbours (Euclidean) among the points of the *other* folds.
 //!
-//! Brute force: at the sizes evaluated (at most `max_points`, 10,000 by default) and in 16–100
-//! dimensions, trees barely prune; one pass costs `n × n × (folds−1)/folds × dim` multiply-adds,
-//! run as blocked matrix products (`clustering::nearest`, `|q − r|² = |q|² + |r|² − 2 q·r`) with the kept
-//! candidates re-ranked on exact distances. The neighbour lists do not depend on the label, so
-//! one pass serves every label column with the same rows.
+//! The neighbours come from this crate's one exact search ([`crate::knn::search`]): per fold,
+//! its rows are the queries and the other folds' rows the references. The neighbour lists do
+//! not depend on the label, so one pass serves every label column with the same rows.
+//!
+//! Why here and not in `evaluate`: it is a generic tool over an embedding matrix and labels,
+//! built on the search that lives here, beside the clustering metrics (ARI, NMI) that score
+//! the same question for clusters; `evaluate` only chooses the rows and reports the numbers.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-/// Queries per parallel task.
-const QUERY_BLOCK: usize = 128;
-/// References per matrix-multiply block (QUERY_BLOCK × REF_BLOCK f32 = 512 KiB).
-const REF_BLOCK: usize = 1024;
-/// Neighbours kept beyond `k` from the fast distances before exact re-ranking, so rounding in
-/// `|q|² + |r|² − 2 q·r` cannot push a true neighbour out.
-const EXTRA_CANDIDATES: usize = 8;
+use crate::matrix::Matrix;
 
 /// Deterministic, balanced fold of each of `n` points: a seeded shuffle, then positions
 /// dealt round-robin to `folds` folds.
@@ -55,29 +51,9 @@ impl FoldNeighbours {
     }
 }
 
-/// Squared Euclidean distance; written over fixed chunks so that it vectorises.
-#[inline]
-fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, ra) = a.split_at(a.len() / 8 * 8);
-    let (cb, rb) = b.split_at(ca.len());
-    for (x, y) in ca.chunks_exact(8).zip(cb.chunks_exact(8)) {
-        for l in 0..8 {
-            let d = x[l] - y[l];
-            acc[l] += d * d;
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        let d = x - y;
-        s += d * d;
-    }
-    s
-}
-
-/// The `k` nearest out-of-fold neighbours of every row of `x` (`n × dim`, row-major).
-/// `k` is clamped to the smallest number of out-of-fold points any row has; `k = 0` results
-/// when some fold holds every point.
+/// The `k` nearest out-of-fold neighbours of every row of `x` (`n × dim`, row-major), exact
+/// and with ties broken by index. `k` is clamped to the smallest number of out-of-fold points
+/// any row has; `k = 0` results when some fold holds every point.
 pub fn fold_neighbours(x: &[f32], dim: usize, folds: &[u32], k: usize) -> FoldNeighbours {
     let n = folds.len();
     assert_eq!(x.len(), n * dim, "fold_neighbours: x is not n × dim");
@@ -91,95 +67,25 @@ pub fn fold_neighbours(x: &[f32], dim: usize, folds: &[u32], k: usize) -> FoldNe
     if k == 0 {
         return FoldNeighbours { k: 0, idx: vec![] };
     }
-    // Rows sorted by fold make each query's references two contiguous ranges.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| (folds[i], i));
-    let mut sorted = Vec::with_capacity(n * dim);
-    for &i in &order {
-        sorted.extend_from_slice(&x[i * dim..(i + 1) * dim]);
-    }
-    let mut start = vec![0usize; n_folds + 1];
-    for f in 0..n_folds {
-        start[f + 1] = start[f] + sizes[f];
-    }
-    let row = |p: usize| &sorted[p * dim..(p + 1) * dim];
-    // Centred copies (less cancellation in |q|² + |r|² − 2 q·r) and their squared norms.
-    let mut mean = vec![0.0f64; dim];
-    for r in sorted.chunks_exact(dim) {
-        mean.iter_mut()
-            .zip(r)
-            .for_each(|(m, &v)| *m += f64::from(v));
-    }
-    let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
-    let centred: Vec<f32> = sorted
-        .chunks_exact(dim)
-        .flat_map(|r| r.iter().zip(&mean).map(|(v, m)| v - m))
-        .collect();
-    let norms: Vec<f32> = centred
-        .chunks_exact(dim)
-        .map(|r| r.iter().map(|v| v * v).sum())
-        .collect();
-    // Candidates kept per query from the fast distances, re-ranked on exact ones.
-    let kc = (k + EXTRA_CANDIDATES).min(n - largest);
-
-    // Tasks: blocks of queries of one fold (sorted positions).
-    let start = &start;
-    let tasks: Vec<(usize, usize, usize)> = (0..n_folds)
-        .flat_map(|f| {
-            (start[f]..start[f + 1])
-                .step_by(QUERY_BLOCK)
-                .map(move |q0| (f, q0, (q0 + QUERY_BLOCK).min(start[f + 1])))
-        })
-        .collect();
-    let per_task: Vec<Vec<u32>> = tasks
-        .par_iter()
-        .map(|&(f, q0, q1)| {
-            let m = q1 - q0;
-            let mut best_d = vec![f32::INFINITY; m * kc];
-            let mut best_i = vec![usize::MAX; m * kc];
-            let mut dots = vec![0.0f32; m * REF_BLOCK];
-            let qb = &centred[q0 * dim..q1 * dim];
-            for (r0, r1) in [(0, start[f]), (start[f + 1], n)] {
-                for b0 in (r0..r1).step_by(REF_BLOCK) {
-                    let b1 = (b0 + REF_BLOCK).min(r1);
-                    clustering::nearest::offer_block(
-                        qb,
-                        &norms[q0..q1],
-                        &centred[b0 * dim..b1 * dim],
-                        &norms[b0..b1],
-                        dim,
-                        b0,
-                        &mut dots,
-                        &mut best_d,
-                        &mut best_i,
-                    );
-                }
+    let all = Matrix::from_parts(x.to_vec(), dim);
+    let mut idx = vec![0u32; n * k];
+    for f in 0..n_folds as u32 {
+        // References in ascending original index, so the search's tie rule (lower reference
+        // index first) is the tie rule on the original indices.
+        let (queries, refs): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| folds[i] == f);
+        if queries.is_empty() {
+            continue;
+        }
+        let lists = crate::knn::search(&all.select_rows(&queries), &all.select_rows(&refs), k)
+            .expect("fold_neighbours: queries and references are not empty (k > 0)");
+        debug_assert_eq!(lists.k, k, "every fold has at least k references");
+        for (q, &i) in queries.iter().enumerate() {
+            for (slot, &j) in idx[i * k..(i + 1) * k].iter_mut().zip(lists.row(q).0) {
+                *slot = refs[j] as u32;
             }
-            // exact distances of the candidates; ties go to the lower original index
-            let mut out = Vec::with_capacity(m * k);
-            let mut c: Vec<(f32, usize)> = Vec::with_capacity(kc);
-            for i in 0..m {
-                let q = row(q0 + i);
-                c.clear();
-                c.extend(
-                    best_i[i * kc..(i + 1) * kc]
-                        .iter()
-                        .filter(|&&r| r != usize::MAX)
-                        .map(|&r| (sq_dist(q, row(r)), order[r])),
-                );
-                c.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                out.extend(c.iter().take(k).map(|&(_, i)| i as u32));
-            }
-            out
-        })
-        .collect();
-    let idx: Vec<u32> = per_task.into_iter().flatten().collect();
-    // Rows were filled in sorted order: put them back in original order.
-    let mut back = vec![0u32; n * k];
-    for (p, &i) in order.iter().enumerate() {
-        back[i * k..(i + 1) * k].copy_from_slice(&idx[p * k..(p + 1) * k]);
+        }
     }
-    FoldNeighbours { k, idx: back }
+    FoldNeighbours { k, idx }
 }
 
 /// The majority class among `neighbours` (class ids); a tie goes to the tied class whose
@@ -244,6 +150,11 @@ pub fn knn_accuracy(
 mod tests {
     use super::*;
 
+    use crate::matrix::sq_dist;
+    use rand::RngExt;
+
+    /// The naive O(n²) reference: every out-of-fold point sorted by exact squared distance,
+    /// ties by index.
     fn brute(x: &[f32], dim: usize, folds: &[u32], k: usize, i: usize) -> Vec<u32> {
         let mut c: Vec<(f32, usize)> = (0..folds.len())
             .filter(|&j| folds[j] != folds[i])
@@ -251,6 +162,46 @@ mod tests {
             .collect();
         c.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         c.iter().take(k).map(|&(_, j)| j as u32).collect()
+    }
+
+    #[test]
+    fn neighbours_match_the_naive_search_with_duplicate_rows() {
+        // Many exact ties: 600 rows drawn from 40 distinct points (each repeated about 15
+        // times, more than k + the search's margin of candidates), on a coarse grid so that
+        // distinct points also tie in distance, offset from 0 so cancellation would show.
+        // Every row and every k must match the naive search exactly, tie order included.
+        let (n, dim) = (600, 6);
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let points: Vec<Vec<f32>> = (0..40)
+            .map(|_| {
+                (0..dim)
+                    .map(|_| 50.0 + rng.random_range(0..3) as f32)
+                    .collect()
+            })
+            .collect();
+        let x: Vec<f32> = (0..n)
+            .flat_map(|_| points[rng.random_range(0..points.len())].clone())
+            .collect();
+        for (folds, k) in [(5, 5), (3, 20), (2, 1)] {
+            let f = assign_folds(n, folds, 4);
+            let nb = fold_neighbours(&x, dim, &f, k);
+            assert_eq!(nb.k, k);
+            for i in 0..n {
+                assert_eq!(
+                    nb.of(i),
+                    brute(&x, dim, &f, k, i).as_slice(),
+                    "row {i}, k {k}"
+                );
+            }
+        }
+        // ... and continuous random data (rare ties) in a wider space, several blocks
+        let (n, dim) = (1500, 40);
+        let x: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect();
+        let f = assign_folds(n, 5, 2);
+        let nb = fold_neighbours(&x, dim, &f, 7);
+        for i in (0..n).step_by(3) {
+            assert_eq!(nb.of(i), brute(&x, dim, &f, 7, i).as_slice(), "row {i}");
+        }
     }
 
     #[test]
@@ -267,7 +218,6 @@ mod tests {
 
     #[test]
     fn neighbours_match_a_plain_sort_and_skip_the_own_fold() {
-        use rand::RngExt;
         // one block, then several query and reference blocks with ragged ends; values offset
         // far from 0 so that the fast distances' cancellation would show
         for (n, dim, every) in [(300, 11, 1), (2600, 13, 7)] {
@@ -301,7 +251,7 @@ mod tests {
         let classes: Vec<u32> = (0..200).map(|i| (i % 2) as u32).collect();
         let x: Vec<f32> = classes
             .iter()
-            .map(|&c| c as f32 + rand::RngExt::random_range(&mut rng, -1.0..1.0))
+            .map(|&c| c as f32 + rng.random_range(-1.0..1.0))
             .collect();
         let neighs: Vec<FoldNeighbours> = (0..4)
             .map(|seed| fold_neighbours(&x, 1, &assign_folds(200, 5, seed), 5))

@@ -1,8 +1,9 @@
-//! Reconstruction quality that does not depend on the model's output head: the symmetric
-//! Chamfer distance between a drawing and its reconstruction, both scaled into the unit box and
-//! densified along their strokes, so that it compares lines rather than vertices.
+//! How far apart two drawings' lines are: the symmetric Chamfer distance between two drawings
+//! (a drawing and its reconstruction, say), both scaled into the unit box and densified along
+//! their strokes, so that it compares lines rather than vertices. It is drawing geometry, so it
+//! lives with the drawing model rather than with the stage that reports it (`evaluate`).
 
-use drawing::{Stroke, Stroke3};
+use crate::{Stroke, Stroke3};
 
 /// Points along every stroke, at most `step` apart: each stroke's first point, then every
 /// segment cut into `ceil(length / step)` equal parts. A one-point stroke (a dot) stays a point.
