@@ -1,4 +1,4 @@
-//! Regression cases of the mutation harness (`cargo run -p trust --example mutate_tables`):
+//! Regression cases of the mutation harness (`cargo run -p trust --example fuzz_readers`):
 //! corrupt tables on which the arrow or parquet reader panicked. Each must be refused with an
 //! error naming the file, not a panic. The file name's prefix is the table it was made from.
 
