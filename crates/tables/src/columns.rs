@@ -72,7 +72,7 @@ thread_local! {
 
 /// Runs `read` on `path` turning a panic into an error naming the file: the arrow and parquet
 /// readers panic on some corrupt files (found by the mutation harness, `trust`'s
-/// `mutate_tables` example: a negative column length in the footer, a bitmap shorter than its
+/// `fuzz_readers` example: a negative column length in the footer, a bitmap shorter than its
 /// array, a shift overflow in a corrupt page), and a panic on user input is a bug here. The
 /// panic's own message is kept off stderr while a read is guarded on this thread.
 pub(crate) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
