@@ -711,6 +711,34 @@ struct Tally {
     slowest: Duration,
 }
 
+/// One line of figures for a reader.
+fn report(name: &str, t: &Tally, secs: f64, corpus: usize, seeds: usize, note: &str) {
+    println!(
+        "[fuzz] {name:<15} {:>10} inputs {:>7.1} s {:>9.0}/s  ok {:>9} refused {:>9}  corpus {:>4} ({} seeds)  panics {} alloc>64MiB {} slow>1s {} unnamed {}  | largest alloc {} KiB, peak live {} KiB, slowest {:.1} ms{}{note}",
+        t.runs,
+        secs,
+        t.runs as f64 / secs,
+        t.ok,
+        t.errors,
+        corpus,
+        seeds,
+        t.panic,
+        t.alloc,
+        t.slow,
+        t.noname,
+        t.largest_alloc / 1024,
+        t.peak_live / 1024,
+        t.slowest.as_secs_f64() * 1e3,
+        if t.contained > 0 {
+            format!(", {} arrow/parquet panics contained by the tables guard", t.contained)
+        } else {
+            String::new()
+        }
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
 fn ext_of(reader: &str) -> &'static str {
     match reader {
         "ndjson" => "ndjson",
@@ -920,33 +948,15 @@ fn main() {
             if corpus.len() < 4096 && seen.insert(signature(&o, &case_name)) {
                 corpus.push(input.clone());
             }
+            if t.runs % 1_000_000 == 0 && t.runs < count {
+                let secs = start.elapsed().as_secs_f64();
+                report(name, &t, secs, corpus.len(), n_seeds, " (so far)");
+            }
         }
         INPUT_PTR.store(std::ptr::null_mut(), Relaxed);
-        let secs = start.elapsed().as_secs_f64();
         let findings = t.panic + t.alloc + t.slow + t.noname;
         found += findings;
-        println!(
-            "[fuzz] {name:<15} {:>10} inputs {:>7.1} s {:>9.0}/s  ok {:>9} refused {:>9}  corpus {:>4} ({} seeds)  panics {} alloc>64MiB {} slow>1s {} unnamed {}  | largest alloc {} KiB, peak live {} KiB, slowest {:.1} ms{}",
-            t.runs,
-            secs,
-            t.runs as f64 / secs,
-            t.ok,
-            t.errors,
-            corpus.len(),
-            n_seeds,
-            t.panic,
-            t.alloc,
-            t.slow,
-            t.noname,
-            t.largest_alloc / 1024,
-            t.peak_live / 1024,
-            t.slowest.as_secs_f64() * 1e3,
-            if t.contained > 0 {
-                format!(", {} arrow/parquet panics contained by the tables guard", t.contained)
-            } else {
-                String::new()
-            }
-        );
+        report(name, &t, start.elapsed().as_secs_f64(), corpus.len(), n_seeds, "");
         let _ = std::fs::remove_file(&target.case);
     }
     let _ = std::fs::remove_dir_all(&scratch);
