@@ -752,8 +752,8 @@ pub(crate) fn numpy_pickle(arrays: &[Vec<[i16; 3]>], py3: bool) -> Vec<u8> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
     pub(crate) use super::numpy_pickle;
+    use super::*;
 
     fn drawings() -> Vec<Vec<[i16; 3]>> {
         vec![

@@ -89,9 +89,15 @@ fn inputs_found_by_fuzzing_are_refused_quickly_and_in_bounded_memory() {
         let largest = LARGEST.load(Relaxed);
         assert!(!errors.is_empty(), "{name}: read without an error");
         for e in &errors {
-            assert!(e.contains(&name), "{name}: an error without the file's name: {e}");
+            assert!(
+                e.contains(&name),
+                "{name}: an error without the file's name: {e}"
+            );
         }
-        assert!(largest < LIMIT, "{name}: one allocation of {largest} bytes ({errors:?})");
+        assert!(
+            largest < LIMIT,
+            "{name}: one allocation of {largest} bytes ({errors:?})"
+        );
         assert!(took < Duration::from_secs(1), "{name}: {took:?}");
         n += 1;
     }

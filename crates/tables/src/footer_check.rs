@@ -185,7 +185,10 @@ mod tests {
         // the same list declaring 2^31 - 1 elements (size 15: a varint follows)
         let bad = [0x19, 0xf1, 0xff, 0xff, 0xff, 0xff, 0x07, 1, 0, 1, 0];
         let e = check_footer(p, &bad).unwrap_err().to_string();
-        assert!(e.contains("t.parquet") && e.contains("2147483647 elements"), "{e}");
+        assert!(
+            e.contains("t.parquet") && e.contains("2147483647 elements"),
+            "{e}"
+        );
         // malformed in other ways: left to parquet
         assert!(check_footer(p, &[0x19]).is_ok());
         assert!(check_footer(p, &[0x0e, 0x00]).is_ok());

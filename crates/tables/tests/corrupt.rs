@@ -42,8 +42,14 @@ fn corrupt_tables_found_by_mutation_are_refused_not_panicked_on() {
 /// The bound here is loose for a loaded machine, and under the times they took before.
 #[test]
 fn slow_corrupt_tables_are_refused_quickly() {
-    for name in ["drawings-3.parquet", "drawings-4.parquet", "drawings-5.parquet"] {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corrupt").join(name);
+    for name in [
+        "drawings-3.parquet",
+        "drawings-4.parquet",
+        "drawings-5.parquet",
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corrupt")
+            .join(name);
         type Read = fn(&Path) -> Result<(), tables::TableError>;
         let reads: [Read; 3] = [
             |p| tables::drawings::read(p).map(|_| ()),
@@ -57,7 +63,10 @@ fn slow_corrupt_tables_are_refused_quickly() {
             if let Err(e) = r {
                 assert!(e.to_string().contains(name), "{e}");
             }
-            assert!(took < std::time::Duration::from_millis(400), "{name}: {took:?}");
+            assert!(
+                took < std::time::Duration::from_millis(400),
+                "{name}: {took:?}"
+            );
         }
         let e = tables::drawings::read(&p).expect_err(name);
         assert!(e.to_string().contains(name), "{e}");

@@ -59,7 +59,10 @@ fn dump_and_abort(what: &str, detail: String) -> ! {
                 let input = unsafe { std::slice::from_raw_parts(p, n) };
                 let f = out.join(format!("{name}-{what}-abort.bin"));
                 let _ = std::fs::write(&f, input);
-                eprintln!("[fuzz] {name}: {what}: {detail}; input saved as {}", f.display());
+                eprintln!(
+                    "[fuzz] {name}: {what}: {detail}; input saved as {}",
+                    f.display()
+                );
             }
         }
     }
@@ -408,8 +411,7 @@ impl Target {
                             .map(|r| drain(r))
                             .unwrap_or_else(|e| Err(e.to_string()));
                         // and the batched line reader `ingest` uses, in small batches
-                        if let Ok(batches) = quickdraw::ndjson::read_lines_batched(&self.case, 64)
-                        {
+                        if let Ok(batches) = quickdraw::ndjson::read_lines_batched(&self.case, 64) {
                             for b in batches {
                                 match b {
                                     Ok(b) => {
@@ -434,7 +436,9 @@ impl Target {
                     "generated" => tables::generated::read(p).map(|t| t.0.rows.len()),
                     "embeddings" => tables::embeddings::read(p).map(|t| t.len()),
                     "clusters" => tables::clusters::read(p).map(|t| t.len()),
-                    "reconstructions" => tables::sequences::read_reconstructions(p).map(|t| t.len()),
+                    "reconstructions" => {
+                        tables::sequences::read_reconstructions(p).map(|t| t.len())
+                    }
                     "interpolations" => tables::sequences::read_interpolations(p).map(|t| t.len()),
                     "train_log" => tables::train_log::read(p).map(|t| t.len()),
                     other => unreachable!("{other}"),
@@ -640,10 +644,17 @@ fn seeds(work: &Path) -> Seeds {
         s[idx("pickle")].extend([p1.clone(), p2.clone(), p3.clone()]);
         let npy = |p: &[u8]| quickdraw::fuzz::npy(p, 2, "|O");
         s[idx("npz")].push(quickdraw::fuzz::npz(
-            &[("train.npy", npy(&p1)), ("valid.npy", npy(&p2)), ("test.npy", npy(&p3))],
+            &[
+                ("train.npy", npy(&p1)),
+                ("valid.npy", npy(&p2)),
+                ("test.npy", npy(&p3)),
+            ],
             k % 2 == 1,
         ));
-        s[idx("npz")].push(quickdraw::fuzz::npz(&[("sketches.npy", npy(&p1))], k % 2 == 0));
+        s[idx("npz")].push(quickdraw::fuzz::npz(
+            &[("sketches.npy", npy(&p1))],
+            k % 2 == 0,
+        ));
     }
 
     // tables: a drawings table of real lines, a generated table of its rows, and the other
@@ -769,9 +780,7 @@ fn main() {
                 println!("fuzz_readers [--count N] [--seconds S] [--out DIR] [--seed K] [READER...]\nreaders: {}", READERS.join(" "));
                 return;
             }
-            r if READERS.contains(&r) => {
-                chosen.push(*READERS.iter().find(|&&x| x == r).unwrap())
-            }
+            r if READERS.contains(&r) => chosen.push(*READERS.iter().find(|&&x| x == r).unwrap()),
             other => {
                 eprintln!("unknown argument {other}; readers: {}", READERS.join(" "));
                 std::process::exit(2);
@@ -781,9 +790,8 @@ fn main() {
     if chosen.is_empty() {
         chosen = READERS.to_vec();
     }
-    let out = out.unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz")
-    });
+    let out =
+        out.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz"));
     std::fs::create_dir_all(&out).unwrap();
     let out = out.canonicalize().unwrap();
     OUT.set(out.clone()).unwrap();
@@ -837,7 +845,10 @@ fn main() {
             let started = EXEC_STARTED.load(Relaxed);
             if serial == last.0 && serial != 0 {
                 if t0.elapsed().as_secs() - last.1 >= 20 {
-                    dump_and_abort("hang", format!("one input ran over 20 s (started at {started} s)"));
+                    dump_and_abort(
+                        "hang",
+                        format!("one input ran over 20 s (started at {started} s)"),
+                    );
                 }
             } else {
                 last = (serial, t0.elapsed().as_secs());
@@ -849,7 +860,11 @@ fn main() {
     println!(
         "[fuzz] {} inputs per reader{} (seed {seed}); findings go to {}",
         count,
-        if seconds.is_finite() { format!(", at most {seconds} s each") } else { String::new() },
+        if seconds.is_finite() {
+            format!(", at most {seconds} s each")
+        } else {
+            String::new()
+        },
         out.display()
     );
     for name in chosen {
@@ -941,7 +956,10 @@ fn main() {
                     if !e.contains(&case_name) {
                         t.noname += 1;
                         let f = save("noname", t.noname);
-                        eprintln!("[fuzz] {name}: an error without the file's name ({e}): {}", f.display());
+                        eprintln!(
+                            "[fuzz] {name}: an error without the file's name ({e}): {}",
+                            f.display()
+                        );
                     }
                 }
             }
@@ -956,7 +974,14 @@ fn main() {
         INPUT_PTR.store(std::ptr::null_mut(), Relaxed);
         let findings = t.panic + t.alloc + t.slow + t.noname;
         found += findings;
-        report(name, &t, start.elapsed().as_secs_f64(), corpus.len(), n_seeds, "");
+        report(
+            name,
+            &t,
+            start.elapsed().as_secs_f64(),
+            corpus.len(),
+            n_seeds,
+            "",
+        );
         let _ = std::fs::remove_file(&target.case);
     }
     let _ = std::fs::remove_dir_all(&scratch);
