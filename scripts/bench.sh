@@ -46,3 +46,9 @@ echo "== cluster: HDBSCAN on 50-d blobs"
 cargo run --quiet --release --example cluster_bench
 
 scripts/bench_explorer.sh
+
+# every reader under the mutation harness (docs/trust.md); issue 26's figure is 10 million
+# inputs per reader: FUZZ_COUNT=10000000 make bench (about 1.5 hours on one core)
+FUZZ_COUNT=${FUZZ_COUNT:-100000}
+echo "== fuzz: every reader, $FUZZ_COUNT mutated inputs each (findings in target/fuzz)"
+cargo run --quiet --release -p trust --example fuzz_readers -- --count "$FUZZ_COUNT" --out "$OUT/../fuzz"

@@ -264,7 +264,48 @@ fn bad_requests_are_refused_and_write_nothing() {
     train(&f.dir.join("drawings.parquet"), &other, false, 7);
     let vae = f.dir.join("vae_run");
     train(&f.dir.join("drawings.parquet"), &vae, true, 0);
+    // empty tables (no rows, the schema and footer kept) where drawings are to start from:
+    // the tables' readers refuse them
+    let empty_drawings = f.dir.join("empty_drawings.parquet");
+    DrawingWriter::create(&empty_drawings, &["mouth".to_string()], &vec![])
+        .unwrap()
+        .finish()
+        .unwrap();
+    let empty_embeddings = f.dir.join("empty_embeddings.parquet");
+    let mut e = tables::embeddings::read(&f.dir.join("embeddings.parquet")).unwrap();
+    e.key_ids.clear();
+    e.splits.clear();
+    e.values.clear();
+    e.parts.clear();
+    for l in &mut e.labels {
+        l.values.clear();
+    }
+    tables::embeddings::write(&empty_embeddings, &e).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--like".into(),
+                "k0".into(),
+                "--drawings".into(),
+                empty_drawings.display().to_string(),
+            ],
+            "empty_drawings.parquet: the drawings table has no rows",
+        ),
+        (
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "0".into(),
+                "--embeddings".into(),
+                empty_embeddings.display().to_string(),
+            ],
+            "empty_embeddings.parquet: the embeddings table has no rows",
+        ),
         (
             vec![
                 "--model".into(),

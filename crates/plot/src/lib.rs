@@ -405,10 +405,13 @@ pub fn plot(
     if let Some(p) = inputs.get(Kind::Clusters) {
         let rows = tables::clusters::read(p)?;
         if rows.is_empty() {
-            summary
-                .skipped
-                .push(format!("map and gallery: {} has no rows", p.display()));
-        } else {
+            // a clustering of nothing is a broken run upstream, not a figure to leave out
+            bail!(
+                "{}: an empty clusters table (no rows): nothing to draw the map and galleries of",
+                p.display()
+            );
+        }
+        {
             let id = |c: i32| (c >= 0).then_some(c as u32);
             // the drawings with a place on the map (those left out of the clustering, without
             // the part clustered, have none)

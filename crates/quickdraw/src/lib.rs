@@ -25,6 +25,9 @@
 pub mod binary;
 mod error;
 mod fastline;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod ndjson;
 pub mod npz;
 mod pickle;

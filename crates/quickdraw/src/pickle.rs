@@ -17,6 +17,8 @@ use std::io::BufRead;
 
 /// Longest string or bytes object accepted; a larger length is a corrupt file.
 const MAX_STRING: u64 = 1 << 30;
+/// Bytes read at a time into a long string (see `blob`).
+const BLOB_CHUNK: usize = 64 * 1024;
 /// Memo entries longer than this are not kept (see the module doc).
 const MEMO_KEEP: usize = 1024;
 
@@ -241,8 +243,17 @@ impl<R: BufRead> Decoder<R> {
         if len > MAX_STRING {
             return Err(format!("a string of {len} bytes is too long"));
         }
-        let mut v = vec![0u8; len as usize];
-        self.read_exact(&mut v)?;
+        // read in chunks, so that the buffer grows with the bytes actually there: a length
+        // field of a corrupt pickle must not allocate a gigabyte up front (found by fuzzing)
+        let mut v = Vec::new();
+        let mut left = len as usize;
+        while left > 0 {
+            let k = left.min(BLOB_CHUNK);
+            let at = v.len();
+            v.resize(at + k, 0);
+            self.read_exact(&mut v[at..])?;
+            left -= k;
+        }
         Ok(v)
     }
 
@@ -664,82 +675,85 @@ fn global(module: &str, name: &str) -> Value {
     Value::Global(callable, format!("{module}.{name}"))
 }
 
+/// Writes pickles the way numpy does, in either variant, for tests here and in `npz` and for
+/// the fuzzing harness's seeds (at most 255 rows a drawing, 65,535 drawings).
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) fn numpy_pickle(arrays: &[Vec<[i16; 3]>], py3: bool) -> Vec<u8> {
+    let mut p = vec![0x80, 2];
+    let module = if py3 {
+        "numpy.core._multiarray_umath"
+    } else {
+        "numpy.core.multiarray"
+    };
+    let text = |p: &mut Vec<u8>, s: &str| {
+        if py3 {
+            p.push(b'X');
+            p.extend((s.len() as u32).to_le_bytes());
+        } else {
+            p.push(b'U');
+            p.push(s.len() as u8);
+        }
+        p.extend(s.as_bytes());
+    };
+    // the first call names the globals and memoises them; later ones fetch them
+    p.extend(format!("c{module}\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01").as_bytes());
+    p.extend(b"K\x00\x85");
+    text(&mut p, "b");
+    p.extend(b"\x87R");
+    // _reconstruct(ndarray, (0,), b'b') for each drawing
+    let reconstruct = |p: &mut Vec<u8>| {
+        p.extend(b"h\x00h\x01K\x00\x85");
+        text(p, "b");
+        p.extend(b"\x87R");
+    };
+    p.extend(b"(K\x01");
+    p.extend(b"M");
+    p.extend((arrays.len() as u16).to_le_bytes());
+    p.push(0x85);
+    p.extend(b"cnumpy\ndtype\nq\x02");
+    text(&mut p, "O8");
+    p.extend(b"K\x00K\x01\x87R(K\x03");
+    text(&mut p, "|");
+    p.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]q\x03(");
+    for (i, a) in arrays.iter().enumerate() {
+        reconstruct(&mut p);
+        p.extend(b"(K\x01K");
+        p.push(a.len() as u8);
+        p.extend(b"K\x03\x86");
+        if i == 0 {
+            // the dtype is built once, memoised and fetched for later arrays
+            p.extend(b"h\x02");
+            text(&mut p, "i2");
+            p.extend(b"K\x00K\x01\x87Rq\x04(K\x03");
+            text(&mut p, "<");
+            p.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb");
+        } else {
+            p.extend(b"h\x04");
+        }
+        p.push(0x89);
+        let data: Vec<u8> = a.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+        if py3 {
+            p.extend(b"c_codecs\nencode\n");
+            let s: String = data.iter().map(|&b| char::from(b)).collect();
+            text(&mut p, &s);
+            p.extend(b"q\x05");
+            text(&mut p, "latin1");
+            p.extend(b"\x86R");
+        } else {
+            p.push(b'T');
+            p.extend((data.len() as u32).to_le_bytes());
+            p.extend(&data);
+        }
+        p.extend(b"tb");
+    }
+    p.extend(b"etb.");
+    p
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    pub(crate) use super::numpy_pickle;
     use super::*;
-
-    /// Writes pickles the way numpy does, in either variant, for tests here and in `npz`.
-    pub(crate) fn numpy_pickle(arrays: &[Vec<[i16; 3]>], py3: bool) -> Vec<u8> {
-        let mut p = vec![0x80, 2];
-        let module = if py3 {
-            "numpy.core._multiarray_umath"
-        } else {
-            "numpy.core.multiarray"
-        };
-        let text = |p: &mut Vec<u8>, s: &str| {
-            if py3 {
-                p.push(b'X');
-                p.extend((s.len() as u32).to_le_bytes());
-            } else {
-                p.push(b'U');
-                p.push(s.len() as u8);
-            }
-            p.extend(s.as_bytes());
-        };
-        // the first call names the globals and memoises them; later ones fetch them
-        p.extend(format!("c{module}\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01").as_bytes());
-        p.extend(b"K\x00\x85");
-        text(&mut p, "b");
-        p.extend(b"\x87R");
-        // _reconstruct(ndarray, (0,), b'b') for each drawing
-        let reconstruct = |p: &mut Vec<u8>| {
-            p.extend(b"h\x00h\x01K\x00\x85");
-            text(p, "b");
-            p.extend(b"\x87R");
-        };
-        p.extend(b"(K\x01");
-        p.extend(b"M");
-        p.extend((arrays.len() as u16).to_le_bytes());
-        p.push(0x85);
-        p.extend(b"cnumpy\ndtype\nq\x02");
-        text(&mut p, "O8");
-        p.extend(b"K\x00K\x01\x87R(K\x03");
-        text(&mut p, "|");
-        p.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]q\x03(");
-        for (i, a) in arrays.iter().enumerate() {
-            reconstruct(&mut p);
-            p.extend(b"(K\x01K");
-            p.push(a.len() as u8);
-            p.extend(b"K\x03\x86");
-            if i == 0 {
-                // the dtype is built once, memoised and fetched for later arrays
-                p.extend(b"h\x02");
-                text(&mut p, "i2");
-                p.extend(b"K\x00K\x01\x87Rq\x04(K\x03");
-                text(&mut p, "<");
-                p.extend(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb");
-            } else {
-                p.extend(b"h\x04");
-            }
-            p.push(0x89);
-            let data: Vec<u8> = a.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-            if py3 {
-                p.extend(b"c_codecs\nencode\n");
-                let s: String = data.iter().map(|&b| char::from(b)).collect();
-                text(&mut p, &s);
-                p.extend(b"q\x05");
-                text(&mut p, "latin1");
-                p.extend(b"\x86R");
-            } else {
-                p.push(b'T');
-                p.extend((data.len() as u32).to_le_bytes());
-                p.extend(&data);
-            }
-            p.extend(b"tb");
-        }
-        p.extend(b"etb.");
-        p
-    }
 
     fn drawings() -> Vec<Vec<[i16; 3]>> {
         vec![

@@ -1,4 +1,4 @@
-//! Regression cases of the mutation harness (`cargo run -p trust --example mutate_tables`):
+//! Regression cases of the mutation harness (`cargo run -p trust --example fuzz_readers`):
 //! corrupt tables on which the arrow or parquet reader panicked. Each must be refused with an
 //! error naming the file, not a panic. The file name's prefix is the table it was made from.
 
@@ -29,4 +29,46 @@ fn corrupt_tables_found_by_mutation_are_refused_not_panicked_on() {
         n += 1;
     }
     assert!(n >= 6, "{n} cases");
+}
+
+/// Found by `fuzz_readers` as inputs taking over a second:
+/// - drawings-3.parquet: a corrupt page header that parquet's page reader skipped a few bytes per
+///   system call when reading from a `File`: two million reads, 0.7 s on a quiet machine (47 s
+///   under strace) for a 9 KB file; read from memory, about 20 ms;
+/// - drawings-4.parquet, drawings-5.parquet: footers declaring a map of 1.4 million and a list of
+///   660,000 elements in 3 KB, which parquet 60.1 walked for 0.8 s and 1.4 s (5.9 s on a loaded
+///   machine); the footer check refuses them in microseconds.
+///
+/// The bound here is loose for a loaded machine, and under the times they took before.
+#[test]
+fn slow_corrupt_tables_are_refused_quickly() {
+    for name in [
+        "drawings-3.parquet",
+        "drawings-4.parquet",
+        "drawings-5.parquet",
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corrupt")
+            .join(name);
+        type Read = fn(&Path) -> Result<(), tables::TableError>;
+        let reads: [Read; 3] = [
+            |p| tables::drawings::read(p).map(|_| ()),
+            |p| tables::footer(p).map(|_| ()),
+            |p| tables::table_kind(p).map(|_| ()),
+        ];
+        for read in reads {
+            let t = std::time::Instant::now();
+            let r = read(&p);
+            let took = t.elapsed();
+            if let Err(e) = r {
+                assert!(e.to_string().contains(name), "{e}");
+            }
+            assert!(
+                took < std::time::Duration::from_millis(400),
+                "{name}: {took:?}"
+            );
+        }
+        let e = tables::drawings::read(&p).expect_err(name);
+        assert!(e.to_string().contains(name), "{e}");
+    }
 }
