@@ -7,7 +7,7 @@
 //! parses the line with serde, which gives the record or a precise error. So a line never
 //! gets a different answer from the two paths, only a faster one.
 
-use crate::ndjson::{Labels, StrokeRef};
+use crate::fields::{Labels, StrokeRef};
 use std::borrow::Cow;
 
 /// The fields of one line, strings borrowed from it where they hold no escapes.

@@ -25,6 +25,7 @@
 pub mod binary;
 mod error;
 mod fastline;
+mod fields;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;

@@ -7,13 +7,14 @@
 //! with the next one.
 
 use crate::fastline::Scratch;
+use crate::fields::{Labels, StrokeRef};
 use crate::{
     open_file, sniff, ErrorKind, Format, Location, Record, RecordError, RecordRef, Source,
 };
 use drawing::Stroke3;
 use flate2::read::MultiGzDecoder;
 use rayon::prelude::*;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -398,16 +399,6 @@ impl LineParser {
     }
 }
 
-/// One stroke's lists as read, whichever parser read them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct StrokeRef<'a> {
-    pub x: &'a [f32],
-    pub y: &'a [f32],
-    pub t: Option<&'a [f64]>,
-    /// Lists in the stroke, counting any beyond the third.
-    pub lists: usize,
-}
-
 /// Checks the strokes and turns them into stroke-3 rows in `out` (plus times for raw strokes,
 /// in `times`); returns whether the strokes were raw.
 fn build_drawing<'a>(
@@ -534,59 +525,6 @@ impl<'de> Deserialize<'de> for KeyId {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyId, E> {
                 Ok(KeyId(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `"labels": {"factor": "level", ...}`; numbers and booleans become their JSON text.
-pub(crate) struct Labels(pub(crate) Vec<(String, String)>);
-
-impl<'de> Deserialize<'de> for Labels {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Labels;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of label names to strings, numbers or booleans")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, LabelValue>()? {
-                    out.push((k, v.0));
-                }
-                Ok(Labels(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-struct LabelValue(String);
-
-impl<'de> Deserialize<'de> for LabelValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = LabelValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a label value (string, number or boolean)")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.to_string()))
             }
         }
         d.deserialize_any(V)
