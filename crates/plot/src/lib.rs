@@ -160,10 +160,10 @@ impl Kind {
         })
     }
 
-    /// The kind of a Parquet table whatever its name (`outside_groups.parquet`), from the
-    /// table its footer names (`tables.table`, set by every stage); `None` for other files.
+    /// The kind of a Parquet table whatever its name (`outside_groups.parquet`), as
+    /// [`tables::detect_kind`] tells it (the footer's `tables.table`, else the columns).
     fn of_footer(path: &Path) -> Option<Kind> {
-        let table = tables::table_kind(path).ok()??;
+        let table = tables::detect_kind(path).ok()?.kind?;
         Kind::ALL
             .into_iter()
             .find(|k| k.file_name().strip_suffix(".parquet") == Some(table.as_str()))
@@ -411,133 +411,131 @@ pub fn plot(
                 p.display()
             );
         }
-        {
-            let id = |c: i32| (c >= 0).then_some(c as u32);
-            // the drawings with a place on the map (those left out of the clustering, without
-            // the part clustered, have none)
-            let placed: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].xy.is_some()).collect();
-            let points: Vec<MapPoint> = placed
-                .iter()
-                .map(|&i| {
-                    let (x, y) = rows[i].xy.expect("placed");
-                    MapPoint {
-                        x,
-                        y,
-                        cluster: id(rows[i].cluster),
-                    }
-                })
-                .collect();
-            let unplaced = rows.len() - placed.len();
-            // which vectors were clustered and mapped (`cluster` notes it in the footer)
-            let vectors = tables::footer(p)?
-                .into_iter()
-                .find(|(k, _)| k == "vectors")
-                .map(|(_, v)| v);
-            let (title, link) = match vectors.as_deref() {
-                Some("inside") => ("Map of what is inside each outline", "inside vectors"),
-                Some("outline") => ("Map of the outlines", "outline vectors"),
-                Some("outside") => ("Map of what is outside each outline", "outside vectors"),
-                _ => ("Embedding map", ""),
-            };
-            let mopts = MapOptions {
-                title: title.into(),
-                style: style.clone(),
-                width: cfg.map_width,
-                height: cfg.map_height,
-                point_radius: cfg.point_radius,
-                thumbnails: cfg.thumbnails,
-                thumbnail_size: cfg.thumbnail_size,
-            };
-            let thumbs: Vec<Thumbnail> = match &lookup {
-                Some(l) => mopts
-                    .pick_thumbnails(&points)
-                    .into_iter()
-                    .filter_map(|i| {
-                        l.get(&rows[placed[i]].key_id).map(|d| Thumbnail {
-                            index: i,
-                            drawing: d.clone(),
-                        })
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            let map = EmbeddingMap::new(&points, &thumbs, &mopts)
-                .with_context(|| format!("drawing the map of {}", p.display()))?;
-            let w = figures::save(&map, &out.join("embedding_map"))?;
-            let (src, svg) = rel(&w);
-            let map_link = FigureLink {
-                title: if link.is_empty() {
-                    "Embedding map".into()
-                } else {
-                    format!("Map of the {link}")
-                },
-                src,
-                svg: Some(svg),
-                caption: Some(format!(
-                    "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
-                     cluster ids at the median of their points{}{}.{}",
-                    p.display(),
-                    if thumbs.is_empty() {
-                        ""
-                    } else {
-                        "; thumbnails of a spread-out sample"
-                    },
-                    if unplaced == 0 {
-                        String::new()
-                    } else {
-                        format!(
-                            "; {unplaced} drawings without the part clustered are noise and \
-                             have no place"
-                        )
-                    },
-                    map_quality(inputs.get(Kind::ClusterSummary))
-                )),
-            };
-            summary.figures.push(("embedding map".into(), vec![w]));
-            progress("embedding map");
-
-            match &lookup {
-                None => summary
-                    .skipped
-                    .push("gallery: needs drawings.parquet for the drawings".into()),
-                Some(l) => {
-                    let clusters = gallery_clusters(&rows, l, cfg.samples);
-                    let gopts = GalleryOptions {
-                        style: style.clone(),
-                        samples: cfg.samples,
-                        clusters_per_page: cfg.clusters_per_page,
-                        max_clusters: cfg.max_clusters,
-                    };
-                    let gallery = Gallery::new(&clusters, &gopts)?;
-                    let written = gallery.save_all(out, "gallery")?;
-                    let pages = written.len();
-                    for (page, w) in gallery.pages().iter().zip(&written) {
-                        let (src, svg) = rel(w);
-                        for c in page.clusters() {
-                            gallery_page_of.insert(c, src.clone());
-                        }
-                        report.headline.push(FigureLink {
-                            title: if pages > 1 {
-                                format!("Cluster gallery, page {} of {pages}", page.page())
-                            } else {
-                                "Cluster gallery".into()
-                            },
-                            src,
-                            svg: Some(svg),
-                            caption: Some(
-                                "Samples of each cluster: the members with the strongest \
-                                 membership first, ties in a fixed shuffled order."
-                                    .into(),
-                            ),
-                        });
-                    }
-                    summary.figures.push(("gallery".into(), written));
-                    progress("gallery");
+        let id = |c: i32| (c >= 0).then_some(c as u32);
+        // the drawings with a place on the map (those left out of the clustering, without
+        // the part clustered, have none)
+        let placed: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].xy.is_some()).collect();
+        let points: Vec<MapPoint> = placed
+            .iter()
+            .map(|&i| {
+                let (x, y) = rows[i].xy.expect("placed");
+                MapPoint {
+                    x,
+                    y,
+                    cluster: id(rows[i].cluster),
                 }
+            })
+            .collect();
+        let unplaced = rows.len() - placed.len();
+        // which vectors were clustered and mapped (`cluster` notes it in the footer)
+        let vectors = tables::footer(p)?
+            .into_iter()
+            .find(|(k, _)| k == "vectors")
+            .map(|(_, v)| v);
+        let (title, link) = match vectors.as_deref() {
+            Some("inside") => ("Map of what is inside each outline", "inside vectors"),
+            Some("outline") => ("Map of the outlines", "outline vectors"),
+            Some("outside") => ("Map of what is outside each outline", "outside vectors"),
+            _ => ("Embedding map", ""),
+        };
+        let mopts = MapOptions {
+            title: title.into(),
+            style: style.clone(),
+            width: cfg.map_width,
+            height: cfg.map_height,
+            point_radius: cfg.point_radius,
+            thumbnails: cfg.thumbnails,
+            thumbnail_size: cfg.thumbnail_size,
+        };
+        let thumbs: Vec<Thumbnail> = match &lookup {
+            Some(l) => mopts
+                .pick_thumbnails(&points)
+                .into_iter()
+                .filter_map(|i| {
+                    l.get(&rows[placed[i]].key_id).map(|d| Thumbnail {
+                        index: i,
+                        drawing: d.clone(),
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let map = EmbeddingMap::new(&points, &thumbs, &mopts)
+            .with_context(|| format!("drawing the map of {}", p.display()))?;
+        let w = figures::save(&map, &out.join("embedding_map"))?;
+        let (src, svg) = rel(&w);
+        let map_link = FigureLink {
+            title: if link.is_empty() {
+                "Embedding map".into()
+            } else {
+                format!("Map of the {link}")
+            },
+            src,
+            svg: Some(svg),
+            caption: Some(format!(
+                "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
+                 cluster ids at the median of their points{}{}.{}",
+                p.display(),
+                if thumbs.is_empty() {
+                    ""
+                } else {
+                    "; thumbnails of a spread-out sample"
+                },
+                if unplaced == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        "; {unplaced} drawings without the part clustered are noise and \
+                         have no place"
+                    )
+                },
+                map_quality(inputs.get(Kind::ClusterSummary))
+            )),
+        };
+        summary.figures.push(("embedding map".into(), vec![w]));
+        progress("embedding map");
+
+        match &lookup {
+            None => summary
+                .skipped
+                .push("gallery: needs drawings.parquet for the drawings".into()),
+            Some(l) => {
+                let clusters = gallery_clusters(&rows, l, cfg.samples);
+                let gopts = GalleryOptions {
+                    style: style.clone(),
+                    samples: cfg.samples,
+                    clusters_per_page: cfg.clusters_per_page,
+                    max_clusters: cfg.max_clusters,
+                };
+                let gallery = Gallery::new(&clusters, &gopts)?;
+                let written = gallery.save_all(out, "gallery")?;
+                let pages = written.len();
+                for (page, w) in gallery.pages().iter().zip(&written) {
+                    let (src, svg) = rel(w);
+                    for c in page.clusters() {
+                        gallery_page_of.insert(c, src.clone());
+                    }
+                    report.headline.push(FigureLink {
+                        title: if pages > 1 {
+                            format!("Cluster gallery, page {} of {pages}", page.page())
+                        } else {
+                            "Cluster gallery".into()
+                        },
+                        src,
+                        svg: Some(svg),
+                        caption: Some(
+                            "Samples of each cluster: the members with the strongest \
+                             membership first, ties in a fixed shuffled order."
+                                .into(),
+                        ),
+                    });
+                }
+                summary.figures.push(("gallery".into(), written));
+                progress("gallery");
             }
-            report.headline.push(map_link);
-            cluster_rows = Some(rows);
         }
+        report.headline.push(map_link);
+        cluster_rows = Some(rows);
     } else {
         summary
             .skipped
