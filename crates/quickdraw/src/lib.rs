@@ -26,7 +26,8 @@ pub mod binary;
 mod error;
 mod fastline;
 mod fields;
-#[cfg(feature = "fuzz")]
+// (also in this crate's unit tests, which build their `.npy` files with it)
+#[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod ndjson;

@@ -415,22 +415,10 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz::npy;
     use crate::pickle::tests::numpy_pickle;
     use std::io::Write;
 
-    fn npy(pickle: &[u8], n: usize, descr: &str) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n},), }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut b = b"\x93NUMPY\x01\x00".to_vec();
-        b.extend((header.len() as u16).to_le_bytes());
-        b.extend(header.as_bytes());
-        b.extend(pickle);
-        b
-    }
 
     fn drawings(n: usize) -> Vec<Vec<[i16; 3]>> {
         (0..n)
