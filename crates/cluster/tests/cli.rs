@@ -239,14 +239,21 @@ fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
 
     // by default a drawing without the part is clustered by its whole vector: none is noise
     let run = run_with(&["--vectors", "outside", "--algorithm", "kmeans", "--k", "4"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let rows = tables::clusters::read(&out).unwrap();
     assert!(rows.iter().all(|r| r.cluster >= 0 && r.xy.is_some()));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("cluster_summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["n_left_out"], 0);
-    assert_eq!(summary["n_whole_for_part"], (0..n).filter(|i| i % 7 == 0).count());
+    assert_eq!(
+        summary["n_whole_for_part"],
+        (0..n).filter(|i| i % 7 == 0).count()
+    );
 
     // nothing outside any drawing: said, no output
     std::fs::remove_file(&out).unwrap();
@@ -260,7 +267,14 @@ fn kmeans_on_a_parts_vectors_leaves_drawings_without_that_part_as_noise() {
     assert!(!out.exists());
 
     // k beyond the points: named
-    let run = run_with(&["--vectors", "embedding", "--algorithm", "kmeans", "--k", "5000"]);
+    let run = run_with(&[
+        "--vectors",
+        "embedding",
+        "--algorithm",
+        "kmeans",
+        "--k",
+        "5000",
+    ]);
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(

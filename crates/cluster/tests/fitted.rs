@@ -58,7 +58,16 @@ fn the_fitted_model_places_held_out_drawings_and_refuses_another_models() {
     write_table(&d.join("other.parquet"), 800..1000, Some("xxh64:bbbb"));
     write_table(&d.join("unknown.parquet"), 800..1000, None);
     let stdout = ok(&cluster_bin()
-        .args(["--vectors", "embedding", "--algorithm", "kmeans", "--k", "4", "--standardise", "true"])
+        .args([
+            "--vectors",
+            "embedding",
+            "--algorithm",
+            "kmeans",
+            "--k",
+            "4",
+            "--standardise",
+            "true",
+        ])
         .args(["--pca-dims", "6", "-o"])
         .arg(d.join("fit/clusters.parquet"))
         .arg(d.join("fit.parquet"))

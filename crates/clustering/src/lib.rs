@@ -44,7 +44,9 @@ pub use reduce::{l2_normalise, pca, project_2d, standardise, Eigensolver, Pca, S
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     #[default]
@@ -55,7 +57,9 @@ pub enum Algorithm {
 }
 
 /// Distance between embeddings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     #[default]

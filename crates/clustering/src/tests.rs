@@ -14,7 +14,6 @@ pub(crate) fn hdbscan() -> ClusterParams {
     }
 }
 
-
 fn blobs(n: usize, dim: usize, k: usize, noise: f64, seed: u64) -> (Matrix, Vec<i32>) {
     gaussian_blobs(&BlobSpec {
         n_points: n,
@@ -158,10 +157,7 @@ fn cosine_and_reductions_run() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let empty = Matrix::new(Vec::new(), 3).unwrap();
-    assert_eq!(
-        cluster(&empty, &hdbscan()),
-        Err(ClusterError::Empty)
-    );
+    assert_eq!(cluster(&empty, &hdbscan()), Err(ClusterError::Empty));
     let m = Matrix::from_rows(&[[0.0f32, 1.0], [1.0, 0.0]]).unwrap();
     let bad = ClusterParams {
         min_cluster_size: 1,
@@ -201,10 +197,7 @@ fn tiny_and_degenerate_inputs() {
     assert_eq!(c.labels, vec![-1; 3]);
     // One point.
     let one = Matrix::from_rows(&[[1.0f32]]).unwrap();
-    assert_eq!(
-        cluster(&one, &hdbscan()).unwrap().labels,
-        vec![-1]
-    );
+    assert_eq!(cluster(&one, &hdbscan()).unwrap().labels, vec![-1]);
     // Many identical points next to a separate group.
     let mut rows = vec![[5.0f32, 5.0]; 40];
     rows.extend((0..40).map(|i| [-5.0 + (i % 7) as f32 * 0.01, -5.0 + (i / 7) as f32 * 0.01]));

@@ -69,4 +69,3 @@ impl<'de> Deserialize<'de> for LabelValue {
         d.deserialize_any(V)
     }
 }
-

@@ -419,7 +419,6 @@ mod tests {
     use crate::pickle::tests::numpy_pickle;
     use std::io::Write;
 
-
     fn drawings(n: usize) -> Vec<Vec<[i16; 3]>> {
         (0..n)
             .map(|i| vec![[i as i16, -5, 0], [3, 4, 1], [-1, 2, 1]])

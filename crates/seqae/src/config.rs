@@ -353,7 +353,10 @@ impl TrainConfig {
                 return bad(format!("{key} must be in [0, {hi}), not {v}"));
             }
         }
-        for (key, v) in [("contrastive.zoom", c.zoom), ("contrastive.raster_dropout", c.raster_dropout)] {
+        for (key, v) in [
+            ("contrastive.zoom", c.zoom),
+            ("contrastive.raster_dropout", c.raster_dropout),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{key} must be in [0, 1], not {v}"));
             }

@@ -264,7 +264,9 @@ pub fn make_batch(
             );
         }
         draw_scale_factors(&mut factors, aug.amount, aug.rng);
-        let p = aug.contrastive.map_or(0.0, |c| c.raster_dropout.clamp(0.0, 1.0)) as f64;
+        let p = aug
+            .contrastive
+            .map_or(0.0, |c| c.raster_dropout.clamp(0.0, 1.0)) as f64;
         if cfg.encoder_raster > 0 && p > 0.0 {
             blank_view_raster = (0..b).map(|_| aug.rng.random_bool(p)).collect();
         }

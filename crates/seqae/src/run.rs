@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
 use crate::lstm::LstmImpl;
-use crate::config::{ModelConfig, TrainConfig};
 use crate::model::SeqAe;
 use crate::optim::Adam;
 

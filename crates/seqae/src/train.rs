@@ -333,7 +333,10 @@ pub fn train(
                 stop = StopReason::MaxMinutes;
                 break 'epochs;
             }
-            let ds: Vec<&Stroke3> = batches[st.batch_in_epoch].iter().map(|&i| train[i]).collect();
+            let ds: Vec<&Stroke3> = batches[st.batch_in_epoch]
+                .iter()
+                .map(|&i| train[i])
+                .collect();
             let loss = step(&model, &mut adam, cfg, &ds, st.step)?;
             st.log.push(LogRow {
                 step: st.step + 1,
@@ -413,4 +416,3 @@ fn recent_train_loss(log: &[LogRow]) -> Option<f32> {
     let tail = &log[log.len().saturating_sub(50)..];
     (!tail.is_empty()).then(|| tail.iter().map(|r| r.train_loss).sum::<f32>() / tail.len() as f32)
 }
-

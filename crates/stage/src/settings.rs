@@ -68,7 +68,11 @@ impl Key {
         };
         let arg = Arg::new(self.id())
             .long(self.flag())
-            .help(format!("{} [default: {}]", self.doc, self.default.trim_matches('"')))
+            .help(format!(
+                "{} [default: {}]",
+                self.doc,
+                self.default.trim_matches('"')
+            ))
             .help_heading(heading)
             .num_args(1);
         match &self.kind {
@@ -78,11 +82,13 @@ impl Key {
             Kind::Integer => arg.value_parser(clap::value_parser!(i64)).value_name("N"),
             Kind::Number => arg.value_parser(clap::value_parser!(f64)).value_name("X"),
             Kind::String => arg.value_name("TEXT"),
-            Kind::Choice(v) => arg.value_name("CHOICE").value_parser(
-                clap::builder::PossibleValuesParser::new(
-                    v.iter().map(|s| clap::builder::PossibleValue::new(s.clone())),
-                ),
-            ),
+            Kind::Choice(v) => {
+                arg.value_name("CHOICE")
+                    .value_parser(clap::builder::PossibleValuesParser::new(
+                        v.iter()
+                            .map(|s| clap::builder::PossibleValue::new(s.clone())),
+                    ))
+            }
             Kind::StringList => arg
                 .value_name("A,B,...")
                 .value_delimiter(',')
@@ -97,7 +103,9 @@ impl Key {
             Kind::Bool => toml::Value::Boolean(*m.get_one::<bool>(&id)?),
             Kind::Integer => toml::Value::Integer(*m.get_one::<i64>(&id)?),
             Kind::Number => toml::Value::Float(*m.get_one::<f64>(&id)?),
-            Kind::String | Kind::Choice(_) => toml::Value::String(m.get_one::<String>(&id)?.clone()),
+            Kind::String | Kind::Choice(_) => {
+                toml::Value::String(m.get_one::<String>(&id)?.clone())
+            }
             Kind::StringList => toml::Value::Array(
                 m.get_many::<String>(&id)?
                     .filter(|s| !s.is_empty())
@@ -129,7 +137,10 @@ fn resolve<'a>(root: &'a Json, s: &'a Json) -> &'a Json {
 }
 
 fn walk(root: &Json, schema: &Json, path: &mut Vec<String>, out: &mut Vec<Key>) {
-    let Some(props) = resolve(root, schema).get("properties").and_then(Json::as_object) else {
+    let Some(props) = resolve(root, schema)
+        .get("properties")
+        .and_then(Json::as_object)
+    else {
         return;
     };
     for (name, prop) in props {
@@ -150,7 +161,11 @@ fn walk(root: &Json, schema: &Json, path: &mut Vec<String>, out: &mut Vec<Key>) 
 }
 
 fn doc(s: &Json) -> Option<String> {
-    let part = |k: &str| s.get(k).and_then(Json::as_str).map(|t| t.replace('\n', " "));
+    let part = |k: &str| {
+        s.get(k)
+            .and_then(Json::as_str)
+            .map(|t| t.replace('\n', " "))
+    };
     match (part("title"), part("description")) {
         (Some(t), Some(d)) => Some(format!("{t}. {d}")),
         (t, d) => t.or(d),
@@ -356,7 +371,14 @@ mod tests {
         let ids: Vec<String> = ks.iter().map(Key::id).collect();
         assert_eq!(
             ids,
-            ["seed", "word", "bidirectional", "model.latent", "model.pool", "model.learning_rate"]
+            [
+                "seed",
+                "word",
+                "bidirectional",
+                "model.latent",
+                "model.pool",
+                "model.learning_rate"
+            ]
         );
         assert_eq!(ks[3].flag(), "model.latent");
         assert_eq!(ks[5].flag(), "model.learning-rate");
@@ -418,7 +440,10 @@ mod tests {
         let e = resolve_settings::<Demo>(&config("[demo.model]\nlatnet = 3\n"), "demo", &m)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("p.toml") && e.contains("[demo]") && e.contains("latnet"), "{e}");
+        assert!(
+            e.contains("p.toml") && e.contains("[demo]") && e.contains("latnet"),
+            "{e}"
+        );
         let e = resolve_settings::<Demo>(&config("[demo]\nseed = \"x\"\n"), "demo", &m)
             .unwrap_err()
             .to_string();
@@ -436,6 +461,9 @@ mod tests {
         for k in keys::<Demo>() {
             assert!(help.contains(&format!("--{}", k.flag())), "{help}");
         }
-        assert!(help.contains("[default: 128]") && help.contains("[demo.model]"), "{help}");
+        assert!(
+            help.contains("[default: 128]") && help.contains("[demo.model]"),
+            "{help}"
+        );
     }
 }
