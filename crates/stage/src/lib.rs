@@ -1,9 +1,10 @@
-//! What every stage binary shares: loading `pipeline.toml`, overriding its keys with flags,
-//! progress bars that stay quiet off a terminal, and logging.
+//! What every stage binary shares: loading `pipeline.toml`, its settings as flags
+//! ([`settings`]), locks on outputs, progress bars that stay quiet off a terminal, and logging.
 //!
-//! Each stage owns its section (`[ingest]`, `[train]`, ...) as a serde struct with defaults;
-//! [`PipelineConfig::section`] deserialises it, refusing unknown keys with the file's name, so a
-//! typo in `pipeline.toml` is an error rather than a silently ignored setting.
+//! Each stage owns its section (`[ingest]`, `[train]`, ...) as one serde struct with defaults;
+//! [`settings::parse`] merges it with the config file and the flags, refusing unknown keys with
+//! the file's name, so a typo in `pipeline.toml` is an error rather than a silently ignored
+//! setting.
 
 pub mod alloc;
 pub mod lock;
@@ -124,15 +125,6 @@ impl PipelineConfig {
     }
 }
 
-/// Overwrites config fields with the flags that were given: `override_from_flags!(cfg, args;
-/// seed, limit)` sets `cfg.seed = v` for every `Some(v)` in `args.seed`, and so on.
-#[macro_export]
-macro_rules! override_from_flags {
-    ($cfg:expr, $args:expr; $($field:ident),* $(,)?) => {
-        $( if let Some(v) = $args.$field.clone() { $cfg.$field = v.into(); } )*
-    };
-}
-
 /// True when progress bars should draw (stderr is a terminal).
 pub fn interactive() -> bool {
     std::io::stderr().is_terminal()
@@ -224,24 +216,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("q.toml"), "{e}");
-    }
-
-    #[test]
-    fn flags_override_config() {
-        struct Flags {
-            seed: Option<u64>,
-            name: Option<String>,
-        }
-        let mut cfg = Demo {
-            seed: 1,
-            name: "a".into(),
-        };
-        let flags = Flags {
-            seed: Some(9),
-            name: None,
-        };
-        override_from_flags!(cfg, flags; seed, name);
-        assert_eq!(cfg.seed, 9);
-        assert_eq!(cfg.name, "a");
     }
 }
