@@ -25,15 +25,7 @@ pub fn write_explorer(
     colours: (Rgb, Rgb, Rgb),
 ) -> Result<(PathBuf, ExplorerStats)> {
     let placed: Vec<&ClusterRow> = rows.iter().filter(|r| r.xy.is_some()).collect();
-    let by_key: HashMap<&str, usize> = drawings
-        .map(|t| {
-            t.rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.key_id.as_str(), i))
-                .collect()
-        })
-        .unwrap_or_default();
+    let by_key: HashMap<&str, usize> = drawings.map(DrawingTable::index_by_key).unwrap_or_default();
     let row_of: Vec<Option<usize>> = placed
         .iter()
         .map(|r| by_key.get(r.key_id.as_str()).copied())

@@ -35,15 +35,7 @@ pub fn draw(
     per_side: usize,
 ) -> Result<Drawn> {
     let (table, prov) = tables::generated::read(path)?;
-    let by_key: HashMap<&str, usize> = drawings
-        .map(|t| {
-            t.rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.key_id.as_str(), i))
-                .collect()
-        })
-        .unwrap_or_default();
+    let by_key: HashMap<&str, usize> = drawings.map(DrawingTable::index_by_key).unwrap_or_default();
     let real = |key: &str| -> Option<Labelled> {
         let t = drawings?;
         by_key

@@ -417,7 +417,6 @@ mod tests {
     use super::*;
     use crate::fuzz::npy;
     use crate::pickle::tests::numpy_pickle;
-    use std::io::Write;
 
     fn drawings(n: usize) -> Vec<Vec<[i16; 3]>> {
         (0..n)
@@ -425,19 +424,9 @@ mod tests {
             .collect()
     }
 
+    /// Writes the fuzz module's in-memory `.npz` of these members to `path`.
     fn npz(path: &Path, members: &[(&str, Vec<u8>)], deflate: bool) {
-        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-        let method = if deflate {
-            zip::CompressionMethod::Deflated
-        } else {
-            zip::CompressionMethod::Stored
-        };
-        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-        for (name, bytes) in members {
-            z.start_file(*name, opts).unwrap();
-            z.write_all(bytes).unwrap();
-        }
-        z.finish().unwrap();
+        std::fs::write(path, crate::fuzz::npz(members, deflate)).unwrap();
     }
 
     #[test]

@@ -60,6 +60,15 @@ pub struct DrawingTable {
 }
 
 impl DrawingTable {
+    /// Each row's index by its key_id (the last row wins for a repeated key).
+    pub fn index_by_key(&self) -> std::collections::HashMap<&str, usize> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key_id.as_str(), i))
+            .collect()
+    }
+
     /// The label columns to carry into later tables: `word` and `label_<factor>`.
     pub fn label_columns(&self) -> Vec<LabelColumn> {
         let mut out = vec![LabelColumn {
