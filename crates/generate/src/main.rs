@@ -66,6 +66,13 @@ fn main() -> Result<()> {
         drawings: args.drawings.clone(),
         mode: mode.clone(),
     };
+    // one writer at a time for each output (a second run refuses, naming the first's pid)
+    let _lock = stage::OutputLock::file(&args.output)?;
+    let _ndjson_lock = args
+        .ndjson
+        .as_deref()
+        .map(stage::OutputLock::file)
+        .transpose()?;
     let t = Instant::now();
     let bar = stage::progress(cfg.count as u64, "drawings");
     bar.set_prefix("generate");

@@ -59,7 +59,7 @@ fn footer_of(meta: &parquet::file::metadata::ParquetMetaData) -> Metadata {
 /// reading its rows.
 pub fn footer(path: &Path) -> Result<Metadata> {
     guarded(path, || {
-        crate::footer_check::check_file(path)?;
+        crate::parquet_check::check_file(path)?;
         let file = File::open(path).map_err(|e| TableError::io(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| TableError::parquet(path, e))?;
@@ -114,9 +114,11 @@ fn load_unguarded(path: &Path, table: &'static str) -> Result<Loaded> {
     // corrupt page header a few bytes per system call, and a 9 KB table found by fuzzing took
     // two million reads (0.7 s, 47 s under strace) to be refused.
     let bytes = std::fs::read(path).map_err(|e| TableError::io(path, e))?;
-    crate::footer_check::check_bytes(path, &bytes)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+    crate::parquet_check::check_bytes(path, &bytes)?;
+    let bytes = bytes::Bytes::from(bytes);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
         .map_err(|e| TableError::parquet(path, e))?;
+    crate::parquet_check::check_pages(path, &bytes, builder.metadata())?;
     if let Some(found) = crate::kind_in(builder.metadata()) {
         // a generated table is a drawings table with columns saying where each drawing came
         // from: it reads as drawings (embed, plot), never the other way round

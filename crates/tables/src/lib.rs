@@ -23,8 +23,8 @@ mod columns;
 pub mod drawings;
 pub mod embeddings;
 mod error;
-mod footer_check;
 pub mod generated;
+mod parquet_check;
 pub mod sequences;
 pub mod train_log;
 
@@ -79,7 +79,7 @@ pub struct LabelColumn {
 pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     columns::guarded(path, || {
-        footer_check::check_file(path)?;
+        parquet_check::check_file(path)?;
         let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
         let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
         Ok(kind_in(reader.metadata()))
@@ -94,6 +94,7 @@ pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
 pub fn detect_kind(path: &std::path::Path) -> Result<Detected> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     columns::guarded(path, || {
+        parquet_check::check_file(path)?;
         let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
         let reader = SerializedFileReader::new(file).map_err(|e| TableError::parquet(path, e))?;
         let meta = reader.metadata();
