@@ -52,6 +52,47 @@ fn wrong_drawings_tables_are_refused_naming_the_file() {
     }
 }
 
+/// Variations of a drawing of one point, of one stroke and of 10,000 points: each is encoded and
+/// gives drawings every reader accepts (empty decodings left out and counted in the summary
+/// line), or, when every decoding is empty, a clear refusal.
+#[test]
+fn the_edge_drawings_go_through() {
+    let p = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for k in [
+        trust::fixture::ONE_POINT,
+        trust::fixture::ONE_STROKE,
+        trust::fixture::LONG,
+    ] {
+        let out = dir.path().join(format!("{k}.parquet"));
+        let r = Command::new(env!("CARGO_BIN_EXE_generate"))
+            .arg("--model")
+            .arg(&p.run)
+            .arg("--drawings")
+            .arg(&p.drawings)
+            .args(["--like", k, "--count", "8", "--max-len", "60"])
+            .args(["--temperature", "1", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(!stderr.contains("panicked"), "{k}: {stderr}");
+        if r.status.success() {
+            assert!(stdout.contains(&format!("like drawing `{k}`")), "{stdout}");
+            let t = tables::drawings::read(&out).unwrap();
+            assert!(t.rows.iter().all(|r| r.drawing.is_finite()));
+        } else {
+            // the fixture's model of three steps may decode nothing but empty drawings: a
+            // clear refusal, with nothing written
+            assert!(
+                stderr.contains("decoded to an empty drawing") && !out.exists(),
+                "{k}: {stderr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_second_writer_is_refused_with_the_first_ones_pid() {
     let p = fixture();
