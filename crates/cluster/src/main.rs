@@ -176,6 +176,12 @@ fn main() -> Result<()> {
     let column = params.vectors.column();
     let (rows_in, m, n_whole) =
         assign::vectors_of(&table, column, params.whole_when_missing, &args.input)?;
+    // fitted in the order of the key_ids, not of the rows: the same clusters however the
+    // drawings were split into files or shards, and in whatever order the files are read
+    let mut order: Vec<usize> = (0..rows_in.len()).collect();
+    order.sort_by(|&a, &b| table.key_ids[rows_in[a]].cmp(&table.key_ids[rows_in[b]]));
+    let rows_in: Vec<usize> = order.iter().map(|&r| rows_in[r]).collect();
+    let m = m.select_rows(&order);
     if rows_in.is_empty() {
         anyhow::bail!(
             "{}: no drawing has a part `{column}` to cluster; cluster the whole drawings with \

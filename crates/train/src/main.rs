@@ -39,8 +39,11 @@ fn main() -> Result<()> {
     let (args, cfg): (Cli, TrainConfig) = stage::settings::parse("train")?;
     let dev = cfg.device.device()?;
 
-    let table = tables::drawings::read(&args.drawings)
+    let mut table = tables::drawings::read(&args.drawings)
         .with_context(|| format!("reading {}", args.drawings.display()))?;
+    // trained in the order of the key_ids, not of the rows: the same model however the
+    // drawings were split into files or shards, and in whatever order the files are read
+    table.rows.sort_by(|a, b| a.key_id.cmp(&b.key_id));
     let rows = table.rows.len();
     let (mut train, mut valid) = (Vec::new(), Vec::new());
     for r in table.rows {
