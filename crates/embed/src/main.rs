@@ -11,8 +11,13 @@ use embed::{EmbedConfig, Outputs};
 #[derive(Parser)]
 #[command(name = "embed", version)]
 struct Args {
-    /// The drawings table written by `ingest`.
+    /// The drawings table written by `ingest`: a file, a folder (every *.parquet under it, a
+    /// Hive-partitioned folder included) or a quoted glob, read as one table.
     input: PathBuf,
+    /// Embed only shard I of N of the drawings: those whose key_id's xxHash64 (seed 0) modulo N
+    /// is I, the same whatever the order of the input files.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<tables::dataset::Shard>,
     /// Run folder written by `train` (model.safetensors + model.json).
     #[arg(long)]
     model: PathBuf,
@@ -49,11 +54,15 @@ fn main() -> Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let result = embed::embed(&args.model, &args.input, &out, &cfg, &progress);
+    let result = embed::embed_shard(&args.model, &args.input, &out, &cfg, args.shard, &progress);
     bar.finish_and_clear();
     let r = result?;
+    let shard = match r.shard {
+        Some((s, read)) => format!(" (shard {s}: {} of the {read} read)", r.drawings),
+        None => String::new(),
+    };
     println!(
-        "[embed] {} drawings to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
+        "[embed] {} drawings{shard} to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
         r.drawings,
         r.dim,
         if r.parts.is_empty() {

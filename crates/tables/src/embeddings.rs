@@ -107,6 +107,31 @@ impl EmbeddingTable {
         Some(((0..self.len()).collect(), all, self.len() - rows.len()))
     }
 
+    /// Keeps the rows whose key_id `keep` accepts, in their order (a shard's rows: see
+    /// [`crate::dataset::Shard`]).
+    pub fn retain_keys(&mut self, keep: impl Fn(&str) -> bool) {
+        let rows: Vec<usize> = (0..self.len())
+            .filter(|&i| keep(&self.key_ids[i]))
+            .collect();
+        let d = self.dim;
+        let pick = |v: &[f32]| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&i| &v[i * d..(i + 1) * d])
+                .copied()
+                .collect()
+        };
+        self.values = pick(&self.values);
+        for p in &mut self.parts {
+            p.values = pick(&p.values);
+            p.present = rows.iter().map(|&i| p.present[i]).collect();
+        }
+        for l in &mut self.labels {
+            l.values = rows.iter().map(|&i| l.values[i].clone()).collect();
+        }
+        self.key_ids = rows.iter().map(|&i| self.key_ids[i].clone()).collect();
+        self.splits = rows.iter().map(|&i| self.splits[i]).collect();
+    }
+
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
     pub fn model_id(&self) -> Option<&str> {
         self.metadata
@@ -204,7 +229,8 @@ fn columns_per_batch(dim: usize) -> usize {
     (4 << 20) / (dim.max(1) * 4)
 }
 
-/// Reads an embeddings table and checks its shape: a fixed-size float32 list, no null or NaN.
+/// Reads an embeddings table (a file, a folder or a glob: see [`crate::dataset`]) and checks its
+/// shape: a fixed-size float32 list, no null or NaN.
 pub fn read(path: &Path) -> Result<EmbeddingTable> {
     let loaded = columns::load(path, "embeddings")?;
     let s = &loaded.schema;
