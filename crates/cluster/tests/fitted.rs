@@ -202,6 +202,50 @@ fn shards_of_the_placement_make_the_whole() {
         }
     }
     assert_eq!(union, whole);
+    // a folder holding another model's embeddings, or another table, is refused naming the
+    // file, by the fit and by the placement, and writes nothing
+    write_table(&d.join("new/s=2/c.parquet"), 0..10, Some("xxh64:bbbb"));
+    let fit = |input: &Path| {
+        cluster_bin()
+            .args([
+                "--vectors",
+                "embedding",
+                "--algorithm",
+                "kmeans",
+                "--k",
+                "2",
+            ])
+            .arg("-o")
+            .arg(d.join("mixed/clusters.parquet"))
+            .arg(input)
+            .output()
+            .unwrap()
+    };
+    let placed = cluster_bin()
+        .arg("--model")
+        .arg(&fitted)
+        .arg("-o")
+        .arg(d.join("mixed/clusters.parquet"))
+        .arg(d.join("new"))
+        .output()
+        .unwrap();
+    for r in [fit(&d.join("new")), placed] {
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{e}");
+        assert!(
+            e.contains("s=2/c.parquet: its footer's embed.model_id is `xxh64:bbbb`"),
+            "{e}"
+        );
+    }
+    std::fs::remove_file(d.join("new/s=2/c.parquet")).unwrap();
+    tables::clusters::write(&d.join("new/s=2/c.parquet"), &[], &vec![]).unwrap();
+    let e = fit(&d.join("new"));
+    let e = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        e.contains("s=2/c.parquet: a `clusters` table, not the `embeddings` table"),
+        "{e}"
+    );
+    assert!(!d.join("mixed/clusters.parquet").exists());
     // --shard without --model is refused by the flags; a bad shard by its form
     for (args, says) in [
         (vec!["--shard", "0/2"], "--model"),
