@@ -141,9 +141,13 @@ pub fn model_id(run_dir: &Path) -> Result<String> {
 /// Where the outputs go.
 #[derive(Debug, Clone)]
 pub struct Outputs {
+    /// The embeddings file, or with `partition_by` the folder.
     pub embeddings: PathBuf,
     pub reconstructions: PathBuf,
     pub interpolations: PathBuf,
+    /// Write the embeddings as a Hive-partitioned folder: by this column, each partition's file
+    /// named by the second (`part-0000I.parquet`).
+    pub partition_by: Option<(String, String)>,
 }
 
 impl Outputs {
@@ -154,6 +158,7 @@ impl Outputs {
             embeddings: embeddings.to_path_buf(),
             reconstructions: dir.join("reconstructions.parquet"),
             interpolations: dir.join("interpolations.parquet"),
+            partition_by: None,
         }
     }
 }
@@ -366,7 +371,12 @@ pub fn embed_shard(
     report.reconstructions = reconstructions.len();
     report.interpolations = interpolations.len();
 
-    tables::embeddings::write(&out.embeddings, &emb)?;
+    match &out.partition_by {
+        None => tables::embeddings::write(&out.embeddings, &emb)?,
+        Some((column, file_name)) => {
+            tables::embeddings::write_partitioned(&out.embeddings, &emb, column, file_name)?;
+        }
+    }
     if cfg.reconstructions > 0 {
         tables::sequences::write_reconstructions(
             &out.reconstructions,

@@ -121,3 +121,80 @@ fn shards_of_a_partitioned_folder_make_the_whole() {
     assert!(!r.status.success() && e.contains("shard `1/1`"), "{e}");
     assert!(!out.exists());
 }
+
+/// `embed --partition-by split --shard I/N`: the shards write their files into one folder,
+/// which reads back as the single file's vectors; each shard's reconstructions are its own.
+#[test]
+fn shards_write_one_partitioned_folder() {
+    let p = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, whole) = embed(&[], &p.drawings, &d.join("whole.parquet"));
+    let folder = d.join("embeddings");
+    let run = |i: usize| {
+        Command::new(env!("CARGO_BIN_EXE_embed"))
+            .args([
+                "--batch-size",
+                "16",
+                "--reconstructions",
+                "2",
+                "--interpolations",
+                "0",
+            ])
+            .arg("--model")
+            .arg(&p.run)
+            .args([
+                "--partition-by",
+                "split",
+                "--shard",
+                &format!("{i}/2"),
+                "-o",
+            ])
+            .arg(&folder)
+            .arg(&p.drawings)
+            .output()
+            .unwrap()
+    };
+    for i in 0..2 {
+        let r = run(i);
+        let line = String::from_utf8_lossy(&r.stdout);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert!(line.contains("partitioned by split"), "{line}");
+        let recs = d.join(format!("reconstructions.part-0000{i}.parquet"));
+        let recs = tables::sequences::read_reconstructions(&recs).unwrap();
+        let s: Shard = format!("{i}/2").parse().unwrap();
+        assert!(!recs.is_empty() && recs.iter().all(|r| s.contains(&r.key_id)));
+    }
+    let mut names: Vec<String> = tables::dataset::files(&folder)
+        .unwrap()
+        .iter()
+        .map(|f| f.strip_prefix(&folder).unwrap().display().to_string())
+        .collect();
+    names.sort();
+    let want: Vec<String> = ["test", "train", "valid"]
+        .iter()
+        .flat_map(|s| (0..2).map(move |i| format!("split={s}/part-0000{i}.parquet")))
+        .collect();
+    assert_eq!(names, want);
+    let back = tables::embeddings::read(&folder).unwrap();
+    assert_eq!(back.len(), whole.len());
+    for i in 0..back.len() {
+        let w = &whole[&back.key_ids[i]];
+        let diff = back
+            .row(i)
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "{}: {diff}", back.key_ids[i]);
+    }
+    // the split comes back from the path
+    let single = tables::embeddings::read(&d.join("whole.parquet")).unwrap();
+    let split_of: BTreeMap<&str, tables::Split> = single
+        .key_ids
+        .iter()
+        .map(String::as_str)
+        .zip(single.splits.iter().copied())
+        .collect();
+    assert!((0..back.len()).all(|i| split_of[back.key_ids[i].as_str()] == back.splits[i]));
+}

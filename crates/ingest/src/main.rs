@@ -85,12 +85,7 @@ fn main() -> Result<()> {
     // written by every shard at once: each locks its own part.
     let _lock = match &args.partition_by {
         None => stage::OutputLock::file(&output)?,
-        Some(_) => {
-            let part = tables::dataset::part_file_name(args.shard);
-            let lock = stage::OutputLock::file(&output.join(&part))?;
-            tables::dataset::remove_stale_parts(&output, &part);
-            lock
-        }
+        Some(_) => stage::OutputLock::part(&output, &tables::dataset::part_file_name(args.shard))?,
     };
 
     let t = Instant::now();

@@ -607,18 +607,6 @@ impl PartitionedWriter {
     }
 }
 
-/// Removes the temporary files a killed writer of `file_name` left in the partitions of `dir`.
-pub fn remove_stale_parts(dir: &Path, file_name: &str) {
-    let _ = durable::remove_stale(&dir.join(file_name));
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.path().is_dir() {
-                let _ = durable::remove_stale(&entry.path().join(file_name));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
