@@ -5,11 +5,14 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 env="$here/target/pyenv"
-if [ -x "$env/bin/python" ] && "$env/bin/python" -c "import pyarrow, duckdb, numpy" 2>/dev/null; then
+# pinned: the partitioned-folder check (scripts/check_dataset.py) reads Hive folders with it
+duckdb_version=2.0.1
+if [ -x "$env/bin/python" ] && "$env/bin/python" -c "import pyarrow, duckdb, numpy
+assert duckdb.__version__ == '$duckdb_version'" 2>/dev/null; then
   echo "$env/bin/python"; exit 0
 fi
 command -v python3 >/dev/null 2>&1 || exit 0
 mkdir -p "$here/target"
-{ python3 -m venv "$env" && "$env/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb numpy; } >&2 || exit 0
+{ python3 -m venv "$env" && "$env/bin/pip" install --quiet --disable-pip-version-check pyarrow "duckdb==$duckdb_version" numpy; } >&2 || exit 0
 "$env/bin/python" -c "import pyarrow, duckdb" 2>/dev/null && echo "$env/bin/python"
 exit 0

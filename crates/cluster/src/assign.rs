@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clustering::{ClusterParams, FittedModel, Matrix, Prepared, Rule, Source};
 use tables::clusters::ClusterRow;
+use tables::dataset::Shard;
 use tables::embeddings::EmbeddingTable;
 
 /// `cluster_model.json` beside the output.
@@ -99,7 +100,13 @@ pub fn place(
 }
 
 /// `cluster --model FITTED -o OUT EMBEDDINGS...`.
-pub fn run(fitted: &Path, first: &Path, more: &[PathBuf], output: &Path) -> Result<()> {
+pub fn run(
+    fitted: &Path,
+    first: &Path,
+    more: &[PathBuf],
+    output: &Path,
+    shard: Option<Shard>,
+) -> Result<()> {
     let t = Instant::now();
     let model = FittedModel::load(fitted).context("loading the fitted cluster model")?;
     let inputs: Vec<&Path> = std::iter::once(first)
@@ -109,8 +116,13 @@ pub fn run(fitted: &Path, first: &Path, more: &[PathBuf], output: &Path) -> Resu
     bar.set_prefix("cluster --model");
     let mut rows = Vec::new();
     let mut labels_by_name: BTreeMap<String, (Vec<i32>, Vec<Option<String>>)> = BTreeMap::new();
+    let mut read = 0;
     for path in &inputs {
-        let table = tables::embeddings::read(path)?;
+        let mut table = tables::embeddings::read(path)?;
+        read += table.len();
+        if let Some(s) = shard {
+            table.retain_keys(|k| s.contains(k));
+        }
         let placed = place(&model, &table, path)?;
         for l in &table.labels {
             let e = labels_by_name.entry(l.name.clone()).or_default();
@@ -151,7 +163,10 @@ pub fn run(fitted: &Path, first: &Path, more: &[PathBuf], output: &Path) -> Resu
         }
     }
     if rows.is_empty() {
-        bail!("the input tables hold no drawings to place");
+        match shard {
+            Some(s) => bail!("none of the {read} drawings of the input tables is in shard {s}"),
+            None => bail!("the input tables hold no drawings to place"),
+        }
     }
     let meta = vec![
         ("cluster.model".to_string(), fitted.display().to_string()),
@@ -168,11 +183,18 @@ pub fn run(fitted: &Path, first: &Path, more: &[PathBuf], output: &Path) -> Resu
             "params".to_string(),
             serde_json::to_string(&model.info.params)?,
         ),
-    ];
+    ]
+    .into_iter()
+    .chain(shard.map(|s| ("cluster.shard".to_string(), s.to_string())))
+    .collect::<Vec<_>>();
     tables::clusters::write(output, &rows, &meta)?;
     let per: Vec<String> = counts.iter().map(usize::to_string).collect();
+    let shard = match shard {
+        Some(s) => format!(" (shard {s}: {} of the {read} read)", rows.len()),
+        None => String::new(),
+    };
     println!(
-        "[cluster --model] placed {} drawings of {} table(s) in the {k} clusters of {} ({} vectors) \
+        "[cluster --model] placed {} drawings{shard} of {} table(s) in the {k} clusters of {} ({} vectors) \
          in {:.1}s: per cluster {}, noise {:.1}%{}{}; wrote {}",
         rows.len(),
         inputs.len(),

@@ -28,10 +28,15 @@ mod assign;
 #[derive(Parser)]
 #[command(name = "cluster", version)]
 struct Cli {
-    /// Input embeddings.parquet (written by `embed`).
+    /// Input embeddings.parquet (written by `embed`): a file, a folder (every *.parquet under
+    /// it, a Hive-partitioned folder included) or a quoted glob, read as one table.
     input: PathBuf,
     /// More embeddings tables to place in the fitted clusters (with --model only).
     more_inputs: Vec<PathBuf>,
+    /// With --model: place only shard I of N of the drawings, those whose key_id's xxHash64
+    /// (seed 0) modulo N is I, the same whatever the order of the input files.
+    #[arg(long, value_name = "I/N", requires = "model")]
+    shard: Option<tables::dataset::Shard>,
     /// Place the drawings of the input embeddings in the clusters of this fitted model (a
     /// cluster_model.json written by `cluster`) instead of clustering them: each gets its
     /// cluster, strength and outlier score (noise where the model says so); the clustering
@@ -147,7 +152,13 @@ fn main() -> Result<()> {
     stage::init();
     let (args, params): (Cli, ClusterParams) = stage::settings::parse("cluster")?;
     if let Some(model) = &args.model {
-        return assign::run(model, &args.input, &args.more_inputs, &args.output);
+        return assign::run(
+            model,
+            &args.input,
+            &args.more_inputs,
+            &args.output,
+            args.shard,
+        );
     }
     if !args.more_inputs.is_empty() {
         anyhow::bail!(

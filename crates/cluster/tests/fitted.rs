@@ -134,3 +134,132 @@ fn the_fitted_model_places_held_out_drawings_and_refuses_another_models() {
         assert!(!out.exists());
     }
 }
+
+/// `cluster --model --shard I/N` places the drawings of shard I alone: the shards are disjoint,
+/// together the whole placement, and the same whatever the order of the input files; a folder
+/// and a glob of embeddings tables read as one table.
+#[test]
+fn shards_of_the_placement_make_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(&d.join("fit.parquet"), 0..600, Some("xxh64:aaaa"));
+    write_table(&d.join("new/s=0/a.parquet"), 600..800, Some("xxh64:aaaa"));
+    write_table(&d.join("new/s=1/b.parquet"), 800..1000, Some("xxh64:aaaa"));
+    ok(&cluster_bin()
+        .args([
+            "--vectors",
+            "embedding",
+            "--algorithm",
+            "kmeans",
+            "--k",
+            "4",
+        ])
+        .arg("-o")
+        .arg(d.join("fit/clusters.parquet"))
+        .arg(d.join("fit.parquet"))
+        .output()
+        .unwrap());
+    let fitted = d.join("fit/cluster_model.json");
+    let place = |args: &[&str], inputs: &[std::path::PathBuf], out: &Path| {
+        let stdout = ok(&cluster_bin()
+            .arg("--model")
+            .arg(&fitted)
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .args(inputs)
+            .output()
+            .unwrap());
+        let rows = tables::clusters::read(out).unwrap();
+        let placed: std::collections::BTreeMap<String, i32> =
+            rows.iter().map(|r| (r.key_id.clone(), r.cluster)).collect();
+        assert_eq!(placed.len(), rows.len());
+        (stdout, placed)
+    };
+    let (_, whole) = place(&[], &[d.join("new")], &d.join("whole.parquet"));
+    assert_eq!(whole.len(), 400);
+    let glob = place(&[], &[d.join("new/*/*.parquet")], &d.join("glob.parquet")).1;
+    assert_eq!(glob, whole);
+    let mut union = std::collections::BTreeMap::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let (line, one) = place(&["--shard", &shard], &[d.join("new")], &d.join("s.parquet"));
+        assert!(
+            line.contains(&format!("(shard {shard}: {} of the 400 read)", one.len())),
+            "{line}"
+        );
+        let swapped = place(
+            &["--shard", &shard],
+            &[d.join("new/s=1/b.parquet"), d.join("new/s=0/a.parquet")],
+            &d.join("swapped.parquet"),
+        )
+        .1;
+        assert_eq!(swapped, one, "shard {shard}, the files in the other order");
+        let s: tables::dataset::Shard = shard.parse().unwrap();
+        for (k, c) in one {
+            assert!(s.contains(&k));
+            assert!(union.insert(k, c).is_none(), "shards are disjoint");
+        }
+    }
+    assert_eq!(union, whole);
+    // a folder holding another model's embeddings, or another table, is refused naming the
+    // file, by the fit and by the placement, and writes nothing
+    write_table(&d.join("new/s=2/c.parquet"), 0..10, Some("xxh64:bbbb"));
+    let fit = |input: &Path| {
+        cluster_bin()
+            .args([
+                "--vectors",
+                "embedding",
+                "--algorithm",
+                "kmeans",
+                "--k",
+                "2",
+            ])
+            .arg("-o")
+            .arg(d.join("mixed/clusters.parquet"))
+            .arg(input)
+            .output()
+            .unwrap()
+    };
+    let placed = cluster_bin()
+        .arg("--model")
+        .arg(&fitted)
+        .arg("-o")
+        .arg(d.join("mixed/clusters.parquet"))
+        .arg(d.join("new"))
+        .output()
+        .unwrap();
+    for r in [fit(&d.join("new")), placed] {
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{e}");
+        assert!(
+            e.contains("s=2/c.parquet: its footer's embed.model_id is `xxh64:bbbb`"),
+            "{e}"
+        );
+    }
+    std::fs::remove_file(d.join("new/s=2/c.parquet")).unwrap();
+    tables::clusters::write(&d.join("new/s=2/c.parquet"), &[], &vec![]).unwrap();
+    let e = fit(&d.join("new"));
+    let e = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        e.contains("s=2/c.parquet: a `clusters` table, not the `embeddings` table"),
+        "{e}"
+    );
+    assert!(!d.join("mixed/clusters.parquet").exists());
+    // --shard without --model is refused by the flags; a bad shard by its form
+    for (args, says) in [
+        (vec!["--shard", "0/2"], "--model"),
+        (vec!["--model", "x.json", "--shard", "2/2"], "shard `2/2`"),
+    ] {
+        let r = cluster_bin()
+            .args(&args)
+            .arg("-o")
+            .arg(d.join("bad.parquet"))
+            .arg(d.join("new"))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && e.contains(says), "{args:?}: {e}");
+        assert!(!d.join("bad.parquet").exists());
+    }
+}

@@ -6,6 +6,7 @@
 //! drawings (`interpolations.parquet`).
 
 use std::path::{Path, PathBuf};
+use tables::dataset::Shard;
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
@@ -140,9 +141,13 @@ pub fn model_id(run_dir: &Path) -> Result<String> {
 /// Where the outputs go.
 #[derive(Debug, Clone)]
 pub struct Outputs {
+    /// The embeddings file, or with `partition_by` the folder.
     pub embeddings: PathBuf,
     pub reconstructions: PathBuf,
     pub interpolations: PathBuf,
+    /// Write the embeddings as a Hive-partitioned folder: by this column, each partition's file
+    /// named by the second (`part-0000I.parquet`).
+    pub partition_by: Option<(String, String)>,
 }
 
 impl Outputs {
@@ -153,12 +158,15 @@ impl Outputs {
             embeddings: embeddings.to_path_buf(),
             reconstructions: dir.join("reconstructions.parquet"),
             interpolations: dir.join("interpolations.parquet"),
+            partition_by: None,
         }
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct EmbedReport {
+    /// With a shard: the shard, and the drawings read (of every shard).
+    pub shard: Option<(Shard, usize)>,
     pub drawings: usize,
     /// Each part encoded, with how many drawings have it.
     pub parts: Vec<(Part, usize)>,
@@ -196,6 +204,18 @@ pub fn embed(
     cfg: &EmbedConfig,
     progress: &dyn Fn(usize, usize),
 ) -> Result<EmbedReport> {
+    embed_shard(model_dir, input, out, cfg, None, progress)
+}
+
+/// [`embed`] of the drawings of one shard of the input (all of them with `None`).
+pub fn embed_shard(
+    model_dir: &Path,
+    input: &Path,
+    out: &Outputs,
+    cfg: &EmbedConfig,
+    shard: Option<Shard>,
+    progress: &dyn Fn(usize, usize),
+) -> Result<EmbedReport> {
     if cfg.batch_size == 0 {
         bail!("batch_size must be at least 1");
     }
@@ -203,7 +223,17 @@ pub fn embed(
     let dev = device(&cfg.device)?;
     let (model, info) = seqae::load(model_dir, &dev)
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
-    let table = tables::drawings::read(input)?;
+    let mut table = tables::drawings::read(input)?;
+    let read = table.rows.len();
+    if let Some(s) = shard {
+        table.rows.retain(|r| s.contains(&r.key_id));
+        if table.rows.is_empty() {
+            bail!(
+                "{}: none of its {read} drawings is in shard {s}: nothing to embed",
+                input.display()
+            );
+        }
+    }
     if table.rows.is_empty() {
         bail!(
             "{}: an empty drawings table (no rows): nothing to embed",
@@ -211,6 +241,7 @@ pub fn embed(
         );
     }
     let mut report = EmbedReport {
+        shard: shard.map(|s| (s, read)),
         drawings: table.rows.len(),
         dim: model.config().latent,
         ..Default::default()
@@ -340,7 +371,12 @@ pub fn embed(
     report.reconstructions = reconstructions.len();
     report.interpolations = interpolations.len();
 
-    tables::embeddings::write(&out.embeddings, &emb)?;
+    match &out.partition_by {
+        None => tables::embeddings::write(&out.embeddings, &emb)?,
+        Some((column, file_name)) => {
+            tables::embeddings::write_partitioned(&out.embeddings, &emb, column, file_name)?;
+        }
+    }
     if cfg.reconstructions > 0 {
         tables::sequences::write_reconstructions(
             &out.reconstructions,

@@ -11,18 +11,31 @@ use embed::{EmbedConfig, Outputs};
 #[derive(Parser)]
 #[command(name = "embed", version)]
 struct Args {
-    /// The drawings table written by `ingest`.
+    /// The drawings table written by `ingest`: a file, a folder (every *.parquet under it, a
+    /// Hive-partitioned folder included) or a quoted glob, read as one table.
     input: PathBuf,
+    /// Embed only shard I of N of the drawings: those whose key_id's xxHash64 (seed 0) modulo N
+    /// is I, the same whatever the order of the input files.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<tables::dataset::Shard>,
     /// Run folder written by `train` (model.safetensors + model.json).
     #[arg(long)]
     model: PathBuf,
-    /// Output embeddings Parquet file.
+    /// Output embeddings Parquet file (with --partition-by, the output folder).
     #[arg(short, long)]
     output: PathBuf,
-    /// Where the reconstructions go (default: reconstructions.parquet beside the output).
+    /// Write a Hive-partitioned folder instead of one file: OUTPUT/<COLUMN>=<value>/part-0000I.parquet,
+    /// one file per value (I: the shard's number, else 0), without the column, which the path
+    /// holds. A string column of the embeddings table: word, split or a label.
+    #[arg(long, value_name = "COLUMN")]
+    partition_by: Option<String>,
+    /// Where the reconstructions go (default: reconstructions.parquet beside the output; with
+    /// --partition-by and --shard, reconstructions.part-0000I.parquet, so that the shards keep
+    /// theirs apart).
     #[arg(long)]
     reconstructions_output: Option<PathBuf>,
-    /// Where the interpolations go (default: interpolations.parquet beside the output).
+    /// Where the interpolations go (default: interpolations.parquet beside the output; with
+    /// --partition-by and --shard, interpolations.part-0000I.parquet).
     #[arg(long)]
     interpolations_output: Option<PathBuf>,
     /// Config file (default: pipeline.toml in the current folder, when present).
@@ -33,9 +46,24 @@ struct Args {
 fn main() -> Result<()> {
     stage::init();
     let (args, cfg): (Args, EmbedConfig) = stage::settings::parse("embed")?;
-    // one writer at a time; released when this run ends or dies
-    let _lock = stage::OutputLock::file(&args.output)?;
     let mut out = Outputs::beside(&args.output);
+    let part = tables::dataset::part_file_name(args.shard);
+    // one writer at a time; released when this run ends or dies. A partitioned folder is
+    // written by every shard at once: each locks its own part.
+    let _lock = match &args.partition_by {
+        None => stage::OutputLock::file(&args.output)?,
+        Some(column) => {
+            out.partition_by = Some((column.clone(), part.clone()));
+            if let Some(s) = args.shard {
+                let folder = args.output.clone();
+                let beside =
+                    |stem: &str| folder.with_file_name(format!("{stem}.{}", s.file_name()));
+                out.reconstructions = beside("reconstructions");
+                out.interpolations = beside("interpolations");
+            }
+            stage::OutputLock::part(&args.output, &part)?
+        }
+    };
     if let Some(p) = args.reconstructions_output {
         out.reconstructions = p;
     }
@@ -49,11 +77,15 @@ fn main() -> Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let result = embed::embed(&args.model, &args.input, &out, &cfg, &progress);
+    let result = embed::embed_shard(&args.model, &args.input, &out, &cfg, args.shard, &progress);
     bar.finish_and_clear();
     let r = result?;
+    let shard = match r.shard {
+        Some((s, read)) => format!(" (shard {s}: {} of the {read} read)", r.drawings),
+        None => String::new(),
+    };
     println!(
-        "[embed] {} drawings to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
+        "[embed] {} drawings{shard} to {}-d vectors{} in {:.1}s ({:.0} drawings/s) -> {}; decoded {} reconstructions and {} interpolation steps in {:.1}s; total {:.1}s",
         r.drawings,
         r.dim,
         if r.parts.is_empty() {
@@ -68,7 +100,10 @@ fn main() -> Result<()> {
         },
         r.encode_s,
         r.drawings as f64 / r.encode_s.max(1e-9),
-        out.embeddings.display(),
+        match &out.partition_by {
+            Some((column, _)) => format!("{} partitioned by {column}", out.embeddings.display()),
+            None => out.embeddings.display().to_string(),
+        },
         r.reconstructions,
         r.interpolations,
         r.decode_s,

@@ -16,7 +16,8 @@ use stage::PipelineConfig;
 #[derive(Parser)]
 #[command(name = "evaluate", version)]
 struct Args {
-    /// Parquet tables written by ingest, embed and cluster, in any order.
+    /// Parquet tables written by ingest, embed and cluster, in any order; each a file, a folder
+    /// (every *.parquet under it, a Hive-partitioned folder included) or a quoted glob.
     inputs: Vec<PathBuf>,
     /// Output JSON file.
     #[arg(short, long)]

@@ -39,11 +39,11 @@ struct Args {
     #[arg(long)]
     prior: bool,
     /// The embeddings table whose drawings are placed in the clusters [default: the one the
-    /// clusters were fitted on].
+    /// clusters were fitted on]; a file, a folder of *.parquet or a quoted glob, read as one.
     #[arg(long)]
     embeddings: Option<PathBuf>,
     /// The drawings table the drawings to start from are encoded from [default: the input the
-    /// embeddings table records].
+    /// embeddings table records]; a file, a folder of *.parquet or a quoted glob, read as one.
     #[arg(long)]
     drawings: Option<PathBuf>,
     /// Config file (default: pipeline.toml in the current folder, when present).

@@ -20,6 +20,7 @@ use quickdraw::{RecordError, RecordRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
+use tables::dataset::Shard;
 use tables::drawings::{DrawingColumns, DrawingRef, DrawingWriter};
 use tables::Split;
 
@@ -88,6 +89,8 @@ pub struct IngestReport {
     pub skipped_duplicate: usize,
     pub skipped_bad: usize,
     pub first_bad: Option<String>,
+    /// Drawings of other shards (with a shard), not counted as skipped.
+    pub other_shard: usize,
 }
 
 impl IngestReport {
@@ -195,11 +198,32 @@ fn label_names(inputs: &[PathBuf]) -> Vec<String> {
     names
 }
 
+/// Per run, beside the settings: which rows (a shard) and how the output is laid out.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Keep only the drawings of this shard (by their key_id; see [`tables::dataset::Shard`]).
+    pub shard: Option<Shard>,
+    /// Write a Hive-partitioned folder by this column instead of one file: the output is the
+    /// folder, each partition's file `part-0000I.parquet` (I the shard's number, else 0).
+    pub partition_by: Option<String>,
+}
+
 /// Reads every input and writes `output`; the output appears only when everything succeeded.
 pub fn ingest(
     inputs: &[PathBuf],
     output: &Path,
     cfg: &IngestConfig,
+    progress: &dyn Progress,
+) -> Result<IngestReport> {
+    ingest_with(inputs, output, cfg, &RunOptions::default(), progress)
+}
+
+/// [`ingest`] of one shard of the drawings, or into a partitioned folder, as `run` says.
+pub fn ingest_with(
+    inputs: &[PathBuf],
+    output: &Path,
+    cfg: &IngestConfig,
+    run: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
     cfg.validate()?;
@@ -221,8 +245,23 @@ pub fn ingest(
                 .join("\n"),
         ),
         ("ingest.config".to_string(), format!("{cfg:?}")),
-    ];
-    let mut writer = DrawingWriter::create(output, &labels, &metadata)?;
+    ]
+    .into_iter()
+    .chain(
+        run.shard
+            .map(|s| ("ingest.shard".to_string(), s.to_string())),
+    )
+    .collect::<Vec<_>>();
+    let mut writer = match &run.partition_by {
+        None => DrawingWriter::create(output, &labels, &metadata)?,
+        Some(column) => DrawingWriter::create_partitioned(
+            output,
+            &labels,
+            &metadata,
+            column,
+            &tables::dataset::part_file_name(run.shard),
+        )?,
+    };
     let mut sink = Sink {
         cfg,
         writer: &mut writer,
@@ -238,6 +277,7 @@ pub fn ingest(
             .unwrap_or_default();
         let file = FileCtx {
             cfg,
+            shard: run.shard,
             labels: &labels,
             source: &source,
             default_word: &word_from_file_name(path),
@@ -370,6 +410,7 @@ impl std::hash::Hasher for KeyHashHasher {
 /// and the word its records default to.
 struct FileCtx<'a> {
     cfg: &'a IngestConfig,
+    shard: Option<Shard>,
     labels: &'a [String],
     source: &'a str,
     default_word: &'a str,
@@ -392,6 +433,7 @@ impl<'a> FileCtx<'a> {
 enum Outcome {
     /// A row of the chunk's columns (unless the sink finds it a duplicate).
     Kept(Split),
+    OtherShard,
     OtherWord,
     NotRecognized,
     TooLong,
@@ -424,7 +466,9 @@ impl Chunk<'_> {
             }
         };
         let word = rec.word.as_deref().unwrap_or(self.file.default_word);
-        let outcome = if !cfg.word.is_empty() && !cfg.word.iter().any(|w| w == word) {
+        let outcome = if self.file.shard.is_some_and(|s| !s.contains(&rec.key_id)) {
+            Outcome::OtherShard
+        } else if !cfg.word.is_empty() && !cfg.word.iter().any(|w| w == word) {
             Outcome::OtherWord
         } else if cfg.recognized_only && rec.recognized == Some(false) {
             Outcome::NotRecognized
@@ -517,6 +561,7 @@ impl Sink<'_> {
                         break;
                     }
                 }
+                Outcome::OtherShard => r.other_shard += 1,
                 Outcome::OtherWord => r.skipped_word += 1,
                 Outcome::NotRecognized => r.skipped_unrecognized += 1,
                 Outcome::TooLong => r.skipped_too_long += 1,

@@ -184,7 +184,9 @@ impl Inputs {
     }
 }
 
-/// Sorts the inputs by kind. A file must have a recognised name; a folder is searched for
+/// Sorts the inputs by kind. A file must have a recognised name (or be a table the pipeline
+/// wrote); a folder holding none of the pipeline's file names, or a glob, is one table read
+/// from many files (see [`tables::dataset`]); any other folder is searched for
 /// the pipeline's file names, at its top level first and then one level down (a run's
 /// `run/` folder holds `model.json` and `train_log.parquet`); a kind found in several
 /// subfolders and not at the top is ambiguous and left out with a note. `skip` (the output
@@ -209,6 +211,18 @@ pub fn find_inputs(paths: &[PathBuf], skip: &Path) -> Result<Inputs> {
                 .filter(|d| skip.is_none() || d.canonicalize().ok() != skip)
                 .collect();
             subdirs.sort();
+            let named = !top.is_empty()
+                || subdirs
+                    .iter()
+                    .any(|d| Kind::ALL.iter().any(|k| d.join(k.file_name()).is_file()));
+            // a folder of one table's files (a Hive-partitioned folder, a folder of shards)
+            // rather than a work folder: the table its files hold, read as one
+            if !named {
+                if let Some(k) = Kind::of_footer(p) {
+                    add(&mut inputs, k, p.clone())?;
+                    continue;
+                }
+            }
             for d in subdirs {
                 for k in Kind::ALL {
                     let f = d.join(k.file_name());
@@ -239,6 +253,16 @@ pub fn find_inputs(paths: &[PathBuf], skip: &Path) -> Result<Inputs> {
                      or it should be a table the pipeline wrote",
                     p.display(),
                     Kind::ALL.map(Kind::file_name).join(", ")
+                );
+            };
+            add(&mut inputs, k, p.clone())?;
+        } else if p.to_string_lossy().contains(['*', '?', '[']) {
+            // a glob of one table's files, read as one table
+            let Some(k) = Kind::of_footer(p) else {
+                bail!(
+                    "{}: the pattern matches no pipeline table (quote it, so that the shell \
+                     leaves it to the stage)",
+                    p.display()
                 );
             };
             add(&mut inputs, k, p.clone())?;

@@ -14,7 +14,8 @@ use plot::PlotConfig;
 #[derive(Parser)]
 #[command(name = "plot", version)]
 struct Args {
-    /// Input files or folders.
+    /// Input files or folders; a folder of one table's files (a Hive-partitioned folder, a
+    /// folder of shards) or a quoted glob of them reads as that table.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Output folder for the figures and report.html (created when missing).

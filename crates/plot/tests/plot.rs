@@ -403,3 +403,61 @@ fn explorer_and_projector_export() {
     let e = format!("{:#}", plot(&inputs, &out, &cfg, &|_| {}).unwrap_err());
     assert!(e.contains("projector_max"), "{e}");
 }
+
+/// A Hive-partitioned drawings folder and a glob of clusters files are each one table: found by
+/// their footers and drawn as the single files are.
+#[test]
+fn a_partitioned_folder_and_a_glob_are_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    work_folder(&work);
+    let drawings = tables::drawings::read(&work.join("drawings.parquet")).unwrap();
+    let folder = tmp.path().join("drawings_by_mouth");
+    let mut w = DrawingWriter::create_partitioned(
+        &folder,
+        &drawings.label_names,
+        &vec![],
+        "label_mouth",
+        "part-00000.parquet",
+    )
+    .unwrap();
+    for r in &drawings.rows {
+        w.push(r.clone()).unwrap();
+    }
+    w.finish().unwrap();
+    let clusters = tables::clusters::read(&work.join("clusters.parquet")).unwrap();
+    let (a, b) = clusters.split_at(clusters.len() / 2);
+    for (name, rows) in [("a", a), ("b", b)] {
+        let p = tmp.path().join(format!("shards/{name}/clusters.parquet"));
+        tables::clusters::write(&p, rows, &vec![]).unwrap();
+    }
+    let glob = tmp.path().join("shards/*/clusters.parquet");
+    let out = tmp.path().join("plots");
+    let inputs = find_inputs(&[folder.clone(), glob.clone()], &out).unwrap();
+    assert_eq!(inputs.get(Kind::Drawings), Some(folder.as_path()));
+    assert_eq!(inputs.get(Kind::Clusters), Some(glob.as_path()));
+    let s = plot(&inputs, &out, &PlotConfig::default(), &|_| {}).unwrap();
+    let names: Vec<&str> = s.figures.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"gallery"), "{names:?}");
+    // the same figures as from the single files
+    let single = find_inputs(
+        &[work.join("drawings.parquet"), work.join("clusters.parquet")],
+        &out,
+    )
+    .unwrap();
+    let s1 = plot(
+        &single,
+        &tmp.path().join("plots1"),
+        &PlotConfig::default(),
+        &|_| {},
+    )
+    .unwrap();
+    let names1: Vec<&str> = s1.figures.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, names1);
+    // a glob that matches nothing is an error naming it
+    let e = find_inputs(&[tmp.path().join("none/*.parquet")], &out)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("none/*.parquet"), "{e}");
+}

@@ -54,6 +54,23 @@ impl OutputLock {
         Ok(lock)
     }
 
+    /// Locks one part of a partitioned folder output: `dir/<column>=<value>/<file_name>` for
+    /// every value (`.<file_name>.lock` in `dir`), so that the shards of a run, each writing its
+    /// own file name, write the folder at once. Temporary files a killed writer of that part
+    /// left in the partitions are removed once the lock is held.
+    pub fn part(dir: &Path, file_name: &str) -> Result<Self, LockError> {
+        let target = dir.join(file_name);
+        let lock = Self::acquire(&target, &lock_path(&target, false))?;
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.path().is_dir() {
+                    let _ = durable::remove_stale(&entry.path().join(file_name));
+                }
+            }
+        }
+        Ok(lock)
+    }
+
     /// Locks the folder output `output` (`.lock` inside it; the folder is created). Temporary
     /// files a killed run left in it are removed once the lock is held.
     pub fn folder(output: &Path) -> Result<Self, LockError> {

@@ -58,6 +58,10 @@ fn footer_of(meta: &parquet::file::metadata::ParquetMetaData) -> Metadata {
 /// A table's footer metadata alone (what wrote it, from what, with which settings), without
 /// reading its rows.
 pub fn footer(path: &Path) -> Result<Metadata> {
+    crate::dataset::footer(path, footer_of_file)
+}
+
+fn footer_of_file(path: &Path) -> Result<Metadata> {
     guarded(path, || {
         crate::parquet_check::check_file(path)?;
         let file = File::open(path).map_err(|e| TableError::io(path, e))?;
@@ -103,9 +107,10 @@ pub(crate) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Resul
 }
 
 /// Reads the table `table` (its footer's `tables.table` key, when there is one, must name it:
-/// another stage's table is refused before its columns are looked at).
+/// another stage's table is refused before its columns are looked at). `path` is a file, a
+/// folder or a glob of files read as one table ([`crate::dataset`]).
 pub(crate) fn load(path: &Path, table: &'static str) -> Result<Loaded> {
-    guarded(path, || load_unguarded(path, table))
+    crate::dataset::load(path, |file| guarded(file, || load_unguarded(file, table)))
 }
 
 fn load_unguarded(path: &Path, table: &'static str) -> Result<Loaded> {
@@ -553,7 +558,13 @@ impl RowGroupWriter {
     }
 
     /// Appends the last row group and renames the file into place.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
+        self.close()?.commit()
+    }
+
+    /// Appends the last row group and completes the file under its temporary name, for the
+    /// caller to commit (with others: [`crate::dataset::PartitionedWriter`]).
+    pub fn close(mut self) -> Result<AtomicFile> {
         if self.rows > 0 {
             self.close_row_group()?;
         }
@@ -565,7 +576,7 @@ impl RowGroupWriter {
         self.file
             .close()
             .map_err(|e| TableError::parquet(&path, e))?;
-        self.out.commit()
+        Ok(self.out)
     }
 }
 

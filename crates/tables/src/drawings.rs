@@ -29,6 +29,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use drawing::Stroke3;
 
 use crate::columns::{self, RowGroupWriter, TableWriter, BATCH_ROWS};
+use crate::dataset::PartitionedWriter;
 use crate::{LabelColumn, Metadata, Result, Split, TableError, LABEL_PREFIX};
 
 /// One drawing and what is known about it.
@@ -330,15 +331,68 @@ pub struct DrawingWriter {
     pending: DrawingColumns,
     written: usize,
     batches: Option<SyncSender<RecordBatch>>,
-    encoder: Option<JoinHandle<Result<RowGroupWriter>>>,
+    encoder: Option<JoinHandle<Result<Out>>>,
+}
+
+/// Where [`DrawingWriter`]'s batches go: one file, or a Hive-partitioned folder.
+enum Out {
+    File(RowGroupWriter),
+    Partitioned(PartitionedWriter),
+}
+
+impl Out {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match self {
+            Out::File(w) => w.write(batch),
+            Out::Partitioned(w) => w.write(batch),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Out::File(w) => w.finish(),
+            Out::Partitioned(w) => w.finish().map(drop),
+        }
+    }
 }
 
 impl DrawingWriter {
     pub fn create(path: &Path, label_names: &[String], metadata: &Metadata) -> Result<Self> {
         let schema = schema(label_names);
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut inner = TableWriter::create(path, "drawings", schema.clone(), metadata)?
-            .into_row_groups(parallel)?;
+        let inner = TableWriter::create(path, "drawings", schema.clone(), metadata)?
+            .into_row_groups(parallel())?;
+        Self::start(path, label_names, schema, Out::File(inner))
+    }
+
+    /// A writer of a Hive-partitioned folder `dir`: `dir/<column>=<value>/<file_name>`, one
+    /// file per value of `column` (see [`PartitionedWriter`]), all renamed into place on
+    /// [`finish`](Self::finish).
+    pub fn create_partitioned(
+        dir: &Path,
+        label_names: &[String],
+        metadata: &Metadata,
+        column: &str,
+        file_name: &str,
+    ) -> Result<Self> {
+        let schema = schema(label_names);
+        let inner = PartitionedWriter::create(
+            dir,
+            "drawings",
+            &schema,
+            metadata,
+            column,
+            file_name,
+            parallel(),
+        )?;
+        Self::start(dir, label_names, schema, Out::Partitioned(inner))
+    }
+
+    fn start(
+        path: &Path,
+        label_names: &[String],
+        schema: SchemaRef,
+        mut inner: Out,
+    ) -> Result<Self> {
         // a few batches in flight: enough to keep both sides busy, little memory
         let (tx, rx) = mpsc::sync_channel::<RecordBatch>(4);
         let encoder = std::thread::Builder::new()
@@ -415,7 +469,7 @@ impl DrawingWriter {
         Ok(())
     }
 
-    fn join_encoder(&mut self) -> Result<RowGroupWriter> {
+    fn join_encoder(&mut self) -> Result<Out> {
         self.batches = None;
         let encoder = self.encoder.take().expect("encoder joined once");
         encoder
@@ -440,8 +494,12 @@ impl Drop for DrawingWriter {
     }
 }
 
-/// Reads a whole drawings table, checking every row: equal column lengths, at least one point,
-/// finite offsets, a known split.
+fn parallel() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Reads a whole drawings table (a file, a folder or a glob: see [`crate::dataset`]), checking
+/// every row: equal column lengths, at least one point, finite offsets, a known split.
 pub fn read(path: &Path) -> Result<DrawingTable> {
     let loaded = columns::load(path, "drawings")?;
     let schema = loaded.schema.clone();

@@ -13,15 +13,16 @@
 //! `embed.parts` names the part columns written and `embed.part_box` whether their vectors were
 //! measured in the whole drawing's box or in their own (`whole`, `own`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array};
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef};
 
 use drawing::Part;
 
 use crate::columns::{self, TableWriter};
+use crate::dataset::PartitionedWriter;
 use crate::{LabelColumn, Metadata, Result, Split, TableError};
 
 /// Embeddings as one row-major matrix.
@@ -107,6 +108,31 @@ impl EmbeddingTable {
         Some(((0..self.len()).collect(), all, self.len() - rows.len()))
     }
 
+    /// Keeps the rows whose key_id `keep` accepts, in their order (a shard's rows: see
+    /// [`crate::dataset::Shard`]).
+    pub fn retain_keys(&mut self, keep: impl Fn(&str) -> bool) {
+        let rows: Vec<usize> = (0..self.len())
+            .filter(|&i| keep(&self.key_ids[i]))
+            .collect();
+        let d = self.dim;
+        let pick = |v: &[f32]| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&i| &v[i * d..(i + 1) * d])
+                .copied()
+                .collect()
+        };
+        self.values = pick(&self.values);
+        for p in &mut self.parts {
+            p.values = pick(&p.values);
+            p.present = rows.iter().map(|&i| p.present[i]).collect();
+        }
+        for l in &mut self.labels {
+            l.values = rows.iter().map(|&i| l.values[i].clone()).collect();
+        }
+        self.key_ids = rows.iter().map(|&i| self.key_ids[i].clone()).collect();
+        self.splits = rows.iter().map(|&i| self.splits[i]).collect();
+    }
+
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
     pub fn model_id(&self) -> Option<&str> {
         self.metadata
@@ -142,6 +168,50 @@ pub fn schema(dim: usize, parts: &[Part], labels: &[LabelColumn]) -> SchemaRef {
 }
 
 pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
+    check_shape(path, table)?;
+    let mut w = TableWriter::create(path, "embeddings", table_schema(table), &table.metadata)?;
+    each_batch(path, table, &mut |cols| w.write(cols))?;
+    w.finish()
+}
+
+/// Writes the table as a Hive-partitioned folder: `dir/<column>=<value>/<file_name>`, one file
+/// per value of `column` (`word`, `split` or a label; see [`PartitionedWriter`]), all renamed
+/// into place at the end. Returns the files written.
+pub fn write_partitioned(
+    dir: &Path,
+    table: &EmbeddingTable,
+    column: &str,
+    file_name: &str,
+) -> Result<Vec<PathBuf>> {
+    check_shape(dir, table)?;
+    let schema = table_schema(table);
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut w = PartitionedWriter::create(
+        dir,
+        "embeddings",
+        &schema,
+        &table.metadata,
+        column,
+        file_name,
+        parallel,
+    )?;
+    each_batch(dir, table, &mut |cols| {
+        let batch =
+            RecordBatch::try_new(schema.clone(), cols).map_err(|e| TableError::arrow(dir, e))?;
+        w.write(&batch)
+    })?;
+    w.finish()
+}
+
+fn table_schema(table: &EmbeddingTable) -> SchemaRef {
+    schema(
+        table.dim,
+        &table.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
+        &table.labels,
+    )
+}
+
+fn check_shape(path: &Path, table: &EmbeddingTable) -> Result<()> {
     let n = table.len();
     let parts_fit = table
         .parts
@@ -159,16 +229,16 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
             ),
         ));
     }
-    let mut w = TableWriter::create(
-        path,
-        "embeddings",
-        schema(
-            table.dim,
-            &table.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
-            &table.labels,
-        ),
-        &table.metadata,
-    )?;
+    Ok(())
+}
+
+/// The table's columns a few MB at a time, each handed to `sink`.
+fn each_batch(
+    path: &Path,
+    table: &EmbeddingTable,
+    sink: &mut dyn FnMut(Vec<ArrayRef>) -> Result<()>,
+) -> Result<()> {
+    let n = table.len();
     let chunk = columns_per_batch(table.dim);
     for start in (0..n.max(1)).step_by(chunk) {
         let end = (start + chunk).min(n);
@@ -195,16 +265,17 @@ pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
         for l in &table.labels {
             cols.push(columns::string_array(l.values[start..end].iter().cloned()));
         }
-        w.write(cols)?;
+        sink(cols)?;
     }
-    w.finish()
+    Ok(())
 }
 
 fn columns_per_batch(dim: usize) -> usize {
     (4 << 20) / (dim.max(1) * 4)
 }
 
-/// Reads an embeddings table and checks its shape: a fixed-size float32 list, no null or NaN.
+/// Reads an embeddings table (a file, a folder or a glob: see [`crate::dataset`]) and checks its
+/// shape: a fixed-size float32 list, no null or NaN.
 pub fn read(path: &Path) -> Result<EmbeddingTable> {
     let loaded = columns::load(path, "embeddings")?;
     let s = &loaded.schema;

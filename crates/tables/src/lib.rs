@@ -20,6 +20,7 @@
 pub mod atomic;
 pub mod clusters;
 mod columns;
+pub mod dataset;
 pub mod drawings;
 pub mod embeddings;
 mod error;
@@ -78,6 +79,8 @@ pub struct LabelColumn {
 /// it); `None` for files written elsewhere.
 pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
+    // a folder or glob: its first file tells (the readers check the others)
+    let path = &dataset::files(path)?[0];
     columns::guarded(path, || {
         parquet_check::check_file(path)?;
         let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;
@@ -90,9 +93,12 @@ pub fn table_kind(path: &std::path::Path) -> Result<Option<String>> {
 /// here sets it), else, for files written elsewhere, its columns: `embedding` → embeddings;
 /// `cluster` → clusters; `pair` with `key_a` → interpolations; `dx` with `split` → drawings;
 /// `dx` with `key_id` and no `split` → reconstructions; `kind` is `None` when neither tells.
-/// Only the footer is read. The one detector every stage uses.
+/// Only the footer is read (of the first file, for a folder or a glob). The one detector every
+/// stage uses.
 pub fn detect_kind(path: &std::path::Path) -> Result<Detected> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
+    // a folder or glob: its first file tells (the readers check the others)
+    let path = &dataset::files(path)?[0];
     columns::guarded(path, || {
         parquet_check::check_file(path)?;
         let file = std::fs::File::open(path).map_err(|e| TableError::io(path, e))?;

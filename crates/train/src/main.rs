@@ -18,7 +18,8 @@ use tables::Split;
 #[derive(Parser)]
 #[command(name = "train", version)]
 struct Cli {
-    /// Drawings table (from ingest).
+    /// Drawings table (from ingest): a file, a folder (every *.parquet under it, a
+    /// Hive-partitioned folder included) or a quoted glob, read as one table.
     drawings: PathBuf,
     /// Run folder to write (created if needed).
     #[arg(short, long)]
