@@ -45,7 +45,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data download ingest train embed cluster plot evaluate generate test bench clean-work FORCE
+.PHONY: all build data download ingest train embed cluster plot evaluate generate workflow test bench clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -115,7 +115,17 @@ test:
 	python3 scripts/test_download.py
 	scripts/e2e.sh
 	scripts/defaults-check.sh
+	scripts/workflow-check.sh
 	scripts/torch-check.sh
+
+# The pipeline over SHARDS shards through Snakemake (workflow/Snakefile), JOBS jobs at once, in
+# $(WORK)-shards: make workflow SHARDS=4 JOBS=2 INPUTS="face.ndjson cat.ndjson"
+SHARDS ?= 4
+JOBS ?= $(shell nproc)
+workflow: build $(INPUTS)
+	$$(dirname $$(scripts/python-env.sh))/snakemake -s workflow/Snakefile --cores $(JOBS) \
+	  --config inputs="$(INPUTS)" shards=$(SHARDS) work=$(WORK)-shards bin=$(BIN) \
+	  pipeline=$(CONFIG) train_flags="$(TRAIN_FLAGS)"
 
 bench: build
 	scripts/bench.sh
