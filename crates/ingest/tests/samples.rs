@@ -107,18 +107,9 @@ fn every_sample_is_read_with_the_documented_counts() {
 #[test]
 fn other_tools_open_the_table() {
     let Some(s) = samples() else { return };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-env.sh");
-    let py = Command::new(&script)
-        .output()
-        .expect("runs the python-env script");
-    let py = String::from_utf8_lossy(&py.stdout).trim().to_string();
-    if py.is_empty() {
-        if std::env::var_os("REQUIRE_PYTHON").is_some() {
-            panic!("REQUIRE_PYTHON is set but no Python with pyarrow and duckdb could be set up");
-        }
-        eprintln!("SKIPPED: no Python with pyarrow and duckdb (no python3 or no network)");
+    let Some(py) = trust::project_python() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("drawings.parquet");
     let mut inputs = files(&s.join("simplified/first25"), ".ndjson");

@@ -467,3 +467,22 @@ pub fn wait_for(path: &Path, limit: Duration) -> bool {
 }
 
 pub mod fixture;
+
+/// The project's Python with pyarrow and DuckDB (`scripts/python-env.sh` sets it up on first
+/// use), or `None` when it cannot be had (no python3, no network): the caller then skips its
+/// check, unless `REQUIRE_PYTHON` is set (as in CI), where this panics instead.
+pub fn project_python() -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-env.sh");
+    let out = Command::new(&script)
+        .output()
+        .expect("runs the python-env script");
+    let py = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if py.is_empty() {
+        if std::env::var_os("REQUIRE_PYTHON").is_some() {
+            panic!("REQUIRE_PYTHON is set but no Python with pyarrow and duckdb could be set up");
+        }
+        eprintln!("SKIPPED: no Python with pyarrow and duckdb (no python3 or no network)");
+        return None;
+    }
+    Some(PathBuf::from(py))
+}
