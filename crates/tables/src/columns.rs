@@ -1,14 +1,17 @@
 //! Shared plumbing: opening Parquet files, finding typed columns, writing batches.
 
 use std::fs::File;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, ListArray, RecordBatch, UInt8Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
 };
@@ -35,11 +38,10 @@ pub(crate) const BATCH_ROWS: usize = 2048;
 /// about a million rows, held ~150 MB of drawings).
 pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// A Parquet file read whole into record batches, with its footer metadata.
+/// A table read whole into record batches.
 pub(crate) struct Loaded {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
-    pub metadata: Metadata,
 }
 
 /// The footer's key-value metadata, without Arrow's schema and the table key.
@@ -106,50 +108,151 @@ pub(crate) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Resul
     })
 }
 
-/// Reads the table `table` (its footer's `tables.table` key, when there is one, must name it:
-/// another stage's table is refused before its columns are looked at). `path` is a file, a
-/// folder or a glob of files read as one table ([`crate::dataset`]).
+/// Reads the table `table` whole (its footer's `tables.table` key, when there is one, must name
+/// it: another stage's table is refused before its columns are looked at). `path` is a file, a
+/// folder or a glob of files read as one table ([`crate::dataset`]). The readers that need a
+/// table a batch at a time use [`crate::dataset::Batches`], which this collects.
 pub(crate) fn load(path: &Path, table: &'static str) -> Result<Loaded> {
-    crate::dataset::load(path, |file| guarded(file, || load_unguarded(file, table)))
+    let mut stream = crate::dataset::Batches::open(path, table)?;
+    let mut batches = Vec::new();
+    for b in stream.by_ref() {
+        batches.push(b?.batch);
+    }
+    Ok(Loaded {
+        schema: stream.schema.clone(),
+        batches,
+    })
 }
 
-fn load_unguarded(path: &Path, table: &'static str) -> Result<Loaded> {
-    // The file is read into memory first (the table is read whole anyway, and its compressed
-    // bytes are smaller than the batches): from a `File`, parquet's page reader reads a
-    // corrupt page header a few bytes per system call, and a 9 KB table found by fuzzing took
-    // two million reads (0.7 s, 47 s under strace) to be refused.
-    let bytes = std::fs::read(path).map_err(|e| TableError::io(path, e))?;
-    crate::parquet_check::check_bytes(path, &bytes)?;
-    let bytes = bytes::Bytes::from(bytes);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
-        .map_err(|e| TableError::parquet(path, e))?;
-    crate::parquet_check::check_pages(path, &bytes, builder.metadata())?;
-    if let Some(found) = crate::kind_in(builder.metadata()) {
-        // a generated table is a drawings table with columns saying where each drawing came
-        // from: it reads as drawings (embed, plot), never the other way round
-        let reads_as = found == table || (table == "drawings" && found == "generated");
-        if !reads_as {
-            return Err(TableError::WrongTable {
+/// One Parquet file opened for reading a row group at a time: its footer read and checked, its
+/// table kind checked. Only one row group's bytes are in memory at a time, so a reader's memory
+/// does not grow with the file.
+pub(crate) struct OpenFile {
+    pub path: PathBuf,
+    pub meta: ArrowReaderMetadata,
+    pub metadata: Metadata,
+    file_len: u64,
+}
+
+impl OpenFile {
+    pub fn open(path: &Path, table: &'static str) -> Result<OpenFile> {
+        guarded(path, || {
+            crate::parquet_check::check_file(path)?;
+            let file = File::open(path).map_err(|e| TableError::io(path, e))?;
+            let file_len = file.metadata().map_err(|e| TableError::io(path, e))?.len();
+            let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+                .map_err(|e| TableError::parquet(path, e))?;
+            if let Some(found) = crate::kind_in(meta.metadata()) {
+                // a generated table is a drawings table with columns saying where each drawing
+                // came from: it reads as drawings (embed, plot), never the other way round
+                let reads_as = found == table || (table == "drawings" && found == "generated");
+                if !reads_as {
+                    return Err(TableError::WrongTable {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: table,
+                    });
+                }
+            }
+            Ok(OpenFile {
                 path: path.to_path_buf(),
-                found,
-                expected: table,
-            });
+                metadata: footer_of(meta.metadata()),
+                meta,
+                file_len,
+            })
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        self.meta.schema()
+    }
+
+    pub fn row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+
+    /// The rows the footer declares.
+    pub fn rows(&self) -> usize {
+        usize::try_from(self.meta.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// Row group `g`'s batches. Its bytes are read into memory first and their page headers
+    /// checked: from a `File`, parquet's page reader reads a corrupt page header a few bytes per
+    /// system call (a 9 KB table found by fuzzing took two million reads to be refused), and the
+    /// check refuses pages that would make parquet reserve gigabytes.
+    pub fn row_group(&self, g: usize) -> Result<ParquetRecordBatchReader> {
+        let path = &self.path;
+        guarded(path, || {
+            let group = self.meta.metadata().row_group(g);
+            let (mut lo, mut hi) = (u64::MAX, 0u64);
+            for c in group.columns() {
+                let (start, len) = c.byte_range();
+                lo = lo.min(start);
+                hi = hi.max(start.saturating_add(len));
+            }
+            // a corrupt footer may point anywhere: read what the file has, parquet says the rest
+            let hi = hi.min(self.file_len);
+            let lo = lo.min(hi);
+            let mut bytes = vec![0u8; (hi - lo) as usize];
+            let mut file = File::open(path).map_err(|e| TableError::io(path, e))?;
+            file.seek(SeekFrom::Start(lo))
+                .and_then(|_| file.read_exact(&mut bytes))
+                .map_err(|e| TableError::io(path, e))?;
+            crate::parquet_check::check_pages(path, &bytes, lo, self.meta.metadata(), g)?;
+            let slice = FileSlice {
+                offset: lo,
+                bytes: bytes::Bytes::from(bytes),
+                file_len: self.file_len,
+            };
+            ParquetRecordBatchReaderBuilder::new_with_metadata(slice, self.meta.clone())
+                .with_row_groups(vec![g])
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| TableError::parquet(path, e))
+        })
+    }
+}
+
+/// The bytes of one row group of a file, served to parquet as if they were the file.
+struct FileSlice {
+    offset: u64,
+    bytes: bytes::Bytes,
+    file_len: u64,
+}
+
+impl FileSlice {
+    fn range(&self, start: u64, len: u64) -> parquet::errors::Result<(usize, usize)> {
+        let from = start.checked_sub(self.offset);
+        match from {
+            Some(from) if from.saturating_add(len) <= self.bytes.len() as u64 => {
+                Ok((from as usize, (from + len) as usize))
+            }
+            _ => Err(ParquetError::EOF(format!(
+                "{len} bytes at offset {start} lie outside the row group's bytes"
+            ))),
         }
     }
-    let metadata = footer_of(builder.metadata());
-    let schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| TableError::parquet(path, e))?;
-    let batches = reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| TableError::arrow(path, e))?;
-    Ok(Loaded {
-        schema,
-        batches,
-        metadata,
-    })
+}
+
+impl parquet::file::reader::Length for FileSlice {
+    fn len(&self) -> u64 {
+        self.file_len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for FileSlice {
+    type T = bytes::buf::Reader<bytes::Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let rest = (self.offset + self.bytes.len() as u64).saturating_sub(start);
+        let (a, b) = self.range(start, rest)?;
+        Ok(bytes::Buf::reader(self.bytes.slice(a..b)))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let (a, b) = self.range(start, length as u64)?;
+        Ok(self.bytes.slice(a..b))
+    }
 }
 
 /// Checks that `name` exists with one of the accepted types.
@@ -665,7 +768,7 @@ mod tests {
             let concat =
                 |l: &Loaded| arrow::compute::concat_batches(&l.schema, &l.batches).unwrap();
             assert_eq!(concat(&got), concat(&want), "parallel {parallel}");
-            assert_eq!(got.metadata, want.metadata);
+            assert_eq!(footer(&path).unwrap(), footer(&plain).unwrap());
         }
     }
 

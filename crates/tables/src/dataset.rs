@@ -20,7 +20,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Arr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::atomic::AtomicFile;
-use crate::columns::{Loaded, RowGroupWriter, TableWriter};
+use crate::columns::{RowGroupWriter, TableWriter};
 use crate::{Metadata, Result, TableError};
 
 /// Hive's folder name for the rows whose partition value is null.
@@ -174,26 +174,143 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Reads every file `input` names with `load_file` (which checks each alone) and concatenates
-/// them: one table, or an error naming the file that does not fit with the first.
-pub(crate) fn load(input: &Path, load_file: impl Fn(&Path) -> Result<Loaded>) -> Result<Loaded> {
-    let mut all: Option<(PathBuf, Loaded)> = None;
-    let mut footers = Footers::default();
-    for file in files(input)? {
-        let mut loaded = with_partitions(&file, load_file(&file)?)?;
-        footers.add(&file, std::mem::take(&mut loaded.metadata))?;
-        match &mut all {
-            None => all = Some((file, loaded)),
-            Some((first, whole)) => {
-                let batches =
-                    same_columns(first, &whole.schema, &file, loaded.schema, loaded.batches)?;
-                whole.batches.extend(batches);
+/// One batch of a table read by [`Batches`]: its rows, the file they come from and the number
+/// of the batch's first row in that file (for errors that name the row).
+pub(crate) struct Batch {
+    pub batch: RecordBatch,
+    pub file: PathBuf,
+    pub first_row: usize,
+}
+
+/// A table read a batch at a time: every file `input` names, one row group in memory at a time,
+/// each batch with the Hive partition columns of its file's path and its columns in the order
+/// of the first file's. Every file's footer is read and checked when the table is opened (its
+/// table kind, the keys that must agree), so [`Batches::schema`], [`Batches::metadata`] and
+/// [`Batches::rows`] are known before the first row is read; a file whose columns differ from
+/// the first's is an error naming it when its turn comes.
+pub(crate) struct Batches {
+    /// The columns of the table (the first file's, with its partition columns).
+    pub schema: SchemaRef,
+    /// The files' footers, merged.
+    pub metadata: Metadata,
+    /// The rows the footers declare, all files together.
+    pub rows: usize,
+    first: PathBuf,
+    files: std::collections::VecDeque<crate::columns::OpenFile>,
+    current: Option<Current>,
+}
+
+struct Current {
+    file: crate::columns::OpenFile,
+    /// Per column of the table, the file's column (None: a partition column the file lacks).
+    order: Vec<Option<usize>>,
+    partitions: Vec<(String, Option<String>)>,
+    next_group: usize,
+    reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,
+    row: usize,
+}
+
+impl Batches {
+    pub fn open(input: &Path, table: &'static str) -> Result<Batches> {
+        let mut footers = Footers::default();
+        let mut opened = std::collections::VecDeque::new();
+        let mut rows = 0;
+        for file in files(input)? {
+            let open = crate::columns::OpenFile::open(&file, table)?;
+            footers.add(&file, open.metadata.clone())?;
+            rows += open.rows();
+            opened.push_back(open);
+        }
+        let first = opened.front().expect("files() gives at least one file");
+        let schema = partition_schema(&first.path, first.schema())?;
+        Ok(Batches {
+            schema,
+            metadata: footers.merged(),
+            rows,
+            first: first.path.clone(),
+            files: opened,
+            current: None,
+        })
+    }
+
+    fn next_batch(&mut self) -> Result<Option<Batch>> {
+        loop {
+            let Some(cur) = self.current.as_mut() else {
+                let Some(file) = self.files.pop_front() else {
+                    return Ok(None);
+                };
+                let partitions = partitions(&file.path);
+                let got = partition_schema(&file.path, file.schema())?;
+                let own = file.schema().fields().len();
+                let order = same_columns(&self.first, &self.schema, &file.path, &got)?
+                    .into_iter()
+                    .map(|i| (i < own).then_some(i))
+                    .collect();
+                self.current = Some(Current {
+                    file,
+                    order,
+                    partitions,
+                    next_group: 0,
+                    reader: None,
+                    row: 0,
+                });
+                continue;
+            };
+            if cur.reader.is_none() {
+                if cur.next_group == cur.file.row_groups() {
+                    self.current = None;
+                    continue;
+                }
+                cur.reader = Some(cur.file.row_group(cur.next_group)?);
+                cur.next_group += 1;
             }
+            let path = cur.file.path.clone();
+            let reader = cur.reader.as_mut().expect("set above");
+            let next = crate::columns::guarded(&path, || {
+                reader
+                    .next()
+                    .transpose()
+                    .map_err(|e| TableError::arrow(&path, e))
+            })?;
+            let Some(batch) = next else {
+                cur.reader = None;
+                continue;
+            };
+            let first_row = cur.row;
+            cur.row += batch.num_rows();
+            check_partitions(&path, &cur.partitions, &batch, first_row)?;
+            let columns = cur
+                .order
+                .iter()
+                .zip(self.schema.fields())
+                .map(|(i, f)| match i {
+                    Some(i) => batch.column(*i).clone(),
+                    None => partition_column(&cur.partitions, f.name(), batch.num_rows()),
+                })
+                .collect();
+            let batch = RecordBatch::try_new(self.schema.clone(), columns)
+                .map_err(|e| TableError::arrow(&path, e))?;
+            return Ok(Some(Batch {
+                batch,
+                file: path,
+                first_row,
+            }));
         }
     }
-    let (_, mut whole) = all.expect("files() gives at least one file");
-    whole.metadata = footers.merged();
-    Ok(whole)
+}
+
+impl Iterator for Batches {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        let r = self.next_batch().transpose();
+        if matches!(r, Some(Err(_))) {
+            // an error ends the table
+            self.files.clear();
+            self.current = None;
+        }
+        r
+    }
 }
 
 /// The footer metadata of the files `input` names, merged as [`load`] merges it.
@@ -262,76 +379,85 @@ impl Footers {
     }
 }
 
-/// `loaded` with the Hive partition columns of `file`'s path: checked against the column of
-/// that name where the file has one, else added.
-fn with_partitions(file: &Path, mut loaded: Loaded) -> Result<Loaded> {
-    for (key, value) in partitions(file) {
-        if let Ok(i) = loaded.schema.index_of(&key) {
-            let mut row = 0;
-            for batch in &loaded.batches {
-                let col = arrow::compute::cast(batch.column(i), &DataType::Utf8).map_err(|_| {
-                    TableError::invalid(
-                        file,
-                        format!(
-                            "its path says {key}={}, but its column `{key}` is {}, which cannot \
-                             be compared with it",
-                            value.as_deref().unwrap_or(NULL_PARTITION),
-                            batch.column(i).data_type()
-                        ),
-                    )
-                })?;
-                let s = col.as_string::<i32>();
-                for r in 0..s.len() {
-                    let got = s.is_valid(r).then(|| s.value(r));
-                    if got != value.as_deref() {
-                        return Err(TableError::bad_row(
-                            file,
-                            row + r,
-                            format!(
-                                "column `{key}` is {}, but the file's path says {key}={}",
-                                got.map_or("null".into(), |g| format!("`{g}`")),
-                                value.as_deref().unwrap_or(NULL_PARTITION)
-                            ),
-                        ));
-                    }
-                }
-                row += s.len();
-            }
-            continue;
+/// `schema` with the Hive partition columns of `file`'s path that it lacks, added at the end
+/// as nullable strings.
+fn partition_schema(file: &Path, schema: &SchemaRef) -> Result<SchemaRef> {
+    let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+    let before = fields.len();
+    for (key, _) in partitions(file) {
+        if schema.index_of(&key).is_err() {
+            fields.push(Arc::new(Field::new(&key, DataType::Utf8, true)));
         }
-        let mut fields: Vec<Arc<Field>> = loaded.schema.fields().iter().cloned().collect();
-        fields.push(Arc::new(Field::new(&key, DataType::Utf8, true)));
-        let schema = Arc::new(Schema::new_with_metadata(
-            fields,
-            loaded.schema.metadata().clone(),
-        ));
-        let batches = loaded
-            .batches
-            .iter()
-            .map(|b| {
-                let mut cols = b.columns().to_vec();
-                cols.push(Arc::new(StringArray::from(vec![
-                    value.as_deref();
-                    b.num_rows()
-                ])));
-                RecordBatch::try_new(schema.clone(), cols).map_err(|e| TableError::arrow(file, e))
-            })
-            .collect::<Result<_>>()?;
-        loaded.schema = schema;
-        loaded.batches = batches;
     }
-    Ok(loaded)
+    if fields.len() == before {
+        return Ok(schema.clone());
+    }
+    Ok(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
 }
 
-/// `batches` of `file`, its columns in the order of `first`'s; an error when the two files do
-/// not have the same columns of the same types.
+/// The column of a partition value, `rows` long.
+fn partition_column(partitions: &[(String, Option<String>)], name: &str, rows: usize) -> ArrayRef {
+    let value = partitions
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_deref());
+    Arc::new(StringArray::from(vec![value; rows]))
+}
+
+/// Checks every row of `batch` against the partition values of its file's path, for the
+/// partition columns the file has itself.
+fn check_partitions(
+    file: &Path,
+    partitions: &[(String, Option<String>)],
+    batch: &RecordBatch,
+    first_row: usize,
+) -> Result<()> {
+    for (key, value) in partitions {
+        let Ok(i) = batch.schema().index_of(key) else {
+            continue;
+        };
+        let col = arrow::compute::cast(batch.column(i), &DataType::Utf8).map_err(|_| {
+            TableError::invalid(
+                file,
+                format!(
+                    "its path says {key}={}, but its column `{key}` is {}, which cannot be \
+                     compared with it",
+                    value.as_deref().unwrap_or(NULL_PARTITION),
+                    batch.column(i).data_type()
+                ),
+            )
+        })?;
+        let s = col.as_string::<i32>();
+        for r in 0..s.len() {
+            let got = s.is_valid(r).then(|| s.value(r));
+            if got != value.as_deref() {
+                return Err(TableError::bad_row(
+                    file,
+                    first_row + r,
+                    format!(
+                        "column `{key}` is {}, but the file's path says {key}={}",
+                        got.map_or("null".into(), |g| format!("`{g}`")),
+                        value.as_deref().unwrap_or(NULL_PARTITION)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where each column of `want` (the first file's) is in `got` (`file`'s, with its partition
+/// columns); an error when the two files do not have the same columns of the same types. A
+/// partition column that `file` lacks itself is `None`.
 fn same_columns(
     first: &Path,
     want: &SchemaRef,
     file: &Path,
-    got: SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> Result<Vec<RecordBatch>> {
+    got: &SchemaRef,
+) -> Result<Vec<usize>> {
     let mut order = Vec::with_capacity(want.fields().len());
     let mut problems = Vec::new();
     for f in want.fields() {
@@ -361,16 +487,7 @@ fn same_columns(
             ),
         ));
     }
-    if order.iter().enumerate().all(|(i, &j)| i == j) {
-        return Ok(batches);
-    }
-    batches
-        .iter()
-        .map(|b| {
-            let cols = order.iter().map(|&i| b.column(i).clone()).collect();
-            RecordBatch::try_new(want.clone(), cols).map_err(|e| TableError::arrow(file, e))
-        })
-        .collect()
+    Ok(order)
 }
 
 /// One of N shards of a table: the rows whose key_id's xxHash64 (seed 0, over its UTF-8
@@ -410,6 +527,25 @@ pub fn part_file_name(shard: Option<Shard>) -> String {
 /// `xxhash64(key_id)` elsewhere, e.g. DuckDB's `hash` is another function: use this one).
 pub fn key_hash(key_id: &str) -> u64 {
     twox_hash::XxHash64::oneshot(0, key_id.as_bytes())
+}
+
+/// The hash that picks a uniform sample of a table, reproducibly and whatever the order of its
+/// rows: a row is in the sample of `n` when its key_id's hash is among the `n` smallest.
+/// xxHash64 seeded with `seed` (never the shards' seed 0 alone, so that a sample is spread
+/// over every shard rather than tied to the shards' own hash).
+pub fn sample_hash(key_id: &str, seed: u64) -> u64 {
+    twox_hash::XxHash64::oneshot(seed ^ 0x5a4d_504c_4500_0000, key_id.as_bytes())
+}
+
+/// The `n`-th smallest of `values` (1-based: `n` = 1 is the smallest); `None` for `n` = 0 or an
+/// empty slice, the largest when `n` exceeds the count.
+pub fn nth_smallest(values: &[u64], n: usize) -> Option<u64> {
+    if n == 0 || values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    let k = n.min(v.len()) - 1;
+    Some(*v.select_nth_unstable(k).1)
 }
 
 impl std::str::FromStr for Shard {

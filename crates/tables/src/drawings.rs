@@ -501,147 +501,207 @@ fn parallel() -> usize {
 /// Reads a whole drawings table (a file, a folder or a glob: see [`crate::dataset`]), checking
 /// every row: equal column lengths, at least one point, finite offsets, a known split.
 pub fn read(path: &Path) -> Result<DrawingTable> {
-    let loaded = columns::load(path, "drawings")?;
-    let schema = loaded.schema.clone();
-    let t = "drawings";
-    columns::require(path, &schema, t, "key_id", &columns::is_string, "string")?;
-    columns::require(path, &schema, t, "split", &columns::is_string, "string")?;
-    for c in ["dx", "dy"] {
-        columns::require(
-            path,
-            &schema,
-            t,
-            c,
-            &|d| columns::is_list_of(d, &DataType::Float32),
-            "list<float32>",
-        )?;
-    }
-    columns::require(
-        path,
-        &schema,
-        t,
-        "pen",
-        &|d| columns::is_list_of(d, &DataType::UInt8),
-        "list<uint8>",
-    )?;
-    let has = |n: &str| schema.field_with_name(n).is_ok();
-    let label_names: Vec<String> = schema
-        .fields()
-        .iter()
-        .filter(|f| f.name().starts_with(LABEL_PREFIX) && columns::is_string(f.data_type()))
-        .map(|f| f.name()[LABEL_PREFIX.len()..].to_string())
-        .collect();
-
+    let mut reader = Reader::open(path)?;
     let mut rows = Vec::new();
-    for batch in &loaded.batches {
-        let n = batch.num_rows();
-        let key = columns::strings(batch, "key_id");
-        let split = columns::strings(batch, "split");
-        let opt_strings = |name: &str| {
-            if has(name) && columns::is_string(schema.field_with_name(name).unwrap().data_type()) {
-                columns::strings(batch, name)
-            } else {
-                vec![None; n]
-            }
-        };
-        let word = opt_strings("word");
-        let country = opt_strings("countrycode");
-        let source = opt_strings("source");
-        let recognized: Vec<Option<bool>> = match batch.column_by_name("recognized") {
-            Some(c) if c.data_type() == &DataType::Boolean => {
-                let b = c.as_boolean();
-                (0..n).map(|i| b.is_valid(i).then(|| b.value(i))).collect()
-            }
-            _ => vec![None; n],
-        };
-        let timestamp: Vec<Option<i64>> = match batch.column_by_name("timestamp") {
-            Some(c) => match arrow::compute::cast(
-                c,
-                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            ) {
-                Ok(c) => {
-                    let a = c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-                    (0..n).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
-                }
-                Err(_) => vec![None; n],
-            },
-            None => vec![None; n],
-        };
-        let labels: Vec<Vec<Option<String>>> = label_names
-            .iter()
-            .map(|l| columns::strings(batch, &format!("{LABEL_PREFIX}{l}")))
-            .collect();
-        let dx = batch.column_by_name("dx").unwrap().as_list::<i32>();
-        let dy = batch.column_by_name("dy").unwrap().as_list::<i32>();
-        let pen = batch.column_by_name("pen").unwrap().as_list::<i32>();
-        let tcol = batch
-            .column_by_name("t")
-            .filter(|c| columns::is_list_of(c.data_type(), &DataType::Float64))
-            .map(|c| c.as_list::<i32>().clone());
-        for i in 0..n {
-            let row_no = rows.len();
-            let bad = |m: String| TableError::bad_row(path, row_no, m);
-            let key_id = key[i].clone().ok_or_else(|| bad("key_id is null".into()))?;
-            if dx.is_null(i) || dy.is_null(i) || pen.is_null(i) {
-                return Err(bad(format!("drawing `{key_id}` has a null dx, dy or pen")));
-            }
-            let d = Stroke3 {
-                dx: columns::f32_row(dx, i),
-                dy: columns::f32_row(dy, i),
-                pen: columns::u8_row(pen, i),
-            };
-            if d.dx.len() != d.dy.len() || d.dx.len() != d.pen.len() {
-                return Err(bad(format!(
-                    "drawing `{key_id}`: dx, dy and pen have {}, {} and {} points",
-                    d.dx.len(),
-                    d.dy.len(),
-                    d.pen.len()
-                )));
-            }
-            if d.is_empty() {
-                return Err(bad(format!("drawing `{key_id}` has no points")));
-            }
-            if !d.is_finite() {
-                return Err(bad(format!(
-                    "drawing `{key_id}` has a NaN or infinite offset"
-                )));
-            }
-            let split_s = split[i].clone().unwrap_or_default();
-            let split = Split::parse(&split_s).ok_or_else(|| {
-                bad(format!(
-                    "drawing `{key_id}`: split `{split_s}` is not train, valid or test"
-                ))
-            })?;
-            let t = tcol.as_ref().and_then(|c| {
-                c.is_valid(i).then(|| {
-                    let v = c.value(i);
-                    v.as_primitive::<arrow::datatypes::Float64Type>()
-                        .values()
-                        .to_vec()
-                })
-            });
-            rows.push(DrawingRow {
-                key_id,
-                word: word[i].clone(),
-                countrycode: country[i].clone(),
-                recognized: recognized[i],
-                timestamp: timestamp[i],
-                split,
-                source: source[i].clone().unwrap_or_default(),
-                drawing: d,
-                t,
-                labels: labels.iter().map(|l| l[i].clone()).collect(),
-            });
-        }
+    while let Some(batch) = reader.next_rows()? {
+        rows.extend(batch);
     }
     if rows.is_empty() {
         return Err(TableError::invalid(path, "the drawings table has no rows"));
     }
     Ok(DrawingTable {
-        label_names,
+        label_names: reader.label_names,
         rows,
-        metadata: loaded.metadata,
+        metadata: reader.metadata,
     })
+}
+
+/// A drawings table read a batch of rows at a time (one row group of a file in memory at a
+/// time), each row checked as [`read`] checks it: what a stage reads when the table may not fit
+/// in memory.
+pub struct Reader {
+    /// Factor names of the `label_*` columns, without the prefix.
+    pub label_names: Vec<String>,
+    /// The files' footers, merged.
+    pub metadata: Metadata,
+    /// The rows the files' footers declare, all files together (for a progress bar).
+    pub rows: usize,
+    batches: crate::dataset::Batches,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader> {
+        let batches = crate::dataset::Batches::open(path, "drawings")?;
+        let schema = batches.schema.clone();
+        let t = "drawings";
+        columns::require(path, &schema, t, "key_id", &columns::is_string, "string")?;
+        columns::require(path, &schema, t, "split", &columns::is_string, "string")?;
+        for c in ["dx", "dy"] {
+            columns::require(
+                path,
+                &schema,
+                t,
+                c,
+                &|d| columns::is_list_of(d, &DataType::Float32),
+                "list<float32>",
+            )?;
+        }
+        columns::require(
+            path,
+            &schema,
+            t,
+            "pen",
+            &|d| columns::is_list_of(d, &DataType::UInt8),
+            "list<uint8>",
+        )?;
+        let label_names: Vec<String> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name().starts_with(LABEL_PREFIX) && columns::is_string(f.data_type()))
+            .map(|f| f.name()[LABEL_PREFIX.len()..].to_string())
+            .collect();
+
+        Ok(Reader {
+            label_names,
+            metadata: batches.metadata.clone(),
+            rows: batches.rows,
+            batches,
+        })
+    }
+
+    /// The next batch of rows (a few thousand), or `None` after the last.
+    pub fn next_rows(&mut self) -> Result<Option<Vec<DrawingRow>>> {
+        match self.batches.next() {
+            None => Ok(None),
+            Some(b) => {
+                let b = b?;
+                rows_of(&b.batch, &b.file, b.first_row, &self.label_names).map(Some)
+            }
+        }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Vec<DrawingRow>>;
+
+    fn next(&mut self) -> Option<Result<Vec<DrawingRow>>> {
+        self.next_rows().transpose()
+    }
+}
+
+/// The rows of one batch of a drawings table, checked; `first_row` is the batch's first row's
+/// number in `file`.
+fn rows_of(
+    batch: &RecordBatch,
+    file: &Path,
+    first_row: usize,
+    label_names: &[String],
+) -> Result<Vec<DrawingRow>> {
+    let schema = batch.schema();
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    let n = batch.num_rows();
+    let key = columns::strings(batch, "key_id");
+    let split = columns::strings(batch, "split");
+    let opt_strings = |name: &str| {
+        if schema
+            .field_with_name(name)
+            .is_ok_and(|f| columns::is_string(f.data_type()))
+        {
+            columns::strings(batch, name)
+        } else {
+            vec![None; n]
+        }
+    };
+    let word = opt_strings("word");
+    let country = opt_strings("countrycode");
+    let source = opt_strings("source");
+    let recognized: Vec<Option<bool>> = match batch.column_by_name("recognized") {
+        Some(c) if c.data_type() == &DataType::Boolean => {
+            let b = c.as_boolean();
+            (0..n).map(|i| b.is_valid(i).then(|| b.value(i))).collect()
+        }
+        _ => vec![None; n],
+    };
+    let timestamp: Vec<Option<i64>> = match batch.column_by_name("timestamp") {
+        Some(c) => match arrow::compute::cast(
+            c,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ) {
+            Ok(c) => {
+                let a = c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                (0..n).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+            }
+            Err(_) => vec![None; n],
+        },
+        None => vec![None; n],
+    };
+    let labels: Vec<Vec<Option<String>>> = label_names
+        .iter()
+        .map(|l| columns::strings(batch, &format!("{LABEL_PREFIX}{l}")))
+        .collect();
+    let dx = batch.column_by_name("dx").unwrap().as_list::<i32>();
+    let dy = batch.column_by_name("dy").unwrap().as_list::<i32>();
+    let pen = batch.column_by_name("pen").unwrap().as_list::<i32>();
+    let tcol = batch
+        .column_by_name("t")
+        .filter(|c| columns::is_list_of(c.data_type(), &DataType::Float64))
+        .map(|c| c.as_list::<i32>().clone());
+    for i in 0..n {
+        let row_no = first_row + i;
+        let bad = |m: String| TableError::bad_row(file, row_no, m);
+        let key_id = key[i].clone().ok_or_else(|| bad("key_id is null".into()))?;
+        if dx.is_null(i) || dy.is_null(i) || pen.is_null(i) {
+            return Err(bad(format!("drawing `{key_id}` has a null dx, dy or pen")));
+        }
+        let d = Stroke3 {
+            dx: columns::f32_row(dx, i),
+            dy: columns::f32_row(dy, i),
+            pen: columns::u8_row(pen, i),
+        };
+        if d.dx.len() != d.dy.len() || d.dx.len() != d.pen.len() {
+            return Err(bad(format!(
+                "drawing `{key_id}`: dx, dy and pen have {}, {} and {} points",
+                d.dx.len(),
+                d.dy.len(),
+                d.pen.len()
+            )));
+        }
+        if d.is_empty() {
+            return Err(bad(format!("drawing `{key_id}` has no points")));
+        }
+        if !d.is_finite() {
+            return Err(bad(format!(
+                "drawing `{key_id}` has a NaN or infinite offset"
+            )));
+        }
+        let split_s = split[i].clone().unwrap_or_default();
+        let split = Split::parse(&split_s).ok_or_else(|| {
+            bad(format!(
+                "drawing `{key_id}`: split `{split_s}` is not train, valid or test"
+            ))
+        })?;
+        let t = tcol.as_ref().and_then(|c| {
+            c.is_valid(i).then(|| {
+                let v = c.value(i);
+                v.as_primitive::<arrow::datatypes::Float64Type>()
+                    .values()
+                    .to_vec()
+            })
+        });
+        rows.push(DrawingRow {
+            key_id,
+            word: word[i].clone(),
+            countrycode: country[i].clone(),
+            recognized: recognized[i],
+            timestamp: timestamp[i],
+            split,
+            source: source[i].clone().unwrap_or_default(),
+            drawing: d,
+            t,
+            labels: labels.iter().map(|l| l[i].clone()).collect(),
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -114,6 +114,11 @@ impl EmbeddingTable {
         let rows: Vec<usize> = (0..self.len())
             .filter(|&i| keep(&self.key_ids[i]))
             .collect();
+        self.keep_rows(&rows);
+    }
+
+    /// Keeps rows `rows` (ascending), in their order.
+    fn keep_rows(&mut self, rows: &[usize]) {
         let d = self.dim;
         let pick = |v: &[f32]| -> Vec<f32> {
             rows.iter()
@@ -131,6 +136,41 @@ impl EmbeddingTable {
         }
         self.key_ids = rows.iter().map(|&i| self.key_ids[i].clone()).collect();
         self.splits = rows.iter().map(|&i| self.splits[i]).collect();
+    }
+
+    /// Appends the rows of `more` (a later batch of the same table: the same width, parts and
+    /// labels).
+    pub fn append(&mut self, more: EmbeddingTable) {
+        self.key_ids.extend(more.key_ids);
+        self.splits.extend(more.splits);
+        self.values.extend(more.values);
+        for (p, q) in self.parts.iter_mut().zip(more.parts) {
+            p.values.extend(q.values);
+            p.present.extend(q.present);
+        }
+        for (l, m) in self.labels.iter_mut().zip(more.labels) {
+            l.values.extend(m.values);
+        }
+    }
+
+    /// Keeps a uniform sample of at most about `n` rows, the same whatever the order of the
+    /// rows: those whose [`crate::dataset::sample_hash`] of their key_id with `seed` are the `n`
+    /// smallest (a key_id repeated, which hashes alike, may keep a few more).
+    pub fn keep_sample(&mut self, n: usize, seed: u64) {
+        if self.len() <= n {
+            return;
+        }
+        let hashes: Vec<u64> = self
+            .key_ids
+            .iter()
+            .map(|k| crate::dataset::sample_hash(k, seed))
+            .collect();
+        let Some(limit) = crate::dataset::nth_smallest(&hashes, n) else {
+            self.keep_rows(&[]);
+            return;
+        };
+        let rows: Vec<usize> = (0..self.len()).filter(|&i| hashes[i] <= limit).collect();
+        self.keep_rows(&rows);
     }
 
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
@@ -168,10 +208,9 @@ pub fn schema(dim: usize, parts: &[Part], labels: &[LabelColumn]) -> SchemaRef {
 }
 
 pub fn write(path: &Path, table: &EmbeddingTable) -> Result<()> {
-    check_shape(path, table)?;
-    let mut w = TableWriter::create(path, "embeddings", table_schema(table), &table.metadata)?;
-    each_batch(path, table, &mut |cols| w.write(cols))?;
-    w.finish()
+    let mut w = Writer::create(path, table, None)?;
+    w.write(table)?;
+    w.finish().map(|_| ())
 }
 
 /// Writes the table as a Hive-partitioned folder: `dir/<column>=<value>/<file_name>`, one file
@@ -183,24 +222,111 @@ pub fn write_partitioned(
     column: &str,
     file_name: &str,
 ) -> Result<Vec<PathBuf>> {
-    check_shape(dir, table)?;
-    let schema = table_schema(table);
-    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut w = PartitionedWriter::create(
-        dir,
-        "embeddings",
-        &schema,
-        &table.metadata,
-        column,
-        file_name,
-        parallel,
-    )?;
-    each_batch(dir, table, &mut |cols| {
-        let batch =
-            RecordBatch::try_new(schema.clone(), cols).map_err(|e| TableError::arrow(dir, e))?;
-        w.write(&batch)
-    })?;
+    let mut w = Writer::create(dir, table, Some((column, file_name)))?;
+    w.write(table)?;
     w.finish()
+}
+
+/// An embeddings table written a batch of rows at a time, to one file or (with a partition
+/// column) a Hive-partitioned folder, renamed into place by [`Writer::finish`]; dropped
+/// unfinished, it leaves nothing.
+pub struct Writer {
+    path: PathBuf,
+    schema: SchemaRef,
+    dim: usize,
+    parts: Vec<Part>,
+    labels: Vec<String>,
+    out: Out,
+    rows: usize,
+}
+
+enum Out {
+    File(TableWriter),
+    Partitioned(PartitionedWriter),
+}
+
+impl Writer {
+    /// A writer of tables shaped like `like` (its width, part columns, label columns and
+    /// footer metadata; its rows are not written). `partition`: the column to partition by, and
+    /// the name of each partition's file.
+    pub fn create(
+        path: &Path,
+        like: &EmbeddingTable,
+        partition: Option<(&str, &str)>,
+    ) -> Result<Writer> {
+        let schema = table_schema(like);
+        let out = match partition {
+            None => Out::File(TableWriter::create(
+                path,
+                "embeddings",
+                schema.clone(),
+                &like.metadata,
+            )?),
+            Some((column, file_name)) => {
+                let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Out::Partitioned(PartitionedWriter::create(
+                    path,
+                    "embeddings",
+                    &schema,
+                    &like.metadata,
+                    column,
+                    file_name,
+                    parallel,
+                )?)
+            }
+        };
+        Ok(Writer {
+            path: path.to_path_buf(),
+            schema,
+            dim: like.dim,
+            parts: like.parts.iter().map(|p| p.part).collect(),
+            labels: like.labels.iter().map(|l| l.name.clone()).collect(),
+            out,
+            rows: 0,
+        })
+    }
+
+    /// Writes the rows of `table`, which must be shaped as the writer's.
+    pub fn write(&mut self, table: &EmbeddingTable) -> Result<()> {
+        let path = &self.path;
+        check_shape(path, table)?;
+        let same = table.dim == self.dim
+            && table.parts.iter().map(|p| p.part).eq(self.parts.iter().copied())
+            && table.labels.iter().map(|l| &l.name).eq(self.labels.iter());
+        if !same {
+            return Err(TableError::invalid(
+                path,
+                "a batch of embeddings shaped unlike the table being written",
+            ));
+        }
+        if table.is_empty() {
+            return Ok(());
+        }
+        self.rows += table.len();
+        let schema = self.schema.clone();
+        match &mut self.out {
+            Out::File(w) => each_batch(path, table, &mut |cols| w.write(cols)),
+            Out::Partitioned(w) => each_batch(path, table, &mut |cols| {
+                let batch = RecordBatch::try_new(schema.clone(), cols)
+                    .map_err(|e| TableError::arrow(path, e))?;
+                w.write(&batch)
+            }),
+        }
+    }
+
+    /// The rows written so far.
+    pub fn written(&self) -> usize {
+        self.rows
+    }
+
+    /// Finishes the file (or every partition's file) and renames it into place: the files
+    /// written.
+    pub fn finish(self) -> Result<Vec<PathBuf>> {
+        match self.out {
+            Out::File(w) => w.finish().map(|_| vec![self.path]),
+            Out::Partitioned(w) => w.finish(),
+        }
+    }
 }
 
 fn table_schema(table: &EmbeddingTable) -> SchemaRef {
@@ -277,78 +403,124 @@ fn columns_per_batch(dim: usize) -> usize {
 /// Reads an embeddings table (a file, a folder or a glob: see [`crate::dataset`]) and checks its
 /// shape: a fixed-size float32 list, no null or NaN.
 pub fn read(path: &Path) -> Result<EmbeddingTable> {
-    let loaded = columns::load(path, "embeddings")?;
-    let s = &loaded.schema;
-    let t = "embeddings";
-    columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
-    columns::require(
-        path,
-        s,
-        t,
-        "embedding",
-        &|d| matches!(d, DataType::FixedSizeList(f, _) if f.data_type() == &DataType::Float32),
-        "fixed_size_list<float32>",
-    )?;
-    let dim = match s.field_with_name("embedding").unwrap().data_type() {
-        DataType::FixedSizeList(_, d) => *d as usize,
-        _ => unreachable!(),
-    };
-    if dim == 0 {
-        return Err(TableError::invalid(path, "embeddings have width 0"));
+    let mut reader = Reader::open(path)?;
+    let mut out = reader.empty();
+    while let Some(more) = reader.next_rows()? {
+        out.append(more);
     }
-    // the part columns present, in the file's column order
-    let mut parts = Vec::new();
-    for f in s.fields() {
-        let Some(part) = Part::from_name(f.name()) else {
-            continue;
+    if out.is_empty() {
+        return Err(TableError::invalid(
+            path,
+            "the embeddings table has no rows",
+        ));
+    }
+    Ok(out)
+}
+
+/// An embeddings table read a batch of rows at a time (one row group of a file in memory at a
+/// time), each batch an [`EmbeddingTable`] of its own, checked as [`read`] checks it.
+pub struct Reader {
+    /// An empty table with the table's width, part columns, label columns and footer.
+    shape: EmbeddingTable,
+    /// The rows the files' footers declare, all files together (for a progress bar).
+    pub rows: usize,
+    has_split: bool,
+    batches: crate::dataset::Batches,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader> {
+        let batches = crate::dataset::Batches::open(path, "embeddings")?;
+        let s = &batches.schema;
+        let t = "embeddings";
+        columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
+        columns::require(
+            path,
+            s,
+            t,
+            "embedding",
+            &|d| matches!(d, DataType::FixedSizeList(f, _) if f.data_type() == &DataType::Float32),
+            "fixed_size_list<float32>",
+        )?;
+        let dim = match s.field_with_name("embedding").unwrap().data_type() {
+            DataType::FixedSizeList(_, d) => *d as usize,
+            _ => unreachable!(),
         };
-        match f.data_type() {
-            DataType::FixedSizeList(item, d)
-                if item.data_type() == &DataType::Float32 && *d as usize == dim =>
-            {
-                parts.push(PartVectors {
-                    part,
-                    values: Vec::new(),
-                    present: Vec::new(),
-                })
-            }
-            other => {
-                return Err(TableError::invalid(
-                    path,
-                    format!(
-                        "column `{}` is {other}, expected fixed_size_list<float32>[{dim}] \
-                         like `embedding`",
-                        f.name()
-                    ),
-                ))
+        if dim == 0 {
+            return Err(TableError::invalid(path, "embeddings have width 0"));
+        }
+        // the part columns present, in the file's column order
+        let mut parts = Vec::new();
+        for f in s.fields() {
+            let Some(part) = Part::from_name(f.name()) else {
+                continue;
+            };
+            match f.data_type() {
+                DataType::FixedSizeList(item, d)
+                    if item.data_type() == &DataType::Float32 && *d as usize == dim =>
+                {
+                    parts.push(PartVectors {
+                        part,
+                        values: Vec::new(),
+                        present: Vec::new(),
+                    })
+                }
+                other => {
+                    return Err(TableError::invalid(
+                        path,
+                        format!(
+                            "column `{}` is {other}, expected fixed_size_list<float32>[{dim}] \
+                             like `embedding`",
+                            f.name()
+                        ),
+                    ))
+                }
             }
         }
+        let shape = EmbeddingTable {
+            dim,
+            labels: columns::label_names(s)
+                .iter()
+                .map(|n| LabelColumn {
+                    name: n.clone(),
+                    values: Vec::new(),
+                })
+                .collect(),
+            metadata: batches.metadata.clone(),
+            parts,
+            ..Default::default()
+        };
+        Ok(Reader {
+            shape,
+            rows: batches.rows,
+            has_split: s.field_with_name("split").is_ok(),
+            batches,
+        })
     }
-    let has_split = s.field_with_name("split").is_ok();
-    let label_names = columns::label_names(s);
-    let mut out = EmbeddingTable {
-        dim,
-        labels: label_names
-            .iter()
-            .map(|n| LabelColumn {
-                name: n.clone(),
-                values: Vec::new(),
-            })
-            .collect(),
-        metadata: loaded.metadata.clone(),
-        parts,
-        ..Default::default()
-    };
-    for b in &loaded.batches {
+
+    /// An empty table shaped as this one (width, parts, labels, footer).
+    pub fn empty(&self) -> EmbeddingTable {
+        self.shape.clone()
+    }
+
+    /// The next batch of rows (a few thousand), or `None` after the last.
+    pub fn next_rows(&mut self) -> Result<Option<EmbeddingTable>> {
+        let Some(b) = self.batches.next() else {
+            return Ok(None);
+        };
+        let b = b?;
+        let (path, first_row, b) = (&b.file, b.first_row, &b.batch);
+        let mut out = self.empty();
+        let dim = out.dim;
         let keys = columns::strings(b, "key_id");
-        let splits = if has_split {
+        let splits = if self.has_split {
             columns::strings(b, "split")
         } else {
             vec![Some("train".into()); b.num_rows()]
         };
         let emb = b.column_by_name("embedding").unwrap().as_fixed_size_list();
         for i in 0..b.num_rows() {
-            let row = out.key_ids.len();
+            let row = first_row + i;
             let key = keys[i]
                 .clone()
                 .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?;
@@ -393,14 +565,16 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
         for l in out.labels.iter_mut() {
             l.values.extend(columns::strings(b, &l.name));
         }
+        Ok(Some(out))
     }
-    if out.is_empty() {
-        return Err(TableError::invalid(
-            path,
-            "the embeddings table has no rows",
-        ));
+}
+
+impl Iterator for Reader {
+    type Item = Result<EmbeddingTable>;
+
+    fn next(&mut self) -> Option<Result<EmbeddingTable>> {
+        self.next_rows().transpose()
     }
-    Ok(out)
 }
 
 #[cfg(test)]

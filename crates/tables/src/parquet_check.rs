@@ -28,17 +28,28 @@ const PAGE_BYTES_FLOOR: i64 = 16 << 20;
 /// or gzip give on real columns, which are dictionary- or RLE-encoded before compression).
 const PAGE_RATIO_MAX: i64 = 1000;
 
-/// Checks the page headers of every column chunk of `file` (a whole Parquet file in memory)
-/// whose footer parquet has read into `meta`.
-pub(crate) fn check_pages(path: &Path, file: &[u8], meta: &ParquetMetaData) -> Result<()> {
-    for (g, group) in meta.row_groups().iter().enumerate() {
+/// Checks the page headers of every column chunk of row group `g` of a Parquet file whose footer
+/// parquet has read into `meta`; `bytes` are the file's bytes from `offset` on (the row group's).
+pub(crate) fn check_pages(
+    path: &Path,
+    bytes: &[u8],
+    offset: u64,
+    meta: &ParquetMetaData,
+    g: usize,
+) -> Result<()> {
+    {
+        let group = meta.row_group(g);
         for column in group.columns() {
             let (start, len) = column.byte_range();
             let end = start.saturating_add(len);
-            if end > file.len() as u64 {
+            let Some(start) = start.checked_sub(offset) else {
                 continue; // parquet says what is wrong
+            };
+            let end = end - offset;
+            if end > bytes.len() as u64 {
+                continue;
             }
-            let chunk = &file[start as usize..end as usize];
+            let chunk = &bytes[start as usize..end as usize];
             let min_value_bits = match column.column_type() {
                 Physical::BOOLEAN => 1,
                 Physical::INT32 | Physical::FLOAT | Physical::BYTE_ARRAY => 32,
@@ -108,19 +119,6 @@ impl PageFacts {
             _ => None,
         }
     }
-}
-
-/// Checks the footer at the end of `file` (a whole Parquet file in memory).
-pub(crate) fn check_bytes(path: &Path, file: &[u8]) -> Result<()> {
-    let n = file.len();
-    if n < 12 || &file[n - 4..] != b"PAR1" {
-        return Ok(()); // parquet says what is wrong
-    }
-    let len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as usize;
-    if len > n - 8 {
-        return Ok(());
-    }
-    check_footer(path, &file[n - 8 - len..n - 8])
 }
 
 /// Checks the footer of the Parquet file at `path`, reading only its end.
