@@ -45,7 +45,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data download ingest train embed cluster plot evaluate generate workflow test bench clean-work FORCE
+.PHONY: all build data download ingest train embed cluster plot evaluate generate workflow test bench bench-scale clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -129,6 +129,12 @@ workflow: build $(INPUTS)
 
 bench: build
 	scripts/bench.sh
+
+# the pipeline at 200k and 2M synthetic faces, one process per stage and as shards through the
+# workflow: drawings/s and peak memory of every stage (about an hour on 2 cores)
+BENCH_SCALE_FLAGS ?=
+bench-scale: build
+	python3 scripts/bench_scale.py --bin $(BIN) $(BENCH_SCALE_FLAGS)
 
 clean-work:
 	rm -rf $(WORK)

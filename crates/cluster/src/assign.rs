@@ -112,62 +112,8 @@ pub fn run(
     let inputs: Vec<&Path> = std::iter::once(first)
         .chain(more.iter().map(PathBuf::as_path))
         .collect();
-    let bar = stage::progress(inputs.len() as u64, "tables");
-    bar.set_prefix("cluster --model");
-    let mut rows = Vec::new();
-    let mut labels_by_name: BTreeMap<String, (Vec<i32>, Vec<Option<String>>)> = BTreeMap::new();
-    let mut read = 0;
-    for path in &inputs {
-        let mut table = tables::embeddings::read(path)?;
-        read += table.len();
-        if let Some(s) = shard {
-            table.retain_keys(|k| s.contains(k));
-        }
-        let placed = place(&model, &table, path)?;
-        for l in &table.labels {
-            let e = labels_by_name.entry(l.name.clone()).or_default();
-            e.0.extend(placed.iter().map(|p| p.0));
-            e.1.extend(l.values.iter().cloned());
-        }
-        rows.extend(
-            table
-                .key_ids
-                .iter()
-                .zip(&placed)
-                .map(|(k, &(cluster, s, o))| ClusterRow {
-                    key_id: k.clone(),
-                    cluster,
-                    strength: Some(s),
-                    outlier_score: Some(o),
-                    xy: None,
-                }),
-        );
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let labels: Vec<i32> = rows.iter().map(|r| r.cluster).collect();
-    let s = clustering::summary(&labels);
-    let k = model.info.n_clusters;
-    let mut counts = vec![0usize; k];
-    for &l in labels.iter().filter(|&&l| l >= 0) {
-        counts[l as usize] += 1;
-    }
-    let mut scores = Vec::new();
-    for (name, (l, v)) in &labels_by_name {
-        // a label column only some of the tables have is not scored
-        if l.len() != labels.len() {
-            continue;
-        }
-        if let Some(a) = clustering::agreement(l, v)? {
-            scores.push(format!("{name} ARI {:.3} NMI {:.3}", a.ari, a.nmi));
-        }
-    }
-    if rows.is_empty() {
-        match shard {
-            Some(s) => bail!("none of the {read} drawings of the input tables is in shard {s}"),
-            None => bail!("the input tables hold no drawings to place"),
-        }
-    }
+    // one writer at a time; released when this run ends or dies
+    let _lock = stage::OutputLock::file(output)?;
     let meta = vec![
         ("cluster.model".to_string(), fitted.display().to_string()),
         ("vectors".to_string(), model.info.vectors.clone()),
@@ -187,22 +133,99 @@ pub fn run(
     .into_iter()
     .chain(shard.map(|s| ("cluster.shard".to_string(), s.to_string())))
     .collect::<Vec<_>>();
-    tables::clusters::write(output, &rows, &meta)?;
+    // the tables stream through a batch at a time: memory does not grow with their length
+    let mut writer = tables::clusters::Writer::create(output, &meta)?;
+    let mut readers = Vec::new();
+    for path in &inputs {
+        readers.push(tables::embeddings::Reader::open(path)?);
+    }
+    let total: usize = readers.iter().map(|r| r.rows).sum();
+    let bar = stage::progress(total as u64, "drawings");
+    bar.set_prefix("cluster --model");
+    let k = model.info.n_clusters;
+    let mut counts = vec![0usize; k];
+    let (mut placed_n, mut noise) = (0usize, 0usize);
+    // per label column, the clusters against its values; with the tables that have it
+    let mut agreement: BTreeMap<String, (clustering::AgreementCounts, usize)> = BTreeMap::new();
+    let mut read = 0;
+    for (path, reader) in inputs.iter().zip(readers) {
+        let has_labels: Vec<String> = reader.empty().labels.into_iter().map(|l| l.name).collect();
+        for chunk in reader {
+            let mut table = chunk?;
+            read += table.len();
+            bar.inc(table.len() as u64);
+            if let Some(s) = shard {
+                table.retain_keys(|k| s.contains(k));
+            }
+            if table.is_empty() {
+                continue;
+            }
+            let placed = place(&model, &table, path)?;
+            for l in &table.labels {
+                let e = agreement.entry(l.name.clone()).or_default();
+                for (p, v) in placed.iter().zip(&l.values) {
+                    e.0.add(p.0, v.as_deref());
+                }
+            }
+            for &(c, _, _) in &placed {
+                match usize::try_from(c) {
+                    Ok(c) if c < k => counts[c] += 1,
+                    _ => noise += 1,
+                }
+            }
+            placed_n += placed.len();
+            let rows: Vec<ClusterRow> = table
+                .key_ids
+                .iter()
+                .zip(&placed)
+                .map(|(k, &(cluster, s, o))| ClusterRow {
+                    key_id: k.clone(),
+                    cluster,
+                    strength: Some(s),
+                    outlier_score: Some(o),
+                    xy: None,
+                })
+                .collect();
+            writer.write(&rows)?;
+        }
+        for name in has_labels {
+            agreement.entry(name).or_default().1 += 1;
+        }
+    }
+    bar.finish_and_clear();
+    if placed_n == 0 {
+        match shard {
+            Some(s) => bail!("none of the {read} drawings of the input tables is in shard {s}"),
+            None => bail!("the input tables hold no drawings to place"),
+        }
+    }
+    let mut scores = Vec::new();
+    for (name, (counts, tables_with)) in &agreement {
+        // a label column only some of the tables have is not scored
+        if *tables_with != inputs.len() {
+            continue;
+        }
+        if let Some(a) = counts.agreement() {
+            scores.push(format!("{name} ARI {:.3} NMI {:.3}", a.ari, a.nmi));
+        }
+    }
+    writer.finish()?;
+    let noise_share = noise as f64 / placed_n as f64;
     let per: Vec<String> = counts.iter().map(usize::to_string).collect();
     let shard = match shard {
-        Some(s) => format!(" (shard {s}: {} of the {read} read)", rows.len()),
+        Some(s) => format!(" (shard {s}: {placed_n} of the {read} read)"),
         None => String::new(),
     };
     println!(
         "[cluster --model] placed {} drawings{shard} of {} table(s) in the {k} clusters of {} ({} vectors) \
          in {:.1}s: per cluster {}, noise {:.1}%{}{}; wrote {}",
-        rows.len(),
+        placed_n,
         inputs.len(),
         fitted.display(),
         model.info.vectors,
         t.elapsed().as_secs_f64(),
         per.join(" "),
-        100.0 * s.noise_share,
+        100.0 * noise_share,
         if scores.is_empty() { "" } else { "; " },
         scores.join("; "),
         output.display()

@@ -105,6 +105,8 @@ struct Summary<'a> {
     output: String,
     vectors: Vectors,
     n_points: usize,
+    /// Drawings read: more than `n_points` when the fit took a sample (`fit_max_drawings`).
+    n_read: usize,
     /// Points left out (drawings without the part, when clustering a part's vectors and
     /// `whole_when_missing` is off): noise.
     n_left_out: usize,
@@ -174,7 +176,8 @@ fn main() -> Result<()> {
 
     let bar = stage::spinner("{spinner} {msg} {elapsed}");
     bar.set_message(format!("reading {}", args.input.display()));
-    let table = tables::embeddings::read(&args.input)?;
+    let (table, n_read) =
+        tables::embeddings::read_sample(&args.input, params.fit_max_drawings, params.seed)?;
     let n = table.len();
     if n == 0 {
         anyhow::bail!(
@@ -280,6 +283,7 @@ fn main() -> Result<()> {
         output: args.output.display().to_string(),
         vectors: params.vectors,
         n_points: n,
+        n_read,
         n_left_out: n - rows_in.len(),
         n_whole_for_part: n_whole,
         dim: table.dim,
@@ -316,8 +320,13 @@ fn main() -> Result<()> {
         .map(|(k, a)| format!("{k} ARI {:.3} NMI {:.3}", a.ari, a.nmi))
         .collect();
     println!(
-        "[cluster] {n} points ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
+        "[cluster] {n} points{} ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
          silhouette {}{}{}; map {}; wrote {}, {} and {}",
+        if n < n_read {
+            format!(" (a uniform sample of the {n_read} read: place them all with --model)")
+        } else {
+            String::new()
+        },
         table.dim,
         match &c.method {
             Method::ExactHdbscan => "exact HDBSCAN".to_string(),

@@ -38,7 +38,7 @@ pub use fitted::{Assignment, FittedInfo, FittedModel, Preparation, Rule, Source}
 pub use matrix::Matrix;
 pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
-    Summary,
+    AgreementCounts, Summary,
 };
 pub use reduce::{l2_normalise, pca, project_2d, standardise, Eigensolver, Pca, Standardiser};
 pub use sampled::{SampleSettings, SampledRun};
@@ -154,6 +154,13 @@ pub struct ClusterParams {
     /// Points in the silhouette's sample.
     #[default(2000)]
     pub silhouette_sample: usize,
+    /// Fit on at most this many drawings: a uniform sample of the table (the drawings whose
+    /// key_id, hashed with `seed`, is among the smallest: the same sample whatever the order of
+    /// the rows or files), read a batch at a time so that memory stays flat however long the
+    /// table. The output then holds the sample's drawings; `cluster --model` places every
+    /// drawing. 0 = fit on every drawing.
+    #[default(0)]
+    pub fit_max_drawings: usize,
     pub map: umap::MapParams,
 }
 

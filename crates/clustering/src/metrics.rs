@@ -279,21 +279,91 @@ pub fn agreement<S: AsRef<str>>(
             rows: clusters.len(),
         });
     }
-    let (c, l): (Vec<i32>, Vec<&str>) = clusters
-        .iter()
-        .zip(labels)
-        .filter_map(|(&c, l)| l.as_ref().map(|l| (c, l.as_ref())))
-        .unzip();
-    if c.is_empty() {
-        return Ok(None);
+    let mut counts = AgreementCounts::default();
+    for (&c, l) in clusters.iter().zip(labels) {
+        counts.add(c, l.as_ref().map(AsRef::as_ref));
     }
-    let (_, n_labels) = dense(&l);
-    Ok(Some(Agreement {
-        n_compared: c.len(),
-        n_labels,
-        ari: adjusted_rand_index(&c, &l)?,
-        nmi: normalised_mutual_information(&c, &l)?,
-    }))
+    Ok(counts.agreement())
+}
+
+/// The counts behind [`agreement`], added a row at a time: how many rows of each cluster have
+/// each reference label. What a stage keeps to score clusters against labels when the rows
+/// stream past: its size grows with the clusters and labels, not the rows.
+#[derive(Debug, Clone, Default)]
+pub struct AgreementCounts {
+    cells: HashMap<(i32, String), u64>,
+}
+
+impl AgreementCounts {
+    /// Counts one row; a row without a label is skipped.
+    pub fn add(&mut self, cluster: i32, label: Option<&str>) {
+        if let Some(l) = label {
+            match self.cells.get_mut(&(cluster, l.to_string())) {
+                Some(n) => *n += 1,
+                None => {
+                    self.cells.insert((cluster, l.to_string()), 1);
+                }
+            }
+        }
+    }
+
+    /// ARI and NMI of the rows counted, as [`adjusted_rand_index`] and
+    /// [`normalised_mutual_information`] give them; `None` when no row had a label.
+    pub fn agreement(&self) -> Option<Agreement> {
+        if self.cells.is_empty() {
+            return None;
+        }
+        let mut rows: HashMap<i32, u64> = HashMap::new();
+        let mut cols: HashMap<&str, u64> = HashMap::new();
+        for ((c, l), &k) in &self.cells {
+            *rows.entry(*c).or_default() += k;
+            *cols.entry(l.as_str()).or_default() += k;
+        }
+        let n: u64 = self.cells.values().sum();
+        let (nf, total) = (n as f64, pairs(n));
+        let index: f64 = self.cells.values().map(|&x| pairs(x)).sum();
+        let sum_a: f64 = rows.values().map(|&x| pairs(x)).sum();
+        let sum_b: f64 = cols.values().map(|&x| pairs(x)).sum();
+        let ari = if total == 0.0 {
+            1.0
+        } else {
+            let expected = sum_a * sum_b / total;
+            let max = (sum_a + sum_b) / 2.0;
+            if max == expected {
+                1.0
+            } else {
+                (index - expected) / (max - expected)
+            }
+        };
+        let nmi = if rows.len() <= 1 && cols.len() <= 1 {
+            1.0
+        } else {
+            let mi: f64 = self
+                .cells
+                .iter()
+                .map(|((c, l), &nxy)| {
+                    let pxy = nxy as f64 / nf;
+                    pxy * (nxy as f64 * nf / (rows[c] as f64 * cols[l.as_str()] as f64)).ln()
+                })
+                .sum::<f64>()
+                .max(0.0);
+            let counts = |m: Vec<u64>| entropy(&m, nf);
+            let norm = (counts(rows.values().copied().collect())
+                + counts(cols.values().copied().collect()))
+                / 2.0;
+            if norm <= 0.0 {
+                0.0
+            } else {
+                (mi / norm).min(1.0)
+            }
+        };
+        Some(Agreement {
+            n_compared: n as usize,
+            n_labels: cols.len(),
+            ari,
+            nmi,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use candle_core::Device;
 use drawing::{Part, Stroke3};
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
-use tables::drawings::DrawingTable;
+use tables::drawings::DrawingRow;
 use tables::embeddings::EmbeddingTable;
 use tables::sequences::{Interpolation, Reconstruction};
 use tables::Split;
@@ -177,23 +177,55 @@ pub struct EmbedReport {
     pub decode_s: f64,
 }
 
-/// A stable pseudo-random order of drawings (by a hash of key and seed), so the same model and
-/// input always pick the same drawings.
-fn pick(keys: &[(usize, &str)], seed: u64) -> Vec<usize> {
-    let mut v: Vec<(u64, usize)> = keys
-        .iter()
-        .map(|&(i, k)| {
-            let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
-            for b in k.bytes() {
-                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-            }
-            h ^= h >> 29;
-            (h.wrapping_mul(0xbf58_476d_1ce4_e5b9), i)
-        })
-        .collect();
-    v.sort_unstable();
-    v.into_iter().map(|(_, i)| i).collect()
+/// A drawing's place in the stable pseudo-random order that picks the drawings to decode (a hash
+/// of its key and the seed), so the same model and input always pick the same drawings.
+fn pick_hash(key: &str, seed: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for b in key.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h ^= h >> 29;
+    h.wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
+
+/// The first `keep` drawings of the pick order among those offered, kept as the drawings stream
+/// past, in order: ((hash, the drawing's number in the table), key, vector).
+struct Picks {
+    keep: usize,
+    /// How many drawings were offered.
+    offered: usize,
+    best: Vec<((u64, usize), String, Vec<f32>)>,
+}
+
+impl Picks {
+    fn new(keep: usize) -> Self {
+        Picks {
+            keep,
+            offered: 0,
+            best: Vec::new(),
+        }
+    }
+
+    fn offer(&mut self, hash: u64, row: usize, key: &str, vector: &[f32]) {
+        self.offered += 1;
+        let at = self.best.partition_point(|b| b.0 < (hash, row));
+        if at < self.keep {
+            self.best
+                .insert(at, ((hash, row), key.to_string(), vector.to_vec()));
+            self.best.truncate(self.keep);
+        }
+    }
+
+    /// The kept drawings in pick order: (key, vector).
+    fn into_order(self) -> Vec<(String, Vec<f32>)> {
+        self.best.into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+}
+
+/// Drawings encoded at a time: enough for full batches sorted by length, few enough that the
+/// memory of the stage does not grow with the table (the rows, their vectors and their parts'
+/// vectors of one window).
+const WINDOW: usize = 16 * 1024;
 
 /// Runs the stage: reads the drawings, encodes them, decodes the chosen ones, writes every
 /// output (each atomically).
@@ -207,7 +239,9 @@ pub fn embed(
     embed_shard(model_dir, input, out, cfg, None, progress)
 }
 
-/// [`embed`] of the drawings of one shard of the input (all of them with `None`).
+/// [`embed`] of the drawings of one shard of the input (all of them with `None`). The drawings
+/// stream through: a window of them is read, encoded and written at a time, so memory stays
+/// flat whatever the table's length.
 pub fn embed_shard(
     model_dir: &Path,
     input: &Path,
@@ -216,6 +250,19 @@ pub fn embed_shard(
     shard: Option<Shard>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<EmbedReport> {
+    embed_in_windows(model_dir, input, out, cfg, shard, progress, WINDOW)
+}
+
+/// [`embed_shard`], `window` drawings encoded at a time.
+fn embed_in_windows(
+    model_dir: &Path,
+    input: &Path,
+    out: &Outputs,
+    cfg: &EmbedConfig,
+    shard: Option<Shard>,
+    progress: &dyn Fn(usize, usize),
+    window_len: usize,
+) -> Result<EmbedReport> {
     if cfg.batch_size == 0 {
         bail!("batch_size must be at least 1");
     }
@@ -223,68 +270,12 @@ pub fn embed_shard(
     let dev = device(&cfg.device)?;
     let (model, info) = seqae::load(model_dir, &dev)
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
-    let mut table = tables::drawings::read(input)?;
-    let read = table.rows.len();
-    if let Some(s) = shard {
-        table.rows.retain(|r| s.contains(&r.key_id));
-        if table.rows.is_empty() {
-            bail!(
-                "{}: none of its {read} drawings is in shard {s}: nothing to embed",
-                input.display()
-            );
-        }
-    }
-    if table.rows.is_empty() {
-        bail!(
-            "{}: an empty drawings table (no rows): nothing to embed",
-            input.display()
-        );
-    }
+    let mut reader = tables::drawings::Reader::open(input)?;
     let mut report = EmbedReport {
-        shard: shard.map(|s| (s, read)),
-        drawings: table.rows.len(),
         dim: model.config().latent,
+        parts: parts.iter().map(|&p| (p, 0)).collect(),
         ..Default::default()
     };
-
-    let t = std::time::Instant::now();
-    // one pass over the drawings, and one over their parts: the bar counts both
-    let n = table.rows.len();
-    let passes = 1 + usize::from(!parts.is_empty());
-    let vectors = encode_all(
-        &table,
-        cfg.batch_size,
-        &|d, _| progress(d, passes * n),
-        |ds| model.encode(ds, cfg.batch_size),
-    )
-    .with_context(|| format!("encoding {}", input.display()))?;
-    let mut part_vectors = Vec::new();
-    if !parts.is_empty() {
-        let second = |d: usize, _| progress(n + d, passes * n);
-        let own_box = cfg.part_box == PartBox::Own;
-        let encoded = encode_all(&table, cfg.batch_size, &second, |ds| {
-            model.encode_parts(ds, &parts, cfg.batch_size, own_box)
-        })
-        .with_context(|| format!("encoding the parts of {}", input.display()))?;
-        let zeros = vec![0f32; report.dim];
-        for (k, &part) in parts.iter().enumerate() {
-            let present: Vec<bool> = encoded.iter().map(|v| v[k].is_some()).collect();
-            report
-                .parts
-                .push((part, present.iter().filter(|&&p| p).count()));
-            let values = encoded
-                .iter()
-                .flat_map(|v| v[k].as_deref().unwrap_or(&zeros))
-                .copied()
-                .collect();
-            part_vectors.push(tables::embeddings::PartVectors {
-                part,
-                values,
-                present,
-            });
-        }
-    }
-    report.encode_s = t.elapsed().as_secs_f64();
 
     let model_id = model_id(model_dir)?;
     let metadata: tables::Metadata = vec![
@@ -310,73 +301,115 @@ pub fn embed_shard(
             format!("{:?}", cfg.part_box).to_lowercase(),
         ),
     ];
-    let mut values = vectors.concat();
-    // a zero row (a drawing without the part) stays zero
-    if cfg.unit_length {
-        let unit = |values: Vec<f32>| -> Result<Vec<f32>> {
-            let m = clustering::Matrix::new(values, report.dim)
-                .with_context(|| format!("the vectors of {}", input.display()))?;
-            Ok(clustering::l2_normalise(&m).into_vec())
-        };
-        values = unit(values)?;
-        for p in part_vectors.iter_mut() {
-            p.values = unit(std::mem::take(&mut p.values))?;
-        }
-    }
-    let emb = EmbeddingTable {
-        key_ids: table.rows.iter().map(|r| r.key_id.clone()).collect(),
-        splits: table.rows.iter().map(|r| r.split).collect(),
+    let shape = EmbeddingTable {
         dim: report.dim,
-        values,
-        labels: table.label_columns(),
-        parts: part_vectors,
+        labels: tables::drawings::label_columns(&reader.label_names, &[]),
+        parts: parts
+            .iter()
+            .map(|&part| tables::embeddings::PartVectors {
+                part,
+                values: Vec::new(),
+                present: Vec::new(),
+            })
+            .collect(),
         metadata: metadata.clone(),
+        ..Default::default()
+    };
+    let mut writer = match &out.partition_by {
+        None => tables::embeddings::Writer::create(&out.embeddings, &shape, None)?,
+        Some((column, file_name)) => tables::embeddings::Writer::create(
+            &out.embeddings,
+            &shape,
+            Some((column.as_str(), file_name.as_str())),
+        )?,
     };
 
-    // decoding: drawings of the held-out splits, in a stable pseudo-random order
+    // decoding takes drawings of the held-out splits (else any), in a stable pseudo-random order
+    let keep = cfg.reconstructions + 2 * cfg.interpolations;
+    let (mut held_out, mut any) = (Picks::new(keep), Picks::new(keep));
     let t = std::time::Instant::now();
-    let held_out: Vec<(usize, &str)> = table
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.split != Split::Train)
-        .map(|(i, r)| (i, r.key_id.as_str()))
-        .collect();
-    let pool = if held_out.is_empty() {
-        // a table without held-out drawings still gets its pictures
-        let all: Vec<(usize, &str)> = table
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, r.key_id.as_str()))
-            .collect();
-        pick(&all, cfg.seed)
-    } else {
-        pick(&held_out, cfg.seed)
-    };
+    let total = reader.rows;
+    let mut read = 0;
+    let mut window: Vec<DrawingRow> = Vec::new();
+    loop {
+        let more = reader.next_rows()?;
+        let last = more.is_none();
+        if let Some(rows) = more {
+            read += rows.len();
+            window.extend(
+                rows.into_iter()
+                    .filter(|r| shard.is_none_or(|s| s.contains(&r.key_id))),
+            );
+        }
+        if window.len() >= window_len || (last && !window.is_empty()) {
+            let rows = std::mem::take(&mut window);
+            let chunk = embed_window(
+                &model,
+                &rows,
+                &parts,
+                cfg,
+                &reader.label_names,
+                &metadata,
+                input,
+                &mut report,
+            )?;
+            for (i, r) in rows.iter().enumerate() {
+                let h = pick_hash(&r.key_id, cfg.seed);
+                let n = report.drawings + i;
+                if r.split != Split::Train {
+                    held_out.offer(h, n, &r.key_id, chunk.row(i));
+                }
+                any.offer(h, n, &r.key_id, chunk.row(i));
+            }
+            report.drawings += rows.len();
+            writer.write(&chunk)?;
+        }
+        progress(read, total.max(read));
+        if last {
+            break;
+        }
+    }
+    report.shard = shard.map(|s| (s, read));
+    if report.drawings == 0 {
+        match shard {
+            Some(s) => bail!(
+                "{}: none of its {read} drawings is in shard {s}: nothing to embed",
+                input.display()
+            ),
+            None => bail!(
+                "{}: an empty drawings table (no rows): nothing to embed",
+                input.display()
+            ),
+        }
+    }
+    report.encode_s = t.elapsed().as_secs_f64();
+
+    let t = std::time::Instant::now();
+    // a table without held-out drawings still gets its pictures
+    let picks = if held_out.offered == 0 { any } else { held_out };
+    let pool_len = picks.offered;
+    let pool = picks.into_order();
     let mode = cfg.decode_mode();
-    let recon_ids: Vec<usize> = pool.iter().copied().take(cfg.reconstructions).collect();
-    let z: Vec<f32> = recon_ids.iter().flat_map(|&i| vectors[i].clone()).collect();
+    let recon = &pool[..cfg.reconstructions.min(pool.len())];
+    let z: Vec<f32> = recon.iter().flat_map(|(_, v)| v.clone()).collect();
     let decoded = model.decode(&z, cfg.max_len, mode)?;
-    let reconstructions: Vec<Reconstruction> = recon_ids
+    let reconstructions: Vec<Reconstruction> = recon
         .iter()
         .zip(decoded)
-        .map(|(&i, d)| Reconstruction {
-            key_id: table.rows[i].key_id.clone(),
+        .map(|((key, _), d)| Reconstruction {
+            key_id: key.clone(),
             drawing: d,
         })
         .collect();
-    let interpolations = interpolate(&model, &table, &vectors, &pool, cfg, mode)?;
+    let skip = cfg
+        .reconstructions
+        .min(pool_len.saturating_sub(2 * cfg.interpolations));
+    let interpolations = interpolate(&model, &pool[skip.min(pool.len())..], cfg, mode)?;
     report.decode_s = t.elapsed().as_secs_f64();
     report.reconstructions = reconstructions.len();
     report.interpolations = interpolations.len();
 
-    match &out.partition_by {
-        None => tables::embeddings::write(&out.embeddings, &emb)?,
-        Some((column, file_name)) => {
-            tables::embeddings::write_partitioned(&out.embeddings, &emb, column, file_name)?;
-        }
-    }
+    writer.finish()?;
     if cfg.reconstructions > 0 {
         tables::sequences::write_reconstructions(
             &out.reconstructions,
@@ -390,44 +423,100 @@ pub fn embed_shard(
     Ok(report)
 }
 
+/// The embeddings of one window of drawings: their vectors, their parts' vectors (counted in
+/// `report`), at unit length when the config says so.
+fn embed_window(
+    model: &seqae::SeqAe,
+    rows: &[DrawingRow],
+    parts: &[Part],
+    cfg: &EmbedConfig,
+    label_names: &[String],
+    metadata: &tables::Metadata,
+    input: &Path,
+    report: &mut EmbedReport,
+) -> Result<EmbeddingTable> {
+    let dim = report.dim;
+    let vectors = encode_all(rows, cfg.batch_size, |ds| model.encode(ds, cfg.batch_size))
+        .with_context(|| format!("encoding {}", input.display()))?;
+    let mut part_vectors = Vec::new();
+    if !parts.is_empty() {
+        let own_box = cfg.part_box == PartBox::Own;
+        let encoded = encode_all(rows, cfg.batch_size, |ds| {
+            model.encode_parts(ds, parts, cfg.batch_size, own_box)
+        })
+        .with_context(|| format!("encoding the parts of {}", input.display()))?;
+        let zeros = vec![0f32; dim];
+        for (k, &part) in parts.iter().enumerate() {
+            let present: Vec<bool> = encoded.iter().map(|v| v[k].is_some()).collect();
+            report.parts[k].1 += present.iter().filter(|&&p| p).count();
+            let values = encoded
+                .iter()
+                .flat_map(|v| v[k].as_deref().unwrap_or(&zeros))
+                .copied()
+                .collect();
+            part_vectors.push(tables::embeddings::PartVectors {
+                part,
+                values,
+                present,
+            });
+        }
+    }
+    let mut values = vectors.concat();
+    // a zero row (a drawing without the part) stays zero
+    if cfg.unit_length {
+        let unit = |values: Vec<f32>| -> Result<Vec<f32>> {
+            let m = clustering::Matrix::new(values, dim)
+                .with_context(|| format!("the vectors of {}", input.display()))?;
+            Ok(clustering::l2_normalise(&m).into_vec())
+        };
+        values = unit(values)?;
+        for p in part_vectors.iter_mut() {
+            p.values = unit(std::mem::take(&mut p.values))?;
+        }
+    }
+    Ok(EmbeddingTable {
+        key_ids: rows.iter().map(|r| r.key_id.clone()).collect(),
+        splits: rows.iter().map(|r| r.split).collect(),
+        dim,
+        values,
+        labels: tables::drawings::label_columns(label_names, rows),
+        parts: part_vectors,
+        metadata: metadata.clone(),
+    })
+}
+
 /// Encodes every drawing with `encode`, sorted by length so batches hold drawings of similar
 /// length.
 fn encode_all<T: Clone + Default>(
-    table: &DrawingTable,
+    rows: &[DrawingRow],
     batch: usize,
-    progress: &dyn Fn(usize, usize),
     encode: impl Fn(&[&Stroke3]) -> seqae::Result<Vec<T>>,
 ) -> Result<Vec<T>> {
-    let n = table.rows.len();
+    let n = rows.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| table.rows[i].drawing.len());
+    order.sort_by_key(|&i| rows[i].drawing.len());
     let mut out = vec![T::default(); n];
-    let mut done = 0;
     for chunk in order.chunks(batch) {
-        let ds: Vec<&Stroke3> = chunk.iter().map(|&i| &table.rows[i].drawing).collect();
+        let ds: Vec<&Stroke3> = chunk.iter().map(|&i| &rows[i].drawing).collect();
         let z = encode(&ds).map_err(|e| {
             // the model names the position in the batch; name the drawing
             anyhow::anyhow!("{e}").context(format!(
                 "in the batch starting at drawing `{}`",
-                table.rows[chunk[0]].key_id
+                rows[chunk[0]].key_id
             ))
         })?;
         for (&i, v) in chunk.iter().zip(z) {
             out[i] = v;
         }
-        done += chunk.len();
-        progress(done, n);
     }
     Ok(out)
 }
 
-/// Pairs of drawings (taken after the reconstructed ones in the pool), each decoded at evenly
+/// Pairs of drawings (taken in pick order from `ends`: key and vector), each decoded at evenly
 /// spaced points of the segment between their two vectors.
 fn interpolate(
     model: &seqae::SeqAe,
-    table: &DrawingTable,
-    vectors: &[Vec<f32>],
-    pool: &[usize],
+    ends: &[(String, Vec<f32>)],
     cfg: &EmbedConfig,
     mode: seqae::DecodeMode,
 ) -> Result<Vec<Interpolation>> {
@@ -435,18 +524,14 @@ fn interpolate(
         return Ok(Vec::new());
     }
     let steps = cfg.interpolation_steps.max(2);
-    let skip = cfg
-        .reconstructions
-        .min(pool.len().saturating_sub(2 * cfg.interpolations));
-    let ends: Vec<usize> = pool.iter().copied().skip(skip).collect();
     let mut z = Vec::new();
     let mut meta = Vec::new();
     for (pair, w) in ends.chunks_exact(2).take(cfg.interpolations).enumerate() {
-        let (a, b) = (&vectors[w[0]], &vectors[w[1]]);
+        let (a, b) = (&w[0].1, &w[1].1);
         for step in 0..steps {
             let alpha = step as f32 / (steps - 1) as f32;
             z.extend(a.iter().zip(b).map(|(x, y)| x + (y - x) * alpha));
-            meta.push((pair as i32, step as i32, alpha, w[0], w[1]));
+            meta.push((pair as i32, step as i32, alpha, &w[0].0, &w[1].0));
         }
     }
     let decoded = model.decode(&z, cfg.max_len, mode)?;
@@ -457,8 +542,8 @@ fn interpolate(
             pair,
             step,
             alpha,
-            key_a: table.rows[a].key_id.clone(),
-            key_b: table.rows[b].key_id.clone(),
+            key_a: a.clone(),
+            key_b: b.clone(),
             drawing: d,
         })
         .collect())

@@ -73,6 +73,53 @@ fn fixture(dir: &Path) -> (PathBuf, PathBuf) {
     (drawings, run)
 }
 
+/// The drawings stream through in windows: windows of 7 give the embeddings, and pick the
+/// drawings to decode, as one window of everything does.
+#[test]
+fn windows_of_any_size_give_the_same_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drawings, run) = fixture(dir.path());
+    let cfg = EmbedConfig {
+        batch_size: 5,
+        reconstructions: 3,
+        interpolations: 2,
+        interpolation_steps: 3,
+        max_len: 20,
+        parts: vec!["inside".into()],
+        ..Default::default()
+    };
+    let read = |window: usize| {
+        let out = Outputs::beside(&dir.path().join(format!("w{window}/embeddings.parquet")));
+        let r = embed_in_windows(&run, &drawings, &out, &cfg, None, &|_, _| {}, window).unwrap();
+        let e = tables::embeddings::read(&out.embeddings).unwrap();
+        let rec: Vec<String> = tables::sequences::read_reconstructions(&out.reconstructions)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key_id)
+            .collect();
+        let int: Vec<(String, String)> =
+            tables::sequences::read_interpolations(&out.interpolations)
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.key_a, i.key_b))
+                .collect();
+        (r, e, rec, int)
+    };
+    let (r1, e1, rec1, int1) = read(1000);
+    let (r7, e7, rec7, int7) = read(7);
+    assert_eq!((r1.drawings, r7.drawings), (40, 40));
+    assert_eq!(r1.parts, r7.parts);
+    assert_eq!(e1.key_ids, e7.key_ids, "the input's order is kept");
+    assert_eq!(e1.labels, e7.labels);
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(&e1.values, &e7.values));
+    assert_eq!(e1.parts[0].present, e7.parts[0].present);
+    assert!(close(&e1.parts[0].values, &e7.parts[0].values));
+    assert_eq!(rec1, rec7);
+    assert_eq!(rec1.len(), 3);
+    assert_eq!(int1, int7);
+}
+
 #[test]
 fn writes_embeddings_reconstructions_and_interpolations() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
+use tables::dataset::REPORT_SAMPLE_SEED as SAMPLE_SEED;
 use tables::drawings::DrawingTable;
 use tables::embeddings::EmbeddingTable;
 use tables::{LabelColumn, TableError};
@@ -47,6 +48,12 @@ pub struct EvaluateConfig {
     /// Seed of the folds and of the samples.
     #[default(0)]
     pub seed: u64,
+    /// Reads at most this many drawings of each table: a uniform sample, the same key_ids in the
+    /// drawings, embeddings and clusters (a hash of each key_id), read a batch at a time so
+    /// that memory stays flat however long the tables; every figure is then over the sample.
+    /// 0 = every drawing.
+    #[default(100_000)]
+    pub max_drawings: usize,
     /// Side of the baseline's rasters, in pixels.
     #[default(28)]
     pub raster_size: usize,
@@ -773,18 +780,18 @@ pub fn evaluate(
     let drawing_tables: Vec<DrawingTable> = inputs
         .drawings
         .iter()
-        .map(|p| tables::drawings::read(p))
+        .map(|p| tables::drawings::read_sample(p, cfg.max_drawings, SAMPLE_SEED).map(|r| r.0))
         .collect::<std::result::Result<_, _>>()?;
     let index = DrawingIndex::new(&drawing_tables);
     let emb: Option<EmbeddingTable> = inputs
         .embeddings
         .as_deref()
-        .map(tables::embeddings::read)
+        .map(|p| tables::embeddings::read_sample(p, cfg.max_drawings, SAMPLE_SEED).map(|r| r.0))
         .transpose()?;
     let cluster_rows = inputs
         .clusters
         .as_deref()
-        .map(tables::clusters::read)
+        .map(|p| tables::clusters::read_sample(p, cfg.max_drawings, SAMPLE_SEED))
         .transpose()?;
     let recs = inputs
         .reconstructions

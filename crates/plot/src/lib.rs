@@ -14,6 +14,7 @@ use figures::{
 };
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
+use tables::dataset::REPORT_SAMPLE_SEED as SAMPLE_SEED;
 use tables::drawings::DrawingTable;
 
 pub mod explore;
@@ -32,6 +33,12 @@ pub struct PlotConfig {
     /// Sample drawings per cluster in the gallery.
     #[default(10)]
     pub samples: usize,
+    /// Reads at most this many drawings of each table: a uniform sample, the same key_ids in the
+    /// drawings, embeddings and clusters (a hash of each key_id), read a batch at a time so
+    /// that memory stays flat however long the tables; the map and galleries show the sample.
+    /// 0 = every drawing.
+    #[default(100_000)]
+    pub max_drawings: usize,
     /// Cluster rows per gallery page.
     #[default(20)]
     pub clusters_per_page: usize,
@@ -369,7 +376,7 @@ pub fn plot(
     report.subtitle = Some(format!("inputs: {}", inputs_line.join(", ")));
 
     let drawings = match inputs.get(Kind::Drawings) {
-        Some(p) => Some(tables::drawings::read(p)?),
+        Some(p) => Some(tables::drawings::read_sample(p, cfg.max_drawings, SAMPLE_SEED)?.0),
         None => None,
     };
     let lookup = drawings.as_ref().map(Lookup::new);
@@ -404,11 +411,11 @@ pub fn plot(
         }
     }
     if let Some(p) = inputs.get(Kind::Embeddings) {
-        let e = tables::embeddings::read(p)?;
+        let (e, read) = tables::embeddings::read_sample(p, cfg.max_drawings, SAMPLE_SEED)?;
         let facts = report.model.get_or_insert_with(ModelFacts::default);
         facts.sizes.push(Fact::new(
             "embeddings",
-            format!("{} vectors of {} numbers", e.len(), e.dim),
+            format!("{read} vectors of {} numbers", e.dim),
         ));
     }
 
@@ -427,7 +434,7 @@ pub fn plot(
     let mut gallery_page_of: HashMap<Option<u32>, String> = HashMap::new();
     let mut cluster_rows: Option<Vec<tables::clusters::ClusterRow>> = None;
     if let Some(p) = inputs.get(Kind::Clusters) {
-        let rows = tables::clusters::read(p)?;
+        let rows = tables::clusters::read_sample(p, cfg.max_drawings, SAMPLE_SEED)?;
         if rows.is_empty() {
             // a clustering of nothing is a broken run upstream, not a figure to leave out
             bail!(
@@ -770,7 +777,7 @@ pub fn plot(
         if cfg.projector {
             match (inputs.get(Kind::Embeddings), &drawings) {
                 (Some(e), Some(d)) => {
-                    let e = tables::embeddings::read(e)?;
+                    let (e, _) = tables::embeddings::read_sample(e, cfg.max_drawings, SAMPLE_SEED)?;
                     let x = explore::write_projector(
                         out,
                         &e,

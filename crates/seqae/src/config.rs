@@ -303,6 +303,12 @@ pub struct TrainConfig {
     /// Leave out training drawings with more points.
     #[default(250)]
     pub max_seq_len: usize,
+    /// Train on at most this many drawings: a uniform sample of the table (the drawings whose
+    /// key_id, hashed with `seed`, is among the smallest: the same sample whatever the order of
+    /// the rows or files), read a batch at a time, so that a table of any length (the whole
+    /// data set) can be the input. 0 = every drawing.
+    #[default(0)]
+    pub max_drawings: usize,
     /// Seed of the initialisation, the batch order and the augmentation.
     #[default(0)]
     pub seed: u64,

@@ -40,42 +40,80 @@ pub fn schema() -> SchemaRef {
 }
 
 pub fn write(path: &Path, rows: &[ClusterRow], meta: &Metadata) -> Result<()> {
-    let mut w = TableWriter::create(path, "clusters", schema(), meta)?;
-    let cols: Vec<ArrayRef> = vec![
-        columns::string_array(rows.iter().map(|r| Some(r.key_id.clone()))),
-        Arc::new(rows.iter().map(|r| r.cluster).collect::<Int32Array>()),
-        Arc::new(rows.iter().map(|r| r.strength).collect::<Float32Array>()),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.outlier_score)
-                .collect::<Float32Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.xy.map(|p| p.0))
-                .collect::<Float32Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.xy.map(|p| p.1))
-                .collect::<Float32Array>(),
-        ),
-    ];
-    w.write(cols)?;
+    let mut w = Writer::create(path, meta)?;
+    w.write(rows)?;
     w.finish()
 }
 
+/// A clusters table written a batch of rows at a time, renamed into place by
+/// [`Writer::finish`]; dropped unfinished, it leaves nothing.
+pub struct Writer(TableWriter);
+
+impl Writer {
+    pub fn create(path: &Path, meta: &Metadata) -> Result<Writer> {
+        TableWriter::create(path, "clusters", schema(), meta).map(Writer)
+    }
+
+    pub fn write(&mut self, rows: &[ClusterRow]) -> Result<()> {
+        let cols: Vec<ArrayRef> = vec![
+            columns::string_array(rows.iter().map(|r| Some(r.key_id.as_str()))),
+            Arc::new(rows.iter().map(|r| r.cluster).collect::<Int32Array>()),
+            Arc::new(rows.iter().map(|r| r.strength).collect::<Float32Array>()),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.outlier_score)
+                    .collect::<Float32Array>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.xy.map(|p| p.0))
+                    .collect::<Float32Array>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.xy.map(|p| p.1))
+                    .collect::<Float32Array>(),
+            ),
+        ];
+        self.0.write(cols)
+    }
+
+    pub fn finish(self) -> Result<()> {
+        self.0.finish()
+    }
+}
+
+/// A uniform sample of at most about `max` rows of the clusters table at `path` (0: every row),
+/// picked as [`crate::drawings::read_sample`] picks drawings: with the same `max` and `seed`,
+/// the same key_ids. Memory grows with `max`, not with the table.
+pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<Vec<ClusterRow>> {
+    if max == 0 {
+        return read(path);
+    }
+    let mut sample = crate::dataset::Sampler::new(max, seed);
+    read_each(path, &mut |r| sample.add(&r.key_id.clone(), r))?;
+    Ok(sample.finish())
+}
+
 pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
-    let loaded = columns::load(path, "clusters")?;
-    let s = &loaded.schema;
+    let mut out = Vec::new();
+    read_each(path, &mut |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Reads the table a batch at a time, handing each row to `row`.
+fn read_each(path: &Path, row: &mut dyn FnMut(ClusterRow)) -> Result<()> {
+    let batches = crate::dataset::Batches::open(path, "clusters")?;
+    let s = &batches.schema.clone();
     let t = "clusters";
     columns::require(path, s, t, "key_id", &columns::is_string, "string")?;
     columns::require(path, s, t, "cluster", &|d| *d == DataType::Int32, "int32")?;
     for c in ["x", "y"] {
         columns::require(path, s, t, c, &|d| *d == DataType::Float32, "float32")?;
     }
-    let mut out = Vec::new();
-    for b in &loaded.batches {
+    for b in batches {
+        let b = b?;
+        let (file, first_row, b) = (&b.file, b.first_row, &b.batch);
         let keys = columns::strings(b, "key_id");
         let cl = b
             .column_by_name("cluster")
@@ -92,11 +130,10 @@ pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
             c.as_ref().and_then(|c| c.is_valid(i).then(|| c.value(i)))
         };
         for (i, key) in keys.iter().enumerate().take(b.num_rows()) {
-            let row = out.len();
-            out.push(ClusterRow {
+            row(ClusterRow {
                 key_id: key
                     .clone()
-                    .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?,
+                    .ok_or_else(|| TableError::bad_row(file, first_row + i, "key_id is null"))?,
                 cluster: cl.value(i),
                 strength: opt(&st, i),
                 outlier_score: opt(&os, i),
@@ -104,7 +141,7 @@ pub fn read(path: &Path) -> Result<Vec<ClusterRow>> {
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

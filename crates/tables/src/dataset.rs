@@ -537,6 +537,50 @@ pub fn sample_hash(key_id: &str, seed: u64) -> u64 {
     twox_hash::XxHash64::oneshot(seed ^ 0x5a4d_504c_4500_0000, key_id.as_bytes())
 }
 
+/// The seed of the samples that the reporting stages (`evaluate`, `plot`) read: one seed for
+/// every table, so that the samples of a run's drawings, embeddings and clusters hold the same
+/// key_ids.
+pub const REPORT_SAMPLE_SEED: u64 = 0;
+
+/// A uniform sample of at most about `max` rows kept as a table streams past: the rows whose
+/// [`sample_hash`] with `seed` are the `max` smallest (a key_id repeated, which hashes alike,
+/// may keep a few more), in the order they came. Holds at most twice `max` rows and a batch.
+pub(crate) struct Sampler<T> {
+    max: usize,
+    seed: u64,
+    kept: Vec<(u64, T)>,
+}
+
+impl<T> Sampler<T> {
+    pub fn new(max: usize, seed: u64) -> Self {
+        Sampler {
+            max,
+            seed,
+            kept: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, key_id: &str, row: T) {
+        self.kept.push((sample_hash(key_id, self.seed), row));
+        if self.kept.len() > 2 * self.max {
+            self.thin();
+        }
+    }
+
+    fn thin(&mut self) {
+        let hashes: Vec<u64> = self.kept.iter().map(|(h, _)| *h).collect();
+        match nth_smallest(&hashes, self.max) {
+            Some(limit) => self.kept.retain(|(h, _)| *h <= limit),
+            None => self.kept.clear(),
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<T> {
+        self.thin();
+        self.kept.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
 /// The `n`-th smallest of `values` (1-based: `n` = 1 is the smallest); `None` for `n` = 0 or an
 /// empty slice, the largest when `n` exceeds the count.
 pub fn nth_smallest(values: &[u64], n: usize) -> Option<u64> {

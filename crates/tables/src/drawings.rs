@@ -72,18 +72,24 @@ impl DrawingTable {
 
     /// The label columns to carry into later tables: `word` and `label_<factor>`.
     pub fn label_columns(&self) -> Vec<LabelColumn> {
-        let mut out = vec![LabelColumn {
-            name: "word".into(),
-            values: self.rows.iter().map(|r| r.word.clone()).collect(),
-        }];
-        for (i, name) in self.label_names.iter().enumerate() {
-            out.push(LabelColumn {
-                name: format!("{LABEL_PREFIX}{name}"),
-                values: self.rows.iter().map(|r| r.labels[i].clone()).collect(),
-            });
-        }
-        out
+        label_columns(&self.label_names, &self.rows)
     }
+}
+
+/// The label columns of `rows` (`word` and `label_<factor>` for each of `label_names`), to
+/// carry into later tables.
+pub fn label_columns(label_names: &[String], rows: &[DrawingRow]) -> Vec<LabelColumn> {
+    let mut out = vec![LabelColumn {
+        name: "word".into(),
+        values: rows.iter().map(|r| r.word.clone()).collect(),
+    }];
+    for (i, name) in label_names.iter().enumerate() {
+        out.push(LabelColumn {
+            name: format!("{LABEL_PREFIX}{name}"),
+            values: rows.iter().map(|r| r.labels[i].clone()).collect(),
+        });
+    }
+    out
 }
 
 pub fn schema(label_names: &[String]) -> SchemaRef {
@@ -516,6 +522,40 @@ pub fn read(path: &Path) -> Result<DrawingTable> {
     })
 }
 
+/// A uniform sample of at most about `max` drawings of the table at `path` (0: every drawing):
+/// those whose [`crate::dataset::sample_hash`] of their key_id with `seed` are the `max`
+/// smallest, the same whatever the order of the rows or files (a key_id repeated, which hashes
+/// alike, may keep a few more). The table streams past: memory grows with `max`, not with the
+/// table. Also returns the rows read. The sample keeps the table's row order.
+pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(DrawingTable, usize)> {
+    if max == 0 {
+        let t = read(path)?;
+        let n = t.rows.len();
+        return Ok((t, n));
+    }
+    let mut reader = Reader::open(path)?;
+    let mut sample = crate::dataset::Sampler::new(max, seed);
+    let mut read = 0;
+    while let Some(rows) = reader.next_rows()? {
+        read += rows.len();
+        for r in rows {
+            sample.add(&r.key_id.clone(), r);
+        }
+    }
+    let kept = sample.finish();
+    if kept.is_empty() {
+        return Err(TableError::invalid(path, "the drawings table has no rows"));
+    }
+    Ok((
+        DrawingTable {
+            label_names: reader.label_names,
+            rows: kept,
+            metadata: reader.metadata,
+        },
+        read,
+    ))
+}
+
 /// A drawings table read a batch of rows at a time (one row group of a file in memory at a
 /// time), each row checked as [`read`] checks it: what a stage reads when the table may not fit
 /// in memory.
@@ -747,6 +787,64 @@ mod tests {
         assert!(t.metadata.contains(&("source".into(), "test".into())));
         let labels = t.label_columns();
         assert_eq!(labels[1].name, "label_mouth");
+    }
+
+    /// A table streams a batch at a time, over the files of a folder, with the rows of the
+    /// whole; a sample is the same whatever the files' split and order, of the size asked.
+    #[test]
+    fn reader_streams_and_samples_do_not_depend_on_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<_> = (0..9000).map(|i| row(i, vec![])).collect();
+        let write = |path: &Path, rows: &[DrawingRow]| {
+            let mut w = DrawingWriter::create(path, &[], &vec![]).unwrap();
+            for r in rows {
+                w.push(r.clone()).unwrap();
+            }
+            w.finish().unwrap();
+        };
+        write(&dir.path().join("one.parquet"), &rows);
+        // the same rows in three files, in another order
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        for (k, part) in reversed.chunks(3500).enumerate() {
+            write(&dir.path().join(format!("parts/p{k}.parquet")), part);
+        }
+        let mut reader = Reader::open(&dir.path().join("parts")).unwrap();
+        assert_eq!(reader.rows, 9000, "the footers' count, before reading");
+        let mut got = Vec::new();
+        let mut batches = 0;
+        while let Some(b) = reader.next_rows().unwrap() {
+            assert!(!b.is_empty() && b.len() <= BATCH_ROWS, "{}", b.len());
+            got.extend(b);
+            batches += 1;
+        }
+        assert_eq!(batches, 5, "3,500 rows a file, in batches of 2,048");
+        assert_eq!(got, reversed);
+
+        let keys = |t: &DrawingTable| {
+            let mut k: Vec<String> = t.rows.iter().map(|r| r.key_id.clone()).collect();
+            k.sort();
+            k
+        };
+        let (a, read_a) = read_sample(&dir.path().join("one.parquet"), 1000, 7).unwrap();
+        let (b, read_b) = read_sample(&dir.path().join("parts"), 1000, 7).unwrap();
+        assert_eq!((read_a, read_b), (9000, 9000));
+        assert_eq!(a.rows.len(), 1000);
+        assert_eq!(keys(&a), keys(&b));
+        // another seed, another sample; about a third of it in each third of the rows
+        let (c, _) = read_sample(&dir.path().join("one.parquet"), 1000, 8).unwrap();
+        assert_ne!(keys(&a), keys(&c));
+        let early = c
+            .rows
+            .iter()
+            .filter(|r| r.key_id[1..].parse::<usize>().unwrap() < 3000);
+        let early = early.count();
+        assert!(
+            (250..420).contains(&early),
+            "{early} of 1000 in the first third"
+        );
+        let (all, _) = read_sample(&dir.path().join("one.parquet"), 0, 7).unwrap();
+        assert_eq!(all.rows, rows);
     }
 
     /// Rows pushed one by one and batches built elsewhere (as ingest's parsing threads do) go

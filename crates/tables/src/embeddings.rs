@@ -291,7 +291,11 @@ impl Writer {
         let path = &self.path;
         check_shape(path, table)?;
         let same = table.dim == self.dim
-            && table.parts.iter().map(|p| p.part).eq(self.parts.iter().copied())
+            && table
+                .parts
+                .iter()
+                .map(|p| p.part)
+                .eq(self.parts.iter().copied())
             && table.labels.iter().map(|l| &l.name).eq(self.labels.iter());
         if !same {
             return Err(TableError::invalid(
@@ -415,6 +419,36 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
         ));
     }
     Ok(out)
+}
+
+/// A uniform sample of at most about `max` rows of the embeddings table at `path` (0: every row;
+/// see [`EmbeddingTable::keep_sample`]), kept as the table streams past, so that memory grows
+/// with `max`, not with the table. Also returns the rows read.
+pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(EmbeddingTable, usize)> {
+    if max == 0 {
+        let t = read(path)?;
+        let n = t.len();
+        return Ok((t, n));
+    }
+    let mut reader = Reader::open(path)?;
+    let mut kept = reader.empty();
+    let mut read = 0;
+    while let Some(more) = reader.next_rows()? {
+        read += more.len();
+        kept.append(more);
+        // thinned whenever it doubles: at most twice the sample (and a batch) in memory
+        if kept.len() > 2 * max {
+            kept.keep_sample(max, seed);
+        }
+    }
+    kept.keep_sample(max, seed);
+    if kept.is_empty() {
+        return Err(TableError::invalid(
+            path,
+            "the embeddings table has no rows",
+        ));
+    }
+    Ok((kept, read))
 }
 
 /// An embeddings table read a batch of rows at a time (one row group of a file in memory at a

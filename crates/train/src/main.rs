@@ -40,8 +40,15 @@ fn main() -> Result<()> {
     let (args, cfg): (Cli, TrainConfig) = stage::settings::parse("train")?;
     let dev = cfg.device.device()?;
 
-    let mut table = tables::drawings::read(&args.drawings)
-        .with_context(|| format!("reading {}", args.drawings.display()))?;
+    let (mut table, read) =
+        tables::drawings::read_sample(&args.drawings, cfg.max_drawings, cfg.seed)
+            .with_context(|| format!("reading {}", args.drawings.display()))?;
+    if table.rows.len() < read {
+        eprintln!(
+            "[train] training on a uniform sample of {} of the {read} drawings (max_drawings)",
+            table.rows.len()
+        );
+    }
     // trained in the order of the key_ids, not of the rows: the same model however the
     // drawings were split into files or shards, and in whatever order the files are read
     table.rows.sort_by(|a, b| a.key_id.cmp(&b.key_id));
