@@ -5,8 +5,8 @@ For each count (default 200,000 and 2,000,000 drawings) it runs, one process per
 train on a sample, embed, fit the clusters on a sample and place every drawing (`cluster
 --model`), then evaluate and plot (which read a sample), timing each process and reading its
 peak resident memory from the kernel (wait4's ru_maxrss). Then the same through the Snakemake
-workflow with N shards (workflow/Snakefile, whose `benchmark:` files give each job's time and
-peak memory). It prints a table per run and the ratio of every stage's peak memory at the
+workflow with N shards (workflow/Snakefile with `measure=1`: each job under scripts/peak_rss.py, which gives its
+time and peak memory). It prints a table per run and the ratio of every stage's peak memory at the
 largest count to the smallest (flat: within 1.5x), and writes everything to OUT/bench-scale.json.
 
 Usage: scripts/bench_scale.py [--counts 200000,2000000] [--shards 4] [--jobs 2]
@@ -14,7 +14,6 @@ Usage: scripts/bench_scale.py [--counts 200000,2000000] [--shards 4] [--jobs 2]
 """
 
 import argparse
-import csv
 import glob
 import json
 import os
@@ -59,7 +58,7 @@ def one_process(b, n, d, cfg):
     stage("cluster fit (sample)", [f"{b}/cluster", "--config", cfg, "-o", f"{d}/fit/clusters.parquet", f"{d}/embeddings.parquet"])
     stage("cluster --model", [f"{b}/cluster", "--config", cfg, "--model", f"{d}/fit/cluster_model.json", "-o", f"{d}/clusters.parquet", f"{d}/embeddings.parquet"])
     stage("evaluate (sample)", [f"{b}/evaluate", "--config", cfg, "-o", f"{d}/evaluation.json", f"{d}/drawings.parquet", f"{d}/embeddings.parquet", f"{d}/clusters.parquet", f"{d}/reconstructions.parquet"])
-    stage("plot (sample)", [f"{b}/plot", "--config", cfg, "-o", f"{d}/plots", f"{d}/drawings.parquet", f"{d}/embeddings.parquet", f"{d}/reconstructions.parquet", f"{d}/interpolations.parquet", f"{d}/clusters.parquet", f"{d}/run/train_log.parquet", f"{d}/run/model.json"])
+    stage("plot (sample)", [f"{b}/plot", "--config", cfg, "-o", f"{d}/plots", f"{d}/drawings.parquet", f"{d}/embeddings.parquet", f"{d}/reconstructions.parquet", f"{d}/interpolations.parquet", f"{d}/fit/clusters.parquet", f"{d}/run/train_log.parquet", f"{d}/run/model.json"])
     return synth, size, rows
 
 
@@ -69,14 +68,15 @@ def workflow(b, n, d, cfg, synth, shards, jobs):
     w = os.path.join(d, "shards")
     shutil.rmtree(w, ignore_errors=True)
     cmd = [snakemake, "-s", "workflow/Snakefile", "--cores", str(jobs), "--quiet", "all",
-           "--config", f"inputs={synth}", f"shards={shards}", f"work={w}", f"bin={b}", f"pipeline={cfg}"]
+           "--config", f"inputs={synth}", f"shards={shards}", f"work={w}", f"bin={b}", f"pipeline={cfg}",
+           "measure=1"]
     secs, _ = run("workflow", cmd, os.path.join(d, "workflow.log"))
     rows = []
-    for f in sorted(glob.glob(os.path.join(w, "benchmarks", "*.tsv"))):
+    for f in sorted(glob.glob(os.path.join(w, "measured", "*.json"))):
         with open(f) as fh:
-            r = next(csv.DictReader(fh, delimiter="\t"))
-        job = os.path.basename(f)[:-4]
-        rows.append({"job": job, "seconds": float(r["s"]), "peak_rss_mib": float(r["max_rss"])})
+            r = json.load(fh)
+        job = os.path.basename(f)[:-5]
+        rows.append({"job": job, "seconds": r["seconds"], "peak_rss_mib": r["peak_rss_mib"]})
     print(f"  workflow, {shards} shards, {jobs} jobs: {secs:.1f} s wall ({n / secs:,.0f} drawings/s end to end)")
     for r in rows:
         print(f"    {r['job']:<22} {r['seconds']:8.1f} s  peak {r['peak_rss_mib']:8.1f} MiB")

@@ -458,72 +458,82 @@ pub fn plot(
             })
             .collect();
         let unplaced = rows.len() - placed.len();
-        // which vectors were clustered and mapped (`cluster` notes it in the footer)
-        let vectors = tables::footer(p)?
-            .into_iter()
-            .find(|(k, _)| k == "vectors")
-            .map(|(_, v)| v);
-        let (title, link) = match vectors.as_deref() {
-            Some("inside") => ("Map of what is inside each outline", "inside vectors"),
-            Some("outline") => ("Map of the outlines", "outline vectors"),
-            Some("outside") => ("Map of what is outside each outline", "outside vectors"),
-            _ => ("Embedding map", ""),
-        };
-        let mopts = MapOptions {
-            title: title.into(),
-            style: style.clone(),
-            width: cfg.map_width,
-            height: cfg.map_height,
-            point_radius: cfg.point_radius,
-            thumbnails: cfg.thumbnails,
-            thumbnail_size: cfg.thumbnail_size,
-        };
-        let thumbs: Vec<Thumbnail> = match &lookup {
-            Some(l) => mopts
-                .pick_thumbnails(&points)
+        // a table placed with `cluster --model` has no map: its galleries are still drawn
+        let map_link = if points.is_empty() {
+            summary.skipped.push(format!(
+                "embedding map: no drawing of {} has a place on the map (a table placed with \
+                 `cluster --model` has none: plot the fit's clusters for the map)",
+                p.display()
+            ));
+            None
+        } else {
+            // which vectors were clustered and mapped (`cluster` notes it in the footer)
+            let vectors = tables::footer(p)?
                 .into_iter()
-                .filter_map(|i| {
-                    l.get(&rows[placed[i]].key_id).map(|d| Thumbnail {
-                        index: i,
-                        drawing: d.clone(),
+                .find(|(k, _)| k == "vectors")
+                .map(|(_, v)| v);
+            let (title, link) = match vectors.as_deref() {
+                Some("inside") => ("Map of what is inside each outline", "inside vectors"),
+                Some("outline") => ("Map of the outlines", "outline vectors"),
+                Some("outside") => ("Map of what is outside each outline", "outside vectors"),
+                _ => ("Embedding map", ""),
+            };
+            let mopts = MapOptions {
+                title: title.into(),
+                style: style.clone(),
+                width: cfg.map_width,
+                height: cfg.map_height,
+                point_radius: cfg.point_radius,
+                thumbnails: cfg.thumbnails,
+                thumbnail_size: cfg.thumbnail_size,
+            };
+            let thumbs: Vec<Thumbnail> = match &lookup {
+                Some(l) => mopts
+                    .pick_thumbnails(&points)
+                    .into_iter()
+                    .filter_map(|i| {
+                        l.get(&rows[placed[i]].key_id).map(|d| Thumbnail {
+                            index: i,
+                            drawing: d.clone(),
+                        })
                     })
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let map = EmbeddingMap::new(&points, &thumbs, &mopts)
-            .with_context(|| format!("drawing the map of {}", p.display()))?;
-        let w = figures::save(&map, &out.join("embedding_map"))?;
-        let (src, svg) = rel(&w);
-        let map_link = FigureLink {
-            title: if link.is_empty() {
-                "Embedding map".into()
-            } else {
-                format!("Map of the {link}")
-            },
-            src,
-            svg: Some(svg),
-            caption: Some(format!(
-                "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
-                 cluster ids at the median of their points{}{}.{}",
-                p.display(),
-                if thumbs.is_empty() {
-                    ""
+                    .collect(),
+                None => Vec::new(),
+            };
+            let map = EmbeddingMap::new(&points, &thumbs, &mopts)
+                .with_context(|| format!("drawing the map of {}", p.display()))?;
+            let w = figures::save(&map, &out.join("embedding_map"))?;
+            let (src, svg) = rel(&w);
+            summary.figures.push(("embedding map".into(), vec![w]));
+            Some(FigureLink {
+                title: if link.is_empty() {
+                    "Embedding map".into()
                 } else {
-                    "; thumbnails of a spread-out sample"
+                    format!("Map of the {link}")
                 },
-                if unplaced == 0 {
-                    String::new()
-                } else {
-                    format!(
-                        "; {unplaced} drawings without the part clustered are noise and \
-                         have no place"
-                    )
-                },
-                map_quality(inputs.get(Kind::ClusterSummary))
-            )),
+                src,
+                svg: Some(svg),
+                caption: Some(format!(
+                    "Every drawing at its 2-D position ({}), coloured by cluster, noise grey; \
+                     cluster ids at the median of their points{}{}.{}",
+                    p.display(),
+                    if thumbs.is_empty() {
+                        ""
+                    } else {
+                        "; thumbnails of a spread-out sample"
+                    },
+                    if unplaced == 0 {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {unplaced} drawings without the part clustered are noise and \
+                             have no place"
+                        )
+                    },
+                    map_quality(inputs.get(Kind::ClusterSummary))
+                )),
+            })
         };
-        summary.figures.push(("embedding map".into(), vec![w]));
         progress("embedding map");
 
         match &lookup {
@@ -565,7 +575,7 @@ pub fn plot(
                 progress("gallery");
             }
         }
-        report.headline.push(map_link);
+        report.headline.extend(map_link);
         cluster_rows = Some(rows);
     } else {
         summary
