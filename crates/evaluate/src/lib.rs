@@ -777,10 +777,21 @@ pub fn evaluate(
     }
 
     step("read");
+    let recs = inputs
+        .reconstructions
+        .as_deref()
+        .map(tables::sequences::read_reconstructions)
+        .transpose()?;
+    // the sample of drawings, and the originals of the reconstructions
+    let originals: std::collections::HashSet<String> =
+        recs.iter().flatten().map(|r| r.key_id.clone()).collect();
     let drawing_tables: Vec<DrawingTable> = inputs
         .drawings
         .iter()
-        .map(|p| tables::drawings::read_sample(p, cfg.max_drawings, SAMPLE_SEED).map(|r| r.0))
+        .map(|p| {
+            tables::drawings::read_sample_keeping(p, cfg.max_drawings, SAMPLE_SEED, &originals)
+                .map(|r| r.0)
+        })
         .collect::<std::result::Result<_, _>>()?;
     let index = DrawingIndex::new(&drawing_tables);
     let emb: Option<EmbeddingTable> = inputs
@@ -792,11 +803,6 @@ pub fn evaluate(
         .clusters
         .as_deref()
         .map(|p| tables::clusters::read_sample(p, cfg.max_drawings, SAMPLE_SEED))
-        .transpose()?;
-    let recs = inputs
-        .reconstructions
-        .as_deref()
-        .map(tables::sequences::read_reconstructions)
         .transpose()?;
     seconds.read = t0.elapsed().as_secs_f64();
 

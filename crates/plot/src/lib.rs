@@ -376,7 +376,22 @@ pub fn plot(
     report.subtitle = Some(format!("inputs: {}", inputs_line.join(", ")));
 
     let drawings = match inputs.get(Kind::Drawings) {
-        Some(p) => Some(tables::drawings::read_sample(p, cfg.max_drawings, SAMPLE_SEED)?.0),
+        Some(p) => {
+            // the sample of drawings, and the originals of the reconstructions and interpolations
+            let mut originals = std::collections::HashSet::new();
+            if let Some(r) = inputs.get(Kind::Reconstructions) {
+                let recs = tables::sequences::read_reconstructions(r)?;
+                originals.extend(recs.into_iter().map(|r| r.key_id));
+            }
+            if let Some(i) = inputs.get(Kind::Interpolations) {
+                for r in tables::sequences::read_interpolations(i)? {
+                    originals.insert(r.key_a);
+                    originals.insert(r.key_b);
+                }
+            }
+            let max = cfg.max_drawings;
+            Some(tables::drawings::read_sample_keeping(p, max, SAMPLE_SEED, &originals)?.0)
+        }
         None => None,
     };
     let lookup = drawings.as_ref().map(Lookup::new);

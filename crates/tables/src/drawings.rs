@@ -528,6 +528,17 @@ pub fn read(path: &Path) -> Result<DrawingTable> {
 /// alike, may keep a few more). The table streams past: memory grows with `max`, not with the
 /// table. Also returns the rows read. The sample keeps the table's row order.
 pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(DrawingTable, usize)> {
+    read_sample_keeping(path, max, seed, &Default::default())
+}
+
+/// [`read_sample`], with every drawing whose key_id is in `keep` as well (after the sample): the
+/// drawings that other tables name (the reconstructions' originals), at most `keep.len()` more.
+pub fn read_sample_keeping(
+    path: &Path,
+    max: usize,
+    seed: u64,
+    keep: &std::collections::HashSet<String>,
+) -> Result<(DrawingTable, usize)> {
     if max == 0 {
         let t = read(path)?;
         let n = t.rows.len();
@@ -535,14 +546,20 @@ pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(DrawingTable, 
     }
     let mut reader = Reader::open(path)?;
     let mut sample = crate::dataset::Sampler::new(max, seed);
+    let mut also = Vec::new();
     let mut read = 0;
     while let Some(rows) = reader.next_rows()? {
         read += rows.len();
         for r in rows {
-            sample.add(&r.key_id.clone(), r);
+            if keep.contains(&r.key_id) {
+                also.push(r);
+            } else {
+                sample.add(&r.key_id.clone(), r);
+            }
         }
     }
-    let kept = sample.finish();
+    let mut kept = sample.finish();
+    kept.extend(also);
     if kept.is_empty() {
         return Err(TableError::invalid(path, "the drawings table has no rows"));
     }

@@ -14,6 +14,12 @@
 //! Every writer goes through [`atomic::AtomicFile`]: a temporary file beside the target, renamed
 //! over it only when the table is complete, so a failed run never leaves a half-written table.
 //!
+//! Reading: every reader takes a file, a folder or a glob as one table ([`dataset`]) and reads
+//! it one row group at a time (its bytes in memory, its page headers checked first), so the
+//! stages that stream (`drawings::Reader`, `embeddings::Reader`, the samples of
+//! `drawings::read_sample` and `embeddings::read_sample`) hold a row group and a batch, whatever
+//! the table's length; `read` collects a whole table.
+//!
 //! Label columns: any string column named `label_<factor>` (the synthetic faces' factors) and the
 //! `word` column are "labels"; later stages carry them through and score against them.
 
