@@ -263,3 +263,68 @@ fn shards_of_the_placement_make_the_whole() {
         assert!(!d.join("bad.parquet").exists());
     }
 }
+
+/// `fit_max_drawings`: the fit reads a uniform sample, the same whatever the files' split and
+/// order, and the fitted model places every drawing as the fit placed the sample's.
+#[test]
+fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(&d.join("one.parquet"), 0..1000, Some("xxh64:aaaa"));
+    write_table(&d.join("two/b.parquet"), 0..450, Some("xxh64:aaaa"));
+    write_table(&d.join("two/a.parquet"), 450..1000, Some("xxh64:aaaa"));
+    let fit = |input: &Path, out: &str| {
+        let stdout = ok(&cluster_bin()
+            .args([
+                "--vectors",
+                "embedding",
+                "--algorithm",
+                "kmeans",
+                "--k",
+                "4",
+            ])
+            .args(["--fit-max-drawings", "300"])
+            .arg("-o")
+            .arg(d.join(out).join("clusters.parquet"))
+            .arg(input)
+            .output()
+            .unwrap());
+        let rows = tables::clusters::read(&d.join(out).join("clusters.parquet")).unwrap();
+        let labels: std::collections::BTreeMap<String, i32> =
+            rows.iter().map(|r| (r.key_id.clone(), r.cluster)).collect();
+        (stdout, labels)
+    };
+    let (line, one) = fit(&d.join("one.parquet"), "fit1");
+    assert!(
+        line.contains("300 points (a uniform sample of the 1000 read"),
+        "{line}"
+    );
+    let (_, two) = fit(&d.join("two"), "fit2");
+    assert_eq!(one.len(), 300);
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        two.keys().collect::<Vec<_>>(),
+        "the same sample from one file and from two in another order"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("fit1/cluster_summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["n_read"], 1000);
+    assert_eq!(summary["n_points"], 300);
+    // the fitted model places all 1,000, the sample where the fit put it
+    ok(&cluster_bin()
+        .arg("--model")
+        .arg(d.join("fit1/cluster_model.json"))
+        .arg("-o")
+        .arg(d.join("all.parquet"))
+        .arg(d.join("one.parquet"))
+        .output()
+        .unwrap());
+    let all = tables::clusters::read(&d.join("all.parquet")).unwrap();
+    assert_eq!(all.len(), 1000);
+    let same = all
+        .iter()
+        .filter(|r| one.get(&r.key_id).is_some_and(|&c| c == r.cluster))
+        .count();
+    assert!(same >= 297, "{same} of the 300 sampled placed as fitted");
+}

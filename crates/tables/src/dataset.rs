@@ -544,10 +544,12 @@ pub const REPORT_SAMPLE_SEED: u64 = 0;
 
 /// A uniform sample of at most about `max` rows kept as a table streams past: the rows whose
 /// [`sample_hash`] with `seed` are the `max` smallest (a key_id repeated, which hashes alike,
-/// may keep a few more), in the order they came. Holds at most twice `max` rows and a batch.
+/// may keep a few more), in the order they came. Holds at most one and a half times `max` rows:
+/// once it has thinned itself, a row above the sample's current largest hash is not kept at all.
 pub(crate) struct Sampler<T> {
     max: usize,
     seed: u64,
+    limit: SampleLimit,
     kept: Vec<(u64, T)>,
 }
 
@@ -556,28 +558,66 @@ impl<T> Sampler<T> {
         Sampler {
             max,
             seed,
+            limit: SampleLimit::new(max),
             kept: Vec::new(),
         }
     }
 
     pub fn add(&mut self, key_id: &str, row: T) {
-        self.kept.push((sample_hash(key_id, self.seed), row));
-        if self.kept.len() > 2 * self.max {
+        let h = sample_hash(key_id, self.seed);
+        if !self.limit.admits(h) {
+            return;
+        }
+        self.kept.push((h, row));
+        if self.limit.full(self.kept.len()) {
             self.thin();
         }
     }
 
     fn thin(&mut self) {
         let hashes: Vec<u64> = self.kept.iter().map(|(h, _)| *h).collect();
-        match nth_smallest(&hashes, self.max) {
-            Some(limit) => self.kept.retain(|(h, _)| *h <= limit),
-            None => self.kept.clear(),
-        }
+        let limit = self.limit.thin(&hashes);
+        self.kept.retain(|(h, _)| limit.is_some_and(|l| *h <= l));
     }
 
     pub fn finish(mut self) -> Vec<T> {
         self.thin();
         self.kept.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// The bound of a sample of the `max` smallest hashes, kept as rows stream past: the largest
+/// hash kept at the last thinning (every row above it is out for good, as `max` smaller ones are
+/// already in), and when to thin next.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleLimit {
+    max: usize,
+    limit: Option<u64>,
+}
+
+impl SampleLimit {
+    pub fn new(max: usize) -> Self {
+        SampleLimit { max, limit: None }
+    }
+
+    /// Whether a row of hash `h` may be in the sample.
+    pub fn admits(&self, h: u64) -> bool {
+        self.limit.is_none_or(|l| h <= l)
+    }
+
+    /// Whether `kept` rows call for a thinning (half as many again as the sample).
+    pub fn full(&self, kept: usize) -> bool {
+        kept > self.max + self.max / 2 + 1
+    }
+
+    /// Thins to the `max` smallest of the kept rows' `hashes`: the largest hash to keep, `None`
+    /// to keep nothing.
+    pub fn thin(&mut self, hashes: &[u64]) -> Option<u64> {
+        let l = nth_smallest(hashes, self.max);
+        if hashes.len() >= self.max {
+            self.limit = l;
+        }
+        l
     }
 }
 
@@ -790,6 +830,31 @@ impl PartitionedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample kept as rows stream past is exactly the rows of the smallest hashes, in the
+    /// order they came, whatever the stream's length against the sample's.
+    #[test]
+    fn the_streamed_sample_is_the_smallest_hashes_in_order() {
+        for (n, max) in [(10_000, 100), (150, 100), (100, 100), (7, 100), (5000, 1)] {
+            let keys: Vec<String> = (0..n)
+                .map(|i| format!("key-{}", i * 7919 % 10007))
+                .collect();
+            let mut s = Sampler::new(max, 3);
+            for (i, k) in keys.iter().enumerate() {
+                s.add(k, i);
+            }
+            let got = s.finish();
+            let mut by_hash: Vec<(u64, usize)> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (sample_hash(k, 3), i))
+                .collect();
+            by_hash.sort();
+            let mut want: Vec<usize> = by_hash.iter().take(max).map(|&(_, i)| i).collect();
+            want.sort();
+            assert_eq!(got, want, "{n} rows, sample of {max}");
+        }
+    }
     use crate::drawings::{self, DrawingRow, DrawingWriter};
     use crate::embeddings::{self, EmbeddingTable};
     use crate::Split;

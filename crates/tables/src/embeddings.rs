@@ -157,20 +157,34 @@ impl EmbeddingTable {
     /// rows: those whose [`crate::dataset::sample_hash`] of their key_id with `seed` are the `n`
     /// smallest (a key_id repeated, which hashes alike, may keep a few more).
     pub fn keep_sample(&mut self, n: usize, seed: u64) {
-        if self.len() <= n {
-            return;
-        }
+        self.keep_below(&mut crate::dataset::SampleLimit::new(n), seed);
+    }
+
+    /// Keeps the rows `limit` admits, then thins them to its sample (see
+    /// [`crate::dataset::SampleLimit`]).
+    fn keep_below(&mut self, limit: &mut crate::dataset::SampleLimit, seed: u64) {
         let hashes: Vec<u64> = self
             .key_ids
             .iter()
             .map(|k| crate::dataset::sample_hash(k, seed))
             .collect();
-        let Some(limit) = crate::dataset::nth_smallest(&hashes, n) else {
-            self.keep_rows(&[]);
-            return;
-        };
-        let rows: Vec<usize> = (0..self.len()).filter(|&i| hashes[i] <= limit).collect();
-        self.keep_rows(&rows);
+        let bound = limit.thin(&hashes);
+        let rows: Vec<usize> = (0..self.len())
+            .filter(|&i| bound.is_some_and(|b| hashes[i] <= b))
+            .collect();
+        if rows.len() < self.len() {
+            self.keep_rows(&rows);
+        }
+    }
+
+    /// The rows of `self` whose key_id `limit` admits.
+    fn admitted(&mut self, limit: &crate::dataset::SampleLimit, seed: u64) {
+        let rows: Vec<usize> = (0..self.len())
+            .filter(|&i| limit.admits(crate::dataset::sample_hash(&self.key_ids[i], seed)))
+            .collect();
+        if rows.len() < self.len() {
+            self.keep_rows(&rows);
+        }
     }
 
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
@@ -432,16 +446,19 @@ pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(EmbeddingTable
     }
     let mut reader = Reader::open(path)?;
     let mut kept = reader.empty();
+    let mut limit = crate::dataset::SampleLimit::new(max);
     let mut read = 0;
-    while let Some(more) = reader.next_rows()? {
+    while let Some(mut more) = reader.next_rows()? {
         read += more.len();
+        // rows above the sample's bound are out for good; at most one and a half times the
+        // sample (and a batch) in memory
+        more.admitted(&limit, seed);
         kept.append(more);
-        // thinned whenever it doubles: at most twice the sample (and a batch) in memory
-        if kept.len() > 2 * max {
-            kept.keep_sample(max, seed);
+        if limit.full(kept.len()) {
+            kept.keep_below(&mut limit, seed);
         }
     }
-    kept.keep_sample(max, seed);
+    kept.keep_below(&mut limit, seed);
     if kept.is_empty() {
         return Err(TableError::invalid(
             path,
