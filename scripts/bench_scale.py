@@ -109,7 +109,11 @@ def main():
     if hi != lo:
         print(f"[bench-scale] peak memory at {hi:,} over {lo:,} drawings (flat: at most 1.5):")
         ratios = {}
-        for a_, b_ in zip(results["runs"][lo]["stages"], results["runs"][hi]["stages"]):
+        highs = {s["stage"]: s for s in results["runs"][hi]["stages"]}
+        for a_ in results["runs"][lo]["stages"]:
+            b_ = highs.get(a_["stage"])
+            if b_ is None or a_["stage"].startswith("synth"):
+                continue
             r = b_["peak_rss_mib"] / a_["peak_rss_mib"]
             ratios[a_["stage"]] = r
             print(f"  {a_['stage']:<22} {a_['peak_rss_mib']:8.1f} -> {b_['peak_rss_mib']:8.1f} MiB  x{r:.2f}")

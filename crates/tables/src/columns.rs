@@ -34,10 +34,30 @@ pub const TABLE_KEY: &str = "tables.table";
 /// rows in flight between ingest's parser and its encoder stay a few MB.
 pub(crate) const BATCH_ROWS: usize = 2048;
 
-/// Rows per Parquet row group. The writer holds a whole row group in memory before it writes
-/// it out, so this bounds a writer's memory whatever the table's length (the crate's default,
-/// about a million rows, held ~150 MB of drawings).
+/// Rows per Parquet row group, at most. The writer holds a whole row group in memory before it
+/// writes it out, and a reader one row group's bytes, so this bounds their memory whatever the
+/// table's length (the crate's default, about a million rows, held ~150 MB of drawings).
 pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Bytes of fixed-width values per row group, at most: a table of wide rows (embeddings: four
+/// vectors of 128 floats, 2 KB a row) gets fewer rows per group, so that a row group stays
+/// about 16 MB (64K such rows held 128 MB in the writer and again in every reader).
+const ROW_GROUP_FIXED_BYTES: usize = 16 << 20;
+
+/// The rows per row group of a table of `schema`: [`ROW_GROUP_ROWS`], or fewer for wide rows.
+pub(crate) fn rows_per_group(schema: &Schema) -> usize {
+    let fixed: usize = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::FixedSizeList(item, n) => {
+                item.data_type().primitive_width().unwrap_or(8) * (*n).max(0) as usize
+            }
+            other => other.primitive_width().unwrap_or(0),
+        })
+        .sum();
+    (ROW_GROUP_FIXED_BYTES / fixed.max(1)).clamp(1024, ROW_GROUP_ROWS)
+}
 
 /// A table read whole into record batches.
 pub(crate) struct Loaded {
@@ -414,7 +434,7 @@ impl TableWriter {
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_row_count(Some(rows_per_group(&schema)))
             // unique per row (nearly, for the timestamps): a dictionary only costs time, and
             // the timestamps' fell back to plain in every row group anyway (2M faces: 292.6 MB
             // without it, 297.3 with)
@@ -476,8 +496,8 @@ impl TableWriter {
             out: self.out,
             file,
             factory,
+            rows_per_group: rows_per_group(&self.schema),
             schema: self.schema,
-            rows_per_group: ROW_GROUP_ROWS,
             encoders,
             rows: 0,
             next_index: 0,

@@ -547,7 +547,6 @@ pub const REPORT_SAMPLE_SEED: u64 = 0;
 /// may keep a few more), in the order they came. Holds at most one and a half times `max` rows:
 /// once it has thinned itself, a row above the sample's current largest hash is not kept at all.
 pub(crate) struct Sampler<T> {
-    max: usize,
     seed: u64,
     limit: SampleLimit,
     kept: Vec<(u64, T)>,
@@ -556,7 +555,6 @@ pub(crate) struct Sampler<T> {
 impl<T> Sampler<T> {
     pub fn new(max: usize, seed: u64) -> Self {
         Sampler {
-            max,
             seed,
             limit: SampleLimit::new(max),
             kept: Vec::new(),
