@@ -186,8 +186,8 @@ pub(crate) struct Batch {
 /// each batch with the Hive partition columns of its file's path and its columns in the order
 /// of the first file's. Every file's footer is read and checked when the table is opened (its
 /// table kind, the keys that must agree), so [`Batches::schema`], [`Batches::metadata`] and
-/// [`Batches::rows`] are known before the first row is read; a file whose columns differ from
-/// the first's is an error naming it when its turn comes.
+/// [`Batches::rows`] are known before the first row is read, and a file whose columns differ
+/// from the first's is an error naming it before any row is read.
 pub(crate) struct Batches {
     /// The columns of the table (the first file's, with its partition columns).
     pub schema: SchemaRef,
@@ -195,8 +195,8 @@ pub(crate) struct Batches {
     pub metadata: Metadata,
     /// The rows the footers declare, all files together.
     pub rows: usize,
-    first: PathBuf,
-    files: std::collections::VecDeque<crate::columns::OpenFile>,
+    /// The files still to read, each with where the table's columns are in it.
+    files: std::collections::VecDeque<(crate::columns::OpenFile, Vec<Option<usize>>)>,
     current: Option<Current>,
 }
 
@@ -223,12 +223,22 @@ impl Batches {
         }
         let first = opened.front().expect("files() gives at least one file");
         let schema = partition_schema(&first.path, first.schema())?;
+        let first = first.path.clone();
+        let mut files = std::collections::VecDeque::new();
+        for file in opened {
+            let got = partition_schema(&file.path, file.schema())?;
+            let own = file.schema().fields().len();
+            let order = same_columns(&first, &schema, &file.path, &got)?
+                .into_iter()
+                .map(|i| (i < own).then_some(i))
+                .collect();
+            files.push_back((file, order));
+        }
         Ok(Batches {
             schema,
             metadata: footers.merged(),
             rows,
-            first: first.path.clone(),
-            files: opened,
+            files,
             current: None,
         })
     }
@@ -236,16 +246,10 @@ impl Batches {
     fn next_batch(&mut self) -> Result<Option<Batch>> {
         loop {
             let Some(cur) = self.current.as_mut() else {
-                let Some(file) = self.files.pop_front() else {
+                let Some((file, order)) = self.files.pop_front() else {
                     return Ok(None);
                 };
                 let partitions = partitions(&file.path);
-                let got = partition_schema(&file.path, file.schema())?;
-                let own = file.schema().fields().len();
-                let order = same_columns(&self.first, &self.schema, &file.path, &got)?
-                    .into_iter()
-                    .map(|i| (i < own).then_some(i))
-                    .collect();
                 self.current = Some(Current {
                     file,
                     order,
