@@ -321,6 +321,28 @@ pub(crate) fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The rows of `batch` whose key_id `keep` accepts (a null key_id is kept, for the reader to
+/// refuse), and their row numbers in it; `None` when every row is kept. Only the key column is
+/// looked at, so the rows left out are never decoded.
+pub(crate) fn keep_rows(
+    batch: &RecordBatch,
+    keep: &mut dyn FnMut(&str) -> bool,
+) -> Option<(RecordBatch, Vec<usize>)> {
+    let col = batch.column_by_name("key_id")?;
+    let col = arrow::compute::cast(col, &DataType::Utf8).ok()?;
+    let keys = col.as_string::<i32>();
+    let mask: Vec<bool> = (0..keys.len())
+        .map(|i| keys.is_null(i) || keep(keys.value(i)))
+        .collect();
+    if mask.iter().all(|&m| m) {
+        return None;
+    }
+    let rows = (0..mask.len()).filter(|&i| mask[i]).collect();
+    let mask = arrow::array::BooleanArray::from(mask);
+    let kept = arrow::compute::filter_record_batch(batch, &mask).ok()?;
+    Some((kept, rows))
+}
+
 /// The names of label columns (`word` and `label_*`) of a schema.
 pub(crate) fn label_names(schema: &Schema) -> Vec<String> {
     schema

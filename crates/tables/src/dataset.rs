@@ -565,6 +565,11 @@ impl<T> Sampler<T> {
         }
     }
 
+    /// Whether a row of this key_id may be in the sample (false: it is out for good).
+    pub fn admits(&self, key_id: &str) -> bool {
+        self.limit.admits(sample_hash(key_id, self.seed))
+    }
+
     pub fn add(&mut self, key_id: &str, row: T) {
         let h = sample_hash(key_id, self.seed);
         if !self.limit.admits(h) {

@@ -548,8 +548,14 @@ pub fn read_sample_keeping(
     let mut sample = crate::dataset::Sampler::new(max, seed);
     let mut also = Vec::new();
     let mut read = 0;
-    while let Some(rows) = reader.next_rows()? {
-        read += rows.len();
+    loop {
+        let mut seen = 0;
+        let rows = reader.next_rows_where(&mut |k| {
+            seen += 1;
+            keep.contains(k) || sample.admits(k)
+        })?;
+        let Some(rows) = rows else { break };
+        read += seen;
         for r in rows {
             if keep.contains(&r.key_id) {
                 also.push(r);
@@ -628,13 +634,25 @@ impl Reader {
 
     /// The next batch of rows (a few thousand), or `None` after the last.
     pub fn next_rows(&mut self) -> Result<Option<Vec<DrawingRow>>> {
-        match self.batches.next() {
-            None => Ok(None),
-            Some(b) => {
-                let b = b?;
-                rows_of(&b.batch, &b.file, b.first_row, &self.label_names).map(Some)
-            }
+        self.next_rows_where(&mut |_| true)
+    }
+
+    /// The rows of the next batch whose key_id `keep` accepts (perhaps none), or `None` after
+    /// the last batch. The rows left out are neither decoded nor checked: what a sample reads.
+    pub fn next_rows_where(
+        &mut self,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Option<Vec<DrawingRow>>> {
+        let Some(b) = self.batches.next() else {
+            return Ok(None);
+        };
+        let b = b?;
+        let first = b.first_row;
+        match columns::keep_rows(&b.batch, keep) {
+            None => rows_of(&b.batch, &b.file, &|i| first + i, &self.label_names),
+            Some((kept, rows)) => rows_of(&kept, &b.file, &|i| first + rows[i], &self.label_names),
         }
+        .map(Some)
     }
 }
 
@@ -646,12 +664,11 @@ impl Iterator for Reader {
     }
 }
 
-/// The rows of one batch of a drawings table, checked; `first_row` is the batch's first row's
-/// number in `file`.
+/// The rows of one batch of a drawings table, checked; `row_no` gives a row's number in `file`.
 fn rows_of(
     batch: &RecordBatch,
     file: &Path,
-    first_row: usize,
+    row_no: &dyn Fn(usize) -> usize,
     label_names: &[String],
 ) -> Result<Vec<DrawingRow>> {
     let schema = batch.schema();
@@ -704,7 +721,7 @@ fn rows_of(
         .filter(|c| columns::is_list_of(c.data_type(), &DataType::Float64))
         .map(|c| c.as_list::<i32>().clone());
     for i in 0..n {
-        let row_no = first_row + i;
+        let row_no = row_no(i);
         let bad = |m: String| TableError::bad_row(file, row_no, m);
         let key_id = key[i].clone().ok_or_else(|| bad("key_id is null".into()))?;
         if dx.is_null(i) || dy.is_null(i) || pen.is_null(i) {

@@ -177,16 +177,6 @@ impl EmbeddingTable {
         }
     }
 
-    /// The rows of `self` whose key_id `limit` admits.
-    fn admitted(&mut self, limit: &crate::dataset::SampleLimit, seed: u64) {
-        let rows: Vec<usize> = (0..self.len())
-            .filter(|&i| limit.admits(crate::dataset::sample_hash(&self.key_ids[i], seed)))
-            .collect();
-        if rows.len() < self.len() {
-            self.keep_rows(&rows);
-        }
-    }
-
     /// The id of the embedding model that made the vectors (`embed.model_id` in the footer).
     pub fn model_id(&self) -> Option<&str> {
         self.metadata
@@ -448,11 +438,16 @@ pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(EmbeddingTable
     let mut kept = reader.empty();
     let mut limit = crate::dataset::SampleLimit::new(max);
     let mut read = 0;
-    while let Some(mut more) = reader.next_rows()? {
-        read += more.len();
-        // rows above the sample's bound are out for good; at most one and a half times the
-        // sample (and a batch) in memory
-        more.admitted(&limit, seed);
+    loop {
+        let mut seen = 0;
+        let more = reader.next_rows_where(&mut |k| {
+            seen += 1;
+            limit.admits(crate::dataset::sample_hash(k, seed))
+        })?;
+        let Some(more) = more else { break };
+        read += seen;
+        // rows above the sample's bound are out for good (never decoded); at most one and a
+        // half times the sample (and a batch) in memory
         kept.append(more);
         if limit.full(kept.len()) {
             kept.keep_below(&mut limit, seed);
@@ -556,11 +551,26 @@ impl Reader {
 
     /// The next batch of rows (a few thousand), or `None` after the last.
     pub fn next_rows(&mut self) -> Result<Option<EmbeddingTable>> {
+        self.next_rows_where(&mut |_| true)
+    }
+
+    /// The rows of the next batch whose key_id `keep` accepts (perhaps none), or `None` after
+    /// the last batch. The rows left out are neither decoded nor checked: what a sample reads.
+    pub fn next_rows_where(
+        &mut self,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Option<EmbeddingTable>> {
         let Some(b) = self.batches.next() else {
             return Ok(None);
         };
         let b = b?;
-        let (path, first_row, b) = (&b.file, b.first_row, &b.batch);
+        let first = b.first_row;
+        let (kept, rows) = match columns::keep_rows(&b.batch, keep) {
+            Some((kept, rows)) => (Some(kept), Some(rows)),
+            None => (None, None),
+        };
+        let row_no = |i: usize| first + rows.as_ref().map_or(i, |r| r[i]);
+        let (path, b) = (&b.file, kept.as_ref().unwrap_or(&b.batch));
         let mut out = self.empty();
         let dim = out.dim;
         let keys = columns::strings(b, "key_id");
@@ -571,7 +581,7 @@ impl Reader {
         };
         let emb = b.column_by_name("embedding").unwrap().as_fixed_size_list();
         for i in 0..b.num_rows() {
-            let row = first_row + i;
+            let row = row_no(i);
             let key = keys[i]
                 .clone()
                 .ok_or_else(|| TableError::bad_row(path, row, "key_id is null"))?;
@@ -691,6 +701,34 @@ mod tests {
         let t = table(3000, 7);
         write(&p, &t).unwrap();
         assert_eq!(read(&p).unwrap(), t);
+    }
+
+    /// Rows left out by a filter are not read; those kept are checked, and a bad one is named by
+    /// its row in the file.
+    #[test]
+    fn filtered_rows_keep_their_row_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let mut t = table(3000, 3);
+        t.values[2500 * 3] = f32::NAN; // left out by the filter
+        t.values[2511 * 3 + 1] = f32::NAN;
+        write(&p, &t).unwrap();
+        let mut r = Reader::open(&p).unwrap();
+        let mut kept = Vec::new();
+        let e = loop {
+            match r.next_rows_where(&mut |k| k.ends_with('1')) {
+                Ok(Some(b)) => kept.extend(b.key_ids),
+                Ok(None) => panic!("the NaN in row 2511 was not found"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(e.contains("row 2511") && e.contains("`k2511`"), "{e}");
+        // the first batch (2,048 rows) was read whole: its 205 keys ending in 1
+        assert!(
+            kept.iter().all(|k| k.ends_with('1')) && kept.len() == 205,
+            "{}",
+            kept.len()
+        );
     }
 
     #[test]
