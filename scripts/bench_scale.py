@@ -83,6 +83,41 @@ def workflow(b, n, d, cfg, synth, shards, jobs):
     return {"wall_seconds": secs, "jobs": rows}
 
 
+def markdown(results):
+    """The figures as a Markdown table: per stage, per count, seconds, drawings/s and peak MiB."""
+    counts = results["counts"]
+    head = "| stage | " + " | ".join(f"{n:,}: s, drawings/s, peak MiB" for n in counts) + " |"
+    lines = [head, "| --- |" + " --- |" * len(counts)]
+    by = {n: {s["stage"]: s for s in results["runs"][n]["stages"]} for n in counts}
+    for stage in [s["stage"] for s in results["runs"][counts[-1]]["stages"]]:
+        if stage.startswith("synth"):
+            continue
+        cells = []
+        for n in counts:
+            s = by[n].get(stage)
+            cells.append("-" if s is None else
+                         f"{s['seconds']:.1f} s, {s['drawings_per_s']:,.0f}/s, {s['peak_rss_mib']:.0f}")
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    if all("workflow" in results["runs"][n] for n in counts):
+        cells = []
+        for n in counts:
+            w = results["runs"][n]["workflow"]
+            peak = max(j["peak_rss_mib"] for j in w["jobs"])
+            cells.append(f"{w['wall_seconds']:.1f} s, {n / w['wall_seconds']:,.0f}/s, {peak:.0f} (largest job)")
+        lines.append("| workflow, every stage | " + " | ".join(cells) + " |")
+        jobs = sorted({j["job"].split("-")[0] for j in results["runs"][counts[-1]]["workflow"]["jobs"]})
+        for job in jobs:
+            cells = []
+            for n in counts:
+                js = [j for j in results["runs"][n]["workflow"]["jobs"] if j["job"].split("-")[0] == job]
+                secs = max(j["seconds"] for j in js)
+                peak = max(j["peak_rss_mib"] for j in js)
+                each = f" each of {len(js)}" if len(js) > 1 else ""
+                cells.append(f"{secs:.1f} s{each}, peak {peak:.0f}")
+            lines.append(f"| workflow: {job} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--counts", default="200000,2000000")
@@ -124,6 +159,7 @@ def main():
                 ratios["workflow " + job] = wh[job] / wl[job]
             print("  workflow jobs: largest ratio x{:.2f}".format(max(ratios[k] for k in ratios if k.startswith("workflow "))))
         results["rss_ratio"] = ratios
+    print(markdown(results))
     with open(os.path.join(out, "bench-scale.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"[bench-scale] wrote {os.path.join(out, 'bench-scale.json')}")
