@@ -55,7 +55,7 @@ def one_process(b, n, d, cfg):
     rows[-1]["mb_per_s"] = size / 1e6 / rows[-1]["seconds"]
     stage("train (sample)", [f"{b}/train", "--config", cfg, "--overwrite", "-o", f"{d}/run", f"{d}/drawings.parquet"])
     stage("embed", [f"{b}/embed", "--config", cfg, "--model", f"{d}/run", "-o", f"{d}/embeddings.parquet", f"{d}/drawings.parquet"])
-    stage("cluster fit (sample)", [f"{b}/cluster", "--config", cfg, "-o", f"{d}/fit/clusters.parquet", f"{d}/embeddings.parquet"])
+    stage("cluster fit (sample)", [f"{b}/cluster", "--config", cfg, "--fit-only", "-o", f"{d}/fit/clusters.parquet", f"{d}/embeddings.parquet"])
     stage("cluster --model", [f"{b}/cluster", "--config", cfg, "--model", f"{d}/fit/cluster_model.json", "-o", f"{d}/clusters.parquet", f"{d}/embeddings.parquet"])
     stage("evaluate (sample)", [f"{b}/evaluate", "--config", cfg, "-o", f"{d}/evaluation.json", f"{d}/drawings.parquet", f"{d}/embeddings.parquet", f"{d}/clusters.parquet", f"{d}/reconstructions.parquet"])
     stage("plot (sample)", [f"{b}/plot", "--config", cfg, "-o", f"{d}/plots", f"{d}/drawings.parquet", f"{d}/embeddings.parquet", f"{d}/reconstructions.parquet", f"{d}/interpolations.parquet", f"{d}/fit/clusters.parquet", f"{d}/run/train_log.parquet", f"{d}/run/model.json"])

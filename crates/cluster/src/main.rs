@@ -50,6 +50,12 @@ struct Cli {
     /// Output clusters.parquet.
     #[arg(short, long)]
     output: PathBuf,
+    /// With `fit_max_drawings`: write the clusters of the sampled drawings only, leaving the
+    /// others to `cluster --model` (as the workflow's shards do). Without it every drawing of the
+    /// input gets its cluster: those outside the sample are placed with the fitted model as the
+    /// input streams past.
+    #[arg(long, conflicts_with = "model")]
+    fit_only: bool,
     /// Summary JSON [default: cluster_summary.json beside the output].
     #[arg(long)]
     summary: Option<PathBuf>,
@@ -107,6 +113,9 @@ struct Summary<'a> {
     n_points: usize,
     /// Drawings read: more than `n_points` when the fit took a sample (`fit_max_drawings`).
     n_read: usize,
+    /// Drawings outside the sample placed with the fitted model (not clustered, no place on the
+    /// map); the summary's figures are the sample's.
+    n_placed: usize,
     /// Points left out (drawings without the part, when clustering a part's vectors and
     /// `whole_when_missing` is off): noise.
     n_left_out: usize,
@@ -284,6 +293,7 @@ fn main() -> Result<()> {
         vectors: params.vectors,
         n_points: n,
         n_read,
+        n_placed: if args.fit_only { 0 } else { n_read - n },
         n_left_out: n - rows_in.len(),
         n_whole_for_part: n_whole,
         dim: table.dim,
@@ -300,8 +310,40 @@ fn main() -> Result<()> {
         agreement,
         seconds: t.elapsed().as_secs_f64(),
     };
-    // Everything is computed before anything is written; each file is written atomically.
-    tables::clusters::write(&args.output, &rows, &meta)?;
+    // Each file is written atomically: a failure while placing the drawings outside the sample
+    // leaves the previous output, or none.
+    let mut writer = tables::clusters::Writer::create(&args.output, &meta)?;
+    writer.write(&rows)?;
+    if n < n_read && !args.fit_only {
+        // the drawings outside the sample, placed with the fitted model a batch at a time
+        let sampled: std::collections::HashSet<&str> =
+            table.key_ids.iter().map(String::as_str).collect();
+        let mut reader = tables::embeddings::Reader::open(&args.input)?;
+        let bar = stage::progress((n_read - n) as u64, "drawings");
+        bar.set_prefix("cluster: placing the rest");
+        while let Some(rest) = reader.next_rows_where(&mut |k| !sampled.contains(k))? {
+            bar.inc(rest.len() as u64);
+            if rest.is_empty() {
+                continue;
+            }
+            let placed = assign::place(&fitted, &rest, &args.input)?;
+            let rows: Vec<ClusterRow> = rest
+                .key_ids
+                .iter()
+                .zip(placed)
+                .map(|(k, (cluster, s, o))| ClusterRow {
+                    key_id: k.clone(),
+                    cluster,
+                    strength: Some(s),
+                    outlier_score: Some(o),
+                    xy: None,
+                })
+                .collect();
+            writer.write(&rows)?;
+        }
+        bar.finish_and_clear();
+    }
+    writer.finish()?;
     let mut json = serde_json::to_vec_pretty(&summary)?;
     json.push(b'\n');
     tables::atomic::write_bytes(&summary_file, &json)?;
@@ -323,7 +365,14 @@ fn main() -> Result<()> {
         "[cluster] {n} points{} ({} dims, {}) in {:.1}s: {} clusters (largest {}), noise {:.1}%, \
          silhouette {}{}{}; map {}; wrote {}, {} and {}",
         if n < n_read {
-            format!(" (a uniform sample of the {n_read} read: place them all with --model)")
+            format!(
+                " (a uniform sample of the {n_read} read{})",
+                if args.fit_only {
+                    ": place the others with --model"
+                } else {
+                    "; the others placed with the fitted model"
+                }
+            )
         } else {
             String::new()
         },

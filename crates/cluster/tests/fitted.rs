@@ -265,7 +265,8 @@ fn shards_of_the_placement_make_the_whole() {
 }
 
 /// `fit_max_drawings`: the fit reads a uniform sample, the same whatever the files' split and
-/// order, and the fitted model places every drawing as the fit placed the sample's.
+/// order; every drawing gets its cluster (the others placed with the fitted model) unless
+/// `--fit-only`, and the fitted model places every drawing as the fit placed the sample's.
 #[test]
 fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -273,7 +274,7 @@ fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
     write_table(&d.join("one.parquet"), 0..1000, Some("xxh64:aaaa"));
     write_table(&d.join("two/b.parquet"), 0..450, Some("xxh64:aaaa"));
     write_table(&d.join("two/a.parquet"), 450..1000, Some("xxh64:aaaa"));
-    let fit = |input: &Path, out: &str| {
+    let fit = |input: &Path, out: &str, more: &[&str]| {
         let stdout = ok(&cluster_bin()
             .args([
                 "--vectors",
@@ -284,26 +285,30 @@ fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
                 "4",
             ])
             .args(["--fit-max-drawings", "300"])
+            .args(more)
             .arg("-o")
             .arg(d.join(out).join("clusters.parquet"))
             .arg(input)
             .output()
             .unwrap());
         let rows = tables::clusters::read(&d.join(out).join("clusters.parquet")).unwrap();
-        let labels: std::collections::BTreeMap<String, i32> =
-            rows.iter().map(|r| (r.key_id.clone(), r.cluster)).collect();
-        (stdout, labels)
+        (stdout, rows)
     };
-    let (line, one) = fit(&d.join("one.parquet"), "fit1");
+    let labels =
+        |rows: &[tables::clusters::ClusterRow]| -> std::collections::BTreeMap<String, i32> {
+            rows.iter().map(|r| (r.key_id.clone(), r.cluster)).collect()
+        };
+    let (line, one) = fit(&d.join("one.parquet"), "fit1", &["--fit-only"]);
     assert!(
-        line.contains("300 points (a uniform sample of the 1000 read"),
+        line.contains("300 points (a uniform sample of the 1000 read: place the others"),
         "{line}"
     );
-    let (_, two) = fit(&d.join("two"), "fit2");
+    let one = labels(&one);
+    let (_, two) = fit(&d.join("two"), "fit2", &["--fit-only"]);
     assert_eq!(one.len(), 300);
     assert_eq!(
         one.keys().collect::<Vec<_>>(),
-        two.keys().collect::<Vec<_>>(),
+        labels(&two).keys().collect::<Vec<_>>(),
         "the same sample from one file and from two in another order"
     );
     let summary: serde_json::Value =
@@ -311,7 +316,20 @@ fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
             .unwrap();
     assert_eq!(summary["n_read"], 1000);
     assert_eq!(summary["n_points"], 300);
-    // the fitted model places all 1,000, the sample where the fit put it
+    // without --fit-only, every drawing: the sample as fitted (on the map), the others placed
+    let (line, every) = fit(&d.join("one.parquet"), "fit3", &[]);
+    assert!(
+        line.contains("the others placed with the fitted model"),
+        "{line}"
+    );
+    assert_eq!(every.len(), 1000);
+    let mapped: Vec<_> = every.iter().filter(|r| r.xy.is_some()).collect();
+    assert_eq!(mapped.len(), 300);
+    assert!(mapped
+        .iter()
+        .all(|r| one.get(&r.key_id) == Some(&r.cluster)));
+    // the fitted model places all 1,000, the sample where the fit put it, the others as the fit
+    // placed them
     ok(&cluster_bin()
         .arg("--model")
         .arg(d.join("fit1/cluster_model.json"))
@@ -327,4 +345,10 @@ fn a_fit_on_a_sample_takes_the_same_sample_from_any_files() {
         .filter(|r| one.get(&r.key_id).is_some_and(|&c| c == r.cluster))
         .count();
     assert!(same >= 297, "{same} of the 300 sampled placed as fitted");
+    let every = labels(&every);
+    let agree = all.iter().filter(|r| every[&r.key_id] == r.cluster).count();
+    assert!(
+        agree >= 990,
+        "{agree} of 1000 placed alike by the fit and by --model"
+    );
 }
