@@ -131,7 +131,7 @@ bench: build
 	scripts/bench.sh
 
 # the pipeline at 200k and 2M synthetic faces, one process per stage and as shards through the
-# workflow: drawings/s and peak memory of every stage (about an hour on 2 cores)
+# workflow: drawings/s and peak memory of every stage (about half an hour on 2 cores)
 BENCH_SCALE_FLAGS ?=
 bench-scale: build
 	python3 scripts/bench_scale.py --bin $(BIN) $(BENCH_SCALE_FLAGS)
