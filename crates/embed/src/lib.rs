@@ -343,7 +343,7 @@ fn embed_in_windows(
         }
         if window.len() >= window_len || (last && !window.is_empty()) {
             let rows = std::mem::take(&mut window);
-            let chunk = embed_window(
+            let (chunk, raw) = embed_window(
                 &model,
                 &rows,
                 &parts,
@@ -353,13 +353,14 @@ fn embed_in_windows(
                 input,
                 &mut report,
             )?;
+            // the decoder takes the vectors as the encoder gave them, before unit length
             for (i, r) in rows.iter().enumerate() {
                 let h = pick_hash(&r.key_id, cfg.seed);
                 let n = report.drawings + i;
                 if r.split != Split::Train {
-                    held_out.offer(h, n, &r.key_id, chunk.row(i));
+                    held_out.offer(h, n, &r.key_id, &raw[i]);
                 }
-                any.offer(h, n, &r.key_id, chunk.row(i));
+                any.offer(h, n, &r.key_id, &raw[i]);
             }
             report.drawings += rows.len();
             writer.write(&chunk)?;
@@ -424,7 +425,7 @@ fn embed_in_windows(
 }
 
 /// The embeddings of one window of drawings: their vectors, their parts' vectors (counted in
-/// `report`), at unit length when the config says so.
+/// `report`), at unit length when the config says so; and the vectors as the encoder gave them.
 fn embed_window(
     model: &seqae::SeqAe,
     rows: &[DrawingRow],
@@ -434,7 +435,7 @@ fn embed_window(
     metadata: &tables::Metadata,
     input: &Path,
     report: &mut EmbedReport,
-) -> Result<EmbeddingTable> {
+) -> Result<(EmbeddingTable, Vec<Vec<f32>>)> {
     let dim = report.dim;
     let vectors = encode_all(rows, cfg.batch_size, |ds| model.encode(ds, cfg.batch_size))
         .with_context(|| format!("encoding {}", input.display()))?;
@@ -474,7 +475,7 @@ fn embed_window(
             p.values = unit(std::mem::take(&mut p.values))?;
         }
     }
-    Ok(EmbeddingTable {
+    let table = EmbeddingTable {
         key_ids: rows.iter().map(|r| r.key_id.clone()).collect(),
         splits: rows.iter().map(|r| r.split).collect(),
         dim,
@@ -482,7 +483,8 @@ fn embed_window(
         labels: tables::drawings::label_columns(label_names, rows),
         parts: part_vectors,
         metadata: metadata.clone(),
-    })
+    };
+    Ok((table, vectors))
 }
 
 /// Encodes every drawing with `encode`, sorted by length so batches hold drawings of similar

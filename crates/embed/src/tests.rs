@@ -88,15 +88,19 @@ fn windows_of_any_size_give_the_same_outputs() {
         parts: vec!["inside".into()],
         ..Default::default()
     };
-    let read = |window: usize| {
-        let out = Outputs::beside(&dir.path().join(format!("w{window}/embeddings.parquet")));
-        let r = embed_in_windows(&run, &drawings, &out, &cfg, None, &|_, _| {}, window).unwrap();
+    let read_with = |window: usize, cfg: &EmbedConfig, name: &str| {
+        let out = Outputs::beside(
+            &dir.path()
+                .join(format!("{name}{window}/embeddings.parquet")),
+        );
+        let r = embed_in_windows(&run, &drawings, &out, cfg, None, &|_, _| {}, window).unwrap();
         let e = tables::embeddings::read(&out.embeddings).unwrap();
-        let rec: Vec<String> = tables::sequences::read_reconstructions(&out.reconstructions)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.key_id)
-            .collect();
+        let rec: Vec<(String, Stroke3)> =
+            tables::sequences::read_reconstructions(&out.reconstructions)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.key_id, r.drawing))
+                .collect();
         let int: Vec<(String, String)> =
             tables::sequences::read_interpolations(&out.interpolations)
                 .unwrap()
@@ -105,6 +109,7 @@ fn windows_of_any_size_give_the_same_outputs() {
                 .collect();
         (r, e, rec, int)
     };
+    let read = |window: usize| read_with(window, &cfg, "w");
     let (r1, e1, rec1, int1) = read(1000);
     let (r7, e7, rec7, int7) = read(7);
     assert_eq!((r1.drawings, r7.drawings), (40, 40));
@@ -118,6 +123,63 @@ fn windows_of_any_size_give_the_same_outputs() {
     assert_eq!(rec1, rec7);
     assert_eq!(rec1.len(), 3);
     assert_eq!(int1, int7);
+    // the decoder takes the encoder's vectors, whether or not the table's are at unit length
+    assert!(cfg.unit_length);
+    let raw = EmbedConfig {
+        unit_length: false,
+        ..cfg.clone()
+    };
+    let (_, e_raw, rec_raw, _) = read_with(7, &raw, "raw");
+    assert!(
+        !close(&e_raw.values, &e7.values),
+        "the table's vectors differ"
+    );
+    assert_eq!(rec_raw, rec7, "the reconstructions do not");
+}
+
+/// A window gives the table's vectors (at unit length) and, for the decoder, the encoder's own.
+#[test]
+fn a_window_keeps_the_encoders_vectors_for_the_decoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drawings, run) = fixture(dir.path());
+    let (model, _) = seqae::load(&run, &Device::Cpu).unwrap();
+    let rows = tables::drawings::read(&drawings).unwrap().rows;
+    let cfg = EmbedConfig {
+        batch_size: 6,
+        ..Default::default()
+    };
+    assert!(cfg.unit_length);
+    let mut report = EmbedReport {
+        dim: 4,
+        ..Default::default()
+    };
+    let (table, raw) = embed_window(
+        &model,
+        &rows,
+        &[],
+        &cfg,
+        &[],
+        &vec![],
+        &drawings,
+        &mut report,
+    )
+    .unwrap();
+    let ds: Vec<&Stroke3> = rows.iter().map(|r| &r.drawing).collect();
+    let encoded = model.encode(&ds, 6).unwrap();
+    for (i, z) in raw.iter().enumerate() {
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close(z, &encoded[i]), "row {i}: the encoder's vector");
+        let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let unit: Vec<f32> = z.iter().map(|x| x / norm).collect();
+        assert!(
+            close(table.row(i), &unit),
+            "row {i}: the table's, at unit length"
+        );
+        assert!(
+            (norm - 1.0).abs() > 1e-3,
+            "row {i}: an encoder vector of length {norm}"
+        );
+    }
 }
 
 #[test]
