@@ -99,6 +99,20 @@ pub fn place(
     Ok(out)
 }
 
+/// The clusters table's rows of drawings placed by [`place`] (no place on the map).
+pub fn placed_rows(keys: &[String], placed: &[(i32, f32, f32)]) -> Vec<ClusterRow> {
+    keys.iter()
+        .zip(placed)
+        .map(|(k, &(cluster, s, o))| ClusterRow {
+            key_id: k.clone(),
+            cluster,
+            strength: Some(s),
+            outlier_score: Some(o),
+            xy: None,
+        })
+        .collect()
+}
+
 /// `cluster --model FITTED -o OUT EMBEDDINGS...`.
 pub fn run(
     fitted: &Path,
@@ -174,19 +188,7 @@ pub fn run(
                 }
             }
             placed_n += placed.len();
-            let rows: Vec<ClusterRow> = table
-                .key_ids
-                .iter()
-                .zip(&placed)
-                .map(|(k, &(cluster, s, o))| ClusterRow {
-                    key_id: k.clone(),
-                    cluster,
-                    strength: Some(s),
-                    outlier_score: Some(o),
-                    xy: None,
-                })
-                .collect();
-            writer.write(&rows)?;
+            writer.write(&placed_rows(&table.key_ids, &placed))?;
         }
         for name in has_labels {
             agreement.entry(name).or_default().1 += 1;

@@ -327,19 +327,7 @@ fn main() -> Result<()> {
                 continue;
             }
             let placed = assign::place(&fitted, &rest, &args.input)?;
-            let rows: Vec<ClusterRow> = rest
-                .key_ids
-                .iter()
-                .zip(placed)
-                .map(|(k, (cluster, s, o))| ClusterRow {
-                    key_id: k.clone(),
-                    cluster,
-                    strength: Some(s),
-                    outlier_score: Some(o),
-                    xy: None,
-                })
-                .collect();
-            writer.write(&rows)?;
+            writer.write(&assign::placed_rows(&rest.key_ids, &placed))?;
         }
         bar.finish_and_clear();
     }

@@ -153,13 +153,6 @@ impl EmbeddingTable {
         }
     }
 
-    /// Keeps a uniform sample of at most about `n` rows, the same whatever the order of the
-    /// rows: those whose [`crate::dataset::sample_hash`] of their key_id with `seed` are the `n`
-    /// smallest (a key_id repeated, which hashes alike, may keep a few more).
-    pub fn keep_sample(&mut self, n: usize, seed: u64) {
-        self.keep_below(&mut crate::dataset::SampleLimit::new(n), seed);
-    }
-
     /// Keeps the rows `limit` admits, then thins them to its sample (see
     /// [`crate::dataset::SampleLimit`]).
     fn keep_below(&mut self, limit: &mut crate::dataset::SampleLimit, seed: u64) {
@@ -426,7 +419,8 @@ pub fn read(path: &Path) -> Result<EmbeddingTable> {
 }
 
 /// A uniform sample of at most about `max` rows of the embeddings table at `path` (0: every row;
-/// see [`EmbeddingTable::keep_sample`]), kept as the table streams past, so that memory grows
+/// the rows whose [`crate::dataset::sample_hash`] of their key_id with `seed` are the `max`
+/// smallest), kept as the table streams past, so that memory grows
 /// with `max`, not with the table. Also returns the rows read.
 pub fn read_sample(path: &Path, max: usize, seed: u64) -> Result<(EmbeddingTable, usize)> {
     if max == 0 {
