@@ -39,8 +39,20 @@ if [ -n "$py" ]; then
     'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", "python json+numpy+pyarrow", n, mb, s, n/s, mb/s, kb/1024 }'
 fi
 
-echo "== train / encode: the LSTM autoencoder (hidden 256, batch 100, 100 steps)"
-cargo run --quiet --release --example bench
+echo "== train / encode: the LSTM autoencoder (hidden 256, batch 100, 100 steps), against PyTorch"
+# PyTorch on the same shapes in this run (scripts/torch-check.sh installs it into the same
+# environment); the Rust bench prints its figures as ratios against these
+torch_json=$OUT/torch.json
+rm -f "$torch_json"
+if [ -n "$py" ] && { "$py" -c "import torch" 2>/dev/null \
+    || "$py" -m pip install --quiet --disable-pip-version-check torch >&2; }; then
+  "$py" scripts/bench_torch.py "$torch_json" || rm -f "$torch_json"
+fi
+if [ -s "$torch_json" ]; then
+  TORCH_BENCH=$torch_json cargo run --quiet --release --example bench
+else
+  cargo run --quiet --release --example bench
+fi
 
 echo "== cluster: HDBSCAN on 50-d blobs"
 cargo run --quiet --release --example cluster_bench

@@ -138,6 +138,46 @@ pub fn model_id(run_dir: &Path) -> Result<String> {
     Ok(seqae::run::weights_id(run_dir)?)
 }
 
+/// The vectors of one column of drawings as `embed` writes it: `embedding` (the whole
+/// drawing's) or a part's (`inside`, `outline`, `outside`), encoded with the part box and scaled
+/// to unit length as the footer keys `embed.part_box` and `embed.unit_length` of an embeddings
+/// table say. `None` for a drawing without that part. What `generate` uses to place its own
+/// drawings in a fitted model's clusters, as `embed` and `cluster --model` would.
+pub fn column_vectors(
+    model: &seqae::SeqAe,
+    drawings: &[&Stroke3],
+    column: &str,
+    unit_length: bool,
+    part_box: PartBox,
+    batch: usize,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let mut out: Vec<Option<Vec<f32>>> = if column == "embedding" {
+        model
+            .encode(drawings, batch)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        let part = Part::from_name(column).with_context(|| {
+            format!("unknown vectors `{column}`: use embedding, inside, outline or outside")
+        })?;
+        model
+            .encode_parts(drawings, &[part], batch, part_box == PartBox::Own)?
+            .into_iter()
+            .map(|mut v| v.pop().flatten())
+            .collect()
+    };
+    if unit_length {
+        for v in out.iter_mut().flatten() {
+            // as clustering::l2_normalise, which embed writes with, to the last bit
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            v.iter_mut().for_each(|x| *x *= inv);
+        }
+    }
+    Ok(out)
+}
+
 /// Where the outputs go.
 #[derive(Debug, Clone)]
 pub struct Outputs {

@@ -166,6 +166,52 @@ fn a_window_keeps_the_encoders_vectors_for_the_decoder() {
     }
 }
 
+/// `column_vectors` gives each column as `embed` writes it (what `generate` places its drawings
+/// with): the same vectors, and none where a drawing lacks the part.
+#[test]
+fn column_vectors_are_the_written_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drawings, run) = fixture(dir.path());
+    let out = dir.path().join("embeddings.parquet");
+    for part_box in [PartBox::Own, PartBox::Whole] {
+        let cfg = EmbedConfig {
+            reconstructions: 0,
+            interpolations: 0,
+            part_box,
+            ..Default::default()
+        };
+        embed(&run, &drawings, &Outputs::beside(&out), &cfg, &|_, _| {}).unwrap();
+        let table = tables::embeddings::read(&out).unwrap();
+        let rows = tables::drawings::read(&drawings).unwrap().rows;
+        let ds: Vec<&Stroke3> = rows.iter().map(|r| &r.drawing).collect();
+        let (model, _) = seqae::load(&run, &Device::Cpu).unwrap();
+        for column in ["embedding", "inside", "outline", "outside"] {
+            let ours = column_vectors(&model, &ds, column, true, part_box, 7).unwrap();
+            let (with, values) = table.column_vectors(column).unwrap();
+            let written: Vec<Option<&[f32]>> = (0..rows.len())
+                .map(|i| {
+                    with.iter()
+                        .position(|&r| r == i)
+                        .map(|r| &values[r * table.dim..(r + 1) * table.dim])
+                })
+                .collect();
+            assert!(written.iter().any(Option::is_none) || column != "outside");
+            for (i, (a, b)) in ours.iter().zip(&written).enumerate() {
+                match (a, b) {
+                    (Some(a), Some(b)) => assert!(
+                        a.iter().zip(*b).all(|(x, y)| (x - y).abs() < 1e-5),
+                        "{column} of drawing {i} ({part_box:?})"
+                    ),
+                    (None, None) => {}
+                    _ => panic!("{column} of drawing {i}: present in one and not the other"),
+                }
+            }
+        }
+    }
+    let (model, _) = seqae::load(&run, &Device::Cpu).unwrap();
+    assert!(column_vectors(&model, &[&face(0)], "ears", true, PartBox::Own, 7).is_err());
+}
+
 #[test]
 fn writes_embeddings_reconstructions_and_interpolations() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,7 @@ fn main() -> Result<()> {
     // every cluster's drawings, in one table
     let mut all = Vec::new();
     let mut metadata = Vec::new();
+    let mut checks = Vec::new();
     for k in 0..fitted.info.n_clusters as i32 {
         let req = Request {
             model: work.join("run"),
@@ -51,6 +52,7 @@ fn main() -> Result<()> {
         let g = generate::generate(&req, &gcfg, &|_, _| {})
             .with_context(|| format!("generating like cluster {k}"))?;
         metadata = g.metadata.clone();
+        checks.extend(g.landing.map(|l| (k, l)));
         all.extend(g.rows);
     }
     let gen_s = t.elapsed().as_secs_f64();
@@ -60,6 +62,7 @@ fn main() -> Result<()> {
         rows: all,
         empty: 0,
         sources: 0,
+        landing: None,
         metadata,
     };
     generate::write(&gen_path, None, &g)?;
@@ -99,7 +102,32 @@ fn main() -> Result<()> {
         count * n_clusters - gen.len(),
         fitted_path.display()
     );
-    println!("\nshare landing in the cluster asked for ({column} vectors):");
+    if !checks.is_empty() {
+        // generate's own check: the decoder's share at the first draw, before any redraw
+        let asked = (count * checks.len()) as f64;
+        let first: usize = checks.iter().map(|(_, l)| l.first).sum();
+        let redrawn: usize = checks.iter().map(|(_, l)| l.redrawn).sum();
+        let draws: usize = checks.iter().map(|(_, l)| l.draws).sum();
+        let lowest = checks
+            .iter()
+            .map(|(_, l)| l.first as f64 / count as f64)
+            .fold(1.0, f64::min);
+        println!(
+            "\ngenerate's check (tries {}): {:.1}% landed at the first draw (lowest cluster \
+             {:.1}%), {:.1}% after redrawing; {:.2} draws per drawing kept",
+            gcfg.tries,
+            100.0 * first as f64 / asked,
+            100.0 * lowest,
+            100.0 * (first + redrawn) as f64 / asked,
+            draws as f64 / asked
+        );
+        let line: Vec<String> = checks
+            .iter()
+            .map(|(k, l)| format!("{k}:{}/{count}", l.first))
+            .collect();
+        println!("  first draws in K per cluster: {}", line.join(" "));
+    }
+    println!("\nshare landing in the cluster asked for ({column} vectors, embedded again here):");
     let shares: Vec<f64> = landed
         .iter()
         .map(|&(a, _)| a as f64 / count as f64)

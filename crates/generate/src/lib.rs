@@ -59,6 +59,13 @@ pub struct GenerateConfig {
     /// Longest generated drawing, in points.
     #[default(250)]
     pub max_len: usize,
+    /// How many times a drawing like a cluster may be drawn (`like-cluster`). Each drawing is
+    /// embedded again, as `embed` made the clusters' embeddings (their footer says how), and
+    /// placed with the fitted clusters, as `cluster --model` would; one that lands in another
+    /// cluster, or in none, is drawn again from a new latent. After the last try its last
+    /// drawing is kept. 1: keep every first drawing, unchecked.
+    #[default(8)]
+    pub tries: usize,
     /// Latents decoded at once.
     #[default(256)]
     pub batch_size: usize,
@@ -84,23 +91,25 @@ impl GenerateConfig {
         if !(0.0..=1.0).contains(&self.mix) {
             bail!("mix must be between 0 and 1, not {}", self.mix);
         }
-        if self.members == 0 || self.batch_size == 0 || self.max_len == 0 {
-            bail!("members, batch_size and max_len must be at least 1");
+        if self.members == 0 || self.batch_size == 0 || self.max_len == 0 || self.tries == 0 {
+            bail!("members, tries, batch_size and max_len must be at least 1");
         }
         Ok(())
     }
 
-    fn decode_mode(&self, batch: u64) -> seqae::DecodeMode {
+    /// The sampling of batch `batch` of try `round`.
+    fn decode_mode(&self, round: u64, batch: u64) -> seqae::DecodeMode {
         if self.temperature == 0.0 {
             seqae::DecodeMode::Greedy
         } else {
             seqae::DecodeMode::Sample {
                 temperature: self.temperature,
-                // one stream per batch of latents, all from the seed
+                // one stream per batch of latents and try, all from the seed
                 seed: self
                     .seed
                     .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                    .wrapping_add(batch),
+                    .wrapping_add(batch)
+                    .wrapping_add(round << 32),
             }
         }
     }
@@ -150,11 +159,79 @@ pub struct Generated {
     pub empty: usize,
     /// Drawings the latents were drawn from (cluster members encoded, or the one drawing).
     pub sources: usize,
+    /// Where the drawings like a cluster landed (`like-cluster` with `tries` above 1).
+    pub landing: Option<Landing>,
     pub metadata: tables::Metadata,
 }
 
 fn footer<'a>(meta: &'a tables::Metadata, key: &str) -> Option<&'a str> {
     meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Where the drawings like cluster K landed, placed with the fitted clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Landing {
+    /// In K at the first draw: the decoder's own share.
+    pub first: usize,
+    /// In K after being drawn again.
+    pub redrawn: usize,
+    /// Still elsewhere (or empty) after `tries` draws: kept as last drawn.
+    pub missed: usize,
+    /// Draws made in all.
+    pub draws: usize,
+}
+
+/// Places generated drawings in the fitted clusters as `embed` and `cluster --model` would.
+struct Check<'a> {
+    fitted: &'a FittedModel,
+    cluster: i32,
+    column: String,
+    unit_length: bool,
+    part_box: embed::PartBox,
+}
+
+impl Check<'_> {
+    /// Whether each drawing lands in the cluster asked for (an empty one does not).
+    fn landed(
+        &self,
+        model: &seqae::SeqAe,
+        drawings: &[Stroke3],
+        batch: usize,
+    ) -> Result<Vec<bool>> {
+        let drawn: Vec<&Stroke3> = drawings.iter().filter(|d| !d.is_empty()).collect();
+        let vectors = embed::column_vectors(
+            model,
+            &drawn,
+            &self.column,
+            self.unit_length,
+            self.part_box,
+            batch,
+        )
+        .context("embedding the generated drawings again")?;
+        let with: Vec<&[f32]> = vectors.iter().flatten().map(Vec::as_slice).collect();
+        let mut in_k = vec![false; with.len()];
+        if !with.is_empty() {
+            let m = Matrix::new(with.concat(), with[0].len())?;
+            in_k = self
+                .fitted
+                .assign(&m)?
+                .labels
+                .iter()
+                .map(|&l| l == self.cluster)
+                .collect();
+        }
+        // back to the drawings: a drawing without the vector (nothing inside) lands nowhere
+        let mut in_k = in_k.into_iter();
+        let mut vectors = vectors.iter();
+        Ok(drawings
+            .iter()
+            .map(|d| {
+                !d.is_empty()
+                    && vectors.next().expect("one per drawn").is_some()
+                    && in_k.next().expect("one per vector")
+            })
+            .collect())
+    }
 }
 
 /// A fitted model, checked against the embedding model in `run`.
@@ -288,6 +365,7 @@ pub fn generate(
         Ok(z.concat())
     };
 
+    let mut check: Option<Check> = None;
     let sources: Option<Sources> = match &req.mode {
         Mode::Prior => {
             if !info.model.vae {
@@ -366,6 +444,21 @@ pub fn generate(
                 })
                 .collect::<Result<_>>()?;
             let latents = encode(&table, &idx)?;
+            if cfg.tries > 1 {
+                let defaults = embed::EmbedConfig::default();
+                check = Some(Check {
+                    fitted,
+                    cluster: *k,
+                    column: fitted.info.vectors.clone(),
+                    unit_length: footer(&emb.metadata, "embed.unit_length")
+                        .map_or(defaults.unit_length, |v| v == "true"),
+                    part_box: match footer(&emb.metadata, "embed.part_box") {
+                        Some("whole") => embed::PartBox::Whole,
+                        Some("own") => embed::PartBox::Own,
+                        _ => defaults.part_box,
+                    },
+                });
+            }
             Some(Sources {
                 spread: spread_of(&latents, width),
                 word: most_common(idx.iter().map(|&i| table.rows[i].word.as_deref())),
@@ -398,49 +491,80 @@ pub fn generate(
         }
     };
 
-    // the latents, then the drawings
+    // a latent for each drawing, then the drawings; with a check, the drawings that land
+    // elsewhere are drawn again from new latents
     let normal = StandardNormal;
-    let mut z = Vec::with_capacity(cfg.count * width);
-    let mut from: Vec<Vec<String>> = Vec::with_capacity(cfg.count);
-    for _ in 0..cfg.count {
-        match &sources {
-            None => {
-                z.extend((0..width).map(|_| -> f32 { normal.sample(&mut rng) }));
-                from.push(Vec::new());
+    let draw_latent = |rng: &mut ChaCha8Rng| -> (Vec<f32>, Vec<String>) {
+        let Some(s) = &sources else {
+            return ((0..width).map(|_| normal.sample(rng)).collect(), Vec::new());
+        };
+        let m = s.keys.len();
+        let a = rng.random_range(0..m);
+        let mut v = s.latents[a * width..(a + 1) * width].to_vec();
+        let mut keys = vec![s.keys[a].clone()];
+        if cfg.mix > 0.0 && m > 1 {
+            let b = (a + rng.random_range(1..m)) % m;
+            let u: f32 = rng.random_range(0.0..=cfg.mix);
+            let zb = &s.latents[b * width..(b + 1) * width];
+            for (x, y) in v.iter_mut().zip(zb) {
+                *x += u * (y - *x);
             }
-            Some(s) => {
-                let m = s.keys.len();
-                let a = rng.random_range(0..m);
-                let za = &s.latents[a * width..(a + 1) * width];
-                let mut v = za.to_vec();
-                let mut keys = vec![s.keys[a].clone()];
-                if cfg.mix > 0.0 && m > 1 {
-                    let b = (a + rng.random_range(1..m)) % m;
-                    let u: f32 = rng.random_range(0.0..=cfg.mix);
-                    let zb = &s.latents[b * width..(b + 1) * width];
-                    for (x, y) in v.iter_mut().zip(zb) {
-                        *x += u * (y - *x);
-                    }
-                    keys.push(s.keys[b].clone());
-                }
-                for (x, sd) in v.iter_mut().zip(&s.spread) {
-                    let e: f32 = normal.sample(&mut rng);
-                    *x += cfg.spread * sd * e;
-                }
-                z.extend(v);
-                from.push(keys);
+            keys.push(s.keys[b].clone());
+        }
+        for (x, sd) in v.iter_mut().zip(&s.spread) {
+            let e: f32 = normal.sample(rng);
+            *x += cfg.spread * sd * e;
+        }
+        (v, keys)
+    };
+    let mut drawings: Vec<Stroke3> = vec![Stroke3::default(); cfg.count];
+    let mut from: Vec<Vec<String>> = vec![Vec::new(); cfg.count];
+    let mut pending: Vec<usize> = (0..cfg.count).collect();
+    let mut landing = Landing::default();
+    let rounds = if check.is_some() { cfg.tries } else { 1 };
+    for round in 0..rounds {
+        let mut z = Vec::with_capacity(pending.len() * width);
+        let mut keys = Vec::with_capacity(pending.len());
+        for _ in &pending {
+            let (v, k) = draw_latent(&mut rng);
+            z.extend(v);
+            keys.push(k);
+        }
+        let mut made = Vec::with_capacity(pending.len());
+        for (b, chunk) in z.chunks(cfg.batch_size * width).enumerate() {
+            made.extend(
+                model
+                    .decode(chunk, cfg.max_len, cfg.decode_mode(round as u64, b as u64))
+                    .context("decoding the latents")?,
+            );
+            if round == 0 {
+                progress(made.len(), cfg.count);
             }
         }
+        landing.draws += made.len();
+        let landed = match &check {
+            Some(c) => c.landed(&model, &made, cfg.batch_size)?,
+            None => vec![true; made.len()],
+        };
+        let mut still = Vec::new();
+        for (((slot, d), k), ok) in pending.into_iter().zip(made).zip(keys).zip(landed) {
+            drawings[slot] = d;
+            from[slot] = k;
+            match (ok, round) {
+                (true, 0) => landing.first += 1,
+                (true, _) => landing.redrawn += 1,
+                (false, _) => still.push(slot),
+            }
+        }
+        pending = still;
+        if check.is_some() {
+            progress(cfg.count - pending.len(), cfg.count);
+        }
+        if pending.is_empty() {
+            break;
+        }
     }
-    let mut drawings = Vec::with_capacity(cfg.count);
-    for (b, chunk) in z.chunks(cfg.batch_size * width).enumerate() {
-        drawings.extend(
-            model
-                .decode(chunk, cfg.max_len, cfg.decode_mode(b as u64))
-                .context("decoding the latents")?,
-        );
-        progress(drawings.len(), cfg.count);
-    }
+    landing.missed = pending.len();
 
     let (tag, cluster) = match &req.mode {
         Mode::LikeCluster(k) => (format!("c{k}"), Some(*k)),
@@ -484,7 +608,7 @@ pub fn generate(
             cfg.count
         );
     }
-    let metadata = vec![
+    let mut metadata = vec![
         (
             "generate.model".to_string(),
             req.model.display().to_string(),
@@ -501,15 +625,33 @@ pub fn generate(
         (
             "generate.config".to_string(),
             format!(
-                "count={} temperature={} seed={} spread={} mix={} members={} max_len={}",
-                cfg.count, cfg.temperature, cfg.seed, cfg.spread, cfg.mix, cfg.members, cfg.max_len
+                "count={} temperature={} seed={} spread={} mix={} members={} max_len={} tries={}",
+                cfg.count,
+                cfg.temperature,
+                cfg.seed,
+                cfg.spread,
+                cfg.mix,
+                cfg.members,
+                cfg.max_len,
+                cfg.tries
             ),
         ),
     ];
+    let landing = check.is_some().then_some(landing);
+    if let Some(l) = landing {
+        metadata.push((
+            "generate.landing".to_string(),
+            format!(
+                "first={} redrawn={} missed={} draws={}",
+                l.first, l.redrawn, l.missed, l.draws
+            ),
+        ));
+    }
     Ok(Generated {
         rows,
         empty,
         sources: sources.as_ref().map_or(0, |s| s.keys.len()),
+        landing,
         metadata,
     })
 }

@@ -92,8 +92,20 @@ fn main() -> Result<()> {
         Mode::Like(key) => format!("like drawing `{key}` (spread {})", cfg.spread),
         Mode::Prior => "from the prior".to_string(),
     };
+    let checked = g.landing.map_or(String::new(), |l| {
+        format!(
+            "; in cluster {}: {} at the first draw, {} drawn again, {} still elsewhere after {} \
+             tries ({} draws)",
+            args.like_cluster.unwrap_or(-1),
+            l.first,
+            l.redrawn,
+            l.missed,
+            cfg.tries,
+            l.draws
+        )
+    });
     println!(
-        "[generate] {} drawings {what}, temperature {}, seed {}{} in {:.1}s -> {}{}",
+        "[generate] {} drawings {what}, temperature {}, seed {}{}{checked} in {:.1}s -> {}{}",
         g.rows.len(),
         cfg.temperature,
         cfg.seed,

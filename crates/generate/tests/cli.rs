@@ -188,6 +188,92 @@ fn the_same_seed_gives_the_same_drawings_and_another_seed_others() {
     }
 }
 
+/// With tries, each drawing is placed as `embed` + `cluster --model` would place it: the ones
+/// generate counts as landed are those an independent embedding places in the cluster asked
+/// for, the first draws are the unchecked run's, and only misses are drawn again.
+#[test]
+fn the_check_redraws_only_the_drawings_that_land_elsewhere() {
+    let f = fixture();
+    let fitted = FittedModel::load(&f.clusters).unwrap();
+    let in_cluster = |g: &generate::Generated, k: i32| -> Vec<bool> {
+        let out = f.dir.join(format!("check-{k}.parquet"));
+        generate::write(&out, None, g).unwrap();
+        let emb = f.dir.join(format!("check-{k}-emb.parquet"));
+        let cfg = embed::EmbedConfig {
+            reconstructions: 0,
+            interpolations: 0,
+            parts: vec!["none".into()],
+            ..Default::default()
+        };
+        embed::embed(
+            &f.run,
+            &out,
+            &embed::Outputs::beside(&emb),
+            &cfg,
+            &|_, _| {},
+        )
+        .unwrap();
+        let t = tables::embeddings::read(&emb).unwrap();
+        let placed = fitted
+            .assign(&Matrix::new(t.values.clone(), t.dim).unwrap())
+            .unwrap();
+        // the embeddings keep the generated table's order
+        assert_eq!(t.key_ids.len(), g.rows.len());
+        placed.labels.iter().map(|&l| l == k).collect()
+    };
+    let count = 16;
+    let mut missed_first = 0;
+    for k in 0..2 {
+        let req = request(&f, Mode::LikeCluster(k));
+        let unchecked = GenerateConfig {
+            count,
+            tries: 1,
+            ..small()
+        };
+        let checked = GenerateConfig {
+            tries: 6,
+            ..unchecked.clone()
+        };
+        let a = generate::generate(&req, &unchecked, &|_, _| {}).unwrap();
+        let b = generate::generate(&req, &checked, &|_, _| {}).unwrap();
+        assert!(a.landing.is_none());
+        let l = b
+            .landing
+            .expect("a checked run reports where its drawings landed");
+        let a_in = in_cluster(&a, k);
+        let b_in = in_cluster(&b, k);
+        let a_landed = a_in.iter().filter(|&&x| x).count();
+        assert_eq!(
+            l.first, a_landed,
+            "cluster {k}: the first draws are the unchecked ones"
+        );
+        assert_eq!(l.first + l.redrawn + l.missed, count, "cluster {k}: {l:?}");
+        // every miss is drawn again, at most tries times in all
+        assert!(
+            l.draws >= count + (count - l.first) && l.draws <= count * 6,
+            "{l:?}"
+        );
+        missed_first += count - l.first;
+        assert_eq!(
+            b_in.iter().filter(|&&x| x).count(),
+            l.first + l.redrawn,
+            "cluster {k}: generate's check agrees with embed and the fitted clusters ({l:?})"
+        );
+        // a first draw that landed is kept as it was
+        for (r, &landed) in a.rows.iter().zip(&a_in) {
+            if landed {
+                let same = b
+                    .rows
+                    .iter()
+                    .find(|s| s.row.key_id == r.row.key_id)
+                    .unwrap();
+                assert_eq!(same.row.drawing, r.row.drawing, "{}", r.row.key_id);
+            }
+        }
+    }
+    assert!(missed_first > 0, "the redraws were exercised");
+}
+
 #[test]
 fn variations_of_one_drawing_start_from_it() {
     let f = fixture();

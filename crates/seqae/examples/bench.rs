@@ -5,8 +5,11 @@
 //! The original experiment's model (unidirectional encoder, hidden 256, latent 50, mse head),
 //! batch 100, 100 points per drawing: training steps with this crate's fused LSTM and with a
 //! loop over candle-nn's own LSTM, then encoder-only throughput at batch 1000. Prints
-//! figures; asserts nothing about time. PyTorch 2.15 on this kind of machine: 0.44 s per
-//! training step (79 GFLOP/s), 2,200 drawings/s encoding.
+//! figures; asserts nothing about time.
+//!
+//! With `TORCH_BENCH=figures.json` (written by `scripts/bench_torch.py` in the same run, as
+//! `make bench` does), every figure is also printed as a ratio against PyTorch's on the same
+//! shapes, and the LSTM's GFLOP/s as a share of the matrix peak PyTorch measured.
 
 use std::time::Instant;
 
@@ -20,6 +23,32 @@ use seqae::{
 
 const T: usize = 100;
 const BATCH: usize = 100;
+
+/// PyTorch's figures of the same run (`scripts/bench_torch.py`).
+#[derive(serde::Deserialize)]
+struct Torch {
+    matmul_gflops: f64,
+    train_step_original_s: f64,
+    encode_original_per_s: f64,
+    encode_default_lstm_per_s: f64,
+}
+
+fn torch_figures() -> Option<Torch> {
+    let path = std::env::var("TORCH_BENCH").ok()?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| eprintln!("TORCH_BENCH={path}: {e}"))
+        .ok()?;
+    serde_json::from_str(&text)
+        .map_err(|e| eprintln!("TORCH_BENCH={path}: {e}"))
+        .ok()
+}
+
+/// `  vs PyTorch …: 1.23x` when PyTorch was measured, else nothing.
+fn versus(what: &str, ours: f64, theirs: Option<f64>) -> String {
+    theirs.map_or(String::new(), |t| {
+        format!("  vs PyTorch {what}: {:.2}x", ours / t)
+    })
+}
 
 fn drawings(n: usize, seed: u64) -> Vec<Stroke3> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -40,7 +69,14 @@ fn lstm_gflop(m: &ModelConfig) -> f64 {
     (dirs * layer(T, 5, m.enc_hidden) + layer(T + 1, 5 + m.latent, m.dec_hidden)) / 1e9
 }
 
-fn train_bench(name: &str, m: &ModelConfig, steps: u64, imp: LstmImpl, data: &[Stroke3]) {
+fn train_bench(
+    name: &str,
+    m: &ModelConfig,
+    steps: u64,
+    imp: LstmImpl,
+    data: &[Stroke3],
+    torch: Option<&Torch>,
+) {
     if steps == 0 {
         return;
     }
@@ -78,29 +114,46 @@ fn train_bench(name: &str, m: &ModelConfig, steps: u64, imp: LstmImpl, data: &[S
     let t0 = Instant::now();
     let s = seqae::train(&cfg, &td, &opts, &mut |_| {}).expect("training");
     let per_step = t0.elapsed().as_secs_f64() / steps as f64;
+    let gflops = lstm_gflop(m) / per_step;
+    let peak = torch.map_or(String::new(), |t| {
+        format!(
+            " = {:.0}% of the matrix peak",
+            100.0 * gflops / t.matmul_gflops
+        )
+    });
+    // PyTorch's step is of the original model only
+    let vs = if m.head == Head::Mse && !m.bidirectional {
+        // steps per second, ours over PyTorch's
+        versus(
+            "step",
+            1.0 / per_step,
+            torch.map(|t| 1.0 / t.train_step_original_s),
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "train {name:<28} {steps:>4} steps  {per_step:.3} s/step  {:>7.0} sequences/s  {:>5.1} GFLOP/s (LSTM products, {:.1} GFLOP/step)  vs PyTorch 0.44 s/step: {:.2}x  loss {:.3}",
+        "train {name:<28} {steps:>4} steps  {per_step:.3} s/step  {:>7.0} sequences/s  {gflops:>5.1} GFLOP/s{peak} (LSTM products, {:.1} GFLOP/step){}  loss {:.3}",
         s.sequences_per_s,
-        lstm_gflop(m) / per_step,
         lstm_gflop(m),
-        0.44 / per_step,
+        vs,
         s.train_loss.unwrap_or(f32::NAN)
     );
 }
 
-fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3]) {
+fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64>) {
     let model = SeqAe::new(m, 30.0, 0, LstmImpl::Auto, &Device::Cpu).expect("model");
     let refs: Vec<&Stroke3> = data.iter().collect();
     model.encode(&refs[..1000], 1000).expect("warm-up");
     let t0 = Instant::now();
     let z = model.encode(&refs, 1000).expect("encode");
     let s = t0.elapsed().as_secs_f64();
+    let rate = z.len() as f64 / s;
     println!(
-        "encode {name:<27} {} drawings of {T} points at batch 1000: {:.2} s, {:>6.0} drawings/s  vs PyTorch 2,200/s: {:.2}x",
+        "encode {name:<27} {} drawings of {T} points at batch 1000: {:.2} s, {rate:>6.0} drawings/s{}",
         z.len(),
         s,
-        z.len() as f64 / s,
-        z.len() as f64 / s / 2200.0
+        versus("drawings/s", rate, torch)
     );
 }
 
@@ -168,12 +221,18 @@ fn main() {
     };
     let default = ModelConfig::default();
     let data = drawings(10_000, 1);
+    let torch = torch_figures();
+    if torch.is_none() {
+        println!("(PyTorch not measured: no TORCH_BENCH figures; `make bench` measures them)");
+    }
+    let torch = torch.as_ref();
     train_bench(
         "original, fused LSTM",
         &original,
         steps,
         LstmImpl::Auto,
         &data,
+        torch,
     );
     train_bench(
         "default (make all's model)",
@@ -181,6 +240,7 @@ fn main() {
         steps,
         LstmImpl::Auto,
         &data,
+        torch,
     );
     train_bench(
         "original, candle-nn LSTM",
@@ -188,7 +248,20 @@ fn main() {
         nn_steps,
         LstmImpl::CandleNn,
         &data,
+        torch,
     );
-    encode_bench("original (1 direction)", &original, &data);
-    encode_bench("default (2 directions)", &default, &data);
+    encode_bench(
+        "original (1 direction)",
+        &original,
+        &data,
+        torch.map(|t| t.encode_original_per_s),
+    );
+    // PyTorch's figure for the default model is its bidirectional LSTM alone: ours also runs
+    // the raster branch and the pooling, so this ratio understates ours
+    encode_bench(
+        "default (2 directions)",
+        &default,
+        &data,
+        torch.map(|t| t.encode_default_lstm_per_s),
+    );
 }

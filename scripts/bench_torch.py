@@ -1,0 +1,125 @@
+"""PyTorch's side of `make bench` (issue 25): the same shapes as crates/seqae/examples/bench.rs,
+measured in the same run, so the Rust figures print as ratios against these.
+
+- the machine's single-precision matrix peak: a 2048x2048 product (GFLOP/s);
+- a training step of the original experiment's model (nn.LSTM(5, 256) encoder, its last state
+  to a latent of 50, nn.LSTM(5 + 50, 256) decoder fed the latent at every step, a linear
+  stroke-5 head, MSE, Adam), batch 100, 100 points;
+- encoding that model's drawings (the encoder alone, no gradients), batch 1000, 100 points,
+  and the default model's encoder (bidirectional nn.LSTM(7, 64)) on the same drawings.
+
+Threads: PyTorch's default (every core), as the Rust stages use every core.
+
+python bench_torch.py OUT.json [STEPS]
+"""
+
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+T, BATCH = 100, 100
+
+
+def best(fn, reps):
+    """The median of `reps` timed calls after one warm-up."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def matmul_peak():
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    s = best(lambda: a @ b, 20)
+    return 2 * 2048**3 / s / 1e9
+
+
+class Original(nn.Module):
+    """The blog experiment's autoencoder, as datasets/original-experiment.toml configures ours."""
+
+    def __init__(self, hidden=256, latent=50):
+        super().__init__()
+        self.enc = nn.LSTM(5, hidden, batch_first=False)
+        self.to_z = nn.Linear(hidden, latent)
+        self.dec = nn.LSTM(5 + latent, hidden, batch_first=False)
+        self.out = nn.Linear(hidden, 5)
+
+    def encode(self, x):
+        _, (h, _) = self.enc(x)
+        return self.to_z(h[-1])
+
+    def forward(self, x):
+        z = self.encode(x)
+        # teacher forcing: the start token, then the drawing shifted by one, with z each step
+        start = torch.zeros(1, x.shape[1], 5)
+        inp = torch.cat([start, x], 0)
+        zt = z.unsqueeze(0).expand(inp.shape[0], -1, -1)
+        y, _ = self.dec(torch.cat([inp, zt], 2))
+        return self.out(y)
+
+
+def drawings(n):
+    g = torch.Generator().manual_seed(1)
+    x = torch.zeros(T, n, 5)
+    x[:, :, :2] = torch.rand(T, n, 2, generator=g) * 2 - 1
+    x[:, :, 2] = 1
+    return x
+
+
+def main():
+    out = sys.argv[1]
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    torch.manual_seed(0)
+    peak = matmul_peak()
+
+    model = Original()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = drawings(BATCH)
+    target = torch.cat([x, torch.zeros(1, BATCH, 5)], 0)
+
+    def step():
+        opt.zero_grad()
+        loss = ((model(x) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+
+    step_s = best(step, steps)
+
+    xs = drawings(1000)
+
+    def encode_with(f):
+        with torch.no_grad():
+            f(xs)
+
+    enc_original = 1000 / best(lambda: encode_with(model.encode), 10)
+    bi = nn.LSTM(7, 64, bidirectional=True)
+    xs7 = torch.cat([xs, torch.zeros(T, 1000, 2)], 2)
+    enc_default = 1000 / best(lambda: encode_with(lambda _: bi(xs7)), 10)
+
+    figures = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "matmul_gflops": peak,
+        "train_step_original_s": step_s,
+        "encode_original_per_s": enc_original,
+        "encode_default_lstm_per_s": enc_default,
+    }
+    with open(out, "w") as f:
+        json.dump(figures, f, indent=1)
+    print(
+        f"  PyTorch {torch.__version__}, {torch.get_num_threads()} threads: matrix peak "
+        f"{peak:.0f} GFLOP/s (2048^2 sgemm); original model's training step {step_s:.3f} s; "
+        f"encoding {enc_original:.0f} drawings/s (original), {enc_default:.0f}/s (default's "
+        f"bidirectional LSTM alone)"
+    )
+
+
+if __name__ == "__main__":
+    main()
