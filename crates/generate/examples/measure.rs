@@ -173,6 +173,16 @@ fn main() -> Result<()> {
             }
             // a generated drawing without the vector (nothing inside) counts as a miss
             let hits: usize = per.iter().map(|p| p.0).sum();
+            // for reference: the share of the real drawings placed in a cluster that have its
+            // most common value (their true labels): what the clusters themselves hold
+            let real_hits = (0..real.len())
+                .filter(|&i| real_placed[i] >= 0)
+                .filter(|&i| {
+                    label.values[i].is_some()
+                        && label.values[i].as_deref() == top[real_placed[i] as usize].as_deref()
+                })
+                .count();
+            let real_n = real_placed.iter().filter(|&&c| c >= 0).count().max(1);
             let line: Vec<String> = per
                 .iter()
                 .zip(&top)
@@ -181,9 +191,10 @@ fn main() -> Result<()> {
                 .collect();
             println!(
                 "  {}: {:.1}% of all generated drawings get their cluster's most common value \
-                 ({})",
+                 (real members: {:.1}%) ({})",
                 label.name,
                 100.0 * hits as f64 / (count * n_clusters) as f64,
+                100.0 * real_hits as f64 / real_n as f64,
                 line.join(" ")
             );
         }
