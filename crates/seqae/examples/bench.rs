@@ -31,6 +31,7 @@ struct Torch {
     train_step_original_s: f64,
     encode_original_per_s: f64,
     encode_default_lstm_per_s: f64,
+    encode_original_real_lengths_per_s: f64,
 }
 
 fn torch_figures() -> Option<Torch> {
@@ -57,6 +58,27 @@ fn drawings(n: usize, seed: u64) -> Vec<Stroke3> {
             dx: (0..T).map(|_| rng.random_range(-30.0..30.0)).collect(),
             dy: (0..T).map(|_| rng.random_range(-30.0..30.0)).collect(),
             pen: (0..T).map(|i| u8::from(i % 10 == 9)).collect(),
+        })
+        .collect()
+}
+
+/// The points of drawing `i` of the real-lengths set: 20 to 200, spread evenly (the same rule
+/// as `scripts/bench_torch.py`'s `length`).
+fn length(i: usize) -> usize {
+    20 + (i * 7919) % 181
+}
+
+/// Drawings of real lengths (20 to 200 points), not of one padded length.
+fn drawings_of_real_lengths(n: usize, seed: u64) -> Vec<Stroke3> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let t = length(i);
+            Stroke3 {
+                dx: (0..t).map(|_| rng.random_range(-30.0..30.0)).collect(),
+                dy: (0..t).map(|_| rng.random_range(-30.0..30.0)).collect(),
+                pen: (0..t).map(|i| u8::from(i % 10 == 9)).collect(),
+            }
         })
         .collect()
 }
@@ -149,8 +171,13 @@ fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64
     let z = model.encode(&refs, 1000).expect("encode");
     let s = t0.elapsed().as_secs_f64();
     let rate = z.len() as f64 / s;
+    let points = if data.iter().all(|d| d.len() == T) {
+        format!("{T} points")
+    } else {
+        "20-200 points".to_string()
+    };
     println!(
-        "encode {name:<27} {} drawings of {T} points at batch 1000: {:.2} s, {rate:>6.0} drawings/s{}",
+        "encode {name:<27} {} drawings of {points} at batch 1000: {:.2} s, {rate:>6.0} drawings/s{}",
         z.len(),
         s,
         versus("drawings/s", rate, torch)
@@ -255,6 +282,13 @@ fn main() {
         &original,
         &data,
         torch.map(|t| t.encode_original_per_s),
+    );
+    // sorted by length (as embed does, and PyTorch's figure packs them): no padding work
+    encode_bench(
+        "original, real lengths",
+        &original,
+        &drawings_of_real_lengths(10_000, 2),
+        torch.map(|t| t.encode_original_real_lengths_per_s),
     );
     // PyTorch's figure for the default model is its bidirectional LSTM alone: ours also runs
     // the raster branch and the pooling, so this ratio understates ours

@@ -344,6 +344,20 @@ fn matmul(
     }
 }
 
+/// The rows `lo..hi` of a slice that span every row still running at step `s` (`lo == hi`:
+/// none). Batches sorted by length (as `encode` sorts them) have exactly their running rows
+/// there, so the products do no work for padding; rows in the span that have ended are
+/// computed and then ignored, as before.
+fn running_rows(lengths: &[usize], s: usize) -> (usize, usize) {
+    match lengths.iter().position(|&l| s < l) {
+        None => (0, 0),
+        Some(lo) => (
+            lo,
+            lengths.iter().rposition(|&l| s < l).map_or(lo, |r| r + 1),
+        ),
+    }
+}
+
 fn split_batch(b: usize) -> Vec<(usize, usize)> {
     let n = rayon::current_num_threads().clamp(1, b.max(1));
     let per = b.div_ceil(n);
@@ -475,11 +489,17 @@ pub fn forward(
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
                 let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
                 gates.copy_from_slice(&start);
-                if i > 0 {
-                    let x_s = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
-                    add_product(gates, &wu.w_ih_t, x_s, i);
+                // the products for the running rows only (the others' gates are never read)
+                let (lo, hi) = running_rows(&lengths[b0..b0 + nb], s);
+                if lo < hi {
+                    let run = &mut gates[lo * g4..hi * g4];
+                    if i > 0 {
+                        let x_s = &x[(s * b + b0 + lo) * i..(s * b + b0 + hi) * i];
+                        add_product(run, &wu.w_ih_t, x_s, i);
+                    }
+                    let h_prev = &sl.hs[(ps * nb + lo) * h..(ps * nb + hi) * h];
+                    add_product(run, &wu.w_hh_t, h_prev, h);
                 }
-                add_product(gates, &wu.w_hh_t, &sl.hs[ps * nb * h..(ps + 1) * nb * h], h);
                 // previous and next state slots are distinct (s and s+1, or s%2 and (s+1)%2)
                 let (cs_lo, cs_hi) = sl.cs.split_at_mut(ps.max(ns) * nb * h);
                 let (hs_lo, hs_hi) = sl.hs.split_at_mut(ps.max(ns) * nb * h);
@@ -632,16 +652,18 @@ pub fn backward(
                 // dh_{s-1} = dg_s · w_hh for active rows, as its transpose (w_hhᵀ · dg_sᵀ,
                 // for the reason `add_product` gives; w_hhᵀ is column-major in the packed
                 // rows); held rows keep dh
+                let (lo, hi) = running_rows(&lengths[b0..b0 + nb], s);
                 matmul(
-                    (h, nb, g4),
-                    &mut dh_next,
+                    (h, hi - lo, g4),
+                    &mut dh_next[lo * h..hi * h],
                     (1, h as isize),
                     false,
                     &w[i..],
                     (1, width as isize),
-                    dgs,
+                    &dgs[lo * g4..hi * g4],
                     (1, g4 as isize),
                 );
+                // the rows outside lo..hi have ended too
                 for r in 0..nb {
                     if s >= lengths[b0 + r] {
                         dh_next[r * h..(r + 1) * h].copy_from_slice(&dh[r * h..(r + 1) * h]);
@@ -765,6 +787,105 @@ mod tests {
         }
         assert_eq!(tanh_fast(50.0), tanh_fast(8.0));
         assert!(tanh_fast(-50.0) < -0.99999);
+    }
+
+    #[test]
+    fn running_rows_span_the_rows_still_running() {
+        assert_eq!(running_rows(&[1, 2, 3, 3], 0), (0, 4));
+        assert_eq!(running_rows(&[1, 2, 3, 3], 1), (1, 4));
+        assert_eq!(running_rows(&[3, 3, 2, 1], 2), (0, 2));
+        assert_eq!(running_rows(&[1, 5, 1, 5, 1], 2), (1, 4));
+        assert_eq!(running_rows(&[1, 2], 2), (0, 0));
+        assert_eq!(running_rows(&[], 0), (0, 0));
+    }
+
+    /// A batch of rows of many lengths, sorted either way or not at all (so the products skip
+    /// ended rows at either end, or in the middle), gives each row's outputs and gradients as
+    /// that row run alone without padding.
+    #[test]
+    fn every_row_of_a_padded_batch_equals_the_row_alone() {
+        let (i, h) = (3, 5);
+        let g4 = 4 * h;
+        let w: Vec<f32> = (0..g4 * (i + h + 1))
+            .map(|k| ((k * 7 % 13) as f32 - 6.0) * 0.05)
+            .collect();
+        for lengths in [
+            vec![1, 2, 4, 6, 9],
+            vec![9, 6, 4, 2, 1],
+            vec![4, 9, 1, 6, 2],
+        ] {
+            let (t, b) = (9, lengths.len());
+            let dims = Dims {
+                t,
+                b,
+                i,
+                h,
+                row_bias: false,
+            };
+            let x: Vec<f32> = (0..t * b * i)
+                .map(|k| ((k * 37 % 11) as f32 - 5.0) * 0.1)
+                .collect();
+            let state0: Vec<f32> = (0..b * 2 * h).map(|k| (k % 7) as f32 * 0.05).collect();
+            let (all, saved) = forward(dims, &x, &w, &state0, &lengths, Output::All, true);
+            // no gradient at padded steps (there the batch repeats a row's last output)
+            let grad: Vec<f32> = (0..t * b * h)
+                .map(|k| {
+                    let (s, r) = (k / (b * h), k / h % b);
+                    if s < lengths[r] {
+                        ((k % 5) as f32 - 2.0) * 0.1
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let g = backward(&saved.unwrap(), &x, &w, &lengths, Output::All, &grad);
+            let mut dw_rows = vec![0.0f32; g.dw.len()];
+            for (r, &len) in lengths.iter().enumerate() {
+                let one = Dims {
+                    t: len,
+                    b: 1,
+                    ..dims
+                };
+                let xr: Vec<f32> = (0..len)
+                    .flat_map(|s| x[(s * b + r) * i..(s * b + r + 1) * i].to_vec())
+                    .collect();
+                let s0 = &state0[r * 2 * h..(r + 1) * 2 * h];
+                let (alone, saved) = forward(one, &xr, &w, s0, &[len], Output::All, true);
+                let gr: Vec<f32> = (0..len)
+                    .flat_map(|s| grad[(s * b + r) * h..(s * b + r + 1) * h].to_vec())
+                    .collect();
+                let ga = backward(&saved.unwrap(), &xr, &w, &[len], Output::All, &gr);
+                dw_rows.iter_mut().zip(&ga.dw).for_each(|(a, d)| *a += d);
+                let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * (1.0 + a.abs());
+                for s in 0..len {
+                    for k in 0..h {
+                        assert!(
+                            close(all[(s * b + r) * h + k], alone[s * h + k]),
+                            "{lengths:?} row {r} step {s}"
+                        );
+                    }
+                    for k in 0..i {
+                        assert!(
+                            close(g.dx[(s * b + r) * i + k], ga.dx[s * i + k]),
+                            "dx {lengths:?} row {r}"
+                        );
+                    }
+                }
+                for k in 0..2 * h {
+                    assert!(
+                        close(g.dstate0[r * 2 * h + k], ga.dstate0[k]),
+                        "dstate0 {lengths:?} row {r}"
+                    );
+                }
+            }
+            // the weights' gradient is the sum of the rows'
+            for (a, d) in g.dw.iter().zip(&dw_rows) {
+                assert!(
+                    (a - d).abs() <= 1e-4 * (1.0 + a.abs()),
+                    "dw {lengths:?}: {a} vs {d}"
+                );
+            }
+        }
     }
 
     #[test]
