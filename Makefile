@@ -20,8 +20,9 @@ HELDOUT_SEED ?= $(shell echo $$(( $(SYNTH_SEED) + 1000 )))
 HELDOUT_COUNT ?= $(or $(call toml_key,synth,heldout_count),10000)
 CLUSTER_FLAGS ?=
 TRAIN_FLAGS ?=
-# `make generate`: drawings like cluster LIKE_CLUSTER of the fitted clusters (not part of `all`)
-LIKE_CLUSTER ?= 0
+# `make generate`: drawings like cluster LIKE_CLUSTER (K, K,K,... or all) of the fitted clusters
+# (not part of `all`)
+LIKE_CLUSTER ?= all
 GENERATE_FLAGS ?=
 
 # PROFILE=debug builds faster and runs slower (the end-to-end test uses it)

@@ -38,8 +38,7 @@ fn main() -> Result<()> {
     let t = std::time::Instant::now();
 
     // every cluster's drawings, in one table
-    let mut all = Vec::new();
-    let mut metadata = Vec::new();
+    let mut parts = Vec::new();
     let mut checks = Vec::new();
     for k in 0..fitted.info.n_clusters as i32 {
         let req = Request {
@@ -51,20 +50,13 @@ fn main() -> Result<()> {
         };
         let g = generate::generate(&req, &gcfg, &|_, _| {})
             .with_context(|| format!("generating like cluster {k}"))?;
-        metadata = g.metadata.clone();
         checks.extend(g.landing.map(|l| (k, l)));
-        all.extend(g.rows);
+        parts.push(g);
     }
     let gen_s = t.elapsed().as_secs_f64();
     let tmp = tempfile::tempdir()?;
     let gen_path = tmp.path().join("generated.parquet");
-    let g = generate::Generated {
-        rows: all,
-        empty: 0,
-        sources: 0,
-        landing: None,
-        metadata,
-    };
+    let g = generate::Generated::merge(parts).context("no clusters")?;
     generate::write(&gen_path, None, &g)?;
     let emb_path = tmp.path().join("embeddings.parquet");
     embed::embed(

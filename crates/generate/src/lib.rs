@@ -168,6 +168,64 @@ fn footer<'a>(meta: &'a tables::Metadata, key: &str) -> Option<&'a str> {
     meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+impl Generated {
+    /// The drawings of several requests in one table (`--like-cluster 0,3` or `all`): rows in
+    /// request order, counts and landings summed, the first request's footer with the summed
+    /// landing.
+    pub fn merge(parts: Vec<Generated>) -> Option<Generated> {
+        let mut parts = parts.into_iter();
+        let mut all = parts.next()?;
+        for g in parts {
+            all.rows.extend(g.rows);
+            all.empty += g.empty;
+            all.sources += g.sources;
+            all.landing = match (all.landing, g.landing) {
+                (Some(a), Some(b)) => Some(Landing {
+                    first: a.first + b.first,
+                    redrawn: a.redrawn + b.redrawn,
+                    missed: a.missed + b.missed,
+                    draws: a.draws + b.draws,
+                }),
+                (a, b) => a.or(b),
+            };
+        }
+        all.metadata.retain(|(k, _)| k != LANDING_KEY);
+        if let Some(l) = all.landing {
+            all.metadata.push((LANDING_KEY.to_string(), l.to_string()));
+        }
+        Some(all)
+    }
+}
+
+/// The footer key of where the drawings landed ([`Landing`]).
+pub const LANDING_KEY: &str = "generate.landing";
+
+/// The clusters a `--like-cluster` value names: `K`, `K,K,...` or `all` (every cluster of the
+/// fitted model at `fitted`).
+pub fn clusters_asked(spec: &str, fitted: Option<&Path>) -> Result<Vec<i32>> {
+    if spec.trim() == "all" {
+        let Some(path) = fitted else {
+            bail!("--like-cluster needs the fitted clusters (--clusters cluster_model.json)");
+        };
+        let n = FittedModel::load(path)
+            .context("loading the fitted cluster model")?
+            .info
+            .n_clusters;
+        return Ok((0..n as i32).collect());
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let k: i32 = part
+            .trim()
+            .parse()
+            .with_context(|| format!("--like-cluster takes K, K,K,... or all, not `{spec}`"))?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
 /// Where the drawings like cluster K landed, placed with the fitted clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Landing {
@@ -179,6 +237,16 @@ pub struct Landing {
     pub missed: usize,
     /// Draws made in all.
     pub draws: usize,
+}
+
+impl std::fmt::Display for Landing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "first={} redrawn={} missed={} draws={}",
+            self.first, self.redrawn, self.missed, self.draws
+        )
+    }
 }
 
 /// Places generated drawings in the fitted clusters as `embed` and `cluster --model` would.
@@ -639,13 +707,7 @@ pub fn generate(
     ];
     let landing = check.is_some().then_some(landing);
     if let Some(l) = landing {
-        metadata.push((
-            "generate.landing".to_string(),
-            format!(
-                "first={} redrawn={} missed={} draws={}",
-                l.first, l.redrawn, l.missed, l.draws
-            ),
-        ));
+        metadata.push((LANDING_KEY.to_string(), l.to_string()));
     }
     Ok(Generated {
         rows,

@@ -28,9 +28,10 @@ struct Args {
     /// Also write the drawings as Quick, Draw! simplified ndjson to this file.
     #[arg(long, value_name = "FILE")]
     ndjson: Option<PathBuf>,
-    /// Drawings like the members of cluster K of --clusters.
-    #[arg(long, value_name = "K")]
-    like_cluster: Option<i32>,
+    /// Drawings like the members of cluster K of --clusters; `K,K,...` or `all` for several,
+    /// `count` drawings each, in one table.
+    #[arg(long, value_name = "K[,K...]|all")]
+    like_cluster: Option<String>,
     /// Variations of the drawing with this key_id (from --drawings, or the drawings table of
     /// --embeddings or of the clusters' embeddings).
     #[arg(long, value_name = "KEY_ID")]
@@ -54,12 +55,15 @@ struct Args {
 fn main() -> Result<()> {
     stage::init();
     let (args, cfg): (Args, GenerateConfig) = stage::settings::parse("generate")?;
-    let mode = match (&args.like_cluster, &args.like) {
-        (Some(k), _) => Mode::LikeCluster(*k),
-        (_, Some(key)) => Mode::Like(key.clone()),
-        _ => Mode::Prior,
+    let modes: Vec<Mode> = match (&args.like_cluster, &args.like) {
+        (Some(spec), _) => generate::clusters_asked(spec, args.clusters.as_deref())?
+            .into_iter()
+            .map(Mode::LikeCluster)
+            .collect(),
+        (_, Some(key)) => vec![Mode::Like(key.clone())],
+        _ => vec![Mode::Prior],
     };
-    let req = Request {
+    let request = |mode: &Mode| Request {
         model: args.model.clone(),
         clusters: args.clusters.clone(),
         embeddings: args.embeddings.clone(),
@@ -74,34 +78,47 @@ fn main() -> Result<()> {
         .map(stage::OutputLock::file)
         .transpose()?;
     let t = Instant::now();
-    let bar = stage::progress(cfg.count as u64, "drawings");
+    let total = cfg.count * modes.len();
+    let bar = stage::progress(total as u64, "drawings");
     bar.set_prefix("generate");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let result = generate::generate(&req, &cfg, &progress);
+    let mut parts = Vec::with_capacity(modes.len());
+    for (n, mode) in modes.iter().enumerate() {
+        let progress = |done: usize, _: usize| bar.set_position((n * cfg.count + done) as u64);
+        match generate::generate(&request(mode), &cfg, &progress) {
+            Ok(g) => parts.push(g),
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e);
+            }
+        }
+    }
     bar.finish_and_clear();
-    let g = result?;
+    let g = generate::Generated::merge(parts).expect("at least one request");
     generate::write(&args.output, args.ndjson.as_deref(), &g)?;
-    let what = match &mode {
-        Mode::LikeCluster(k) => format!(
-            "like cluster {k} (from its {} strongest members, spread {}, mix {})",
-            g.sources, cfg.spread, cfg.mix
+    let clusters: Vec<String> = modes
+        .iter()
+        .filter_map(|m| match m {
+            Mode::LikeCluster(k) => Some(k.to_string()),
+            _ => None,
+        })
+        .collect();
+    let what = match &modes[0] {
+        Mode::LikeCluster(_) => format!(
+            "like cluster{} {} (from {} of their strongest members, spread {}, mix {})",
+            if clusters.len() > 1 { "s" } else { "" },
+            clusters.join(", "),
+            g.sources,
+            cfg.spread,
+            cfg.mix
         ),
         Mode::Like(key) => format!("like drawing `{key}` (spread {})", cfg.spread),
         Mode::Prior => "from the prior".to_string(),
     };
     let checked = g.landing.map_or(String::new(), |l| {
         format!(
-            "; in cluster {}: {} at the first draw, {} drawn again, {} still elsewhere after {} \
-             tries ({} draws)",
-            args.like_cluster.unwrap_or(-1),
-            l.first,
-            l.redrawn,
-            l.missed,
-            cfg.tries,
-            l.draws
+            "; in the cluster asked for: {} at the first draw, {} drawn again, {} still \
+             elsewhere after {} tries ({} draws)",
+            l.first, l.redrawn, l.missed, cfg.tries, l.draws
         )
     });
     println!(

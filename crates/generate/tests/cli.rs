@@ -297,6 +297,77 @@ fn generate_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_generate"))
 }
 
+/// `--like-cluster all` (or a list) writes every cluster's drawings in one table: the same
+/// drawings as one run per cluster, each row naming its cluster, the landings summed.
+#[test]
+fn several_clusters_go_into_one_table() {
+    let f = fixture();
+    let run = |spec: &str, name: &str| -> PathBuf {
+        let out = f.dir.join(name);
+        let r = generate_bin()
+            .arg("--model")
+            .arg(&f.run)
+            .arg("--clusters")
+            .arg(&f.clusters)
+            .args([
+                "--like-cluster",
+                spec,
+                "--count",
+                "4",
+                "--max-len",
+                "40",
+                "-o",
+            ])
+            .arg(&out)
+            .current_dir(&f.dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        assert!(
+            r.status.success(),
+            "{spec}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        if spec != "0" && spec != "1" {
+            assert!(stdout.contains("like clusters 0, 1"), "{stdout}");
+        }
+        out
+    };
+    let all = run("all", "all.parquet");
+    let listed = run("0,1", "listed.parquet");
+    let one: Vec<PathBuf> = ["0", "1"]
+        .iter()
+        .map(|k| run(k, &format!("c{k}.parquet")))
+        .collect();
+    let rows = |p: &Path| tables::drawings::read(p).unwrap().rows;
+    let (_, prov) = tables::generated::read(&all).unwrap();
+    let mut expected = rows(&one[0]);
+    expected.extend(rows(&one[1]));
+    assert_eq!(rows(&all), expected);
+    assert_eq!(rows(&listed), expected);
+    let n0 = rows(&one[0]).len();
+    assert!(prov[..n0].iter().all(|p| p.cluster == Some(0)));
+    assert!(prov[n0..].iter().all(|p| p.cluster == Some(1)));
+    // the footer's landing is the sum of the two runs'
+    let landing = |p: &Path| -> Vec<usize> {
+        let meta = tables::footer(p).unwrap();
+        let v = meta
+            .iter()
+            .find(|(k, _)| k == generate::LANDING_KEY)
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        v.split(' ')
+            .map(|kv| kv.split('=').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    let sum: Vec<usize> = landing(&one[0])
+        .iter()
+        .zip(landing(&one[1]))
+        .map(|(a, b)| a + b)
+        .collect();
+    assert_eq!(landing(&all), sum);
+}
+
 #[test]
 fn the_binary_writes_drawings_every_reader_accepts() {
     let f = fixture();
@@ -402,6 +473,37 @@ fn bad_requests_are_refused_and_write_nothing() {
                 "9".into(),
             ],
             "there is no cluster 9",
+        ),
+        (
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "0,9".into(),
+            ],
+            "there is no cluster 9",
+        ),
+        (
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--clusters".into(),
+                f.clusters.display().to_string(),
+                "--like-cluster".into(),
+                "zero".into(),
+            ],
+            "--like-cluster takes K, K,K,... or all, not `zero`",
+        ),
+        (
+            vec![
+                "--model".into(),
+                f.run.display().to_string(),
+                "--like-cluster".into(),
+                "all".into(),
+            ],
+            "--like-cluster needs the fitted clusters",
         ),
         (
             vec![
