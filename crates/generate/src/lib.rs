@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use smart_default::SmartDefault;
-use tables::drawings::{DrawingRow, DrawingTable};
+use tables::drawings::DrawingRow;
 use tables::embeddings::EmbeddingTable;
 use tables::generated::{GeneratedRow, Provenance};
 use tables::Split;
@@ -322,11 +322,70 @@ fn load_clusters(path: &Path, run: &Path, run_id: &str) -> Result<FittedModel> {
     }
 }
 
-/// Reads the embeddings table, checked to come from model `run_id`.
-fn load_embeddings(path: &Path, run_id: &str) -> Result<EmbeddingTable> {
-    let table = tables::embeddings::read(path)?;
-    match table.model_id() {
-        Some(id) if id == run_id => Ok(table),
+/// The `members` drawings of the embeddings table at `path` that `fitted` places in cluster
+/// `k` most strongly (ties: the earlier row), found as the table streams past, so that memory
+/// grows with `members`, not with the table; and the table's footer. The table must come from
+/// model `run_id`.
+fn strongest_members(
+    path: &Path,
+    run_id: &str,
+    fitted: &FittedModel,
+    k: i32,
+    members: usize,
+) -> Result<(Vec<String>, tables::Metadata)> {
+    let mut reader = tables::embeddings::Reader::open(path)?;
+    let shape = reader.empty();
+    of_model(&shape, path, run_id)?;
+    let column = &fitted.info.vectors;
+    if shape.column_vectors(column).is_none() {
+        bail!(
+            "{} has no `{column}` column, which the clusters were fitted on",
+            path.display()
+        );
+    }
+    if reader.rows == 0 {
+        bail!("{}: the embeddings table has no rows", path.display());
+    }
+    // (strength, row, key_id), cut back to the strongest `members` whenever it doubles
+    let mut best: Vec<(f32, usize, String)> = Vec::new();
+    let keep_strongest = |best: &mut Vec<(f32, usize, String)>| {
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        best.truncate(members);
+    };
+    let (mut row0, mut with_vectors) = (0, 0);
+    while let Some(batch) = reader.next_rows()? {
+        let (rows, values) = batch.column_vectors(column).expect("checked above");
+        if !rows.is_empty() {
+            let m = Matrix::new(values, batch.dim)
+                .with_context(|| format!("the vectors of {}", path.display()))?;
+            let placed = fitted.assign(&m)?;
+            for (r, &i) in rows.iter().enumerate() {
+                if placed.labels[r] == k {
+                    best.push((placed.strength[r], row0 + i, batch.key_ids[i].clone()));
+                }
+            }
+            with_vectors += rows.len();
+        }
+        row0 += batch.len();
+        if best.len() >= 2 * members.max(1024) {
+            keep_strongest(&mut best);
+        }
+    }
+    if with_vectors == 0 {
+        bail!("{}: no drawing has `{column}` vectors", path.display());
+    }
+    if best.is_empty() {
+        bail!("no drawing of {} is placed in cluster {k}", path.display());
+    }
+    keep_strongest(&mut best);
+    let keys = best.into_iter().map(|(_, _, key)| key).collect();
+    Ok((keys, shape.metadata))
+}
+
+/// Refuses embeddings (`shape`, read from `path`) that model `run_id` did not make.
+fn of_model(shape: &EmbeddingTable, path: &Path, run_id: &str) -> Result<()> {
+    match shape.model_id() {
+        Some(id) if id == run_id => Ok(()),
         other => bail!(
             "the embeddings in {} come from model {}, not from the model asked for ({run_id})",
             path.display(),
@@ -335,14 +394,29 @@ fn load_embeddings(path: &Path, run_id: &str) -> Result<EmbeddingTable> {
     }
 }
 
-/// The rows of a drawings table by key_id.
-fn rows_by_key(table: &DrawingTable) -> HashMap<&str, usize> {
-    table
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.key_id.as_str(), i))
-        .collect()
+/// The footer of the embeddings table at `path`, checked to come from model `run_id`.
+fn embeddings_footer(path: &Path, run_id: &str) -> Result<tables::Metadata> {
+    let shape = tables::embeddings::Reader::open(path)?.empty();
+    of_model(&shape, path, run_id)?;
+    Ok(shape.metadata)
+}
+
+/// The drawings with these key_ids, in their order (`None`: not in the table), read as the
+/// table at `path` streams past (only those rows are decoded).
+fn drawings_with_keys(path: &Path, keys: &[String]) -> Result<Vec<Option<DrawingRow>>> {
+    let mut reader = tables::drawings::Reader::open(path)?;
+    if reader.rows == 0 {
+        bail!("{}: the drawings table has no rows", path.display());
+    }
+    let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let mut found: HashMap<String, DrawingRow> = HashMap::new();
+    while let Some(rows) = reader.next_rows_where(&mut |k| wanted.contains(k))? {
+        for r in rows {
+            // a repeated key_id: its first row
+            found.entry(r.key_id.clone()).or_insert(r);
+        }
+    }
+    Ok(keys.iter().map(|k| found.remove(k)).collect())
 }
 
 /// Per-dimension standard deviation of `n` latents of width `w`.
@@ -414,19 +488,20 @@ pub fn generate(
         .embeddings
         .clone()
         .or_else(|| fitted.as_ref().map(|f| PathBuf::from(&f.info.embeddings)));
-    let drawings_path = |emb: Option<&EmbeddingTable>| -> Result<PathBuf> {
+    let drawings_path = |emb_footer: Option<&tables::Metadata>| -> Result<PathBuf> {
         if let Some(p) = &req.drawings {
             return Ok(p.clone());
         }
-        emb.and_then(|e| footer(&e.metadata, "embed.input"))
+        emb_footer
+            .and_then(|m| footer(m, "embed.input"))
             .map(PathBuf::from)
             .context(
                 "the drawings table is needed to encode the drawings to start from: pass \
                  --drawings (or --embeddings of a table that records its input)",
             )
     };
-    let encode = |table: &DrawingTable, rows: &[usize]| -> Result<Vec<f32>> {
-        let ds: Vec<&Stroke3> = rows.iter().map(|&i| &table.rows[i].drawing).collect();
+    let encode = |rows: &[DrawingRow]| -> Result<Vec<f32>> {
+        let ds: Vec<&Stroke3> = rows.iter().map(|r| &r.drawing).collect();
         let z = model
             .encode(&ds, cfg.batch_size)
             .context("encoding the drawings to start from")?;
@@ -459,50 +534,14 @@ pub fn generate(
                 );
             }
             let emb_path = embeddings_path.clone().expect("the fitted model names one");
-            let emb = load_embeddings(&emb_path, &run_id)?;
-            let (rows, values) = emb.column_vectors(&fitted.info.vectors).with_context(|| {
-                format!(
-                    "{} has no `{}` column, which the clusters were fitted on",
-                    emb_path.display(),
-                    fitted.info.vectors
-                )
-            })?;
-            let m = Matrix::new(values, emb.dim)
-                .with_context(|| format!("the vectors of {}", emb_path.display()))?;
-            if m.is_empty() {
-                bail!(
-                    "{}: no drawing has `{}` vectors",
-                    emb_path.display(),
-                    fitted.info.vectors
-                );
-            }
-            let placed = fitted.assign(&m)?;
-            // the strongest members: their latents lie well inside the cluster
-            let mut members: Vec<(f32, usize)> = rows
-                .iter()
-                .zip(placed.labels.iter().zip(&placed.strength))
-                .filter(|(_, (l, _))| **l == *k)
-                .map(|(&i, (_, &s))| (s, i))
-                .collect();
-            if members.is_empty() {
-                bail!(
-                    "no drawing of {} is placed in cluster {k}",
-                    emb_path.display()
-                );
-            }
-            members.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            members.truncate(cfg.members);
-            let keys: Vec<String> = members
-                .iter()
-                .map(|&(_, i)| emb.key_ids[i].clone())
-                .collect();
-            let dpath = drawings_path(Some(&emb))?;
-            let table = tables::drawings::read(&dpath)?;
-            let by_key = rows_by_key(&table);
-            let idx: Vec<usize> = keys
-                .iter()
-                .map(|k| {
-                    by_key.get(k.as_str()).copied().with_context(|| {
+            let (keys, emb_footer) =
+                strongest_members(&emb_path, &run_id, fitted, *k, cfg.members)?;
+            let dpath = drawings_path(Some(&emb_footer))?;
+            let rows = drawings_with_keys(&dpath, &keys)?
+                .into_iter()
+                .zip(&keys)
+                .map(|(row, k)| {
+                    row.with_context(|| {
                         format!(
                             "drawing `{k}` of {} is not in {}",
                             emb_path.display(),
@@ -510,17 +549,17 @@ pub fn generate(
                         )
                     })
                 })
-                .collect::<Result<_>>()?;
-            let latents = encode(&table, &idx)?;
+                .collect::<Result<Vec<_>>>()?;
+            let latents = encode(&rows)?;
             if cfg.tries > 1 {
                 let defaults = embed::EmbedConfig::default();
                 check = Some(Check {
                     fitted,
                     cluster: *k,
                     column: fitted.info.vectors.clone(),
-                    unit_length: footer(&emb.metadata, "embed.unit_length")
+                    unit_length: footer(&emb_footer, "embed.unit_length")
                         .map_or(defaults.unit_length, |v| v == "true"),
-                    part_box: match footer(&emb.metadata, "embed.part_box") {
+                    part_box: match footer(&emb_footer, "embed.part_box") {
                         Some("whole") => embed::PartBox::Whole,
                         Some("own") => embed::PartBox::Own,
                         _ => defaults.part_box,
@@ -529,32 +568,36 @@ pub fn generate(
             }
             Some(Sources {
                 spread: spread_of(&latents, width),
-                word: most_common(idx.iter().map(|&i| table.rows[i].word.as_deref())),
+                word: most_common(rows.iter().map(|r| r.word.as_deref())),
                 keys,
                 latents,
             })
         }
         Mode::Like(key) => {
-            let emb = embeddings_path
+            let emb_footer = match embeddings_path
                 .as_deref()
                 .filter(|_| req.drawings.is_none())
-                .map(|p| load_embeddings(p, &run_id))
-                .transpose()?;
-            let dpath = drawings_path(emb.as_ref())?;
-            let table = tables::drawings::read(&dpath)?;
-            let Some(&i) = rows_by_key(&table).get(key.as_str()) else {
+            {
+                Some(p) => Some(embeddings_footer(p, &run_id)?),
+                None => None,
+            };
+            let dpath = drawings_path(emb_footer.as_ref())?;
+            let Some(one) = drawings_with_keys(&dpath, std::slice::from_ref(key))?
+                .pop()
+                .flatten()
+            else {
                 bail!("there is no drawing `{key}` in {}", dpath.display());
             };
-            // the spread of the table's latents, from a seeded sample of its drawings
-            let n = table.rows.len();
-            let mut sample = rand::seq::index::sample(&mut rng, n, cfg.members.min(n)).into_vec();
-            sample.sort_unstable();
-            let spread = spread_of(&encode(&table, &sample)?, width);
+            let one = [one];
+            // the spread of the table's latents, from a seeded sample of its drawings (read as
+            // the table streams past)
+            let (sample, _) = tables::drawings::read_sample(&dpath, cfg.members, cfg.seed)?;
+            let spread = spread_of(&encode(&sample.rows)?, width);
             Some(Sources {
                 keys: vec![key.clone()],
-                latents: encode(&table, &[i])?,
+                latents: encode(&one)?,
                 spread,
-                word: table.rows[i].word.clone(),
+                word: one[0].word.clone(),
             })
         }
     };
