@@ -200,38 +200,47 @@ fn wider() -> bool {
 
 /// Runs `cell_forward` compiled for AVX-512 or AVX2 where the CPU has it (the same operations
 /// in the same order at every width, so the same results to the bit).
-fn cell_forward(a: &mut [f32], c_prev: &[f32], c: &mut [f32], tc: &mut [f32], h: &mut [f32]) {
+fn cell_forward(
+    a: &mut [f32],
+    bias: &[f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    tc: &mut [f32],
+    h: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if wider() {
         #[target_feature(enable = "avx512f,avx2,fma")]
         unsafe fn avx512(
             a: &mut [f32],
+            bias: &[f32],
             c_prev: &[f32],
             c: &mut [f32],
             tc: &mut [f32],
             h: &mut [f32],
         ) {
-            cell_forward_impl(a, c_prev, c, tc, h)
+            cell_forward_impl(a, bias, c_prev, c, tc, h)
         }
         // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked by `wider`).
-        return unsafe { avx512(a, c_prev, c, tc, h) };
+        return unsafe { avx512(a, bias, c_prev, c, tc, h) };
     }
     #[cfg(target_arch = "x86_64")]
     if wide() {
         #[target_feature(enable = "avx2,fma")]
         unsafe fn avx2(
             a: &mut [f32],
+            bias: &[f32],
             c_prev: &[f32],
             c: &mut [f32],
             tc: &mut [f32],
             h: &mut [f32],
         ) {
-            cell_forward_impl(a, c_prev, c, tc, h)
+            cell_forward_impl(a, bias, c_prev, c, tc, h)
         }
         // SAFETY: the CPU has AVX2 and FMA (checked by `wide`).
-        return unsafe { avx2(a, c_prev, c, tc, h) };
+        return unsafe { avx2(a, bias, c_prev, c, tc, h) };
     }
-    cell_forward_impl(a, c_prev, c, tc, h)
+    cell_forward_impl(a, bias, c_prev, c, tc, h)
 }
 
 /// Runs `cell_backward` compiled for AVX-512 or AVX2 where the CPU has it.
@@ -278,21 +287,31 @@ fn cell_backward(
     cell_backward_impl(gates, c_prev, tc, dh, dc, dg)
 }
 
-/// One active cell update for one row, gates fused: `a` holds pre-activations on entry and
-/// activations on exit.
+/// One active cell update for one row, gates fused: `a` holds the products on entry (the
+/// pre-activations less `bias`, the row's `[4H]` gate bias, added here rather than copied into
+/// every step's gates first) and the activations on exit.
 #[inline(always)]
-fn cell_forward_impl(a: &mut [f32], c_prev: &[f32], c: &mut [f32], tc: &mut [f32], h: &mut [f32]) {
+fn cell_forward_impl(
+    a: &mut [f32],
+    bias: &[f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    tc: &mut [f32],
+    h: &mut [f32],
+) {
     let n = c.len();
     let (ai, rest) = a.split_at_mut(n);
     let (af, rest) = rest.split_at_mut(n);
     let (ag, ao) = rest.split_at_mut(n);
     let ao = &mut ao[..n];
+    let (bi, bf) = (&bias[..n], &bias[n..2 * n]);
+    let (bg, bo) = (&bias[2 * n..3 * n], &bias[3 * n..4 * n]);
     let (c_prev, tc, h) = (&c_prev[..n], &mut tc[..n], &mut h[..n]);
     for j in 0..n {
-        let i = sigmoid_fast(ai[j]);
-        let f = sigmoid_fast(af[j]);
-        let g = tanh_fast(ag[j]);
-        let o = sigmoid_fast(ao[j]);
+        let i = sigmoid_fast(ai[j] + bi[j]);
+        let f = sigmoid_fast(af[j] + bf[j]);
+        let g = tanh_fast(ag[j] + bg[j]);
+        let o = sigmoid_fast(ao[j] + bo[j]);
         let cj = f * c_prev[j] + i * g;
         let t = tanh_fast(cj);
         ai[j] = i;
@@ -456,13 +475,13 @@ impl Drop for Unpacked {
 /// `gates` (`[rows, 4H]`) += `input` (`[rows, k]`) · `w_t`ᵀ, with `w_t` the `[k, 4H]` transpose
 /// of a weight matrix. Computed as its transpose (gatesᵀ += w · inputᵀ), so that gemm's long
 /// side is the 4H gates and the weights, column-major in `w_t`, are read without repacking.
-fn add_product(gates: &mut [f32], w_t: &[f32], input: &[f32], k: usize) {
+fn add_product(gates: &mut [f32], w_t: &[f32], input: &[f32], k: usize, accumulate: bool) {
     let g4 = w_t.len() / k;
     matmul(
         (g4, input.len() / k, k),
         gates,
         (1, g4 as isize),
-        true,
+        accumulate,
         w_t,
         (1, g4 as isize),
         input,
@@ -532,17 +551,17 @@ pub fn forward(
             for s in 0..t {
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
                 let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
-                gates.copy_from_slice(&start);
-                // the products for the running rows only (the others' gates are never read)
+                // the products for the running rows only (the others' gates are never read),
+                // written over what the slot held; the cells add each row's start values
                 let (lo, hi) = running_rows(&lengths[b0..b0 + nb], s);
                 if lo < hi {
                     let run = &mut gates[lo * g4..hi * g4];
                     if i > 0 {
                         let x_s = &x[(s * b + b0 + lo) * i..(s * b + b0 + hi) * i];
-                        add_product(run, &wu.w_ih_t, x_s, i);
+                        add_product(run, &wu.w_ih_t, x_s, i, false);
                     }
                     let h_prev = &sl.hs[(ps * nb + lo) * h..(ps * nb + hi) * h];
-                    add_product(run, &wu.w_hh_t, h_prev, h);
+                    add_product(run, &wu.w_hh_t, h_prev, h, i > 0);
                 }
                 // previous and next state slots are distinct (s and s+1, or s%2 and (s+1)%2)
                 let (cs_lo, cs_hi) = sl.cs.split_at_mut(ps.max(ns) * nb * h);
@@ -567,7 +586,8 @@ pub fn forward(
                     let (rh, rg) = (r * h..(r + 1) * h, r * g4..(r + 1) * g4);
                     if s < lengths[b0 + r] {
                         cell_forward(
-                            &mut gates[rg],
+                            &mut gates[rg.clone()],
+                            &start[rg],
                             &c_prev[rh.clone()],
                             &mut c_next[rh.clone()],
                             &mut tcs[rh.clone()],
@@ -841,10 +861,11 @@ mod tests {
         let val = |k: usize| ((k * 7919 % 2001) as f32 - 1000.0) * 0.006;
         let a0: Vec<f32> = (0..4 * n).map(val).collect();
         let c_prev: Vec<f32> = (0..n).map(|k| val(k + 5000)).collect();
-        let run = |f: fn(&mut [f32], &[f32], &mut [f32], &mut [f32], &mut [f32])| {
+        let bias: Vec<f32> = (0..4 * n).map(|k| val(k + 3000) * 0.1).collect();
+        let run = |f: fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32])| {
             let (mut a, mut c, mut tc, mut h) =
                 (a0.clone(), vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            f(&mut a, &c_prev, &mut c, &mut tc, &mut h);
+            f(&mut a, &bias, &c_prev, &mut c, &mut tc, &mut h);
             (a, c, tc, h)
         };
         let wide_fwd = run(cell_forward);
