@@ -40,7 +40,9 @@ pub use metrics::{
     adjusted_rand_index, agreement, normalised_mutual_information, silhouette, summary, Agreement,
     AgreementCounts, Summary,
 };
-pub use reduce::{l2_normalise, pca, project_2d, standardise, Eigensolver, Pca, Standardiser};
+pub use reduce::{
+    l2_normalise, l2_normalise_row, pca, project_2d, standardise, Eigensolver, Pca, Standardiser,
+};
 pub use sampled::{SampleSettings, SampledRun};
 
 /// Which clustering algorithm runs.

@@ -124,16 +124,17 @@ impl Standardiser {
 /// An all-zero row has no direction and stays zero.
 pub fn l2_normalise(m: &Matrix) -> Matrix {
     let d = m.dim();
-    let data = m
-        .as_slice()
-        .par_chunks(d)
-        .flat_map_iter(|row| {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-            row.iter().map(|v| v * inv).collect::<Vec<_>>()
-        })
-        .collect();
+    let mut data = m.as_slice().to_vec();
+    data.par_chunks_mut(d.max(1)).for_each(l2_normalise_row);
     Matrix::from_parts(data, d)
+}
+
+/// Scales one vector to unit length in place (a zero vector stays zero): what
+/// [`l2_normalise`] does to each row.
+pub fn l2_normalise_row(row: &mut [f32]) {
+    let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+    row.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// Eigen-decomposition of a symmetric matrix: eigenvalues in descending order and the matching

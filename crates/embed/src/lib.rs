@@ -168,12 +168,9 @@ pub fn column_vectors(
             .collect()
     };
     if unit_length {
-        for v in out.iter_mut().flatten() {
-            // as clustering::l2_normalise, which embed writes with, to the last bit
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-            v.iter_mut().for_each(|x| *x *= inv);
-        }
+        out.iter_mut()
+            .flatten()
+            .for_each(|v| clustering::l2_normalise_row(v));
     }
     Ok(out)
 }

@@ -438,113 +438,69 @@ fn bad_requests_are_refused_and_write_nothing() {
         l.values.clear();
     }
     tables::embeddings::write(&empty_embeddings, &e).unwrap();
+    let path = |p: &Path| p.display().to_string();
+    let (run, clusters) = (path(&f.run), path(&f.clusters));
+    let (other, empty_drawings, empty_embeddings) =
+        (path(&other), path(&empty_drawings), path(&empty_embeddings));
+    let args = |xs: &[&str]| -> Vec<String> { xs.iter().map(|x| x.to_string()).collect() };
+    let like_cluster = |k: &str, more: &[&str]| -> Vec<String> {
+        let mut v = args(&[
+            "--model",
+            &run,
+            "--clusters",
+            &clusters,
+            "--like-cluster",
+            k,
+        ]);
+        v.extend(args(more));
+        v
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--like".into(),
-                "k0".into(),
-                "--drawings".into(),
-                empty_drawings.display().to_string(),
-            ],
+            args(&[
+                "--model",
+                &run,
+                "--like",
+                "k0",
+                "--drawings",
+                &empty_drawings,
+            ]),
             "empty_drawings.parquet: the drawings table has no rows",
         ),
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "0".into(),
-                "--embeddings".into(),
-                empty_embeddings.display().to_string(),
-            ],
+            like_cluster("0", &["--embeddings", &empty_embeddings]),
             "empty_embeddings.parquet: the embeddings table has no rows",
         ),
+        (like_cluster("9", &[]), "there is no cluster 9"),
+        (like_cluster("0,9", &[]), "there is no cluster 9"),
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "9".into(),
-            ],
-            "there is no cluster 9",
-        ),
-        (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "0,9".into(),
-            ],
-            "there is no cluster 9",
-        ),
-        (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "zero".into(),
-            ],
+            like_cluster("zero", &[]),
             "--like-cluster takes K, K,K,... or all, not `zero`",
         ),
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--like-cluster".into(),
-                "all".into(),
-            ],
+            args(&["--model", &run, "--like-cluster", "all"]),
             "--like-cluster needs the fitted clusters",
         ),
         (
-            vec![
-                "--model".into(),
-                other.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "0".into(),
-            ],
+            args(&[
+                "--model",
+                &other,
+                "--clusters",
+                &clusters,
+                "--like-cluster",
+                "0",
+            ]),
             "fitted on the embeddings of model",
         ),
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--prior".into(),
-            ],
+            args(&["--model", &run, "--prior"]),
             "--prior needs a model trained with the VAE term",
         ),
         (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--like-cluster".into(),
-                "0".into(),
-            ],
+            args(&["--model", &run, "--like-cluster", "0"]),
             "--like-cluster needs the fitted clusters",
         ),
-        (
-            vec![
-                "--model".into(),
-                f.run.display().to_string(),
-                "--clusters".into(),
-                f.clusters.display().to_string(),
-                "--like-cluster".into(),
-                "0".into(),
-                "--temperature=-1".into(),
-            ],
-            "temperature",
-        ),
+        (like_cluster("0", &["--temperature=-1"]), "temperature"),
     ];
     for (args, message) in cases {
         let out = f.dir.join("refused.parquet");

@@ -198,94 +198,60 @@ fn wider() -> bool {
     false
 }
 
-/// Runs `cell_forward` compiled for AVX-512 or AVX2 where the CPU has it (the same operations
-/// in the same order at every width, so the same results to the bit).
-fn cell_forward(
-    a: &mut [f32],
-    bias: &[f32],
-    c_prev: &[f32],
-    c: &mut [f32],
-    tc: &mut [f32],
-    h: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if wider() {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn avx512(
-            a: &mut [f32],
-            bias: &[f32],
-            c_prev: &[f32],
-            c: &mut [f32],
-            tc: &mut [f32],
-            h: &mut [f32],
-        ) {
-            cell_forward_impl(a, bias, c_prev, c, tc, h)
+/// Defines `$name`, which runs `$imp` compiled for AVX-512 or AVX2 (with FMA) where the CPU
+/// has them, else as built: the same operations in the same order at every width (no fused
+/// multiply-adds are introduced), so the same results to the bit.
+macro_rules! at_widest {
+    ($(#[$doc:meta])* fn $name:ident => $imp:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $imp($($arg),*)
+                }
+                if wider() {
+                    // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked by `wider`).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if wide() {
+                    // SAFETY: the CPU has AVX2 and FMA (checked by `wide`).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
         }
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked by `wider`).
-        return unsafe { avx512(a, bias, c_prev, c, tc, h) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if wide() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(
-            a: &mut [f32],
-            bias: &[f32],
-            c_prev: &[f32],
-            c: &mut [f32],
-            tc: &mut [f32],
-            h: &mut [f32],
-        ) {
-            cell_forward_impl(a, bias, c_prev, c, tc, h)
-        }
-        // SAFETY: the CPU has AVX2 and FMA (checked by `wide`).
-        return unsafe { avx2(a, bias, c_prev, c, tc, h) };
-    }
-    cell_forward_impl(a, bias, c_prev, c, tc, h)
+    };
 }
 
-/// Runs `cell_backward` compiled for AVX-512 or AVX2 where the CPU has it.
-fn cell_backward(
-    gates: &[f32],
-    c_prev: &[f32],
-    tc: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-    dg: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if wider() {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn avx512(
-            gates: &[f32],
-            c_prev: &[f32],
-            tc: &[f32],
-            dh: &[f32],
-            dc: &mut [f32],
-            dg: &mut [f32],
-        ) {
-            cell_backward_impl(gates, c_prev, tc, dh, dc, dg)
-        }
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked by `wider`).
-        return unsafe { avx512(gates, c_prev, tc, dh, dc, dg) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if wide() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(
-            gates: &[f32],
-            c_prev: &[f32],
-            tc: &[f32],
-            dh: &[f32],
-            dc: &mut [f32],
-            dg: &mut [f32],
-        ) {
-            cell_backward_impl(gates, c_prev, tc, dh, dc, dg)
-        }
-        // SAFETY: the CPU has AVX2 and FMA (checked by `wide`).
-        return unsafe { avx2(gates, c_prev, tc, dh, dc, dg) };
-    }
-    cell_backward_impl(gates, c_prev, tc, dh, dc, dg)
-}
+at_widest!(
+    /// [`cell_forward_impl`] at the CPU's widest vectors.
+    fn cell_forward => cell_forward_impl(
+        a: &mut [f32],
+        bias: &[f32],
+        c_prev: &[f32],
+        c: &mut [f32],
+        tc: &mut [f32],
+        h: &mut [f32],
+    )
+);
+
+at_widest!(
+    /// [`cell_backward_impl`] at the CPU's widest vectors.
+    fn cell_backward => cell_backward_impl(
+        gates: &[f32],
+        c_prev: &[f32],
+        tc: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        dg: &mut [f32],
+    )
+);
 
 /// One active cell update for one row, gates fused: `a` holds the products on entry (the
 /// pre-activations less `bias`, the row's `[4H]` gate bias, added here rather than copied into
