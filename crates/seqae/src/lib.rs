@@ -12,8 +12,10 @@
 //! - [`optim`]: Adam(W); [`train::train`]: the loop, from drawings into a run folder.
 //! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
 //!   model.
-//! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence).
+//! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence);
+//!   [`cell`] the fused gate cell of CUDA's step loop.
 
+pub mod cell;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -1,8 +1,9 @@
 //! One LSTM layer with PyTorch's weights and names, over padded, masked sequences.
 //!
 //! On the CPU the layer runs as one candle custom op over the whole sequence
-//! ([`crate::kernel`]), input projection included.
-//! Elsewhere (CUDA, Metal), and on request for comparison, it is a loop over candle-nn's own
+//! ([`crate::kernel`]), input projection included. On CUDA it is a loop of steps, each a
+//! cuBLAS product and one fused gate cell ([`crate::cell`]), after one product for every step's
+//! input projection. On Metal, and on request for comparison, it is a loop over candle-nn's own
 //! `LSTM::step` with the same weights and the same masking.
 
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,14 @@ use crate::kernel::{self, Dims, Output, Saved};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LstmImpl {
-    /// The fused custom op on the CPU, candle-nn's step loop on other devices.
+    /// The fused custom op on the CPU, the gate cell on CUDA, candle-nn's step loop on Metal.
     #[default]
     Auto,
     /// Always candle-nn's `LSTM::step` loop (slow on the CPU; for comparison).
     CandleNn,
+    /// Always the step loop of products and the fused gate cell (what CUDA runs; on the CPU,
+    /// to test it).
+    GateCell,
 }
 
 struct LstmOp {
@@ -227,8 +231,14 @@ impl Lstm {
         self.hidden
     }
 
-    fn use_fused(&self) -> bool {
-        self.imp == LstmImpl::Auto && matches!(self.w_hh.device(), Device::Cpu)
+    /// The implementation that runs on the weights' device.
+    fn chosen(&self) -> LstmImpl {
+        match (self.imp, self.w_hh.device()) {
+            (LstmImpl::Auto, Device::Cpu) => LstmImpl::Auto,
+            (LstmImpl::Auto, Device::Cuda(_)) => LstmImpl::GateCell,
+            (LstmImpl::Auto, _) => LstmImpl::CandleNn,
+            (imp, _) => imp,
+        }
     }
 
     /// Runs over `x` `[T, B, I]` with per-row `lengths`, from `state0` `[B, 2H]` (h0 then c0)
@@ -268,8 +278,12 @@ impl Lstm {
                 &zeros
             }
         };
-        if self.use_fused() {
-            let d = |w: &Tensor| if grad { w.clone() } else { w.detach() };
+        let chosen = self.chosen();
+        let d = |w: &Tensor| if grad { w.clone() } else { w.detach() };
+        if chosen == LstmImpl::GateCell {
+            return self.gate_cell_loop(x, constant, lengths, state0, output, &d);
+        }
+        if chosen == LstmImpl::Auto {
             let bias = (d(&self.b_ih) + d(&self.b_hh))?.unsqueeze(1)?;
             let w_ih = d(&self.w_ih);
             return match constant {
@@ -319,6 +333,55 @@ impl Lstm {
         match output {
             Output::All => Tensor::stack(&hs, 0),
             Output::Last => Ok(state.h),
+        }
+    }
+
+    /// The layer as a loop of steps over [`crate::cell::step`]: every step's input projection
+    /// (and bias, and the constant's share) in one product first, then per step `h @ W_hhᵀ` and
+    /// the cell. `d` detaches the weights when no gradient is wanted.
+    fn gate_cell_loop(
+        &self,
+        x: &Tensor,
+        constant: Option<&Tensor>,
+        lengths: &[usize],
+        state0: &Tensor,
+        output: Output,
+        d: &dyn Fn(&Tensor) -> Tensor,
+    ) -> Result<Tensor> {
+        let (t, b, i) = x.dims3()?;
+        let h = self.hidden;
+        let w_ih = d(&self.w_ih);
+        let bias = (d(&self.b_ih) + d(&self.b_hh))?;
+        let xp = x
+            .reshape((t * b, i))?
+            .matmul(&w_ih.narrow(1, 0, i)?.t()?)?
+            .broadcast_add(&bias)?
+            .reshape((t, b, 4 * h))?;
+        let xp = match constant {
+            None => xp,
+            Some(k) => {
+                let per_row = k.matmul(&w_ih.narrow(1, i, k.dim(1)?)?.t()?)?;
+                xp.broadcast_add(&per_row.unsqueeze(0)?)?
+            }
+        };
+        let w_hh_t = d(&self.w_hh).t()?;
+        let mut state = state0.contiguous()?;
+        let mut hs = Vec::with_capacity(if output == Output::All { t } else { 0 });
+        for s in 0..t {
+            let mask: Vec<f32> = lengths
+                .iter()
+                .map(|&l| if s < l { 1.0 } else { 0.0 })
+                .collect();
+            let mask = Tensor::from_vec(mask, b, x.device())?;
+            let hh = state.narrow(1, 0, h)?.contiguous()?.matmul(&w_hh_t)?;
+            state = crate::cell::step(&xp.get(s)?, &hh, &state, &mask)?;
+            if output == Output::All {
+                hs.push(state.narrow(1, 0, h)?);
+            }
+        }
+        match output {
+            Output::All => Tensor::stack(&hs, 0),
+            Output::Last => state.narrow(1, 0, h),
         }
     }
 
@@ -410,31 +473,34 @@ mod tests {
         }
     }
 
+    /// The fused CPU op and the gate-cell loop against candle-nn's step loop: outputs and every
+    /// gradient.
     #[test]
-    fn fused_matches_candle_nn_forward_and_gradients() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let (t, b, i, h) = (7, 5, 3, 6);
-        let (fused_l, vm) = layer(&mut rng, i, h, LstmImpl::Auto);
-        let mut nn_l = fused_l.clone();
-        nn_l.imp = LstmImpl::CandleNn;
-        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
-        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
-        let lengths = [7, 3, 1, 5, 7];
-        for output in [Output::All, Output::Last] {
-            let ya = fused_l
-                .forward(&x, &lengths, Some(&s0), output, true)
-                .unwrap();
-            let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
-            let diff = max_abs(&(&ya - &yb).unwrap());
-            assert!(diff < 1e-5, "{output:?} forward differs by {diff}");
-            let w = rand_tensor(&mut rng, ya.dims(), 1.0);
-            let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
-            let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
-            let all = vm.all_vars();
-            let vars: Vec<&Var> = all.iter().chain([&x, &s0]).collect();
-            // the layer's four variables, x and the state
-            assert_eq!(vars.len(), 6);
-            assert_same_gradients(&ga, &gb, &vars, &format!("{output:?}"));
+    fn fused_and_gate_cell_match_candle_nn_forward_and_gradients() {
+        for imp in [LstmImpl::Auto, LstmImpl::GateCell] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let (t, b, i, h) = (7, 5, 3, 6);
+            let (mut l, vm) = layer(&mut rng, i, h, LstmImpl::CandleNn);
+            let nn_l = l.clone();
+            l.imp = imp;
+            let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+            let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+            let lengths = [7, 3, 1, 5, 7];
+            for output in [Output::All, Output::Last] {
+                let what = format!("{imp:?} {output:?}");
+                let ya = l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+                let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+                let diff = max_abs(&(&ya - &yb).unwrap());
+                assert!(diff < 1e-5, "{what}: forward differs by {diff}");
+                let w = rand_tensor(&mut rng, ya.dims(), 1.0);
+                let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
+                let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
+                let all = vm.all_vars();
+                let vars: Vec<&Var> = all.iter().chain([&x, &s0]).collect();
+                // the layer's four variables, x and the state
+                assert_eq!(vars.len(), 6);
+                assert_same_gradients(&ga, &gb, &vars, &what);
+            }
         }
     }
 
@@ -445,6 +511,8 @@ mod tests {
         let (fused_l, vm) = layer(&mut rng, i + c, h, LstmImpl::Auto);
         let mut nn_l = fused_l.clone();
         nn_l.imp = LstmImpl::CandleNn;
+        let mut cell_l = fused_l.clone();
+        cell_l.imp = LstmImpl::GateCell;
         let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
         let k = Var::from_tensor(&rand_tensor(&mut rng, &[b, c], 1.0)).unwrap();
         let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
@@ -469,7 +537,7 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            for l in [&fused_l, &nn_l] {
+            for l in [&fused_l, &nn_l, &cell_l] {
                 let y = l
                     .forward_with_constant(&x, Some(&k), &lengths, Some(&s0), output, true)
                     .unwrap();
@@ -486,64 +554,67 @@ mod tests {
         }
     }
 
+    /// The fused CPU op's and the gate-cell loop's gradients against central differences.
     #[test]
-    fn fused_gradient_matches_finite_differences() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let (t, b, i, h) = (4, 3, 2, 3);
-        let (l, vm) = layer(&mut rng, i, h, LstmImpl::Auto);
-        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
-        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
-        let lengths = [4, 2, 3];
-        let w = rand_tensor(&mut rng, &[t, b, h], 1.0);
-        let loss = |l: &Lstm| -> f64 {
+    fn gradients_match_finite_differences() {
+        for imp in [LstmImpl::Auto, LstmImpl::GateCell] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+            let (t, b, i, h) = (4, 3, 2, 3);
+            let (l, vm) = layer(&mut rng, i, h, imp);
+            let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+            let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+            let lengths = [4, 2, 3];
+            let w = rand_tensor(&mut rng, &[t, b, h], 1.0);
+            let loss = |l: &Lstm| -> f64 {
+                let y = l
+                    .forward(&x, &lengths, Some(&s0), Output::All, true)
+                    .unwrap();
+                (&y * &w)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_dtype(DType::F64)
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
             let y = l
                 .forward(&x, &lengths, Some(&s0), Output::All, true)
                 .unwrap();
-            (&y * &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap()
-        };
-        let y = l
-            .forward(&x, &lengths, Some(&s0), Output::All, true)
-            .unwrap();
-        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
-        let mut vars = vm.all_vars();
-        vars.push(x.clone());
-        vars.push(s0.clone());
-        let eps = 1e-2f32;
-        for v in &vars {
-            let g = grads
-                .get(v)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let base = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            for k in (0..base.len()).step_by(3) {
-                let mut p = base.clone();
-                p[k] += eps;
-                v.set(&Tensor::from_vec(p.clone(), v.dims(), &Device::Cpu).unwrap())
+            let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let mut vars = vm.all_vars();
+            vars.push(x.clone());
+            vars.push(s0.clone());
+            let eps = 1e-2f32;
+            for v in &vars {
+                let g = grads
+                    .get(v)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
                     .unwrap();
-                let lp = loss(&l);
-                p[k] -= 2.0 * eps;
-                v.set(&Tensor::from_vec(p, v.dims(), &Device::Cpu).unwrap())
-                    .unwrap();
-                let lm = loss(&l);
-                v.set(&Tensor::from_vec(base.clone(), v.dims(), &Device::Cpu).unwrap())
-                    .unwrap();
-                let fd = (lp - lm) / (2.0 * eps as f64);
-                assert!(
-                    (fd - g[k] as f64).abs() < 2e-3 + 1e-2 * fd.abs(),
-                    "var {:?} [{k}]: fd {fd} vs {}",
-                    v.dims(),
-                    g[k]
-                );
+                let base = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                for k in (0..base.len()).step_by(3) {
+                    let mut p = base.clone();
+                    p[k] += eps;
+                    v.set(&Tensor::from_vec(p.clone(), v.dims(), &Device::Cpu).unwrap())
+                        .unwrap();
+                    let lp = loss(&l);
+                    p[k] -= 2.0 * eps;
+                    v.set(&Tensor::from_vec(p, v.dims(), &Device::Cpu).unwrap())
+                        .unwrap();
+                    let lm = loss(&l);
+                    v.set(&Tensor::from_vec(base.clone(), v.dims(), &Device::Cpu).unwrap())
+                        .unwrap();
+                    let fd = (lp - lm) / (2.0 * eps as f64);
+                    assert!(
+                        (fd - g[k] as f64).abs() < 2e-3 + 1e-2 * fd.abs(),
+                        "{imp:?} var {:?} [{k}]: fd {fd} vs {}",
+                        v.dims(),
+                        g[k]
+                    );
+                }
             }
         }
     }

@@ -108,6 +108,20 @@ fn run(
     resume: bool,
     stop: Option<&AtomicBool>,
 ) -> crate::Result<TrainSummary> {
+    run_with(LstmImpl::Auto, model, cfg, train, valid, dir, resume, stop)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    lstm: LstmImpl,
+    model: &ModelConfig,
+    cfg: &TrainConfig,
+    train: &[Stroke3],
+    valid: &[Stroke3],
+    dir: &std::path::Path,
+    resume: bool,
+    stop: Option<&AtomicBool>,
+) -> crate::Result<TrainSummary> {
     let data = TrainData {
         train,
         valid,
@@ -119,7 +133,7 @@ fn run(
         device: Device::Cpu,
         resume,
         stop,
-        lstm: LstmImpl::Auto,
+        lstm,
     };
     let cfg = TrainConfig {
         model: model.clone(),
@@ -231,6 +245,45 @@ fn tiny_model_overfits_a_handful_of_drawings() {
         assert_eq!(s.stop, StopReason::MaxSteps);
         assert_eq!(s.steps, 300);
     }
+}
+
+/// The gate-cell loop (what CUDA runs) trains the model that the CPU's fused op trains: both
+/// runs' models, loaded on the CPU, encode within 1e-4 of each other. (Across devices,
+/// `scripts/gpu-check.sh` checks the same on a GPU.)
+#[test]
+fn a_model_trained_through_the_gate_cell_encodes_like_one_trained_on_the_fused_op() {
+    let data = shapes(12, 6);
+    let refs: Vec<&Stroke3> = data.iter().collect();
+    let model_cfg = tiny(Head::Mdn, true, true);
+    let mut runs = Vec::new();
+    for imp in [LstmImpl::Auto, LstmImpl::GateCell] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = run_with(
+            imp,
+            &model_cfg,
+            &quick(10),
+            &data,
+            &[],
+            dir.path(),
+            false,
+            None,
+        )
+        .unwrap();
+        let (m, _) = crate::load(dir.path(), &Device::Cpu).unwrap();
+        runs.push((
+            s.log.last().unwrap().train_loss,
+            m.encode(&refs, 5).unwrap(),
+        ));
+    }
+    let (a, b) = (&runs[0], &runs[1]);
+    assert!((a.0 - b.0).abs() < 1e-4, "last loss {} vs {}", a.0, b.0);
+    let d =
+        a.1.concat()
+            .iter()
+            .zip(b.1.concat())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+    assert!(d < 1e-4, "the two models' vectors differ by {d}");
 }
 
 #[test]
@@ -620,7 +673,7 @@ fn grid_pool_weighs_each_direction_by_its_own_points() {
     // the backward LSTM reads the drawing reversed: its summary must be its outputs, put back
     // in the drawing's order, weighed by the same per-point weights as the forward one's (the
     // batch pads the shorter drawings: their padding must not count, whichever LSTM runs them)
-    for imp in [LstmImpl::Auto, LstmImpl::CandleNn] {
+    for imp in [LstmImpl::Auto, LstmImpl::CandleNn, LstmImpl::GateCell] {
         let cfg = tiny(Head::Mdn, false, true);
         let model = SeqAe::new(&cfg, 3.0, 5, imp, &Device::Cpu).unwrap();
         let data = shapes(3, 4);
