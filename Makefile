@@ -46,7 +46,7 @@ H_CLUSTERS := $(WORK)/heldout/clusters.parquet
 EVALUATION := $(WORK)/evaluation.json
 EVAL_INPUTS := $(if $(filter $(SYNTH),$(INPUTS)),$(H_DRAWINGS) $(H_EMBEDDINGS) $(H_CLUSTERS) $(WORK)/heldout/reconstructions.parquet,$(DRAWINGS) $(EMBEDDINGS) $(CLUSTERS) $(WORK)/reconstructions.parquet)
 
-.PHONY: all build data download ingest train embed cluster plot evaluate generate workflow test bench bench-scale clean-work FORCE
+.PHONY: cuda all build data download ingest train embed cluster plot evaluate generate workflow test bench bench-scale clean-work FORCE
 .DELETE_ON_ERROR:
 
 all: $(REPORT)
@@ -136,6 +136,17 @@ bench: build
 BENCH_SCALE_FLAGS ?=
 bench-scale: build
 	python3 scripts/bench_scale.py --bin $(BIN) $(BENCH_SCALE_FLAGS)
+
+# The stages and the bench example built with `--features cuda`, in target/cuda (apart from the
+# CPU build): CUDA 13 from NVIDIA's PyPI wheels (scripts/cuda-toolkit.sh) unless CUDA_ROOT names
+# a toolkit; no GPU needed to build. CUDA_COMPUTE_CAP: the GPU generation the kernels target
+# (90: H100). Then, on a GPU machine: scripts/gpu-check.sh (docs/cuda.md).
+CUDA_COMPUTE_CAP ?= 90
+cuda:
+	root=$${CUDA_ROOT:-$$(scripts/cuda-toolkit.sh)} && export CUDA_ROOT=$$root PATH=$$root/bin:$$PATH \
+	  CUDA_COMPUTE_CAP=$(CUDA_COMPUTE_CAP) CARGO_TARGET_DIR=target/cuda && \
+	  $(CARGO) build --release --features cuda && \
+	  $(CARGO) build --release --features cuda -p seqae --example bench
 
 clean-work:
 	rm -rf $(WORK)

@@ -12,7 +12,10 @@ measured in the same run, so the Rust figures print as ratios against these.
 
 Threads: PyTorch's default (every core), as the Rust stages use every core.
 
-python bench_torch.py OUT.json [STEPS]
+python bench_torch.py OUT.json [STEPS] [DEVICE]
+
+DEVICE is cpu (the default) or cuda: there nn.LSTM is cuDNN's, the products single precision
+without TF32 (as candle's), and every timing waits for the GPU (scripts/gpu-check.sh).
 """
 
 import json
@@ -23,15 +26,23 @@ import torch
 from torch import nn
 
 T, BATCH = 100, 100
+DEV = torch.device(sys.argv[3] if len(sys.argv) > 3 else "cpu")
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def timed(fn, reps):
     """The sorted times of `reps` calls after one warm-up."""
     fn()
+    sync()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return sorted(times)
 
@@ -44,7 +55,7 @@ def best(fn, reps):
 
 def matmul_peak():
     """The fastest of 30 products: a peak, so the best case, not the median."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a, b = torch.randn(2048, 2048, device=DEV), torch.randn(2048, 2048, device=DEV)
     s = timed(lambda: a @ b, 30)[0]
     return 2 * 2048**3 / s / 1e9
 
@@ -66,7 +77,7 @@ class Original(nn.Module):
     def forward(self, x):
         z = self.encode(x)
         # teacher forcing: the start token, then the drawing shifted by one, with z each step
-        start = torch.zeros(1, x.shape[1], 5)
+        start = torch.zeros(1, x.shape[1], 5, device=x.device)
         inp = torch.cat([start, x], 0)
         zt = z.unsqueeze(0).expand(inp.shape[0], -1, -1)
         y, _ = self.dec(torch.cat([inp, zt], 2))
@@ -83,19 +94,21 @@ def drawings(n):
     x = torch.zeros(T, n, 5)
     x[:, :, :2] = torch.rand(T, n, 2, generator=g) * 2 - 1
     x[:, :, 2] = 1
-    return x
+    return x.to(DEV)
 
 
 def main():
     out = sys.argv[1]
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     torch.manual_seed(0)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     peak = matmul_peak()
 
-    model = Original()
+    model = Original().to(DEV)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = drawings(BATCH)
-    target = torch.cat([x, torch.zeros(1, BATCH, 5)], 0)
+    target = torch.cat([x, torch.zeros(1, BATCH, 5, device=DEV)], 0)
 
     def step():
         opt.zero_grad()
@@ -112,8 +125,8 @@ def main():
             f(xs)
 
     enc_original = 1000 / best(lambda: encode_with(model.encode), 10)
-    bi = nn.LSTM(7, 64, bidirectional=True)
-    xs7 = torch.cat([xs, torch.zeros(T, 1000, 2)], 2)
+    bi = nn.LSTM(7, 64, bidirectional=True).to(DEV)
+    xs7 = torch.cat([xs, torch.zeros(T, 1000, 2, device=DEV)], 2)
     enc_default = 1000 / best(lambda: encode_with(lambda _: bi(xs7)), 10)
 
     # real lengths: sorted, in batches of 1000, each packed
@@ -135,6 +148,7 @@ def main():
 
     figures = {
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if DEV.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "matmul_gflops": peak,
         "train_step_original_s": step_s,
@@ -145,7 +159,7 @@ def main():
     with open(out, "w") as f:
         json.dump(figures, f, indent=1)
     print(
-        f"  PyTorch {torch.__version__}, {torch.get_num_threads()} threads: matrix peak "
+        f"  PyTorch {torch.__version__} on {figures['device']}, {torch.get_num_threads()} threads: matrix peak "
         f"{peak:.0f} GFLOP/s (2048^2 sgemm); original model's training step {step_s:.3f} s; "
         f"encoding {enc_original:.0f} drawings/s (original), {enc_default:.0f}/s (default's "
         f"bidirectional LSTM alone); real lengths (20-200 points, packed) {enc_real:.0f}/s"

@@ -39,6 +39,9 @@ if [ ! -x "$cuda/bin/nvcc" ] || [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
     | grep -oE '\bCUresult +cu[A-Za-z0-9_]+ *\(' | sed -E 's/CUresult +//; s/ *\(//' | sort -u \
     | sed -E 's/.*/int &(void) { return 34; }/' > "$root.tmp/cuda_stub.c"  # 34: CUDA_ERROR_STUB_LIBRARY
   gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$lib/stubs/libcuda.so" "$root.tmp/cuda_stub.c"
+  # so that the cuda build's tests start on a machine without a driver (with lib/stubs on
+  # LD_LIBRARY_PATH; never on a GPU machine's)
+  ln -s libcuda.so "$lib/stubs/libcuda.so.1"
   rm -rf "$root"
   mkdir -p "$root"
   mv "$root.tmp/tree/nvidia" "$root/nvidia"

@@ -13,6 +13,7 @@
 #define LSTM_CELL_FN __device__ __forceinline__
 #else
 #include <math.h>
+#include <stddef.h>
 #define LSTM_CELL_FN static inline
 #endif
 

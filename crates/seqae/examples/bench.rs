@@ -10,6 +10,10 @@
 //! With `TORCH_BENCH=figures.json` (written by `scripts/bench_torch.py` in the same run, as
 //! `make bench` does), every figure is also printed as a ratio against PyTorch's on the same
 //! shapes, and the LSTM's GFLOP/s as a share of the matrix peak PyTorch measured.
+//!
+//! `BENCH_DEVICE=cuda` (a build with `--features cuda`) runs the training and encoding on the
+//! GPU, where the LSTM is the gate-cell loop (`LstmImpl::Auto` there); the PyTorch figures to
+//! compare with are then `bench_torch.py OUT.json STEPS cuda`'s (`scripts/gpu-check.sh`).
 
 use std::time::Instant;
 
@@ -91,7 +95,18 @@ fn lstm_gflop(m: &ModelConfig) -> f64 {
     (dirs * layer(T, 5, m.enc_hidden) + layer(T + 1, 5 + m.latent, m.dec_hidden)) / 1e9
 }
 
+/// `BENCH_DEVICE`: cpu (the default) or cuda.
+fn bench_device() -> Device {
+    match std::env::var("BENCH_DEVICE").as_deref() {
+        Err(_) | Ok("cpu") => Device::Cpu,
+        Ok("cuda") => Device::new_cuda(0).expect("BENCH_DEVICE=cuda: a CUDA build and a GPU"),
+        Ok(other) => panic!("BENCH_DEVICE={other}: use cpu or cuda"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn train_bench(
+    dev: &Device,
     name: &str,
     m: &ModelConfig,
     steps: u64,
@@ -128,7 +143,7 @@ fn train_bench(
     };
     let opts = TrainOptions {
         run_dir: dir.path(),
-        device: Device::Cpu,
+        device: dev.clone(),
         resume: false,
         stop: None,
         lstm: imp,
@@ -163,8 +178,8 @@ fn train_bench(
     );
 }
 
-fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64>) {
-    let model = SeqAe::new(m, 30.0, 0, LstmImpl::Auto, &Device::Cpu).expect("model");
+fn encode_bench(dev: &Device, name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64>) {
+    let model = SeqAe::new(m, 30.0, 0, LstmImpl::Auto, dev).expect("model");
     let refs: Vec<&Stroke3> = data.iter().collect();
     model.encode(&refs[..1000], 1000).expect("warm-up");
     let t0 = Instant::now();
@@ -181,6 +196,50 @@ fn encode_bench(name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64
         z.len(),
         s,
         versus("drawings/s", rate, torch)
+    );
+}
+
+/// On a GPU: trains `m` for `steps` steps there, then encodes the same drawings with the model
+/// loaded on the GPU and on the CPU (the fused op), and prints the largest difference.
+fn cross_device_check(dev: &Device, m: &ModelConfig, steps: u64, data: &[Stroke3]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = TrainConfig {
+        max_steps: steps,
+        max_minutes: 0.0,
+        epochs: u32::MAX,
+        checkpoint_every: 0,
+        model: m.clone(),
+        ..TrainConfig::default()
+    };
+    let td = TrainData {
+        train: data,
+        valid: &[],
+        path: "synthetic".into(),
+        rows: data.len(),
+    };
+    let opts = TrainOptions {
+        run_dir: dir.path(),
+        device: dev.clone(),
+        resume: false,
+        stop: None,
+        lstm: LstmImpl::Auto,
+    };
+    seqae::train(&cfg, &td, &opts, &mut |_| {}).expect("training on the GPU");
+    let refs: Vec<&Stroke3> = data[..2000].iter().collect();
+    let encode = |d: &Device| {
+        let (model, _) = seqae::load(dir.path(), d).expect("load the run");
+        model.encode(&refs, 500).expect("encode").concat()
+    };
+    let (gpu, cpu) = (encode(dev), encode(&Device::Cpu));
+    let worst = gpu
+        .iter()
+        .zip(&cpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!(
+        "check  the default model trained {steps} steps on {dev:?}: its vectors of {} drawings on the GPU and on the CPU differ by at most {worst:.2e} ({})",
+        refs.len(),
+        if worst <= 1e-4 { "within 1e-4" } else { "NOT within 1e-4" }
     );
 }
 
@@ -225,11 +284,14 @@ fn main() {
         .collect();
     let steps = args.first().copied().unwrap_or(100);
     let nn_steps = args.get(1).copied().unwrap_or(steps);
+    let dev = bench_device();
     println!(
-        "threads: {} (RAYON_NUM_THREADS)",
+        "threads: {} (RAYON_NUM_THREADS), device: {dev:?}",
         rayon::current_num_threads()
     );
-    op_bench(256, 10);
+    if dev.is_cpu() {
+        op_bench(256, 10);
+    }
     // the blog post's model (datasets/original-experiment.toml)
     let original = ModelConfig {
         enc_hidden: 256,
@@ -253,15 +315,14 @@ fn main() {
         println!("(PyTorch not measured: no TORCH_BENCH figures; `make bench` measures them)");
     }
     let torch = torch.as_ref();
+    let fused = if dev.is_cpu() {
+        "original, fused LSTM"
+    } else {
+        "original, gate-cell loop"
+    };
+    train_bench(&dev, fused, &original, steps, LstmImpl::Auto, &data, torch);
     train_bench(
-        "original, fused LSTM",
-        &original,
-        steps,
-        LstmImpl::Auto,
-        &data,
-        torch,
-    );
-    train_bench(
+        &dev,
         "default (make all's model)",
         &default,
         steps,
@@ -269,7 +330,20 @@ fn main() {
         &data,
         torch,
     );
+    if dev.is_cpu() {
+        // what CUDA runs, here for its cost on the CPU
+        train_bench(
+            &dev,
+            "original, gate-cell loop",
+            &original,
+            nn_steps,
+            LstmImpl::GateCell,
+            &data,
+            torch,
+        );
+    }
     train_bench(
+        &dev,
         "original, candle-nn LSTM",
         &original,
         nn_steps,
@@ -278,6 +352,7 @@ fn main() {
         torch,
     );
     encode_bench(
+        &dev,
         "original (1 direction)",
         &original,
         &data,
@@ -285,6 +360,7 @@ fn main() {
     );
     // sorted by length (as embed does, and PyTorch's figure packs them): no padding work
     encode_bench(
+        &dev,
         "original, real lengths",
         &original,
         &drawings_of_real_lengths(10_000, 2),
@@ -293,9 +369,13 @@ fn main() {
     // PyTorch's figure for the default model is its bidirectional LSTM alone: ours also runs
     // the raster branch and the pooling, so this ratio understates ours
     encode_bench(
+        &dev,
         "default (2 directions)",
         &default,
         &data,
         torch.map(|t| t.encode_default_lstm_per_s),
     );
+    if !dev.is_cpu() {
+        cross_device_check(&dev, &default, steps, &data);
+    }
 }

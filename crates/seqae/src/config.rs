@@ -24,13 +24,19 @@ pub enum DeviceKind {
 
 impl DeviceKind {
     pub fn device(self) -> Result<Device> {
-        let unavailable = |what: &str, e: candle_core::Error| {
-            Error::Config(format!("device {what} (build with --features {what}): {e}"))
+        let unavailable = |what: &str, built: bool, e: candle_core::Error| {
+            Error::Config(if built {
+                format!("device {what}: no usable device or driver here: {e}")
+            } else {
+                format!("device {what}: this build has no {what} (build with --features {what})")
+            })
         };
         Ok(match self {
             DeviceKind::Cpu => Device::Cpu,
-            DeviceKind::Cuda => Device::new_cuda(0).map_err(|e| unavailable("cuda", e))?,
-            DeviceKind::Metal => Device::new_metal(0).map_err(|e| unavailable("metal", e))?,
+            DeviceKind::Cuda => Device::new_cuda(0)
+                .map_err(|e| unavailable("cuda", candle_core::utils::cuda_is_available(), e))?,
+            DeviceKind::Metal => Device::new_metal(0)
+                .map_err(|e| unavailable("metal", candle_core::utils::metal_is_available(), e))?,
         })
     }
 }
