@@ -365,16 +365,16 @@ impl Lstm {
             }
         };
         let w_hh_t = d(&self.w_hh).t()?;
+        // every step's mask in one upload: a copy from the host per step would stall a GPU
+        let masks: Vec<f32> = (0..t)
+            .flat_map(|s| lengths.iter().map(move |&l| if s < l { 1.0 } else { 0.0 }))
+            .collect();
+        let masks = Tensor::from_vec(masks, (t, b), x.device())?;
         let mut state = state0.contiguous()?;
         let mut hs = Vec::with_capacity(if output == Output::All { t } else { 0 });
         for s in 0..t {
-            let mask: Vec<f32> = lengths
-                .iter()
-                .map(|&l| if s < l { 1.0 } else { 0.0 })
-                .collect();
-            let mask = Tensor::from_vec(mask, b, x.device())?;
             let hh = state.narrow(1, 0, h)?.contiguous()?.matmul(&w_hh_t)?;
-            state = crate::cell::step(&xp.get(s)?, &hh, &state, &mask)?;
+            state = crate::cell::step(&xp.get(s)?, &hh, &state, &masks.get(s)?)?;
             if output == Output::All {
                 hs.push(state.narrow(1, 0, h)?);
             }
