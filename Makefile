@@ -118,6 +118,7 @@ test:
 	scripts/defaults-check.sh
 	scripts/workflow-check.sh
 	scripts/torch-check.sh
+	scripts/cuda-check.sh
 
 # The pipeline over SHARDS shards through Snakemake (workflow/Snakefile), JOBS jobs at once, in
 # $(WORK)-shards: make workflow SHARDS=4 JOBS=2 INPUTS="face.ndjson cat.ndjson"
