@@ -336,9 +336,13 @@ impl Lstm {
         }
     }
 
-    /// The layer as a loop of steps over [`crate::cell::step`]: every step's input projection
-    /// (and bias, and the constant's share) in one product first, then per step `h @ W_hhᵀ` and
-    /// the cell. `d` detaches the weights when no gradient is wanted.
+    /// The layer as a loop of steps over [`crate::cell::step`]: per step the input's product
+    /// `x_s @ W_xᵀ` plus the row term (the biases, and the constant's share, made once per
+    /// row), `h @ W_hhᵀ`, and the cell. The input's products run per step, not as one product
+    /// over `[T·B, I]`: a per-step slice of a `[T, B, 4H]` result would cost its whole size in
+    /// each step's backward (candle pads a slice's gradient to its source's shape), while `x`
+    /// is narrow and is data, which needs no gradient. `d` detaches the weights when no
+    /// gradient is wanted.
     fn gate_cell_loop(
         &self,
         x: &Tensor,
@@ -351,20 +355,17 @@ impl Lstm {
         let (t, b, i) = x.dims3()?;
         let h = self.hidden;
         let w_ih = d(&self.w_ih);
-        let bias = (d(&self.b_ih) + d(&self.b_hh))?;
-        let xp = x
-            .reshape((t * b, i))?
-            .matmul(&w_ih.narrow(1, 0, i)?.t()?)?
-            .broadcast_add(&bias)?
-            .reshape((t, b, 4 * h))?;
-        let xp = match constant {
-            None => xp,
+        let bias = (d(&self.b_ih) + d(&self.b_hh))?.unsqueeze(0)?;
+        // transposed copies, made once: cuBLAS takes a transpose, not a column slice of one
+        let w_x_t = w_ih.narrow(1, 0, i)?.t()?.contiguous()?;
+        let row = match constant {
+            None => bias,
             Some(k) => {
-                let per_row = k.matmul(&w_ih.narrow(1, i, k.dim(1)?)?.t()?)?;
-                xp.broadcast_add(&per_row.unsqueeze(0)?)?
+                let w_k_t = w_ih.narrow(1, i, k.dim(1)?)?.t()?.contiguous()?;
+                k.matmul(&w_k_t)?.broadcast_add(&bias)?
             }
         };
-        let w_hh_t = d(&self.w_hh).t()?;
+        let w_hh_t = d(&self.w_hh).t()?.contiguous()?;
         // every step's mask in one upload: a copy from the host per step would stall a GPU
         let masks: Vec<f32> = (0..t)
             .flat_map(|s| lengths.iter().map(move |&l| if s < l { 1.0 } else { 0.0 }))
@@ -373,8 +374,9 @@ impl Lstm {
         let mut state = state0.contiguous()?;
         let mut hs = Vec::with_capacity(if output == Output::All { t } else { 0 });
         for s in 0..t {
+            let xp = x.get(s)?.matmul(&w_x_t)?.broadcast_add(&row)?;
             let hh = state.narrow(1, 0, h)?.contiguous()?.matmul(&w_hh_t)?;
-            state = crate::cell::step(&xp.get(s)?, &hh, &state, &masks.get(s)?)?;
+            state = crate::cell::step(&xp, &hh, &state, &masks.get(s)?)?;
             if output == Output::All {
                 hs.push(state.narrow(1, 0, h)?);
             }
