@@ -9,6 +9,11 @@
 # lib64/stubs) has the driver API's symbols and the driver's soname, libcuda.so.1; at run time
 # the real driver's library is loaded instead.
 #
+# With --env it prints shell exports instead (CUDA_ROOT, PATH, CUDA_COMPUTE_CAP), so that
+#   eval "$(scripts/cuda-toolkit.sh --env)" && cargo build --release --features cuda
+# works in that shell (that build then replaces target/release's CPU binaries; `make cuda` builds
+# into target/cuda instead, and `make all` rebuilds its own).
+#
 # Versions: CUDA 13.2, the newest that cudarc 0.19 knows (13.0 to 13.4) and the runtime the
 # torch wheel of `make test` brings. Override with CUDA_WHEELS_VERSION=13.0 etc.
 set -euo pipefail
@@ -47,4 +52,8 @@ if [ ! -x "$cuda/bin/nvcc" ] || [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
   mv "$root.tmp/tree/nvidia" "$root/nvidia"
   rm -rf "$root.tmp"
 fi
-echo "$cuda"
+if [ "${1:-}" = --env ]; then
+  printf 'export CUDA_ROOT=%q PATH=%q CUDA_COMPUTE_CAP=%q\n' "$cuda" "$cuda/bin:$PATH" "${CUDA_COMPUTE_CAP:-90}"
+else
+  echo "$cuda"
+fi
