@@ -15,6 +15,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
+use crate::lstm::{slice as cpu_slice, with_values as with_cpu};
+
 /// The forward of one step: `(xp, hh, state) -> state` `[B, 2H]`.
 struct CellForward {
     h: usize,
@@ -104,22 +106,6 @@ pub fn backward_cpu(
         }
     }
     out
-}
-
-fn cpu_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let (a, b) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg(format!("lstm cell: {what} is not contiguous")))?;
-    Ok(&s.as_slice::<f32>()?[a..b])
-}
-
-/// Calls `f` with a CPU tensor's values (the mask and the gradient, held by the ops).
-fn with_cpu<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        candle_core::Storage::Cpu(cpu) => Ok(f(cpu_slice(cpu, layout, what)?)),
-        _ => candle_core::bail!("lstm cell: {what} is not on the CPU"),
-    }
 }
 
 impl CustomOp3 for CellForward {
