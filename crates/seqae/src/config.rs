@@ -28,7 +28,7 @@ impl DeviceKind {
             Error::Config(if built {
                 format!("device {what}: no usable device or driver here: {e}")
             } else {
-                format!("device {what}: this build has no {what} (build with --features {what})")
+                format!("device {what}: this build has no {what} (build with --features {what}; for cuda: make cuda, docs/cuda.md)")
             })
         };
         Ok(match self {
