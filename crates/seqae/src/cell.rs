@@ -2,9 +2,9 @@
 //! activations, the new cell and hidden state, and the held state of padded rows, in one pass
 //! over `[B, H]` instead of a dozen elementwise ops.
 //!
-//! [`crate::lstm::LstmImpl::GateCell`] builds a layer from it: the products (the input
-//! projection of every step at once, then `h_prev @ W_hhᵀ` per step) are candle matmuls, which
-//! are cuBLAS on CUDA, and this cell runs between them. On CUDA the cell is the kernel pair of
+//! [`crate::lstm::LstmImpl::GateCell`] builds a layer from it: each step's products (the
+//! input's `x_s @ W_xᵀ` and `h_prev @ W_hhᵀ`) are candle matmuls, which are cuBLAS on CUDA,
+//! and this cell follows them. On CUDA the cell is the kernel pair of
 //! `cuda/lstm_cell.cu`; on the CPU, the same arithmetic in Rust (the tests of the `cuda` build
 //! also run the kernels' own code on the CPU against it, through `cuda/lstm_cell_host.c`).
 //!

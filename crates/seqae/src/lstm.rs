@@ -1,9 +1,9 @@
 //! One LSTM layer with PyTorch's weights and names, over padded, masked sequences.
 //!
 //! On the CPU the layer runs as one candle custom op over the whole sequence
-//! ([`crate::kernel`]), input projection included. On CUDA it is a loop of steps, each a
-//! cuBLAS product and one fused gate cell ([`crate::cell`]), after one product for every step's
-//! input projection. On Metal, and on request for comparison, it is a loop over candle-nn's own
+//! ([`crate::kernel`]), input projection included. On CUDA it is a loop of steps, each two
+//! cuBLAS products (the input's and the state's) and one fused gate cell ([`crate::cell`]). On
+//! Metal, and on request for comparison, it is a loop over candle-nn's own
 //! `LSTM::step` with the same weights and the same masking.
 
 use std::sync::{Arc, Mutex};
