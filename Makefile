@@ -139,13 +139,11 @@ bench-scale: build
 	python3 scripts/bench_scale.py --bin $(BIN) $(BENCH_SCALE_FLAGS)
 
 # The stages and the bench example built with `--features cuda`, in target/cuda (apart from the
-# CPU build): CUDA 13 from NVIDIA's PyPI wheels (scripts/cuda-toolkit.sh) unless CUDA_ROOT names
-# a toolkit; no GPU needed to build. CUDA_COMPUTE_CAP: the GPU generation the kernels target
-# (90: H100). Then, on a GPU machine: scripts/gpu-check.sh (docs/cuda.md).
-CUDA_COMPUTE_CAP ?= 90
+# CPU build): CUDA 13 from NVIDIA's PyPI wheels unless CUDA_ROOT names a toolkit, and the GPU
+# generation CUDA_COMPUTE_CAP (90: H100), both as scripts/cuda-toolkit.sh --env says; no GPU
+# needed to build. Then, on a GPU machine: scripts/gpu-check.sh (docs/cuda.md).
 cuda:
-	root=$${CUDA_ROOT:-$$(scripts/cuda-toolkit.sh)} && export CUDA_ROOT=$$root PATH=$$root/bin:$$PATH \
-	  CUDA_COMPUTE_CAP=$(CUDA_COMPUTE_CAP) CARGO_TARGET_DIR=target/cuda && \
+	eval "$$(scripts/cuda-toolkit.sh --env)" && export CARGO_TARGET_DIR=target/cuda && \
 	  $(CARGO) build --release --features cuda && \
 	  $(CARGO) build --release --features cuda -p seqae --example bench
 

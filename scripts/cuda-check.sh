@@ -14,11 +14,10 @@ skip() {
   if [ "${CUDA_CHECK:-}" = require ]; then echo "cuda-check: $1" >&2; exit 1; fi
   echo "cuda-check: SKIPPED: $1" >&2; exit 0
 }
-root=${CUDA_ROOT:-$(scripts/cuda-toolkit.sh)} || skip "no CUDA toolkit (scripts/cuda-toolkit.sh needs python3 and PyPI)"
-[ -x "$root/bin/nvcc" ] || skip "no nvcc in $root/bin"
+env=$(scripts/cuda-toolkit.sh --env) || skip "no CUDA toolkit (scripts/cuda-toolkit.sh needs python3 and PyPI)"
+eval "$env"
 # the driver's link stub stands in for libcuda.so.1: the tests start, and touch no GPU
-export CUDA_ROOT=$root PATH=$root/bin:$PATH CARGO_TARGET_DIR=target/cuda \
-  CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90} \
-  LD_LIBRARY_PATH=$root/lib:$root/lib/stubs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export CARGO_TARGET_DIR=target/cuda \
+  LD_LIBRARY_PATH=$CUDA_ROOT/lib:$CUDA_ROOT/lib/stubs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 $CARGO test -p seqae --features cuda --lib -- cell:: lstm:: gate_cell
 echo "cuda-check: ok (the cuda build, nvcc on the kernels, and the kernels' code on the CPU)"

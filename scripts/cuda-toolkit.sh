@@ -9,7 +9,11 @@
 # lib64/stubs) has the driver API's symbols and the driver's soname, libcuda.so.1; at run time
 # the real driver's library is loaded instead.
 #
-# With --env it prints shell exports instead (CUDA_ROOT, PATH, CUDA_COMPUTE_CAP), so that
+# A CUDA_ROOT already set (a toolkit of your own: bin/nvcc, include, lib or lib64) is used as
+# it is, and nothing is fetched.
+#
+# With --env it prints shell exports instead (CUDA_ROOT, PATH, and CUDA_COMPUTE_CAP: the GPU
+# generation the kernels target, 90 (H100) unless already set), so that
 #   eval "$(scripts/cuda-toolkit.sh --env)" && cargo build --release --features cuda
 # works in that shell (that build then replaces target/release's CPU binaries; `make cuda` builds
 # into target/cuda instead, and `make all` rebuilds its own).
@@ -22,7 +26,10 @@ root="$here/target/cuda-toolkit"
 cuda="$root/nvidia/cu13"
 version=${CUDA_WHEELS_VERSION:-13.2}
 
-if [ ! -x "$cuda/bin/nvcc" ] || [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
+if [ -n "${CUDA_ROOT:-}" ]; then
+  [ -x "$CUDA_ROOT/bin/nvcc" ] || { echo "cuda-toolkit: no nvcc in CUDA_ROOT=$CUDA_ROOT" >&2; exit 1; }
+  cuda=$CUDA_ROOT
+elif [ ! -x "$cuda/bin/nvcc" ] || [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
   command -v python3 >/dev/null || { echo "cuda-toolkit: python3 is needed to fetch the wheels" >&2; exit 1; }
   rm -rf "$root.tmp"
   python3 -m venv "$root.tmp/venv" >&2

@@ -118,20 +118,13 @@ impl EmbedConfig {
 
 /// The candle device named `cpu`, `cuda` (or `cuda:N`) or `metal`.
 pub fn device(name: &str) -> Result<Device> {
-    let cuda = |n: usize| {
-        Device::new_cuda(n).with_context(|| {
-            if candle_core::utils::cuda_is_available() {
-                format!("device {name}: no usable GPU or driver here")
-            } else {
-                format!("device {name}: this build has no CUDA (make cuda, docs/cuda.md)")
-            }
-        })
-    };
     let d = match name {
         "cpu" => Device::Cpu,
-        "cuda" => cuda(0)?,
+        "cuda" => seqae::config::cuda_device(0)?,
         "metal" => Device::new_metal(0)?,
-        s if s.starts_with("cuda:") => cuda(s[5..].parse().context("cuda:N")?)?,
+        s if s.starts_with("cuda:") => {
+            seqae::config::cuda_device(s[5..].parse().context("cuda:N")?)?
+        }
         other => bail!("unknown device `{other}`: use cpu, cuda, cuda:N or metal"),
     };
     Ok(d)

@@ -19,6 +19,14 @@
 
 LSTM_CELL_FN float lstm_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* The activations of unit j's four gates (i, f, g, o) from the rows' xp and hh at j. */
+LSTM_CELL_FN void lstm_gates(const float *a, const float *b, unsigned h, float g[4]) {
+  g[0] = lstm_sigmoid(a[0] + b[0]);
+  g[1] = lstm_sigmoid(a[h] + b[h]);
+  g[2] = tanhf(a[2 * h] + b[2 * h]);
+  g[3] = lstm_sigmoid(a[3 * h] + b[3 * h]);
+}
+
 /* out [rows, 2H]: the state after this step. */
 LSTM_CELL_FN void lstm_cell_fwd_at(unsigned idx, const float *xp, const float *hh,
                                    const float *state, const float *mask, float *out,
@@ -32,10 +40,9 @@ LSTM_CELL_FN void lstm_cell_fwd_at(unsigned idx, const float *xp, const float *h
     o[h + j] = s[h + j];
     return;
   }
-  float gi = lstm_sigmoid(a[0] + b[0]);
-  float gf = lstm_sigmoid(a[h] + b[h]);
-  float gg = tanhf(a[2 * h] + b[2 * h]);
-  float go = lstm_sigmoid(a[3 * h] + b[3 * h]);
+  float act[4];
+  lstm_gates(a, b, h, act);
+  float gi = act[0], gf = act[1], gg = act[2], go = act[3];
   float c = gf * s[h + j] + gi * gg;
   o[j] = go * tanhf(c);
   o[h + j] = c;
@@ -61,10 +68,9 @@ LSTM_CELL_FN void lstm_cell_bwd_at(unsigned idx, const float *xp, const float *h
     dstate[h + j] = g[h + j];
     return;
   }
-  float gi = lstm_sigmoid(a[0] + b[0]);
-  float gf = lstm_sigmoid(a[h] + b[h]);
-  float gg = tanhf(a[2 * h] + b[2 * h]);
-  float go = lstm_sigmoid(a[3 * h] + b[3 * h]);
+  float act[4];
+  lstm_gates(a, b, h, act);
+  float gi = act[0], gf = act[1], gg = act[2], go = act[3];
   float c_prev = s[h + j];
   float tc = tanhf(gf * c_prev + gi * gg);
   float dh = g[j];

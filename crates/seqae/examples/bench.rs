@@ -104,21 +104,16 @@ fn bench_device() -> Device {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn train_bench(
+/// Trains `m` for `steps` steps of the autoencoder alone (no contrastive views, no time
+/// limit, batch [`BATCH`]) into a temporary run folder, kept while the returned dir lives.
+fn train_run(
     dev: &Device,
-    name: &str,
     m: &ModelConfig,
     steps: u64,
     imp: LstmImpl,
     data: &[Stroke3],
-    torch: Option<&Torch>,
-) {
-    if steps == 0 {
-        return;
-    }
+) -> (tempfile::TempDir, seqae::TrainSummary) {
     let dir = tempfile::tempdir().expect("temp dir");
-    // the autoencoder's step alone: no contrastive views, no time limit
     let cfg = TrainConfig {
         max_steps: steps,
         max_minutes: 0.0,
@@ -148,8 +143,24 @@ fn train_bench(
         stop: None,
         lstm: imp,
     };
-    let t0 = Instant::now();
     let s = seqae::train(&cfg, &td, &opts, &mut |_| {}).expect("training");
+    (dir, s)
+}
+
+fn train_bench(
+    dev: &Device,
+    name: &str,
+    m: &ModelConfig,
+    steps: u64,
+    imp: LstmImpl,
+    data: &[Stroke3],
+    torch: Option<&Torch>,
+) {
+    if steps == 0 {
+        return;
+    }
+    let t0 = Instant::now();
+    let (_dir, s) = train_run(dev, m, steps, imp, data);
     let per_step = t0.elapsed().as_secs_f64() / steps as f64;
     let gflops = lstm_gflop(m) / per_step;
     let peak = torch.map_or(String::new(), |t| {
@@ -202,29 +213,7 @@ fn encode_bench(dev: &Device, name: &str, m: &ModelConfig, data: &[Stroke3], tor
 /// On a GPU: trains `m` for `steps` steps there, then encodes the same drawings with the model
 /// loaded on the GPU and on the CPU (the fused op), and prints the largest difference.
 fn cross_device_check(dev: &Device, m: &ModelConfig, steps: u64, data: &[Stroke3]) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = TrainConfig {
-        max_steps: steps,
-        max_minutes: 0.0,
-        epochs: u32::MAX,
-        checkpoint_every: 0,
-        model: m.clone(),
-        ..TrainConfig::default()
-    };
-    let td = TrainData {
-        train: data,
-        valid: &[],
-        path: "synthetic".into(),
-        rows: data.len(),
-    };
-    let opts = TrainOptions {
-        run_dir: dir.path(),
-        device: dev.clone(),
-        resume: false,
-        stop: None,
-        lstm: LstmImpl::Auto,
-    };
-    seqae::train(&cfg, &td, &opts, &mut |_| {}).expect("training on the GPU");
+    let (dir, _) = train_run(dev, m, steps, LstmImpl::Auto, data);
     let refs: Vec<&Stroke3> = data[..2000].iter().collect();
     let encode = |d: &Device| {
         let (model, _) = seqae::load(dir.path(), d).expect("load the run");

@@ -17,18 +17,28 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::lstm::{slice as cpu_slice, with_values as with_cpu};
 
-/// The forward of one step: `(xp, hh, state) -> state` `[B, 2H]`.
-struct CellForward {
+/// One step of the cell over `(xp, hh, state)`, as a custom op: the forward, or its backward.
+struct Cell {
     h: usize,
     mask: Tensor,
+    pass: Pass,
 }
 
-/// The backward of [`CellForward`]: `(xp, hh, state) -> [dgates 4H | dstate 2H]` `[B, 6H]`,
-/// given the gradient of the forward's output.
-struct CellBackward {
-    h: usize,
-    mask: Tensor,
-    grad: Tensor,
+enum Pass {
+    /// The state after the step, `[B, 2H]`.
+    Forward,
+    /// Given `grad`, the gradient of the forward's output: `[dgates 4H | dstate 2H]` `[B, 6H]`.
+    Backward { grad: Tensor },
+}
+
+impl Cell {
+    /// Values per output row.
+    fn width(&self) -> usize {
+        match self.pass {
+            Pass::Forward => 2 * self.h,
+            Pass::Backward { .. } => 6 * self.h,
+        }
+    }
 }
 
 fn sigmoid(x: f32) -> f32 {
@@ -46,7 +56,7 @@ fn activations(xp: &[f32], hh: &[f32], h: usize, j: usize) -> [f32; 4] {
     ]
 }
 
-/// [`CellForward`] on the CPU, row by row (`mask.len()` rows).
+/// The forward pass on the CPU, row by row (`mask.len()` rows).
 pub fn forward_cpu(xp: &[f32], hh: &[f32], state: &[f32], mask: &[f32], h: usize) -> Vec<f32> {
     let mut out = vec![0f32; mask.len() * 2 * h];
     for (r, o) in out.chunks_exact_mut(2 * h).enumerate() {
@@ -69,7 +79,7 @@ pub fn forward_cpu(xp: &[f32], hh: &[f32], state: &[f32], mask: &[f32], h: usize
     out
 }
 
-/// [`CellBackward`] on the CPU: `[B, 6H]`, the gates' gradient then the state's.
+/// The backward pass on the CPU: `[B, 6H]`, the gates' gradient then the state's.
 pub fn backward_cpu(
     xp: &[f32],
     hh: &[f32],
@@ -108,9 +118,12 @@ pub fn backward_cpu(
     out
 }
 
-impl CustomOp3 for CellForward {
+impl CustomOp3 for Cell {
     fn name(&self) -> &'static str {
-        "seqae-lstm-cell"
+        match self.pass {
+            Pass::Forward => "seqae-lstm-cell",
+            Pass::Backward { .. } => "seqae-lstm-cell-backward",
+        }
     }
 
     fn cpu_fwd(
@@ -127,11 +140,14 @@ impl CustomOp3 for CellForward {
             cpu_slice(s2, l2, "hh")?,
             cpu_slice(s3, l3, "state")?,
         );
-        let out = with_cpu(&self.mask, "mask", |m| {
-            forward_cpu(xp, hh, state, m, self.h)
-        })?;
-        let rows = out.len() / (2 * self.h);
-        Ok((CpuStorage::F32(out), Shape::from((rows, 2 * self.h))))
+        let out = with_cpu(&self.mask, "mask", |m| match &self.pass {
+            Pass::Forward => Ok(forward_cpu(xp, hh, state, m, self.h)),
+            Pass::Backward { grad } => with_cpu(grad, "gradient", |g| {
+                backward_cpu(xp, hh, state, m, g, self.h)
+            }),
+        })??;
+        let rows = out.len() / self.width();
+        Ok((CpuStorage::F32(out), Shape::from((rows, self.width()))))
     }
 
     #[cfg(feature = "cuda")]
@@ -145,15 +161,13 @@ impl CustomOp3 for CellForward {
         l3: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let rows = l3.dims()[0];
-        let out = cuda::launch(
-            "lstm_cell_fwd",
-            &[(s1, l1), (s2, l2), (s3, l3)],
-            &[&self.mask],
-            rows,
-            2 * self.h,
-            self.h,
-        )?;
-        Ok((out, Shape::from((rows, 2 * self.h))))
+        let (kernel, held) = match &self.pass {
+            Pass::Forward => ("lstm_cell_fwd", vec![&self.mask]),
+            Pass::Backward { grad } => ("lstm_cell_bwd", vec![&self.mask, grad]),
+        };
+        let inputs = [(s1, l1), (s2, l2), (s3, l3)];
+        let out = cuda::launch(kernel, &inputs, &held, rows, self.width(), self.h)?;
+        Ok((out, Shape::from((rows, self.width()))))
     }
 
     fn bwd(
@@ -164,66 +178,20 @@ impl CustomOp3 for CellForward {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let op = CellBackward {
+        if let Pass::Backward { .. } = self.pass {
+            candle_core::bail!("lstm cell: the backward pass has no gradient of its own");
+        }
+        let op = Cell {
             h: self.h,
             mask: self.mask.clone(),
-            grad: grad_res.contiguous()?,
+            pass: Pass::Backward {
+                grad: grad_res.contiguous()?,
+            },
         };
         let g = xp.apply_op3_no_bwd(hh, state, &op)?;
         let dgates = g.narrow(1, 0, 4 * self.h)?;
         let dstate = g.narrow(1, 4 * self.h, 2 * self.h)?;
         Ok((Some(dgates.clone()), Some(dgates), Some(dstate)))
-    }
-}
-
-impl CustomOp3 for CellBackward {
-    fn name(&self) -> &'static str {
-        "seqae-lstm-cell-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (xp, hh, state) = (
-            cpu_slice(s1, l1, "xp")?,
-            cpu_slice(s2, l2, "hh")?,
-            cpu_slice(s3, l3, "state")?,
-        );
-        let out = with_cpu(&self.mask, "mask", |m| {
-            with_cpu(&self.grad, "gradient", |g| {
-                backward_cpu(xp, hh, state, m, g, self.h)
-            })
-        })??;
-        let rows = out.len() / (6 * self.h);
-        Ok((CpuStorage::F32(out), Shape::from((rows, 6 * self.h))))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-        s3: &candle_core::CudaStorage,
-        l3: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let rows = l3.dims()[0];
-        let out = cuda::launch(
-            "lstm_cell_bwd",
-            &[(s1, l1), (s2, l2), (s3, l3)],
-            &[&self.mask, &self.grad],
-            rows,
-            6 * self.h,
-            self.h,
-        )?;
-        Ok((out, Shape::from((rows, 6 * self.h))))
     }
 }
 
@@ -245,9 +213,10 @@ pub fn step(xp: &Tensor, hh: &Tensor, state: &Tensor, mask: &Tensor) -> Result<T
             mask.dims()
         );
     }
-    let op = CellForward {
+    let op = Cell {
         h,
         mask: mask.contiguous()?,
+        pass: Pass::Forward,
     };
     let (xp, hh, state) = (xp.contiguous()?, hh.contiguous()?, state.contiguous()?);
     if xp.track_op() || hh.track_op() || state.track_op() {

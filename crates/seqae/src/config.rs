@@ -24,21 +24,30 @@ pub enum DeviceKind {
 
 impl DeviceKind {
     pub fn device(self) -> Result<Device> {
-        let unavailable = |what: &str, built: bool, e: candle_core::Error| {
-            Error::Config(if built {
-                format!("device {what}: no usable device or driver here: {e}")
-            } else {
-                format!("device {what}: this build has no {what} (build with --features {what}; for cuda: make cuda, docs/cuda.md)")
-            })
-        };
-        Ok(match self {
-            DeviceKind::Cpu => Device::Cpu,
-            DeviceKind::Cuda => Device::new_cuda(0)
-                .map_err(|e| unavailable("cuda", candle_core::utils::cuda_is_available(), e))?,
-            DeviceKind::Metal => Device::new_metal(0)
-                .map_err(|e| unavailable("metal", candle_core::utils::metal_is_available(), e))?,
-        })
+        match self {
+            DeviceKind::Cpu => Ok(Device::Cpu),
+            DeviceKind::Cuda => cuda_device(0),
+            DeviceKind::Metal => Device::new_metal(0).map_err(|e| {
+                Error::Config(if candle_core::utils::metal_is_available() {
+                    format!("device metal: no usable device here: {e}")
+                } else {
+                    "device metal: this build has no metal (build with --features metal)".into()
+                })
+            }),
+        }
     }
+}
+
+/// The CUDA device `ordinal`, or an error that says whether the build lacks CUDA or the
+/// machine a usable GPU (the stages' `--device cuda` and `cuda:N`).
+pub fn cuda_device(ordinal: usize) -> Result<Device> {
+    Device::new_cuda(ordinal).map_err(|e| {
+        Error::Config(if candle_core::utils::cuda_is_available() {
+            format!("device cuda:{ordinal}: no usable GPU or driver here: {e}")
+        } else {
+            "device cuda: this build has no CUDA (make cuda, docs/cuda.md)".into()
+        })
+    })
 }
 
 /// The output head and its loss.
