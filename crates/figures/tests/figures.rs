@@ -29,10 +29,12 @@ fn face(seed: u32, smile: f32) -> Stroke3 {
     ])
 }
 
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("figures-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's figures, removed when the test ends.
+fn out_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("figures-test-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Decodes a PNG, checks its size and returns the share of pixels that differ from the
@@ -95,7 +97,8 @@ fn pairs(n: usize) -> Vec<ReconPair> {
 
 #[test]
 fn reconstructions_are_drawn() {
-    let dir = out_dir("recon");
+    let tmp = out_dir("recon");
+    let dir = tmp.path();
     let p = pairs(18);
     let fig = Reconstructions::new(&p, &ReconOptions::default()).unwrap();
     let w = save(&fig, &dir.join("reconstructions")).unwrap();
@@ -192,7 +195,8 @@ fn clusters(n: u32, with_noise: bool) -> Vec<GalleryCluster> {
 
 #[test]
 fn gallery_pages_hold_every_cluster_and_noise() {
-    let dir = out_dir("gallery");
+    let tmp = out_dir("gallery");
+    let dir = tmp.path();
     let c = clusters(7, true);
     let opts = GalleryOptions {
         clusters_per_page: 3,
@@ -208,7 +212,7 @@ fn gallery_pages_hold_every_cluster_and_noise() {
     // largest first
     let size = |id: Option<u32>| c.iter().find(|x| x.cluster == id).unwrap().size;
     assert!(shown[..7].windows(2).all(|w| size(w[0]) >= size(w[1])));
-    let written = g.save_all(&dir, "gallery").unwrap();
+    let written = g.save_all(dir, "gallery").unwrap();
     assert_eq!(written.len(), 3);
     assert!(written[0].png.ends_with("gallery_01.png"));
     for w in &written {
@@ -261,7 +265,8 @@ fn map_points(n: usize) -> Vec<MapPoint> {
 
 #[test]
 fn embedding_map_is_drawn_with_thumbnails() {
-    let dir = out_dir("map");
+    let tmp = out_dir("map");
+    let dir = tmp.path();
     let pts = map_points(2000);
     let opts = MapOptions::default();
     let picked = opts.pick_thumbnails(&pts);
@@ -297,7 +302,8 @@ fn embedding_map_is_drawn_with_thumbnails() {
 
 #[test]
 fn loss_curves_use_a_log_axis_unless_a_loss_is_not_positive() {
-    let dir = out_dir("loss");
+    let tmp = out_dir("loss");
+    let dir = tmp.path();
     let train = LossSeries {
         name: "train".into(),
         points: (0..500)
@@ -330,7 +336,8 @@ fn loss_curves_use_a_log_axis_unless_a_loss_is_not_positive() {
 
 #[test]
 fn interpolations_are_drawn() {
-    let dir = out_dir("interp");
+    let tmp = out_dir("interp");
+    let dir = tmp.path();
     let strips: Vec<InterpStrip> = (0..3)
         .map(|i| InterpStrip {
             label: format!("a{i} → b{i}"),
@@ -492,7 +499,8 @@ fn real_faces_render() {
         samples: faces,
     }];
     let g = Gallery::new(&c, &GalleryOptions::default()).unwrap();
-    let dir = out_dir("real");
-    let w = g.save_all(&dir, "gallery").unwrap();
+    let tmp = out_dir("real");
+    let dir = tmp.path();
+    let w = g.save_all(dir, "gallery").unwrap();
     check_written(&w[0], 0.02);
 }
