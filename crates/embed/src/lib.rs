@@ -54,6 +54,9 @@ pub struct EmbedConfig {
     /// clusters do better on directions. Decoding always uses the model's own vectors.
     #[default(true)]
     pub unit_length: bool,
+    /// The LSTM's matrix products on the CPU: f32, or bf16 operands with f32 sums (faster on
+    /// CPUs with AVX512-BF16, f32 on others; the vectors then differ from f32's by about 1%).
+    pub precision: seqae::Precision,
     /// Parts of each drawing to encode alone, each into a column of its own (see
     /// [`drawing::Stroke3::parts`]): `inside` (what is inside its largest stroke: a face's
     /// eyes, nose and mouth), `outline` (that stroke alone) and `outside` (the rest: hair,
@@ -307,7 +310,8 @@ fn embed_in_windows(
     }
     let parts = cfg.parts()?;
     let dev = device(&cfg.device)?;
-    let (model, info) = seqae::load(model_dir, &dev)
+    let imp = seqae::LstmImpl::Auto.at(cfg.precision);
+    let (model, info) = seqae::load_with(model_dir, &dev, imp)
         .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     let mut reader = tables::drawings::Reader::open(input)?;
     let mut report = EmbedReport {

@@ -1,7 +1,7 @@
 //! Every figure is written, is a PNG of its stated size that is not blank, has an SVG that
 //! parses, and bad input gives an error rather than a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use drawing::{Stroke, Stroke3};
 use figures::*;

@@ -189,8 +189,14 @@ fn train_bench(
     );
 }
 
-fn encode_bench(dev: &Device, name: &str, m: &ModelConfig, data: &[Stroke3], torch: Option<f64>) {
-    let model = SeqAe::new(m, 30.0, 0, LstmImpl::Auto, dev).expect("model");
+fn encode_bench(
+    dev: &Device,
+    name: &str,
+    (m, imp): (&ModelConfig, LstmImpl),
+    data: &[Stroke3],
+    torch: Option<f64>,
+) {
+    let model = SeqAe::new(m, 30.0, 0, imp, dev).expect("model");
     let refs: Vec<&Stroke3> = data.iter().collect();
     model.encode(&refs[..1000], 1000).expect("warm-up");
     let t0 = Instant::now();
@@ -233,7 +239,7 @@ fn cross_device_check(dev: &Device, m: &ModelConfig, steps: u64, data: &[Stroke3
 }
 
 /// One layer's custom op alone (input projection and recurrence, forward + backward).
-fn op_bench(h: usize, reps: usize) {
+fn op_bench(h: usize, reps: usize, precision: seqae::Precision) {
     use candle_core::{Tensor, Var};
     let dev = Device::Cpu;
     // input width 5, as the model's stroke-5 input
@@ -247,7 +253,8 @@ fn op_bench(h: usize, reps: usize) {
     let (mut fwd, mut bwd) = (0.0, 0.0);
     for _ in 0..reps {
         let t0 = Instant::now();
-        let y = seqae::lstm::fused(&x, &w, &s0, &lengths, seqae::kernel::Output::All).unwrap();
+        let y = seqae::lstm::fused(&x, &w, &s0, &lengths, seqae::kernel::Output::All, precision)
+            .unwrap();
         let t1 = Instant::now();
         let _g = y.sum_all().unwrap().backward().unwrap();
         fwd += (t1 - t0).as_secs_f64();
@@ -256,7 +263,7 @@ fn op_bench(h: usize, reps: usize) {
     let flop = 2.0 * (T * BATCH * 4 * h * (h + 5)) as f64;
     let (fwd, bwd) = (fwd / reps as f64, bwd / reps as f64);
     println!(
-        "op     one LSTM layer H={h} I=5 T={T} B={BATCH}: forward {:.1} ms ({:.1} GFLOP/s), backward {:.1} ms ({:.1} GFLOP/s)",
+        "op     one LSTM layer H={h} I=5 T={T} B={BATCH} {precision:?}: forward {:.1} ms ({:.1} GFLOP/s), backward {:.1} ms ({:.1} GFLOP/s)",
         fwd * 1e3,
         flop / fwd / 1e9,
         bwd * 1e3,
@@ -278,8 +285,13 @@ fn main() {
         "threads: {} (RAYON_NUM_THREADS), device: {dev:?}",
         rayon::current_num_threads()
     );
+    // bf16 products where the CPU has them (AVX512-BF16)
+    let bf16 = dev.is_cpu() && seqae::bf16::available();
     if dev.is_cpu() {
-        op_bench(256, 10);
+        op_bench(256, 10, seqae::Precision::F32);
+    }
+    if bf16 {
+        op_bench(256, 10, seqae::Precision::Bf16);
     }
     // the blog post's model (datasets/original-experiment.toml)
     let original = ModelConfig {
@@ -319,6 +331,26 @@ fn main() {
         &data,
         torch,
     );
+    if bf16 {
+        train_bench(
+            &dev,
+            "original, fused LSTM, bf16",
+            &original,
+            steps,
+            LstmImpl::FusedBf16,
+            &data,
+            torch,
+        );
+        train_bench(
+            &dev,
+            "default, bf16",
+            &default,
+            steps,
+            LstmImpl::FusedBf16,
+            &data,
+            torch,
+        );
+    }
     if dev.is_cpu() {
         // what CUDA runs, here for its cost on the CPU
         train_bench(
@@ -343,15 +375,24 @@ fn main() {
     encode_bench(
         &dev,
         "original (1 direction)",
-        &original,
+        (&original, LstmImpl::Auto),
         &data,
         torch.map(|t| t.encode_original_per_s),
     );
+    if bf16 {
+        encode_bench(
+            &dev,
+            "original, bf16",
+            (&original, LstmImpl::FusedBf16),
+            &data,
+            torch.map(|t| t.encode_original_per_s),
+        );
+    }
     // sorted by length (as embed does, and PyTorch's figure packs them): no padding work
     encode_bench(
         &dev,
         "original, real lengths",
-        &original,
+        (&original, LstmImpl::Auto),
         &drawings_of_real_lengths(10_000, 2),
         torch.map(|t| t.encode_original_real_lengths_per_s),
     );
@@ -360,10 +401,26 @@ fn main() {
     encode_bench(
         &dev,
         "default (2 directions)",
-        &default,
+        (&default, LstmImpl::Auto),
         &data,
         torch.map(|t| t.encode_default_lstm_per_s),
     );
+    if bf16 {
+        encode_bench(
+            &dev,
+            "original, real lengths, bf16",
+            (&original, LstmImpl::FusedBf16),
+            &drawings_of_real_lengths(10_000, 2),
+            torch.map(|t| t.encode_original_real_lengths_per_s),
+        );
+        encode_bench(
+            &dev,
+            "default, bf16",
+            (&default, LstmImpl::FusedBf16),
+            &data,
+            torch.map(|t| t.encode_default_lstm_per_s),
+        );
+    }
     if !dev.is_cpu() {
         cross_device_check(&dev, &default, steps, &data);
     }

@@ -12,9 +12,11 @@
 //! - [`optim`]: Adam(W); [`train::train`]: the loop, from drawings into a run folder.
 //! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
 //!   model.
-//! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence);
-//!   [`cell`] the fused gate cell of CUDA's step loop.
+//! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence),
+//!   [`bf16`] its products at `precision = "bf16"`; [`cell`] the fused gate cell of CUDA's step
+//!   loop.
 
+pub mod bf16;
 pub mod cell;
 pub mod config;
 pub mod data;
@@ -37,10 +39,11 @@ mod testing;
 mod tests;
 
 pub use config::{
-    ContrastiveViews, DeviceKind, Head, KlSchedule, ModelConfig, Optimiser, Pool, TrainConfig,
+    ContrastiveViews, DeviceKind, Head, KlSchedule, ModelConfig, Optimiser, Pool, Precision,
+    TrainConfig,
 };
 pub use error::{Error, Result};
 pub use lstm::LstmImpl;
 pub use model::{DecodeMode, SeqAe};
-pub use run::{load, LogRow, ModelInfo, StopReason};
+pub use run::{load, load_with, LogRow, ModelInfo, StopReason};
 pub use train::{train, Event, TrainData, TrainOptions, TrainSummary};

@@ -12,7 +12,7 @@ use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
 use candle_nn::rnn::{LSTMConfig, LSTMState, RNN};
 use candle_nn::VarBuilder;
 
-use crate::kernel::{self, Dims, Output, Saved};
+use crate::kernel::{self, Dims, Output, Precision, Saved};
 
 /// Which implementation runs the recurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -26,6 +26,19 @@ pub enum LstmImpl {
     /// Always the step loop of products and the fused gate cell (what CUDA runs; on the CPU,
     /// to test it).
     GateCell,
+    /// On the CPU, the fused op with bf16 matrix products ([`Precision::Bf16`]: f32 where the
+    /// CPU lacks AVX512-BF16); elsewhere as `Auto`.
+    FusedBf16,
+}
+
+impl LstmImpl {
+    /// This implementation with its products at `precision`: bf16 makes `Auto` `FusedBf16`.
+    pub fn at(self, precision: Precision) -> Self {
+        match (self, precision) {
+            (LstmImpl::Auto, Precision::Bf16) => LstmImpl::FusedBf16,
+            (imp, _) => imp,
+        }
+    }
 }
 
 struct LstmOp {
@@ -134,13 +147,14 @@ impl CustomOp3 for LstmOp {
 
 /// Runs the fused op: `x` `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see
 /// [`crate::kernel`]), `state0` `[B, 2H]`, or `[B, 6H]` with each row's own gate bias after
-/// its h0 and c0 ([`Dims::row_bias`]).
+/// its h0 and c0 ([`Dims::row_bias`]); its products at `precision`.
 pub fn fused(
     x: &Tensor,
     w: &Tensor,
     state0: &Tensor,
     lengths: &[usize],
     output: Output,
+    precision: Precision,
 ) -> Result<Tensor> {
     let (t, b, i) = x.dims3()?;
     let (g4, width) = w.dims2()?;
@@ -166,6 +180,7 @@ pub fn fused(
             i,
             h,
             row_bias,
+            precision,
         },
         lengths: Arc::new(lengths.to_vec()),
         output,
@@ -235,9 +250,9 @@ impl Lstm {
     /// The implementation that runs on the weights' device.
     fn chosen(&self) -> LstmImpl {
         match (self.imp, self.w_hh.device()) {
-            (LstmImpl::Auto, Device::Cpu) => LstmImpl::Auto,
-            (LstmImpl::Auto, Device::Cuda(_)) => LstmImpl::GateCell,
-            (LstmImpl::Auto, _) => LstmImpl::CandleNn,
+            (LstmImpl::Auto | LstmImpl::FusedBf16, Device::Cpu) => self.imp,
+            (LstmImpl::Auto | LstmImpl::FusedBf16, Device::Cuda(_)) => LstmImpl::GateCell,
+            (LstmImpl::Auto | LstmImpl::FusedBf16, _) => LstmImpl::CandleNn,
             (imp, _) => imp,
         }
     }
@@ -284,20 +299,24 @@ impl Lstm {
         if chosen == LstmImpl::GateCell {
             return self.gate_cell_loop(x, constant, lengths, state0, output, &d);
         }
-        if chosen == LstmImpl::Auto {
+        if matches!(chosen, LstmImpl::Auto | LstmImpl::FusedBf16) {
+            let precision = match chosen {
+                LstmImpl::FusedBf16 => Precision::Bf16,
+                _ => Precision::F32,
+            };
             let bias = (d(&self.b_ih) + d(&self.b_hh))?.unsqueeze(1)?;
             let w_ih = d(&self.w_ih);
             return match constant {
                 None => {
                     let w = Tensor::cat(&[w_ih, d(&self.w_hh), bias], 1)?;
-                    fused(x, &w, state0, lengths, output)
+                    fused(x, &w, state0, lengths, output, precision)
                 }
                 Some(k) => {
                     let c = k.dim(1)?;
                     let w = Tensor::cat(&[w_ih.narrow(1, 0, i)?, d(&self.w_hh), bias], 1)?;
                     let row_bias = k.matmul(&w_ih.narrow(1, i, c)?.t()?)?;
                     let state0 = Tensor::cat(&[state0, &row_bias], 1)?;
-                    fused(x, &w, &state0, lengths, output)
+                    fused(x, &w, &state0, lengths, output, precision)
                 }
             };
         }

@@ -349,12 +349,17 @@ pub fn load_info(run_dir: &Path) -> Result<ModelInfo> {
 
 /// Loads a trained model from a run folder.
 pub fn load(run_dir: &Path, device: &Device) -> Result<(SeqAe, ModelInfo)> {
+    load_with(run_dir, device, LstmImpl::Auto)
+}
+
+/// [`load`] with the LSTM run by `imp` (e.g. [`LstmImpl::FusedBf16`] for bf16 products).
+pub fn load_with(run_dir: &Path, device: &Device, imp: LstmImpl) -> Result<(SeqAe, ModelInfo)> {
     let info = load_info(run_dir)?;
     let model = SeqAe::from_weights(
         &info.model,
         info.scale,
         &run_dir.join(MODEL_WEIGHTS),
-        LstmImpl::Auto,
+        imp,
         device,
     )?;
     Ok((model, info))

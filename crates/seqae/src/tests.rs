@@ -286,6 +286,39 @@ fn a_model_trained_through_the_gate_cell_encodes_like_one_trained_on_the_fused_o
     assert!(d < 1e-4, "the two models' vectors differ by {d}");
 }
 
+/// `precision = "bf16"` reaches the LSTM's products: trained from the same seed, the loss
+/// follows f32's to within bf16's rounding, and differs from it (the bf16 products ran).
+#[test]
+fn bf16_precision_trains_like_f32() {
+    if !crate::bf16::available() {
+        eprintln!("no AVX512-BF16 here: bf16 training is not run");
+        return;
+    }
+    let data = shapes(12, 6);
+    // wide enough for bf16 products (kernel::BF16_MIN_K)
+    let model_cfg = ModelConfig {
+        enc_hidden: 32,
+        dec_hidden: 48,
+        ..tiny(Head::Mdn, false, true)
+    };
+    let mut losses = Vec::new();
+    for precision in [crate::Precision::F32, crate::Precision::Bf16] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = TrainConfig {
+            precision,
+            ..quick(10)
+        };
+        let s = run(&model_cfg, &cfg, &data, &[], dir.path(), false, None).unwrap();
+        losses.push(s.log.last().unwrap().train_loss);
+    }
+    let (f32_loss, bf16_loss) = (losses[0], losses[1]);
+    assert_ne!(f32_loss, bf16_loss, "bf16 gave f32's loss to the bit");
+    assert!(
+        (f32_loss - bf16_loss).abs() <= 0.02 * f32_loss.abs().max(1.0),
+        "last loss {f32_loss} (f32) against {bf16_loss} (bf16)"
+    );
+}
+
 #[test]
 fn save_then_load_gives_identical_outputs() {
     let data = shapes(12, 2);

@@ -153,7 +153,13 @@ fn start(
     let ckpt_path = run::checkpoint_path(run_dir);
     if !(ckpt_path.exists() || run::previous_checkpoint_path(run_dir).exists()) {
         let scale = data::scale_factor(data.train);
-        let model = SeqAe::new(&cfg.model, scale, cfg.seed, opts.lstm, &opts.device)?;
+        let model = SeqAe::new(
+            &cfg.model,
+            scale,
+            cfg.seed,
+            opts.lstm.at(cfg.precision),
+            &opts.device,
+        )?;
         let adam = Adam::new(&model, cfg.optimiser.weight_decay)?;
         let st = Checkpoint {
             format: run::FORMAT,
@@ -175,8 +181,9 @@ fn start(
             run_dir.display()
         )));
     }
-    let (model, adam, mut st) = run::load_latest_checkpoint(run_dir, opts.lstm, &opts.device)?
-        .ok_or_else(|| Error::bad_file(&ckpt_path, "no checkpoint to resume"))?;
+    let (model, adam, mut st) =
+        run::load_latest_checkpoint(run_dir, opts.lstm.at(cfg.precision), &opts.device)?
+            .ok_or_else(|| Error::bad_file(&ckpt_path, "no checkpoint to resume"))?;
     let mismatch = |what: String| Error::ResumeMismatch {
         path: ckpt_path.clone(),
         what,

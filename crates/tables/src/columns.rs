@@ -20,7 +20,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
@@ -452,7 +452,16 @@ impl TableWriter {
                     .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
             )
             .collect();
+        // Data pages v2: parquet 60 compresses a v1 page through three copies of it (levels and
+        // values into one buffer, then into a fresh one reserved at the page's size and grown
+        // at once to zstd's bound, which copies the reserved bytes too, then shrunk), a v2
+        // page's values straight into its buffer. On 200k faces: 16% less CPU (1.02 s against
+        // 1.21, alternated), the stroke columns' repetition levels (uncompressed in v2) 4% more
+        // file. The fallback encodings for data without a dictionary become delta ones: the
+        // timestamps are 13% smaller for it; the key_ids (random) stay plain.
         let mut props = WriterProperties::builder()
+            .set_writer_version(WriterVersion::PARQUET_2_0)
+            .set_column_encoding(ColumnPath::from("key_id"), Encoding::PLAIN)
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
@@ -479,6 +488,9 @@ impl TableWriter {
                 )
                 .set_column_statistics_enabled(item(c), EnabledStatistics::None);
         }
+        // pen, 0 or 1: delta bit-packed, two bits a point before zstd (200k faces: 2.0 MB
+        // against 2.3 byte-stream-split, in the same time)
+        props = props.set_column_encoding(item("pen"), Encoding::DELTA_BINARY_PACKED);
         let props = props
             .set_key_value_metadata((!kv.is_empty()).then_some(kv))
             .build();
