@@ -55,7 +55,8 @@ pub struct EmbedConfig {
     #[default(true)]
     pub unit_length: bool,
     /// The LSTM's matrix products on the CPU: f32, or bf16 operands with f32 sums (faster on
-    /// CPUs with AVX512-BF16, f32 on others; the vectors then differ from f32's by about 1%).
+    /// CPUs with AVX512-BF16, f32 on others; the vectors then differ from f32's by about a
+    /// thousandth of their length).
     pub precision: seqae::Precision,
     /// Parts of each drawing to encode alone, each into a column of its own (see
     /// [`drawing::Stroke3::parts`]): `inside` (what is inside its largest stroke: a face's

@@ -455,9 +455,8 @@ impl TableWriter {
         // Data pages v2: parquet 60 compresses a v1 page through three copies of it (levels and
         // values into one buffer, then into a fresh one reserved at the page's size and grown
         // at once to zstd's bound, which copies the reserved bytes too, then shrunk), a v2
-        // page's values straight into its buffer. On 200k faces: 16% less CPU (1.02 s against
-        // 1.21, alternated), the stroke columns' repetition levels (uncompressed in v2) 4% more
-        // file. The fallback encodings for data without a dictionary become delta ones: the
+        // page's values straight into its buffer. On 200k faces: 8–16% less CPU (two alternated
+        // runs), the stroke columns' repetition levels (uncompressed in v2) 4% more file. The fallback encodings for data without a dictionary become delta ones: the
         // timestamps are 13% smaller for it; the key_ids (random) stay plain.
         let mut props = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_2_0)
@@ -475,8 +474,7 @@ impl TableWriter {
         // values under zstd level 1, and no min/max statistics for their points, which no
         // reader filters on. Measured on 2M faces against a dictionary under zstd 3, for dx and
         // dy: a 6% smaller file (273.7 MB against 292.6) and 15–20% less time encoding (at
-        // zstd 3 the split floats were slower than the dictionary). For pen, on 200k: peak
-        // memory 99–121 MB against 129–142, no slower, a 2% larger file.
+        // zstd 3 the split floats were slower than the dictionary).
         let item = |c: &str| ColumnPath::new(vec![c.into(), "list".into(), "item".into()]);
         for c in ["dx", "dy", "pen"] {
             props = props
