@@ -322,17 +322,17 @@ fn load_clusters(path: &Path, run: &Path, run_id: &str) -> Result<FittedModel> {
     }
 }
 
-/// The `members` drawings of the embeddings table at `path` that `fitted` places in cluster
-/// `k` most strongly (ties: the earlier row), found as the table streams past, so that memory
-/// grows with `members`, not with the table; and the table's footer. The table must come from
-/// model `run_id`.
+/// For each cluster of `ks`, the `members` drawings of the embeddings table at `path` that
+/// `fitted` places in it most strongly (ties: the earlier row), found in one pass as the table
+/// streams past, so that memory grows with `members`, not with the table; and the table's
+/// footer. The table must come from model `run_id`.
 fn strongest_members(
     path: &Path,
     run_id: &str,
     fitted: &FittedModel,
-    k: i32,
+    ks: &[i32],
     members: usize,
-) -> Result<(Vec<String>, tables::Metadata)> {
+) -> Result<(HashMap<i32, Vec<String>>, tables::Metadata)> {
     let mut reader = tables::embeddings::Reader::open(path)?;
     let shape = reader.empty();
     of_model(&shape, path, run_id)?;
@@ -346,9 +346,11 @@ fn strongest_members(
     if reader.rows == 0 {
         bail!("{}: the embeddings table has no rows", path.display());
     }
-    // (strength, row, key_id), cut back to the strongest `members` whenever it doubles
-    let mut best: Vec<(f32, usize, String)> = Vec::new();
-    let keep_strongest = |best: &mut Vec<(f32, usize, String)>| {
+    // per cluster: (strength, row, key_id), cut back to the strongest `members` whenever it
+    // doubles
+    type Best = Vec<(f32, usize, String)>;
+    let mut best: HashMap<i32, Best> = ks.iter().map(|&k| (k, Vec::new())).collect();
+    let keep_strongest = |best: &mut Best| {
         best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         best.truncate(members);
     };
@@ -360,25 +362,34 @@ fn strongest_members(
                 .with_context(|| format!("the vectors of {}", path.display()))?;
             let placed = fitted.assign(&m)?;
             for (r, &i) in rows.iter().enumerate() {
-                if placed.labels[r] == k {
-                    best.push((placed.strength[r], row0 + i, batch.key_ids[i].clone()));
+                if let Some(b) = best.get_mut(&placed.labels[r]) {
+                    b.push((placed.strength[r], row0 + i, batch.key_ids[i].clone()));
                 }
             }
             with_vectors += rows.len();
         }
         row0 += batch.len();
-        if best.len() >= 2 * members.max(1024) {
-            keep_strongest(&mut best);
+        for b in best.values_mut() {
+            if b.len() >= 2 * members.max(1024) {
+                keep_strongest(b);
+            }
         }
     }
     if with_vectors == 0 {
         bail!("{}: no drawing has `{column}` vectors", path.display());
     }
-    if best.is_empty() {
-        bail!("no drawing of {} is placed in cluster {k}", path.display());
+    let mut keys = HashMap::new();
+    for &k in ks {
+        // a cluster asked for twice is taken the first time
+        let Some(mut b) = best.remove(&k) else {
+            continue;
+        };
+        if b.is_empty() {
+            bail!("no drawing of {} is placed in cluster {k}", path.display());
+        }
+        keep_strongest(&mut b);
+        keys.insert(k, b.into_iter().map(|(_, _, key)| key).collect());
     }
-    keep_strongest(&mut best);
-    let keys = best.into_iter().map(|(_, _, key)| key).collect();
     Ok((keys, shape.metadata))
 }
 
@@ -470,26 +481,105 @@ pub fn generate(
     cfg: &GenerateConfig,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Generated> {
-    cfg.validate()?;
-    let dev = embed::device(&cfg.device)?;
-    let run_id = embed::model_id(&req.model)?;
-    let (model, info) = seqae::load(&req.model, &dev)
-        .with_context(|| format!("loading the model in {}", req.model.display()))?;
-    let fitted = req
-        .clusters
-        .as_deref()
-        .map(|p| load_clusters(p, &req.model, &run_id))
-        .transpose()?;
-    let width = model.config().latent;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    generate_all(std::slice::from_ref(req), cfg, progress)
+}
 
-    // the embeddings: asked for, or those the clusters were fitted on
-    let embeddings_path = req
-        .embeddings
-        .clone()
-        .or_else(|| fitted.as_ref().map(|f| PathBuf::from(&f.info.embeddings)));
-    let drawings_path = |emb_footer: Option<&tables::Metadata>| -> Result<PathBuf> {
-        if let Some(p) = &req.drawings {
+/// Makes the drawings of several requests on the same model, clusters and tables (writes
+/// nothing): each request's as [`generate`] makes them alone, one request after the other in
+/// one [`Generated`]. The inputs are read once for all of them: the model, and for
+/// `like-cluster` requests every cluster's strongest members in one pass over the embeddings
+/// and their drawings in one pass over the drawings table. `progress` is given the drawings
+/// made over all the requests, and their total.
+pub fn generate_all(
+    reqs: &[Request],
+    cfg: &GenerateConfig,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Generated> {
+    cfg.validate()?;
+    let Some(first) = reqs.first() else {
+        bail!("no request to make drawings for");
+    };
+    let same_inputs = |r: &Request| {
+        (&r.model, &r.clusters, &r.embeddings, &r.drawings)
+            == (
+                &first.model,
+                &first.clusters,
+                &first.embeddings,
+                &first.drawings,
+            )
+    };
+    if !reqs.iter().all(same_inputs) {
+        bail!("the requests of one call must share their model, clusters and tables");
+    }
+    let inputs = Inputs::load(first, cfg)?;
+    let ks: Vec<i32> = reqs
+        .iter()
+        .filter_map(|r| match r.mode {
+            Mode::LikeCluster(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    let members = if ks.is_empty() {
+        None
+    } else {
+        Some(inputs.members(&ks, cfg.members)?)
+    };
+    let total = reqs.len() * cfg.count;
+    let mut parts = Vec::with_capacity(reqs.len());
+    for (n, req) in reqs.iter().enumerate() {
+        let progress = |done: usize, _: usize| progress(n * cfg.count + done, total);
+        parts.push(inputs.generate(req, members.as_ref(), cfg, &progress)?);
+    }
+    Ok(Generated::merge(parts).expect("at least one request"))
+}
+
+/// What the requests of one call share, read once.
+struct Inputs<'a> {
+    req: &'a Request,
+    model: seqae::SeqAe,
+    info: seqae::ModelInfo,
+    run_id: String,
+    fitted: Option<FittedModel>,
+    /// the embeddings: asked for, or those the clusters were fitted on
+    embeddings_path: Option<PathBuf>,
+}
+
+/// The strongest members of each cluster asked for, and their drawings.
+struct Members {
+    keys: HashMap<i32, Vec<String>>,
+    rows: HashMap<String, DrawingRow>,
+    /// the embeddings table's footer
+    footer: tables::Metadata,
+}
+
+impl<'a> Inputs<'a> {
+    fn load(req: &'a Request, cfg: &GenerateConfig) -> Result<Self> {
+        let dev = embed::device(&cfg.device)?;
+        let run_id = embed::model_id(&req.model)?;
+        let (model, info) = seqae::load(&req.model, &dev)
+            .with_context(|| format!("loading the model in {}", req.model.display()))?;
+        let fitted = req
+            .clusters
+            .as_deref()
+            .map(|p| load_clusters(p, &req.model, &run_id))
+            .transpose()?;
+        let embeddings_path = req
+            .embeddings
+            .clone()
+            .or_else(|| fitted.as_ref().map(|f| PathBuf::from(&f.info.embeddings)));
+        Ok(Inputs {
+            req,
+            model,
+            info,
+            run_id,
+            fitted,
+            embeddings_path,
+        })
+    }
+
+    /// The drawings table: asked for, or the one the embeddings (footer `emb_footer`) record.
+    fn drawings_path(&self, emb_footer: Option<&tables::Metadata>) -> Result<PathBuf> {
+        if let Some(p) = &self.req.drawings {
             return Ok(p.clone());
         }
         emb_footer
@@ -499,243 +589,275 @@ pub fn generate(
                 "the drawings table is needed to encode the drawings to start from: pass \
                  --drawings (or --embeddings of a table that records its input)",
             )
-    };
-    let encode = |rows: &[DrawingRow]| -> Result<Vec<f32>> {
+    }
+
+    fn encode(&self, rows: &[DrawingRow], batch: usize) -> Result<Vec<f32>> {
         let ds: Vec<&Stroke3> = rows.iter().map(|r| &r.drawing).collect();
-        let z = model
-            .encode(&ds, cfg.batch_size)
+        let z = self
+            .model
+            .encode(&ds, batch)
             .context("encoding the drawings to start from")?;
         Ok(z.concat())
-    };
+    }
 
-    let mut check: Option<Check> = None;
-    let sources: Option<Sources> = match &req.mode {
-        Mode::Prior => {
-            if !info.model.vae {
-                bail!(
+    /// The strongest `members` of each cluster of `ks`, and their drawings.
+    fn members(&self, ks: &[i32], members: usize) -> Result<Members> {
+        let Some(fitted) = &self.fitted else {
+            bail!("--like-cluster needs the fitted clusters (--clusters cluster_model.json)");
+        };
+        let n = fitted.info.n_clusters;
+        if let Some(k) = ks.iter().find(|&&k| k < 0 || k as usize >= n) {
+            bail!(
+                "there is no cluster {k}: the clusters in {} are numbered 0 to {}",
+                self.req
+                    .clusters
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                n as i64 - 1
+            );
+        }
+        let emb_path = self
+            .embeddings_path
+            .clone()
+            .expect("the fitted model names one");
+        let (keys, footer) = strongest_members(&emb_path, &self.run_id, fitted, ks, members)?;
+        let dpath = self.drawings_path(Some(&footer))?;
+        let all: Vec<String> = keys.values().flatten().cloned().collect();
+        let mut rows = HashMap::new();
+        for (row, key) in drawings_with_keys(&dpath, &all)?.into_iter().zip(all) {
+            let row = row.with_context(|| {
+                format!(
+                    "drawing `{key}` of {} is not in {}",
+                    emb_path.display(),
+                    dpath.display()
+                )
+            })?;
+            rows.insert(key, row);
+        }
+        Ok(Members { keys, rows, footer })
+    }
+
+    /// Makes the drawings of `req` (whose inputs are these), with `members` for like-cluster.
+    fn generate(
+        &self,
+        req: &Request,
+        members: Option<&Members>,
+        cfg: &GenerateConfig,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Generated> {
+        let (model, info, fitted) = (&self.model, &self.info, &self.fitted);
+        let run_id = self.run_id.clone();
+        let width = model.config().latent;
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+
+        let mut check: Option<Check> = None;
+        let sources: Option<Sources> = match &req.mode {
+            Mode::Prior => {
+                if !info.model.vae {
+                    bail!(
                     "--prior needs a model trained with the VAE term (model.vae = true in {}); \
                      this one was trained without it, so its latents follow no prior: use \
                      --like-cluster or --like",
                     req.model.join(seqae::run::MODEL_JSON).display()
                 );
+                }
+                None
             }
-            None
-        }
-        Mode::LikeCluster(k) => {
-            let Some(fitted) = &fitted else {
-                bail!("--like-cluster needs the fitted clusters (--clusters cluster_model.json)");
-            };
-            let n = fitted.info.n_clusters;
-            if *k < 0 || *k as usize >= n {
-                bail!(
-                    "there is no cluster {k}: the clusters in {} are numbered 0 to {}",
-                    req.clusters.as_deref().unwrap_or(Path::new("")).display(),
-                    n as i64 - 1
-                );
-            }
-            let emb_path = embeddings_path.clone().expect("the fitted model names one");
-            let (keys, emb_footer) =
-                strongest_members(&emb_path, &run_id, fitted, *k, cfg.members)?;
-            let dpath = drawings_path(Some(&emb_footer))?;
-            let rows = drawings_with_keys(&dpath, &keys)?
-                .into_iter()
-                .zip(&keys)
-                .map(|(row, k)| {
-                    row.with_context(|| {
-                        format!(
-                            "drawing `{k}` of {} is not in {}",
-                            emb_path.display(),
-                            dpath.display()
-                        )
-                    })
+            Mode::LikeCluster(k) => {
+                let members = members.expect("made for every like-cluster request");
+                let fitted = fitted.as_ref().expect("members need it");
+                let keys = members.keys[k].clone();
+                let rows: Vec<DrawingRow> =
+                    keys.iter().map(|key| members.rows[key].clone()).collect();
+                let emb_footer = &members.footer;
+                let latents = self.encode(&rows, cfg.batch_size)?;
+                if cfg.tries > 1 {
+                    let defaults = embed::EmbedConfig::default();
+                    check = Some(Check {
+                        fitted,
+                        cluster: *k,
+                        column: fitted.info.vectors.clone(),
+                        unit_length: footer(emb_footer, "embed.unit_length")
+                            .map_or(defaults.unit_length, |v| v == "true"),
+                        part_box: match footer(emb_footer, "embed.part_box") {
+                            Some("whole") => embed::PartBox::Whole,
+                            Some("own") => embed::PartBox::Own,
+                            _ => defaults.part_box,
+                        },
+                    });
+                }
+                Some(Sources {
+                    spread: spread_of(&latents, width),
+                    word: most_common(rows.iter().map(|r| r.word.as_deref())),
+                    keys,
+                    latents,
                 })
-                .collect::<Result<Vec<_>>>()?;
-            let latents = encode(&rows)?;
-            if cfg.tries > 1 {
-                let defaults = embed::EmbedConfig::default();
-                check = Some(Check {
-                    fitted,
-                    cluster: *k,
-                    column: fitted.info.vectors.clone(),
-                    unit_length: footer(&emb_footer, "embed.unit_length")
-                        .map_or(defaults.unit_length, |v| v == "true"),
-                    part_box: match footer(&emb_footer, "embed.part_box") {
-                        Some("whole") => embed::PartBox::Whole,
-                        Some("own") => embed::PartBox::Own,
-                        _ => defaults.part_box,
-                    },
-                });
             }
-            Some(Sources {
-                spread: spread_of(&latents, width),
-                word: most_common(rows.iter().map(|r| r.word.as_deref())),
-                keys,
-                latents,
-            })
-        }
-        Mode::Like(key) => {
-            let emb_footer = match embeddings_path
-                .as_deref()
-                .filter(|_| req.drawings.is_none())
-            {
-                Some(p) => Some(embeddings_footer(p, &run_id)?),
-                None => None,
-            };
-            let dpath = drawings_path(emb_footer.as_ref())?;
-            let Some(one) = drawings_with_keys(&dpath, std::slice::from_ref(key))?
-                .pop()
-                .flatten()
-            else {
-                bail!("there is no drawing `{key}` in {}", dpath.display());
-            };
-            let one = [one];
-            // the spread of the table's latents, from a seeded sample of its drawings (read as
-            // the table streams past)
-            let (sample, _) = tables::drawings::read_sample(&dpath, cfg.members, cfg.seed)?;
-            let spread = spread_of(&encode(&sample.rows)?, width);
-            Some(Sources {
-                keys: vec![key.clone()],
-                latents: encode(&one)?,
-                spread,
-                word: one[0].word.clone(),
-            })
-        }
-    };
-
-    // a latent for each drawing, then the drawings; with a check, the drawings that land
-    // elsewhere are drawn again from new latents
-    let normal = StandardNormal;
-    let draw_latent = |rng: &mut ChaCha8Rng| -> (Vec<f32>, Vec<String>) {
-        let Some(s) = &sources else {
-            return ((0..width).map(|_| normal.sample(rng)).collect(), Vec::new());
+            Mode::Like(key) => {
+                let emb_footer = match self
+                    .embeddings_path
+                    .as_deref()
+                    .filter(|_| req.drawings.is_none())
+                {
+                    Some(p) => Some(embeddings_footer(p, &run_id)?),
+                    None => None,
+                };
+                let dpath = self.drawings_path(emb_footer.as_ref())?;
+                let Some(one) = drawings_with_keys(&dpath, std::slice::from_ref(key))?
+                    .pop()
+                    .flatten()
+                else {
+                    bail!("there is no drawing `{key}` in {}", dpath.display());
+                };
+                let one = [one];
+                // the spread of the table's latents, from a seeded sample of its drawings (read as
+                // the table streams past)
+                let (sample, _) = tables::drawings::read_sample(&dpath, cfg.members, cfg.seed)?;
+                let spread = spread_of(&self.encode(&sample.rows, cfg.batch_size)?, width);
+                Some(Sources {
+                    keys: vec![key.clone()],
+                    latents: self.encode(&one, cfg.batch_size)?,
+                    spread,
+                    word: one[0].word.clone(),
+                })
+            }
         };
-        let m = s.keys.len();
-        let a = rng.random_range(0..m);
-        let mut v = s.latents[a * width..(a + 1) * width].to_vec();
-        let mut keys = vec![s.keys[a].clone()];
-        if cfg.mix > 0.0 && m > 1 {
-            let b = (a + rng.random_range(1..m)) % m;
-            let u: f32 = rng.random_range(0.0..=cfg.mix);
-            let zb = &s.latents[b * width..(b + 1) * width];
-            for (x, y) in v.iter_mut().zip(zb) {
-                *x += u * (y - *x);
-            }
-            keys.push(s.keys[b].clone());
-        }
-        for (x, sd) in v.iter_mut().zip(&s.spread) {
-            let e: f32 = normal.sample(rng);
-            *x += cfg.spread * sd * e;
-        }
-        (v, keys)
-    };
-    let mut drawings: Vec<Stroke3> = vec![Stroke3::default(); cfg.count];
-    let mut from: Vec<Vec<String>> = vec![Vec::new(); cfg.count];
-    let mut pending: Vec<usize> = (0..cfg.count).collect();
-    let mut landing = Landing::default();
-    let rounds = if check.is_some() { cfg.tries } else { 1 };
-    for round in 0..rounds {
-        let mut z = Vec::with_capacity(pending.len() * width);
-        let mut keys = Vec::with_capacity(pending.len());
-        for _ in &pending {
-            let (v, k) = draw_latent(&mut rng);
-            z.extend(v);
-            keys.push(k);
-        }
-        let mut made = Vec::with_capacity(pending.len());
-        for (b, chunk) in z.chunks(cfg.batch_size * width).enumerate() {
-            made.extend(
-                model
-                    .decode(chunk, cfg.max_len, cfg.decode_mode(round as u64, b as u64))
-                    .context("decoding the latents")?,
-            );
-            if round == 0 {
-                progress(made.len(), cfg.count);
-            }
-        }
-        landing.draws += made.len();
-        let landed = match &check {
-            Some(c) => c.landed(&model, &made, cfg.batch_size)?,
-            None => vec![true; made.len()],
-        };
-        let mut still = Vec::new();
-        for (((slot, d), k), ok) in pending.into_iter().zip(made).zip(keys).zip(landed) {
-            drawings[slot] = d;
-            from[slot] = k;
-            match (ok, round) {
-                (true, 0) => landing.first += 1,
-                (true, _) => landing.redrawn += 1,
-                (false, _) => still.push(slot),
-            }
-        }
-        pending = still;
-        if check.is_some() {
-            progress(cfg.count - pending.len(), cfg.count);
-        }
-        if pending.is_empty() {
-            break;
-        }
-    }
-    landing.missed = pending.len();
 
-    let (tag, cluster) = match &req.mode {
-        Mode::LikeCluster(k) => (format!("c{k}"), Some(*k)),
-        Mode::Like(key) => (format!("like-{key}"), None),
-        Mode::Prior => ("prior".to_string(), None),
-    };
-    let word = sources.as_ref().and_then(|s| s.word.clone());
-    let source = format!("generate:{}", req.model.display());
-    let mut rows = Vec::with_capacity(cfg.count);
-    let mut empty = 0;
-    for (i, (d, keys)) in drawings.into_iter().zip(from).enumerate() {
-        if d.is_empty() {
-            empty += 1;
-            continue;
+        // a latent for each drawing, then the drawings; with a check, the drawings that land
+        // elsewhere are drawn again from new latents
+        let normal = StandardNormal;
+        let draw_latent = |rng: &mut ChaCha8Rng| -> (Vec<f32>, Vec<String>) {
+            let Some(s) = &sources else {
+                return ((0..width).map(|_| normal.sample(rng)).collect(), Vec::new());
+            };
+            let m = s.keys.len();
+            let a = rng.random_range(0..m);
+            let mut v = s.latents[a * width..(a + 1) * width].to_vec();
+            let mut keys = vec![s.keys[a].clone()];
+            if cfg.mix > 0.0 && m > 1 {
+                let b = (a + rng.random_range(1..m)) % m;
+                let u: f32 = rng.random_range(0.0..=cfg.mix);
+                let zb = &s.latents[b * width..(b + 1) * width];
+                for (x, y) in v.iter_mut().zip(zb) {
+                    *x += u * (y - *x);
+                }
+                keys.push(s.keys[b].clone());
+            }
+            for (x, sd) in v.iter_mut().zip(&s.spread) {
+                let e: f32 = normal.sample(rng);
+                *x += cfg.spread * sd * e;
+            }
+            (v, keys)
+        };
+        let mut drawings: Vec<Stroke3> = vec![Stroke3::default(); cfg.count];
+        let mut from: Vec<Vec<String>> = vec![Vec::new(); cfg.count];
+        let mut pending: Vec<usize> = (0..cfg.count).collect();
+        let mut landing = Landing::default();
+        let rounds = if check.is_some() { cfg.tries } else { 1 };
+        for round in 0..rounds {
+            let mut z = Vec::with_capacity(pending.len() * width);
+            let mut keys = Vec::with_capacity(pending.len());
+            for _ in &pending {
+                let (v, k) = draw_latent(&mut rng);
+                z.extend(v);
+                keys.push(k);
+            }
+            let mut made = Vec::with_capacity(pending.len());
+            for (b, chunk) in z.chunks(cfg.batch_size * width).enumerate() {
+                made.extend(
+                    model
+                        .decode(chunk, cfg.max_len, cfg.decode_mode(round as u64, b as u64))
+                        .context("decoding the latents")?,
+                );
+                if round == 0 {
+                    progress(made.len(), cfg.count);
+                }
+            }
+            landing.draws += made.len();
+            let landed = match &check {
+                Some(c) => c.landed(&model, &made, cfg.batch_size)?,
+                None => vec![true; made.len()],
+            };
+            let mut still = Vec::new();
+            for (((slot, d), k), ok) in pending.into_iter().zip(made).zip(keys).zip(landed) {
+                drawings[slot] = d;
+                from[slot] = k;
+                match (ok, round) {
+                    (true, 0) => landing.first += 1,
+                    (true, _) => landing.redrawn += 1,
+                    (false, _) => still.push(slot),
+                }
+            }
+            pending = still;
+            if check.is_some() {
+                progress(cfg.count - pending.len(), cfg.count);
+            }
+            if pending.is_empty() {
+                break;
+            }
         }
-        rows.push(GeneratedRow {
-            row: DrawingRow {
-                key_id: format!("gen-{tag}-s{}-{i:04}", cfg.seed),
-                word: word.clone(),
-                countrycode: None,
-                recognized: None,
-                timestamp: None,
-                split: Split::Test,
-                source: source.clone(),
-                drawing: d,
-                t: None,
-                labels: Vec::new(),
-            },
-            provenance: Provenance {
-                mode: req.mode.name().to_string(),
-                cluster,
-                sources: keys,
-                temperature: cfg.temperature,
-            },
-        });
-    }
-    if rows.is_empty() {
-        bail!(
-            "every one of the {} latents decoded to an empty drawing; try another seed or a \
+        landing.missed = pending.len();
+
+        let (tag, cluster) = match &req.mode {
+            Mode::LikeCluster(k) => (format!("c{k}"), Some(*k)),
+            Mode::Like(key) => (format!("like-{key}"), None),
+            Mode::Prior => ("prior".to_string(), None),
+        };
+        let word = sources.as_ref().and_then(|s| s.word.clone());
+        let source = format!("generate:{}", req.model.display());
+        let mut rows = Vec::with_capacity(cfg.count);
+        let mut empty = 0;
+        for (i, (d, keys)) in drawings.into_iter().zip(from).enumerate() {
+            if d.is_empty() {
+                empty += 1;
+                continue;
+            }
+            rows.push(GeneratedRow {
+                row: DrawingRow {
+                    key_id: format!("gen-{tag}-s{}-{i:04}", cfg.seed),
+                    word: word.clone(),
+                    countrycode: None,
+                    recognized: None,
+                    timestamp: None,
+                    split: Split::Test,
+                    source: source.clone(),
+                    drawing: d,
+                    t: None,
+                    labels: Vec::new(),
+                },
+                provenance: Provenance {
+                    mode: req.mode.name().to_string(),
+                    cluster,
+                    sources: keys,
+                    temperature: cfg.temperature,
+                },
+            });
+        }
+        if rows.is_empty() {
+            bail!(
+                "every one of the {} latents decoded to an empty drawing; try another seed or a \
              lower temperature",
-            cfg.count
-        );
-    }
-    let mut metadata = vec![
-        (
-            "generate.model".to_string(),
-            req.model.display().to_string(),
-        ),
-        ("generate.model_id".to_string(), run_id),
-        (
-            "generate.clusters".to_string(),
-            req.clusters
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        ),
-        ("generate.mode".to_string(), req.mode.name().to_string()),
-        (
-            "generate.config".to_string(),
-            format!(
+                cfg.count
+            );
+        }
+        let mut metadata = vec![
+            (
+                "generate.model".to_string(),
+                req.model.display().to_string(),
+            ),
+            ("generate.model_id".to_string(), run_id),
+            (
+                "generate.clusters".to_string(),
+                req.clusters
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("generate.mode".to_string(), req.mode.name().to_string()),
+            (
+                "generate.config".to_string(),
+                format!(
                 "count={} temperature={} seed={} spread={} mix={} members={} max_len={} tries={}",
                 cfg.count,
                 cfg.temperature,
@@ -746,19 +868,20 @@ pub fn generate(
                 cfg.max_len,
                 cfg.tries
             ),
-        ),
-    ];
-    let landing = check.is_some().then_some(landing);
-    if let Some(l) = landing {
-        metadata.push((LANDING_KEY.to_string(), l.to_string()));
+            ),
+        ];
+        let landing = check.is_some().then_some(landing);
+        if let Some(l) = landing {
+            metadata.push((LANDING_KEY.to_string(), l.to_string()));
+        }
+        Ok(Generated {
+            rows,
+            empty,
+            sources: sources.as_ref().map_or(0, |s| s.keys.len()),
+            landing,
+            metadata,
+        })
     }
-    Ok(Generated {
-        rows,
-        empty,
-        sources: sources.as_ref().map_or(0, |s| s.keys.len()),
-        landing,
-        metadata,
-    })
 }
 
 /// Writes the generated table and, when asked, the same drawings as simplified ndjson; each

@@ -81,19 +81,11 @@ fn main() -> Result<()> {
     let total = cfg.count * modes.len();
     let bar = stage::progress(total as u64, "drawings");
     bar.set_prefix("generate");
-    let mut parts = Vec::with_capacity(modes.len());
-    for (n, mode) in modes.iter().enumerate() {
-        let progress = |done: usize, _: usize| bar.set_position((n * cfg.count + done) as u64);
-        match generate::generate(&request(mode), &cfg, &progress) {
-            Ok(g) => parts.push(g),
-            Err(e) => {
-                bar.finish_and_clear();
-                return Err(e);
-            }
-        }
-    }
+    let requests: Vec<_> = modes.iter().map(request).collect();
+    let progress = |done: usize, _: usize| bar.set_position(done as u64);
+    let g = generate::generate_all(&requests, &cfg, &progress);
     bar.finish_and_clear();
-    let g = generate::Generated::merge(parts).expect("at least one request");
+    let g = g?;
     generate::write(&args.output, args.ndjson.as_deref(), &g)?;
     let clusters: Vec<String> = modes
         .iter()
