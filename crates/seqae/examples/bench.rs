@@ -87,10 +87,11 @@ fn drawings_of_real_lengths(n: usize, seed: u64) -> Vec<Stroke3> {
         .collect()
 }
 
-/// Multiply-adds ×2 in the LSTM products of one training step (forward, and the backward's
-/// two products per forward product).
+/// Multiply-adds ×2 in the LSTM products of one training step: the forward's (input and
+/// state), and the backward's (the state's gradient, and the weights'; the input, data, needs
+/// none).
 fn lstm_gflop(m: &ModelConfig) -> f64 {
-    let layer = |t: usize, i: usize, h: usize| 3.0 * 2.0 * (t * BATCH * 4 * h * (i + h)) as f64;
+    let layer = |t: usize, i: usize, h: usize| 2.0 * (t * BATCH * 4 * h * (2 * i + 3 * h)) as f64;
     let dirs = if m.bidirectional { 2.0 } else { 1.0 };
     (dirs * layer(T, 5, m.enc_hidden) + layer(T + 1, 5 + m.latent, m.dec_hidden)) / 1e9
 }

@@ -645,7 +645,7 @@ pub fn forward(
 
 /// Gradients of one call.
 pub struct Grads {
-    /// `[T, B, I]`, zero at padded steps
+    /// `[T, B, I]`, zero at padded steps; empty unless asked for
     pub dx: Vec<f32>,
     /// `[4H, I+H+1]`, packed like the weights
     pub dw: Vec<f32>,
@@ -655,7 +655,8 @@ pub struct Grads {
 }
 
 /// Runs the backward from the gradient of the output (`[T, B, H]` for `All`, `[B, H]` for
-/// `Last`); `x` and `w` are the forward's.
+/// `Last`); `x` and `w` are the forward's. `input_grad`: whether to compute `dx` (an input of
+/// data, as the drawings are, needs none).
 pub fn backward(
     saved: &Saved,
     x: &[f32],
@@ -663,6 +664,7 @@ pub fn backward(
     lengths: &[usize],
     output: Output,
     grad_out: &[f32],
+    input_grad: bool,
 ) -> Grads {
     let dims = saved.dims;
     let Dims { t, b, i, h, .. } = dims;
@@ -791,7 +793,11 @@ pub fn backward(
                     (h as isize, 1),
                 );
             }
-            let mut dx = pool::take_dirty(t * nb * i);
+            let mut dx = if input_grad {
+                pool::take_dirty(t * nb * i)
+            } else {
+                Vec::new()
+            };
             let mut dw_ih = vec![0.0f32; g4 * i];
             if i > 0 {
                 // this slice's rows of x, contiguous
@@ -818,11 +824,13 @@ pub fn backward(
                 }
                 pool::give(xs);
                 // dx = dg · w_ih
-                if let Some(w_ih) = &ih_bf16 {
-                    scratch.pack(Strided::rows(&dg, t * nb, g4));
-                    bf16::matmul(&mut dx, i, false, &scratch, w_ih);
-                } else {
-                    matmul(
+                match &ih_bf16 {
+                    _ if !input_grad => {}
+                    Some(w_ih) => {
+                        scratch.pack(Strided::rows(&dg, t * nb, g4));
+                        bf16::matmul(&mut dx, i, false, &scratch, w_ih);
+                    }
+                    None => matmul(
                         (t * nb, i, g4),
                         &mut dx,
                         (i as isize, 1),
@@ -831,7 +839,7 @@ pub fn backward(
                         (g4 as isize, 1),
                         w,
                         (width as isize, 1),
-                    );
+                    ),
                 }
             }
             // held steps' gate gradients are zero, so whole sums are each row's real steps'
@@ -857,12 +865,12 @@ pub fn backward(
             }
         })
         .collect();
-    let mut dx = vec![0.0f32; t * b * i];
+    let mut dx = vec![0.0f32; if input_grad { t * b * i } else { 0 }];
     let mut dw = vec![0.0f32; g4 * width];
     let mut dstate0 = vec![0.0f32; b * sw];
     for (sl, p) in saved.slices.iter().zip(&parts) {
         let nb = sl.nb;
-        for s in 0..t {
+        for s in (0..t).filter(|_| input_grad) {
             dx[(s * b + sl.b0) * i..(s * b + sl.b0 + nb) * i]
                 .copy_from_slice(&p.dx[s * nb * i..(s + 1) * nb * i]);
         }
@@ -989,7 +997,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let g = backward(&saved.unwrap(), &x, &w, &lengths, Output::All, &grad);
+            let g = backward(&saved.unwrap(), &x, &w, &lengths, Output::All, &grad, true);
             let mut dw_rows = vec![0.0f32; g.dw.len()];
             for (r, &len) in lengths.iter().enumerate() {
                 let one = Dims {
@@ -1005,7 +1013,7 @@ mod tests {
                 let gr: Vec<f32> = (0..len)
                     .flat_map(|s| grad[(s * b + r) * h..(s * b + r + 1) * h].to_vec())
                     .collect();
-                let ga = backward(&saved.unwrap(), &xr, &w, &[len], Output::All, &gr);
+                let ga = backward(&saved.unwrap(), &xr, &w, &[len], Output::All, &gr, true);
                 dw_rows.iter_mut().zip(&ga.dw).for_each(|(a, d)| *a += d);
                 let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * (1.0 + a.abs());
                 for s in 0..len {
@@ -1075,7 +1083,7 @@ mod tests {
             let grad = wave(t * b * h, 5, 0.2);
             let run = |dims: Dims| {
                 let (out, saved) = forward(dims, &x, &w, &state0, &lengths, Output::All, true);
-                let g = backward(&saved.unwrap(), &x, &w, &lengths, Output::All, &grad);
+                let g = backward(&saved.unwrap(), &x, &w, &lengths, Output::All, &grad, true);
                 [out, g.dx, g.dw, g.dstate0]
             };
             let (want, got) = (run(f32_dims), run(bf16_dims));

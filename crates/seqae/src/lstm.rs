@@ -46,6 +46,8 @@ struct LstmOp {
     lengths: Arc<Vec<usize>>,
     output: Output,
     save: bool,
+    /// whether the input needs its gradient (the drawings, data, do not)
+    input_grad: bool,
     saved: Arc<Mutex<Option<Saved>>>,
 }
 
@@ -123,14 +125,19 @@ impl CustomOp3 for LstmOp {
         let g = with_values(x, "x", |x| {
             with_values(w, "weights", |w| {
                 with_values(grad_res, "output gradient", |grad| {
-                    kernel::backward(saved, x, w, &self.lengths, self.output, grad)
+                    let lengths = &self.lengths;
+                    kernel::backward(saved, x, w, lengths, self.output, grad, self.input_grad)
                 })
             })
         })???;
         let Dims { t, b, i, h, .. } = self.dims;
         let dev = w.device();
+        let dx = self
+            .input_grad
+            .then(|| Tensor::from_vec(g.dx, (t, b, i), dev))
+            .transpose()?;
         Ok((
-            Some(Tensor::from_vec(g.dx, (t, b, i), dev)?),
+            dx,
             Some(Tensor::from_vec(
                 g.dw,
                 (4 * h, self.dims.packed_width()),
@@ -185,6 +192,7 @@ pub fn fused(
         lengths: Arc::new(lengths.to_vec()),
         output,
         save,
+        input_grad: x.track_op(),
         saved: Arc::new(Mutex::new(None)),
     };
     let (x, w, state0) = (x.contiguous()?, w.contiguous()?, state0.contiguous()?);
@@ -492,6 +500,30 @@ mod tests {
                 d < 1e-4 * scale.max(1.0),
                 "{what}: gradient differs by {d} (scale {scale})"
             );
+        }
+    }
+
+    /// An input without gradient (the drawings) gets none from the fused op, which skips its
+    /// product, and the weights get the same gradients as when it has one.
+    #[test]
+    fn an_input_of_data_gets_no_gradient_and_the_weights_theirs() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (t, b, i, h) = (6, 4, 3, 5);
+        let (l, vm) = layer(&mut rng, i, h, LstmImpl::Auto);
+        let data = rand_tensor(&mut rng, &[t, b, i], 1.0);
+        let var = Var::from_tensor(&data).unwrap();
+        let lengths = [6, 2, 4, 1];
+        let grads = |x: &Tensor| {
+            let y = l.forward(x, &lengths, None, Output::All, true).unwrap();
+            y.sqr().unwrap().sum_all().unwrap().backward().unwrap()
+        };
+        let (without, with) = (grads(&data), grads(var.as_tensor()));
+        assert!(without.get(&data).is_none());
+        assert!(with.get(var.as_tensor()).is_some());
+        let weights: Vec<Var> = vm.all_vars();
+        for w in &weights {
+            let (a, b) = (without.get(w).unwrap(), with.get(w).unwrap());
+            assert_eq!(max_abs(&(a - b).unwrap()), 0.0);
         }
     }
 
