@@ -558,6 +558,51 @@ mod tests {
         }
     }
 
+    /// The fused op with bf16 products against candle-nn's f32 step loop: the output and every
+    /// gradient (x's with the bf16 input products, and the state's) within 2% of their scale,
+    /// where bf16's rounding of the operands gives well under 1%.
+    #[test]
+    fn bf16_matches_candle_nn_to_its_rounding() {
+        if !crate::bf16::available() {
+            eprintln!("no AVX512-BF16 here: the bf16 layer is not run");
+            return;
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        // both inner sizes past kernel::BF16_MIN_K, so every product runs in bf16
+        let (t, b, i, h) = (9, 6, 40, 32);
+        let (mut l, vm) = layer(&mut rng, i, h, LstmImpl::CandleNn);
+        let nn_l = l.clone();
+        l.imp = LstmImpl::FusedBf16;
+        let x = Var::from_tensor(&rand_tensor(&mut rng, &[t, b, i], 1.0)).unwrap();
+        let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
+        let lengths = [9, 3, 1, 5, 9, 7];
+        for output in [Output::All, Output::Last] {
+            let ya = l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+            let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+            let close = |a: &Tensor, b: &Tensor, what: &str| {
+                let (d, scale) = (max_abs(&(a - b).unwrap()), max_abs(b));
+                assert!(
+                    d <= 2e-2 * scale,
+                    "{output:?} {what}: off by {d} at scale {scale}"
+                );
+                // bf16 ran: not f32's values
+                assert!(d > 0.0, "{output:?} {what}: f32's values to the bit");
+            };
+            close(&ya, &yb, "forward");
+            let w = rand_tensor(&mut rng, ya.dims(), 1.0);
+            let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let all = vm.all_vars();
+            for (n, v) in all.iter().chain([&x, &s0]).enumerate() {
+                close(
+                    ga.get(v).unwrap(),
+                    gb.get(v).unwrap(),
+                    &format!("gradient {n}"),
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_constant_input_is_the_same_as_repeating_it_at_every_step() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
