@@ -6,10 +6,11 @@
 //! (8 significant bits); every product and every sum stays f32. Where the CPU lacks the
 //! instructions, [`available`] is false and the callers stay on f32.
 //!
-//! `dst (m×n) = [dst +] A (m×k) · B (k×n)`, both operands packed first as bf16 pairs along k,
-//! which is what one lane of `vdpbf16ps` multiplies and adds: A row by row, one `u32` per pair
-//! ([`PackedA`]); B in panels of [`NR`] columns, each pair's `2·NR` values together
-//! ([`PackedB`]). A tile of [`MR`] rows by [`NR`] columns keeps its sums in 12 registers.
+//! `dst (m×n) = [dst +] A (m×k) · B (k×n)`, both operands packed first as bf16 pairs along k
+//! (one `u32` a pair), which is what one lane of `vdpbf16ps` multiplies and adds: A row by row,
+//! or pair by pair for a transposed source ([`PackedA`]); B in panels of [`NR`] columns, each
+//! pair's `NR` columns together ([`PackedB`]). A tile of [`MR`] rows by [`NR`] columns keeps its
+//! sums in 12 registers. The packing runs 16 lanes wide.
 
 /// Rows of one tile.
 const MR: usize = 6;
