@@ -776,7 +776,7 @@ impl<'a> Inputs<'a> {
             }
             landing.draws += made.len();
             let landed = match &check {
-                Some(c) => c.landed(&model, &made, cfg.batch_size)?,
+                Some(c) => c.landed(model, &made, cfg.batch_size)?,
                 None => vec![true; made.len()],
             };
             let mut still = Vec::new();
