@@ -656,11 +656,11 @@ impl<'a> Inputs<'a> {
             Mode::Prior => {
                 if !info.model.vae {
                     bail!(
-                    "--prior needs a model trained with the VAE term (model.vae = true in {}); \
-                     this one was trained without it, so its latents follow no prior: use \
-                     --like-cluster or --like",
-                    req.model.join(seqae::run::MODEL_JSON).display()
-                );
+                        "--prior needs a model trained with the VAE term (model.vae = true in \
+                         {}); this one was trained without it, so its latents follow no prior: \
+                         use --like-cluster or --like",
+                        req.model.join(seqae::run::MODEL_JSON).display()
+                    );
                 }
                 None
             }

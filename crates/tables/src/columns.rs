@@ -456,8 +456,9 @@ impl TableWriter {
         // values into one buffer, then into a fresh one reserved at the page's size and grown
         // at once to zstd's bound, which copies the reserved bytes too, then shrunk), a v2
         // page's values straight into its buffer. On 200k faces: 8–16% less CPU (two alternated
-        // runs), the stroke columns' repetition levels (uncompressed in v2) 4% more file. The fallback encodings for data without a dictionary become delta ones: the
-        // timestamps are 13% smaller for it; the key_ids (random) stay plain.
+        // runs), the stroke columns' repetition levels (uncompressed in v2) 4% more file. The
+        // fallback encodings for data without a dictionary become delta ones: the timestamps
+        // are 13% smaller for it; the key_ids (random) stay plain.
         let mut props = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_2_0)
             .set_column_encoding(ColumnPath::from("key_id"), Encoding::PLAIN)
