@@ -325,35 +325,16 @@ fn main() {
     } else {
         "original, gate-cell loop"
     };
-    train_bench(&dev, fused, &original, steps, LstmImpl::Auto, &data, torch);
-    train_bench(
-        &dev,
-        "default (make all's model)",
-        &default,
-        steps,
-        LstmImpl::Auto,
-        &data,
-        torch,
-    );
-    if bf16 {
-        train_bench(
-            &dev,
-            "original, fused LSTM, bf16",
-            &original,
-            steps,
-            LstmImpl::FusedBf16,
-            &data,
-            torch,
-        );
-        train_bench(
-            &dev,
-            "default, bf16",
-            &default,
-            steps,
-            LstmImpl::FusedBf16,
-            &data,
-            torch,
-        );
+    // each model as it runs by default, then with bf16 products where the CPU has them
+    let precisions = |name: &str| {
+        let bf16_name = format!("{name}, bf16");
+        std::iter::once((name.to_string(), LstmImpl::Auto))
+            .chain(bf16.then_some((bf16_name, LstmImpl::FusedBf16)))
+    };
+    for (name, m) in [(fused, &original), ("default (make all's model)", &default)] {
+        for (name, imp) in precisions(name) {
+            train_bench(&dev, &name, m, steps, imp, &data, torch);
+        }
     }
     if dev.is_cpu() {
         // what CUDA runs, here for its cost on the CPU
@@ -376,54 +357,34 @@ fn main() {
         &data,
         torch,
     );
-    encode_bench(
-        &dev,
-        "original (1 direction)",
-        (&original, LstmImpl::Auto),
-        &data,
-        torch.map(|t| t.encode_original_per_s),
-    );
-    if bf16 {
-        encode_bench(
-            &dev,
-            "original, bf16",
-            (&original, LstmImpl::FusedBf16),
+    let real_lengths = drawings_of_real_lengths(10_000, 2);
+    let encodings = [
+        (
+            "original (1 direction)",
+            &original,
             &data,
             torch.map(|t| t.encode_original_per_s),
-        );
-    }
-    // sorted by length (as embed does, and PyTorch's figure packs them): no padding work
-    encode_bench(
-        &dev,
-        "original, real lengths",
-        (&original, LstmImpl::Auto),
-        &drawings_of_real_lengths(10_000, 2),
-        torch.map(|t| t.encode_original_real_lengths_per_s),
-    );
-    // PyTorch's figure for the default model is its bidirectional LSTM alone: ours also runs
-    // the raster branch and the pooling, so this ratio understates ours
-    encode_bench(
-        &dev,
-        "default (2 directions)",
-        (&default, LstmImpl::Auto),
-        &data,
-        torch.map(|t| t.encode_default_lstm_per_s),
-    );
-    if bf16 {
-        encode_bench(
-            &dev,
-            "original, real lengths, bf16",
-            (&original, LstmImpl::FusedBf16),
-            &drawings_of_real_lengths(10_000, 2),
+        ),
+        // sorted by length (as embed does, and PyTorch's figure packs them): no padding work
+        (
+            "original, real lengths",
+            &original,
+            &real_lengths,
             torch.map(|t| t.encode_original_real_lengths_per_s),
-        );
-        encode_bench(
-            &dev,
-            "default, bf16",
-            (&default, LstmImpl::FusedBf16),
+        ),
+        // PyTorch's figure for the default model is its bidirectional LSTM alone: ours also
+        // runs the raster branch and the pooling, so this ratio understates ours
+        (
+            "default (2 directions)",
+            &default,
             &data,
             torch.map(|t| t.encode_default_lstm_per_s),
-        );
+        ),
+    ];
+    for (name, m, drawings, theirs) in encodings {
+        for (name, imp) in precisions(name) {
+            encode_bench(&dev, &name, (m, imp), drawings, theirs);
+        }
     }
     if !dev.is_cpu() {
         cross_device_check(&dev, &default, steps, &data);

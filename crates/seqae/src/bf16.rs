@@ -123,7 +123,8 @@ impl PackedA {
         let (m, k, kp) = (a.rows, a.cols, a.cols.div_ceil(2));
         self.m = m;
         self.kp = kp;
-        self.data.clear();
+        // every pair is written below, so what the buffer held needs no zeroing (this runs at
+        // every step of the LSTM)
         self.data.resize(m * kp, 0);
         if a.cs == 1 {
             (self.rs, self.ps) = (kp, 1);

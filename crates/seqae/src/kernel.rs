@@ -497,6 +497,36 @@ fn add_product(
     );
 }
 
+/// A weight's gradient over all of a slice's steps, `dw` (`[4H, n]`) = `dg`ᵀ · `rows`, with
+/// `dg` `[T·nb, 4H]` and `rows` `[T·nb, n]` (the inputs or the hidden states); in bf16 when
+/// `dg_t` (`dg`ᵀ packed) is given, `rows` packed into `rhs`.
+fn weight_gradient(
+    dw: &mut [f32],
+    dg: &[f32],
+    dg_t: Option<&PackedA>,
+    rows: &[f32],
+    n: usize,
+    rhs: &mut PackedB,
+) {
+    let (k, g4) = (rows.len() / n, dw.len() / n);
+    match dg_t {
+        Some(dg_t) => {
+            rhs.pack(Strided::rows(rows, k, n));
+            bf16::matmul(dw, n, false, dg_t, rhs);
+        }
+        None => matmul(
+            (g4, n, k),
+            dw,
+            (n as isize, 1),
+            false,
+            dg,
+            (1, g4 as isize),
+            rows,
+            (n as isize, 1),
+        ),
+    }
+}
+
 /// Runs the forward. `x` is `[T, B, I]`, `w` the packed weights `[4H, I+H+1]` (see the module
 /// doc), `state0` `[B, 2H]` (h0 then c0 per row). Returns the requested output and, when
 /// `save`, what the backward needs.
@@ -778,21 +808,8 @@ pub fn backward(
                 p
             });
             let mut rhs = PackedB::default();
-            if let Some(dg_t) = &dg_t {
-                rhs.pack(Strided::rows(&sl.hs[..t * nb * h], t * nb, h));
-                bf16::matmul(&mut dw_hh, h, false, dg_t, &rhs);
-            } else {
-                matmul(
-                    (g4, h, t * nb),
-                    &mut dw_hh,
-                    (h as isize, 1),
-                    false,
-                    &dg,
-                    (1, g4 as isize),
-                    &sl.hs[..t * nb * h],
-                    (h as isize, 1),
-                );
-            }
+            let hs = &sl.hs[..t * nb * h];
+            weight_gradient(&mut dw_hh, &dg, dg_t.as_ref(), hs, h, &mut rhs);
             let mut dx = if input_grad {
                 pool::take_dirty(t * nb * i)
             } else {
@@ -806,22 +823,8 @@ pub fn backward(
                     xs[s * nb * i..(s + 1) * nb * i]
                         .copy_from_slice(&x[(s * b + b0) * i..(s * b + b0 + nb) * i]);
                 }
-                match dg_t.as_ref().filter(|_| dims.bf16(i)) {
-                    Some(dg_t) => {
-                        rhs.pack(Strided::rows(&xs, t * nb, i));
-                        bf16::matmul(&mut dw_ih, i, false, dg_t, &rhs);
-                    }
-                    None => matmul(
-                        (g4, i, t * nb),
-                        &mut dw_ih,
-                        (i as isize, 1),
-                        false,
-                        &dg,
-                        (1, g4 as isize),
-                        &xs,
-                        (i as isize, 1),
-                    ),
-                }
+                let dg_t = dg_t.as_ref().filter(|_| dims.bf16(i));
+                weight_gradient(&mut dw_ih, &dg, dg_t, &xs, i, &mut rhs);
                 pool::give(xs);
                 // dx = dg · w_ih
                 match &ih_bf16 {
