@@ -439,20 +439,24 @@ fn build_drawing<'a>(
         return Err(ErrorKind::EmptyDrawing);
     }
     // the rows `Stroke3::from_strokes` makes (a test holds the two equal), built straight
-    // from the parse buffers to spare a vector per stroke
-    out.dx.clear();
-    out.dy.clear();
+    // from the parse buffers to spare a vector per stroke; written by index into rows sized
+    // once, so that the differences vectorise (pushed one by one, and each value's range
+    // checked through a function pointer, the parse of 200k faces took 17% longer)
+    for v in [&mut out.dx, &mut out.dy] {
+        v.clear();
+        v.resize(total, 0.0);
+    }
     out.pen.clear();
+    out.pen.resize(total, 0);
     times.clear();
-    let (mut px, mut py) = (0f32, 0f32);
+    let (mut px, mut py, mut at) = (0f32, 0f32, 0);
     for s in strokes.filter(|s| !s.x.is_empty()) {
-        for (&x, &y) in s.x.iter().zip(s.y) {
-            out.dx.push(x - px);
-            out.dy.push(y - py);
-            out.pen.push(0);
-            (px, py) = (x, y);
-        }
-        *out.pen.last_mut().expect("non-empty stroke") = 1;
+        let n = s.x.len();
+        differences(s.x, px, &mut out.dx[at..at + n]);
+        differences(s.y, py, &mut out.dy[at..at + n]);
+        (px, py) = (s.x[n - 1], s.y[n - 1]);
+        at += n;
+        out.pen[at - 1] = 1;
         if let Some(t) = s.t {
             times.extend_from_slice(t);
         }
@@ -460,24 +464,48 @@ fn build_drawing<'a>(
     Ok(raw)
 }
 
+/// `out[k] = v[k] - v[k - 1]`, the value before `v[0]` being `before`.
+fn differences(v: &[f32], before: f32, out: &mut [f32]) {
+    out[0] = v[0] - before;
+    for ((d, &b), &a) in out[1..].iter_mut().zip(&v[1..]).zip(v) {
+        *d = b - a;
+    }
+}
+
 fn check_range(stroke: usize, s: &StrokeRef, raw: bool) -> Result<(), ErrorKind> {
-    let (ok, allowed): (fn(f32) -> bool, _) = if raw {
-        (
-            |v| v.is_finite() && v.abs() <= crate::RAW_COORD_LIMIT,
-            "the raw range ±100000",
-        )
-    } else {
-        (|v| (0.0..=255.0).contains(&v), "the simplified range 0–255")
+    // a branch-free test of the whole list first (it vectorises), the position of the bad
+    // value only when there is one
+    fn all_within(values: &[f32], ok: impl Fn(f32) -> bool) -> bool {
+        values.iter().fold(true, |all, &v| all & ok(v))
+    }
+    let simplified = |v: f32| (v >= 0.0) & (v <= 255.0);
+    let raw_range = |v: f32| v.abs() <= crate::RAW_COORD_LIMIT; // false for NaN too
+    let within = |v: &[f32]| {
+        if raw {
+            all_within(v, raw_range)
+        } else {
+            all_within(v, simplified)
+        }
     };
-    for (axis, values) in [("x", s.x), ("y", s.y)] {
-        if let Some(point) = values.iter().position(|&v| !ok(v)) {
-            return Err(ErrorKind::OutOfRange {
-                stroke,
-                point,
-                axis,
-                value: f64::from(values[point]),
-                allowed,
-            });
+    if !within(s.x) || !within(s.y) {
+        let (ok, allowed): (fn(f32) -> bool, _) = if raw {
+            (
+                |v| v.is_finite() && v.abs() <= crate::RAW_COORD_LIMIT,
+                "the raw range ±100000",
+            )
+        } else {
+            (|v| (0.0..=255.0).contains(&v), "the simplified range 0–255")
+        };
+        for (axis, values) in [("x", s.x), ("y", s.y)] {
+            if let Some(point) = values.iter().position(|&v| !ok(v)) {
+                return Err(ErrorKind::OutOfRange {
+                    stroke,
+                    point,
+                    axis,
+                    value: f64::from(values[point]),
+                    allowed,
+                });
+            }
         }
     }
     if let Some(t) = s.t {
@@ -774,6 +802,24 @@ mod tests {
                 ..
             }
         ));
+        // the first bad value of a long stroke, wherever it lies
+        let xs: Vec<String> = (0..40).map(|k| (k * 6).to_string()).collect();
+        let mut ys = xs.clone();
+        ys[37] = "256".into();
+        let line = format!(
+            r#"{{"key_id":"1","drawing":[[[1],[2]],[[{}],[{}]]]}}"#,
+            xs.join(","),
+            ys.join(",")
+        );
+        assert!(matches!(
+            kind(&line),
+            ErrorKind::OutOfRange {
+                stroke: 1,
+                point: 37,
+                axis: "y",
+                ..
+            }
+        ));
         // raw allows canvas pixels, but not absurd values
         assert!(parse(r#"{"key_id":"1","drawing":[[[-1013,2755.5],[2,3],[0,1]]]}"#).is_ok());
         assert!(matches!(
@@ -921,6 +967,9 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
+        // bytes that are not UTF-8, in a value the record skips and in one it keeps
+        lines.push(b"{\"key_id\":\"1\",\"drawing\":[[[1],[2]]],\"z\":\"\xff\"}".to_vec());
+        lines.push(b"{\"key_id\":\"1\",\"drawing\":[[[1],[2]]],\"word\":\"f\xc3\"}".to_vec());
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/quickdraw");
         for f in [
             "simplified/eye.ndjson",
