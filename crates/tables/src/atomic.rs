@@ -34,6 +34,12 @@ impl AtomicFile {
             .map_err(|e| TableError::io(self.0.target(), e))
     }
 
+    /// Starts writing what is written so far to disk, without waiting (see
+    /// [`durable::AtomicFile::start_writeback`]).
+    pub fn start_writeback(&self) {
+        self.0.start_writeback()
+    }
+
     /// Flushes to disk, renames over the target, flushes the folder.
     pub fn commit(self) -> Result<()> {
         let target = self.0.target().to_path_buf();

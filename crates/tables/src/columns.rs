@@ -710,6 +710,7 @@ impl RowGroupWriter {
             chunk.append_to_row_group(&mut group).map_err(err)?;
         }
         group.close().map_err(err)?;
+        self.out.start_writeback();
         self.rows = 0;
         Ok(())
     }
