@@ -219,6 +219,21 @@ mod tests {
     }
 
     #[test]
+    fn write_back_started_midway_keeps_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut f = AtomicFile::create(&target).unwrap();
+        use std::io::Write;
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for part in bytes.chunks(70_000) {
+            f.file_mut().write_all(part).unwrap();
+            f.start_writeback();
+        }
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), bytes);
+    }
+
+    #[test]
     fn a_failed_write_keeps_the_previous_file() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.json");
