@@ -28,6 +28,10 @@ ingest_run() {
     'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", f, n, mb, s, n/s, mb/s, kb/1024 }'
 }
 ingest_run "$(basename "$small")" "$N" "$small"
+# ingest's two halves alone, to set beside its figure: the parse (one thread) and the writer
+echo "  its halves alone: parsing, then writing the table just written"
+cargo run --quiet --release -p quickdraw --example parse_bench -- "$small" | grep "in memory" || true
+cargo run --quiet --release -p tables --example write_bench -- "$OUT/bench.parquet" "$small"
 ingest_run "$(basename "$big")" $((N * 10)) "$big"
 # the big file twice: peak memory must stay where it was at ten times the drawings
 ingest_run "$(basename "$big") twice" $((N * 20)) "$big" "$big"

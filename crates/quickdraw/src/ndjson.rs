@@ -478,7 +478,7 @@ fn check_range(stroke: usize, s: &StrokeRef, raw: bool) -> Result<(), ErrorKind>
     fn all_within(values: &[f32], ok: impl Fn(f32) -> bool) -> bool {
         values.iter().fold(true, |all, &v| all & ok(v))
     }
-    let simplified = |v: f32| (v >= 0.0) & (v <= 255.0);
+    let simplified = |v: f32| (0.0..=255.0).contains(&v);
     let raw_range = |v: f32| v.abs() <= crate::RAW_COORD_LIMIT; // false for NaN too
     let within = |v: &[f32]| {
         if raw {
