@@ -970,6 +970,35 @@ mod tests {
         // bytes that are not UTF-8, in a value the record skips and in one it keeps
         lines.push(b"{\"key_id\":\"1\",\"drawing\":[[[1],[2]]],\"z\":\"\xff\"}".to_vec());
         lines.push(b"{\"key_id\":\"1\",\"drawing\":[[[1],[2]]],\"word\":\"f\xc3\"}".to_vec());
+        lines.push(br#"{"key_id":"7","drawing":[[[1,22,133,4],[5,66,177,8]],[[9,10],[11,12]]],"labels":{"eyes":"dots"},"recognized":false}"#.to_vec());
+        // and mutants of them (a byte replaced by one the parser cares about, dropped or
+        // doubled), so that the two paths meet lines nobody wrote by hand
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let seeds = lines.clone();
+        const BYTES: &[u8] = b"0123456789,[]{}\":-.eE \\nt\xff\xc3";
+        for _ in 0..4000 {
+            let mut line = seeds[next() as usize % seeds.len()].clone();
+            for _ in 0..1 + next() % 3 {
+                if line.is_empty() {
+                    break;
+                }
+                let at = next() as usize % line.len();
+                match next() % 3 {
+                    0 => line[at] = BYTES[next() as usize % BYTES.len()],
+                    1 => {
+                        line.remove(at);
+                    }
+                    _ => line.insert(at, line[at]),
+                }
+            }
+            lines.push(line);
+        }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/quickdraw");
         for f in [
             "simplified/eye.ndjson",
