@@ -46,6 +46,9 @@ struct Args {
 fn main() -> Result<()> {
     stage::init();
     let (args, cfg): (Args, EmbedConfig) = stage::settings::parse("embed")?;
+    if let Some(note) = cfg.precision.fallback_note(cfg.device == "cpu") {
+        eprintln!("[embed] {note}");
+    }
     let mut out = Outputs::beside(&args.output);
     let part = tables::dataset::part_file_name(args.shard);
     // one writer at a time; released when this run ends or dies. A partitioned folder is

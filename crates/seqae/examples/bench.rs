@@ -291,6 +291,9 @@ fn main() {
     );
     // bf16 products where the CPU has them (AVX512-BF16)
     let bf16 = dev.is_cpu() && seqae::bf16::available();
+    if let Some(note) = seqae::Precision::Bf16.fallback_note(dev.is_cpu()) {
+        println!("bf16 rows left out: {note}");
+    }
     if dev.is_cpu() {
         op_bench(256, 10, seqae::Precision::F32);
     }

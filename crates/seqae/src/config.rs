@@ -35,6 +35,26 @@ pub enum Precision {
     Bf16,
 }
 
+impl Precision {
+    /// Why `self` does not take effect, when it does not: bf16 products run only on a CPU with
+    /// AVX512-BF16 (elsewhere, and on a GPU, the LSTM runs in f32). For the stages to say so
+    /// rather than run slower than asked without a word.
+    pub fn fallback_note(self, on_cpu: bool) -> Option<&'static str> {
+        match self {
+            Precision::F32 => None,
+            Precision::Bf16 if !on_cpu => Some(
+                "precision = \"bf16\" applies to the CPU's products: on this device the LSTM \
+                 runs in f32",
+            ),
+            Precision::Bf16 if !crate::bf16::available() => Some(
+                "precision = \"bf16\": this CPU has no AVX512-BF16, so the LSTM's products run \
+                 in f32 (the same results as \"f32\")",
+            ),
+            Precision::Bf16 => None,
+        }
+    }
+}
+
 impl DeviceKind {
     pub fn device(self) -> Result<Device> {
         match self {

@@ -286,6 +286,24 @@ fn a_model_trained_through_the_gate_cell_encodes_like_one_trained_on_the_fused_o
     assert!(d < 1e-4, "the two models' vectors differ by {d}");
 }
 
+/// A stage asked for bf16 where it cannot run says so: on a GPU always, on a CPU when it lacks
+/// AVX512-BF16; f32 never needs a word.
+#[test]
+fn bf16_says_when_it_falls_back_to_f32() {
+    use crate::Precision::{Bf16, F32};
+    assert_eq!(F32.fallback_note(true), None);
+    assert_eq!(F32.fallback_note(false), None);
+    assert!(Bf16
+        .fallback_note(false)
+        .is_some_and(|n| n.contains("device")));
+    assert_eq!(
+        Bf16.fallback_note(true).is_some(),
+        !crate::bf16::available(),
+        "{:?}",
+        Bf16.fallback_note(true)
+    );
+}
+
 /// `precision = "bf16"` reaches the LSTM's products: trained from the same seed, the loss
 /// follows f32's to within bf16's rounding, and differs from it (the bf16 products ran).
 #[test]

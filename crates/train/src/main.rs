@@ -39,6 +39,9 @@ fn main() -> Result<()> {
     stage::init();
     let (args, cfg): (Cli, TrainConfig) = stage::settings::parse("train")?;
     let dev = cfg.device.device()?;
+    if let Some(note) = cfg.precision.fallback_note(dev.is_cpu()) {
+        eprintln!("[train] {note}");
+    }
 
     let (mut table, read) =
         tables::drawings::read_sample(&args.drawings, cfg.max_drawings, cfg.seed)
