@@ -473,39 +473,38 @@ fn differences(v: &[f32], before: f32, out: &mut [f32]) {
 }
 
 fn check_range(stroke: usize, s: &StrokeRef, raw: bool) -> Result<(), ErrorKind> {
-    // a branch-free test of the whole list first (it vectorises), the position of the bad
-    // value only when there is one
-    fn all_within(values: &[f32], ok: impl Fn(f32) -> bool) -> bool {
-        values.iter().fold(true, |all, &v| all & ok(v))
+    fn simplified(v: f32) -> bool {
+        (0.0..=255.0).contains(&v)
     }
-    let simplified = |v: f32| (0.0..=255.0).contains(&v);
-    let raw_range = |v: f32| v.abs() <= crate::RAW_COORD_LIMIT; // false for NaN too
-    let within = |v: &[f32]| {
-        if raw {
-            all_within(v, raw_range)
-        } else {
-            all_within(v, simplified)
+    fn raw_range(v: f32) -> bool {
+        v.abs() <= crate::RAW_COORD_LIMIT // false for NaN and the infinities too
+    }
+    /// The first value that is not `ok`: a branch-free pass over the list first (it
+    /// vectorises), the position looked for only when there is one.
+    fn first_bad(values: &[f32], ok: impl Fn(f32) -> bool) -> Option<usize> {
+        if values.iter().fold(true, |all, &v| all & ok(v)) {
+            return None;
         }
-    };
-    if !within(s.x) || !within(s.y) {
-        let (ok, allowed): (fn(f32) -> bool, _) = if raw {
-            (
-                |v| v.is_finite() && v.abs() <= crate::RAW_COORD_LIMIT,
-                "the raw range ±100000",
-            )
+        values.iter().position(|&v| !ok(v))
+    }
+    for (axis, values) in [("x", s.x), ("y", s.y)] {
+        let bad = if raw {
+            first_bad(values, raw_range)
         } else {
-            (|v| (0.0..=255.0).contains(&v), "the simplified range 0–255")
+            first_bad(values, simplified)
         };
-        for (axis, values) in [("x", s.x), ("y", s.y)] {
-            if let Some(point) = values.iter().position(|&v| !ok(v)) {
-                return Err(ErrorKind::OutOfRange {
-                    stroke,
-                    point,
-                    axis,
-                    value: f64::from(values[point]),
-                    allowed,
-                });
-            }
+        if let Some(point) = bad {
+            return Err(ErrorKind::OutOfRange {
+                stroke,
+                point,
+                axis,
+                value: f64::from(values[point]),
+                allowed: if raw {
+                    "the raw range ±100000"
+                } else {
+                    "the simplified range 0–255"
+                },
+            });
         }
     }
     if let Some(t) = s.t {
