@@ -34,14 +34,7 @@ pub fn configure() {
     // (a madvise for each span, 25 ms at the end of ingest's 0.8 s on 200k faces), which the
     // process's exit does anyway. 2 skips the hook (1 would also destroy the arenas); the
     // environment still wins, and its statistics and verbose options keep the hook.
-    let keep_hook = [
-        "MIMALLOC_DESTROY_ON_EXIT",
-        "MIMALLOC_SHOW_STATS",
-        "MIMALLOC_VERBOSE",
-    ]
-    .iter()
-    .any(|v| std::env::var_os(v).is_some());
-    if !keep_hook {
+    if !exit_hook_asked_for() {
         // SAFETY: sets a plain integer option, read once at exit.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_DESTROY_ON_EXIT, 2) };
     }
@@ -55,6 +48,17 @@ pub fn configure() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+}
+
+/// Whether the environment sets mimalloc's exit hook itself, or asks for what it prints.
+fn exit_hook_asked_for() -> bool {
+    [
+        "MIMALLOC_DESTROY_ON_EXIT",
+        "MIMALLOC_SHOW_STATS",
+        "MIMALLOC_VERBOSE",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some())
 }
 
 /// Hand freed pages back to the OS once they have stayed unused for `ms` milliseconds (-1:
@@ -100,10 +104,7 @@ mod tests {
             let thp_off = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
             assert_eq!(thp_off, 1);
         }
-        if std::env::var_os("MIMALLOC_DESTROY_ON_EXIT").is_none()
-            && std::env::var_os("MIMALLOC_SHOW_STATS").is_none()
-            && std::env::var_os("MIMALLOC_VERBOSE").is_none()
-        {
+        if !super::exit_hook_asked_for() {
             let destroy =
                 unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_DESTROY_ON_EXIT) };
             assert_eq!(destroy, 2);
