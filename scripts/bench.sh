@@ -24,10 +24,12 @@ ingest_run() {
   local mb=$((bytes / 1048576))
   /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN/ingest" --config /dev/null -o "$OUT/bench.parquet" "$@" >/dev/null
   read -r secs kb < "$OUT/time.txt"
+  last_secs=$secs
   awk -v n="$n" -v mb="$mb" -v s="$secs" -v kb="$kb" -v f="$label" \
     'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", f, n, mb, s, n/s, mb/s, kb/1024 }'
 }
 ingest_run "$(basename "$small")" "$N" "$small"
+small_secs=$last_secs
 # ingest's two halves alone, to set beside its figure: the parse (one thread) and the writer
 echo "  its halves alone: parsing, then writing the table just written"
 cargo run --quiet --release -p quickdraw --example parse_bench -- "$small" | grep "in memory" || true
@@ -41,6 +43,8 @@ if [ -n "$py" ]; then
   read -r secs kb < "$OUT/time.txt"
   awk -v n="$N" -v mb="$(du -m "$small" | cut -f1)" -v s="$secs" -v kb="$kb" \
     'BEGIN { printf "  %-28s %9d drawings %6d MB  %6.2f s  %9.0f drawings/s  %6.1f MB/s  peak RSS %5.0f MB\n", "python json+numpy+pyarrow", n, mb, s, n/s, mb/s, kb/1024 }'
+  awk -v ours="$small_secs" -v theirs="$secs" -v f="$(basename "$small")" \
+    'BEGIN { printf "  ingest of %s vs the Python script: %.1fx\n", f, theirs/ours }'
 fi
 
 echo "== train / encode: the LSTM autoencoder (hidden 256, batch 100, 100 steps), against PyTorch"

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
 use arrow::array::BooleanArray;
-use quickdraw::ndjson::LineParser;
+use quickdraw::ndjson::{LineBatch, LineParser};
 use quickdraw::{RecordError, RecordRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -286,13 +286,18 @@ pub fn ingest_with(
             Some(quickdraw::Format::Ndjson | quickdraw::Format::NdjsonGz) => {
                 // one thread reads (and gunzips) lines; rayon parses runs of them on all cores,
                 // each run straight into a batch of columns
-                let batches = quickdraw::ndjson::read_lines_batched(path, 4 << 20)?;
+                let mut batches = quickdraw::ndjson::read_lines_batched(path, 4 << 20)?;
                 let (tx, rx) = mpsc::sync_channel(2);
-                let reader = std::thread::spawn(move || {
-                    for b in batches {
-                        if tx.send(b).is_err() {
-                            break;
-                        }
+                // parsed batches come back to the reader, which reads the next lines into
+                // their buffers instead of faulting in a fresh 4 MB each time
+                let (spent_tx, spent_rx) = mpsc::channel::<LineBatch>();
+                let reader = std::thread::spawn(move || loop {
+                    if let Ok(spent) = spent_rx.try_recv() {
+                        batches.recycle(spent);
+                    }
+                    let Some(b) = batches.next() else { break };
+                    if tx.send(b).is_err() {
+                        break;
                     }
                 });
                 let run_lines = (BATCH_LINES / rayon::current_num_threads() / 4).max(64);
@@ -332,6 +337,8 @@ pub fn ingest_with(
                     };
                     let previous = std::mem::take(&mut parsed);
                     let (next, stop) = rayon::join(parse, || sink.take_all(previous, progress));
+                    // the reader may have finished and gone: the buffer is then just freed
+                    let _ = spent_tx.send(batch);
                     if stop? {
                         drop(reader);
                         break 'files;

@@ -13,11 +13,13 @@
 //! sums in 12 registers. The packing runs 16 lanes wide.
 
 /// Rows of one tile.
+#[cfg(target_arch = "x86_64")]
 const MR: usize = 6;
 /// Columns of one tile and of one panel of B (two 16-lane registers).
 const NR: usize = 32;
 /// Pairs of k per block: a block of a panel of B (32 KiB) stays in the L1/L2 cache while
 /// every tile of rows passes over it.
+#[cfg(target_arch = "x86_64")]
 const KC: usize = 256;
 
 /// True when the CPU runs AVX512-BF16 (with AVX-512F and BW, which the products also use).
