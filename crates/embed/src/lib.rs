@@ -392,8 +392,10 @@ fn embed_in_windows(
                 &rows,
                 &parts,
                 cfg,
-                &reader.label_names,
-                &metadata,
+                TableFrame {
+                    label_names: &reader.label_names,
+                    metadata: &metadata,
+                },
                 input,
                 &mut report,
             )?;
@@ -468,6 +470,13 @@ fn embed_in_windows(
     Ok(report)
 }
 
+/// What each window's table carries besides its vectors: the label columns' names and the
+/// footer's metadata.
+struct TableFrame<'a> {
+    label_names: &'a [String],
+    metadata: &'a tables::Metadata,
+}
+
 /// The embeddings of one window of drawings: their vectors, their parts' vectors (counted in
 /// `report`), at unit length when the config says so; and the vectors as the encoder gave them.
 fn embed_window(
@@ -475,8 +484,7 @@ fn embed_window(
     rows: &[DrawingRow],
     parts: &[Part],
     cfg: &EmbedConfig,
-    label_names: &[String],
-    metadata: &tables::Metadata,
+    frame: TableFrame,
     input: &Path,
     report: &mut EmbedReport,
 ) -> Result<(EmbeddingTable, Vec<Vec<f32>>)> {
@@ -524,9 +532,9 @@ fn embed_window(
         splits: rows.iter().map(|r| r.split).collect(),
         dim,
         values,
-        labels: tables::drawings::label_columns(label_names, rows),
+        labels: tables::drawings::label_columns(frame.label_names, rows),
         parts: part_vectors,
-        metadata: metadata.clone(),
+        metadata: frame.metadata.clone(),
     };
     Ok((table, vectors))
 }

@@ -142,8 +142,10 @@ fn a_window_keeps_the_encoders_vectors_for_the_decoder() {
         &rows,
         &[],
         &cfg,
-        &[],
-        &vec![],
+        TableFrame {
+            label_names: &[],
+            metadata: &vec![],
+        },
         &drawings,
         &mut report,
     )

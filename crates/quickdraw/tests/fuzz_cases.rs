@@ -43,7 +43,7 @@ const LIMIT: usize = 64 << 20;
 /// A one-member (`sketches.npy`) stored `.npz` around a pickle.
 fn npz_around(pickle: &[u8]) -> Vec<u8> {
     let mut header = "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

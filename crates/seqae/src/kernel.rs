@@ -921,7 +921,10 @@ mod tests {
         let a0: Vec<f32> = (0..4 * n).map(val).collect();
         let c_prev: Vec<f32> = (0..n).map(|k| val(k + 5000)).collect();
         let bias: Vec<f32> = (0..4 * n).map(|k| val(k + 3000) * 0.1).collect();
-        let run = |f: fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32])| {
+        // (gates, bias, c_prev, c, tanh c, h) and (gates, c_prev, tanh c, dh, dc, d gates)
+        type Forward = fn(&mut [f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32]);
+        type Backward = fn(&[f32], &[f32], &[f32], &[f32], &mut [f32], &mut [f32]);
+        let run = |f: Forward| {
             let (mut a, mut c, mut tc, mut h) =
                 (a0.clone(), vec![0.0; n], vec![0.0; n], vec![0.0; n]);
             f(&mut a, &bias, &c_prev, &mut c, &mut tc, &mut h);
@@ -931,7 +934,7 @@ mod tests {
         assert_eq!(wide_fwd, run(cell_forward_impl));
         let (gates, _, tc, _) = wide_fwd;
         let dh: Vec<f32> = (0..n).map(|k| val(k + 9000)).collect();
-        let back = |f: fn(&[f32], &[f32], &[f32], &[f32], &mut [f32], &mut [f32])| {
+        let back = |f: Backward| {
             let (mut dc, mut dg) = (
                 (0..n).map(|k| val(k + 700)).collect::<Vec<f32>>(),
                 vec![0.0; 4 * n],

@@ -238,7 +238,8 @@ pub struct Writer {
 }
 
 enum Out {
-    File(TableWriter),
+    // boxed: 416 bytes against the partitioned writer's 160
+    File(Box<TableWriter>),
     Partitioned(PartitionedWriter),
 }
 
@@ -253,12 +254,12 @@ impl Writer {
     ) -> Result<Writer> {
         let schema = table_schema(like);
         let out = match partition {
-            None => Out::File(TableWriter::create(
+            None => Out::File(Box::new(TableWriter::create(
                 path,
                 "embeddings",
                 schema.clone(),
                 &like.metadata,
-            )?),
+            )?)),
             Some((column, file_name)) => {
                 let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
                 Out::Partitioned(PartitionedWriter::create(

@@ -15,8 +15,10 @@
 //!   saving it);
 //! - `noname`: an error that does not name the file.
 //!
-//!     cargo run --release -p trust --example fuzz_readers -- \
-//!         [--count N] [--seconds S] [--out DIR] [--seed K] [READER...]
+//! ```text
+//! cargo run --release -p trust --example fuzz_readers -- \
+//!     [--count N] [--seconds S] [--out DIR] [--seed K] [READER...]
+//! ```
 //!
 //! Readers: ndjson bin npz pickle gzip drawings generated embeddings clusters reconstructions
 //! interpolations train_log (all when none is named). Prints one line per reader: inputs,
@@ -403,13 +405,14 @@ impl Target {
                 .map_err(|e| format!("{}: {e}", self.case.display())),
             "npz" | "gzip" => {
                 std::fs::write(&self.case, input).unwrap();
-                let r = match name {
+
+                match name {
                     "npz" => quickdraw::npz::NpzReader::open(&self.case)
-                        .map(|r| drain(r))
+                        .map(drain)
                         .unwrap_or_else(|e| Err(e.to_string())),
                     _ => {
                         let a = quickdraw::ndjson::NdjsonReader::open(&self.case)
-                            .map(|r| drain(r))
+                            .map(drain)
                             .unwrap_or_else(|e| Err(e.to_string()));
                         // and the batched line reader `ingest` uses, in small batches
                         if let Ok(batches) = quickdraw::ndjson::read_lines_batched(&self.case, 64) {
@@ -426,8 +429,7 @@ impl Target {
                         }
                         a
                     }
-                };
-                r
+                }
             }
             table => {
                 std::fs::write(&self.case, input).unwrap();
