@@ -86,7 +86,7 @@ impl<'a> Strided<'a> {
         }
     }
 
-    fn check(&self) {
+    pub(crate) fn check(&self) {
         if self.rows > 0 && self.cols > 0 {
             let last = (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
             assert!(last < self.values.len(), "operand out of its slice");

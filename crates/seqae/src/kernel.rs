@@ -9,15 +9,18 @@
 //!
 //! A row `b` is active at step `s` while `s < lengths[b]`; at padded steps the state (h, c) is
 //! held, so the state after the last step is the one at each row's own last real step. The batch
-//! is split into one slice per rayon thread; each slice runs the whole sequence with
-//! single-threaded `gemm` calls on its rows (small products do not pay for splitting, whole
-//! slices do), or at [`Precision::Bf16`] with [`crate::bf16`]'s products.
+//! is split into one slice per rayon thread; each slice runs the whole sequence on its rows
+//! (small products do not pay for splitting, whole slices do). A step's products run on
+//! [`crate::f32x8`], the weights packed once per call, where the CPU has AVX2 and FMA; at
+//! [`Precision::Bf16`] on [`crate::bf16`]'s; else, and for the products over all steps at once
+//! (the weights' gradients), on single-threaded `gemm` calls.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::bf16::{self, PackedA, PackedB, Strided};
 pub use crate::config::Precision;
+use crate::f32x8;
 
 /// The shortest inner size a bf16 product is worth: the first layer's few input columns
 /// (a drawing's offsets) keep their f32 precision, and would gain nothing.
@@ -52,6 +55,12 @@ impl Dims {
         self.precision == Precision::Bf16 && k >= BF16_MIN_K && bf16::available()
     }
 
+    /// Whether the step's products with inner size `k` run on [`f32x8`]: in f32 (not
+    /// [`Self::bf16`]), on a CPU with AVX2 and FMA.
+    fn f32x8(&self, k: usize) -> bool {
+        !self.bf16(k) && f32x8::available() && !testing::gemm_only()
+    }
+
     /// Values per row of `state0`: h0 and c0, then the row's gate bias with `row_bias`.
     pub fn state_width(&self) -> usize {
         if self.row_bias {
@@ -69,6 +78,33 @@ pub enum Output {
     All,
     /// `[B, H]`: the state after the last step (each row's own last real step).
     Last,
+}
+
+/// A switch for the tests: the f32 step products on `gemm` even where [`f32x8`] runs, so
+/// that the path of CPUs without AVX2 (and of aarch64) is tested here too.
+pub(crate) mod testing {
+    #[cfg(test)]
+    thread_local! {
+        static GEMM_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether this thread's calls keep to `gemm` (decided on the calling thread, where the
+    /// forward and the backward choose their products).
+    pub(crate) fn gemm_only() -> bool {
+        #[cfg(test)]
+        return GEMM_ONLY.get();
+        #[cfg(not(test))]
+        false
+    }
+
+    /// Runs `f` with this thread's f32 step products on `gemm`.
+    #[cfg(test)]
+    pub(crate) fn on_gemm<R>(f: impl FnOnce() -> R) -> R {
+        GEMM_ONLY.set(true);
+        let r = f();
+        GEMM_ONLY.set(false);
+        r
+    }
 }
 
 /// What one batch slice keeps from the forward for the backward.
@@ -406,13 +442,16 @@ fn split_batch(b: usize) -> Vec<(usize, usize)> {
 
 /// The packed weights `[4H, I+H+1]` split into the layouts the products read fastest.
 struct Unpacked {
-    /// `w_ih` transposed, `[I, 4H]`
-    w_ih_t: Vec<f32>,
-    /// `w_hh` transposed, `[H, 4H]`
-    w_hh_t: Vec<f32>,
+    /// `w_ih` and `w_hh` transposed, stacked: `[I+H, 4H]`
+    w_t: Vec<f32>,
+    /// values of `w_ih`'s part of `w_t`
+    ih_len: usize,
     /// `b_ih + b_hh`, `[4H]`
     bias: Vec<f32>,
-    /// `w_ih_t` and `w_hh_t` packed for bf16 products, where [`Dims::bf16`] says so
+    /// `w_t` packed for [`f32x8`]'s products, where [`Dims::f32x8`] says so: one product of
+    /// each step's input and state, side by side, gives the gates
+    f32x8: Option<f32x8::PackedB>,
+    /// `w_t`'s two parts packed for bf16 products, where [`Dims::bf16`] says so
     ih_bf16: Option<PackedB>,
     hh_bf16: Option<PackedB>,
 }
@@ -421,16 +460,12 @@ impl Unpacked {
     fn new(dims: Dims, w: &[f32]) -> Self {
         let Dims { i, h, .. } = dims;
         let (g4, width) = (4 * h, dims.packed_width());
-        let mut w_ih_t = pool::take_dirty(i * g4);
-        let mut w_hh_t = pool::take_dirty(h * g4);
+        let mut w_t = pool::take_dirty((i + h) * g4);
         let mut bias = vec![0.0; g4];
         for j in 0..g4 {
             let row = &w[j * width..(j + 1) * width];
-            for k in 0..i {
-                w_ih_t[k * g4 + j] = row[k];
-            }
-            for k in 0..h {
-                w_hh_t[k * g4 + j] = row[i + k];
+            for k in 0..i + h {
+                w_t[k * g4 + j] = row[k];
             }
             bias[j] = row[i + h];
         }
@@ -441,20 +476,30 @@ impl Unpacked {
                 p
             })
         };
+        let f32x8 = dims.f32x8(h).then(|| {
+            let mut p = f32x8::PackedB::default();
+            p.pack(Strided::rows(&w_t, i + h, g4));
+            p
+        });
         Unpacked {
-            ih_bf16: pack(&w_ih_t, i),
-            hh_bf16: pack(&w_hh_t, h),
-            w_ih_t,
-            w_hh_t,
+            ih_bf16: pack(&w_t[..i * g4], i),
+            hh_bf16: pack(&w_t[i * g4..], h),
+            f32x8,
+            w_t,
+            ih_len: i * g4,
             bias,
         }
+    }
+
+    /// `w_ih` transposed, `[I, 4H]`, and `w_hh` transposed, `[H, 4H]`.
+    fn ih_hh(&self) -> (&[f32], &[f32]) {
+        self.w_t.split_at(self.ih_len)
     }
 }
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
-        pool::give(std::mem::take(&mut self.w_ih_t));
-        pool::give(std::mem::take(&mut self.w_hh_t));
+        pool::give(std::mem::take(&mut self.w_t));
     }
 }
 
@@ -579,6 +624,7 @@ pub fn forward(
                 *out = pool::take_dirty(t * nb * h);
             }
             let mut scratch = PackedA::default();
+            let mut xh = Vec::new();
             for s in 0..t {
                 let (gs, ps, ns) = (slot_gate(s), slot_state(s), slot_state(s + 1));
                 let gates = &mut sl.gates[gs * nb * g4..(gs + 1) * nb * g4];
@@ -587,14 +633,26 @@ pub fn forward(
                 let (lo, hi) = running_rows(&lengths[b0..b0 + nb], s);
                 if lo < hi {
                     let run = &mut gates[lo * g4..hi * g4];
-                    if i > 0 {
-                        let x_s = &x[(s * b + b0 + lo) * i..(s * b + b0 + hi) * i];
-                        let w = (&wu.w_ih_t[..], wu.ih_bf16.as_ref());
-                        add_product(run, w, x_s, i, false, &mut scratch);
-                    }
+                    let x_s = &x[(s * b + b0 + lo) * i..(s * b + b0 + hi) * i];
                     let h_prev = &sl.hs[(ps * nb + lo) * h..(ps * nb + hi) * h];
-                    let w = (&wu.w_hh_t[..], wu.hh_bf16.as_ref());
-                    add_product(run, w, h_prev, h, i > 0, &mut scratch);
+                    if let Some(w_t) = &wu.f32x8 {
+                        // each row's input and state side by side, times both weights at once
+                        let k = i + h;
+                        xh.resize((hi - lo) * k, 0.0);
+                        for (r, row) in xh.chunks_exact_mut(k).enumerate() {
+                            row[..i].copy_from_slice(&x_s[r * i..(r + 1) * i]);
+                            row[i..].copy_from_slice(&h_prev[r * h..(r + 1) * h]);
+                        }
+                        f32x8::matmul(run, g4, false, (&xh, hi - lo, k), w_t);
+                    } else {
+                        let (w_ih_t, w_hh_t) = wu.ih_hh();
+                        if i > 0 {
+                            let w = (w_ih_t, wu.ih_bf16.as_ref());
+                            add_product(run, w, x_s, i, false, &mut scratch);
+                        }
+                        let w = (w_hh_t, wu.hh_bf16.as_ref());
+                        add_product(run, w, h_prev, h, i > 0, &mut scratch);
+                    }
                 }
                 // previous and next state slots are distinct (s and s+1, or s%2 and (s+1)%2)
                 let (cs_lo, cs_hi) = sl.cs.split_at_mut(ps.max(ns) * nb * h);
@@ -725,6 +783,18 @@ pub fn backward(
         p
     };
     let hh_bf16 = dims.bf16(g4).then(|| packed(i, h));
+    // else in f32 with [`f32x8`] where the CPU has it
+    let hh_f32x8 = (hh_bf16.is_none() && dims.f32x8(g4)).then(|| {
+        let mut p = f32x8::PackedB::default();
+        p.pack(Strided {
+            values: &w[i..],
+            rows: g4,
+            cols: h,
+            rs: width,
+            cs: 1,
+        });
+        p
+    });
     // the products that touch the input's few columns stay f32 (as in the forward)
     let ih_bf16 = (dims.bf16(g4) && dims.bf16(i)).then(|| packed(0, i));
     let parts: Vec<Part> = saved
@@ -772,6 +842,9 @@ pub fn backward(
                 if let Some(w_hh) = &hh_bf16 {
                     scratch.pack(Strided::rows(&dgs[lo * g4..hi * g4], hi - lo, g4));
                     bf16::matmul(&mut dh_next[lo * h..hi * h], h, false, &scratch, w_hh);
+                } else if let Some(w_hh) = &hh_f32x8 {
+                    let dg_run = (&dgs[lo * g4..hi * g4], hi - lo, g4);
+                    f32x8::matmul(&mut dh_next[lo * h..hi * h], h, false, dg_run, w_hh);
                 } else {
                     matmul(
                         (h, hi - lo, g4),

@@ -13,14 +13,15 @@
 //! - [`run`]: the run folder (`model.json`, weights, checkpoints); [`run::load`] gives back a
 //!   model.
 //! - [`lstm`] and [`kernel`] hold the fast CPU LSTM (one custom op per layer and sequence),
-//!   [`bf16`] its products at `precision = "bf16"`; [`cell`] the fused gate cell of CUDA's step
-//!   loop.
+//!   [`f32x8`] its step products in f32 on AVX2, [`bf16`] those at `precision = "bf16"`;
+//!   [`cell`] the fused gate cell of CUDA's step loop.
 
 pub mod bf16;
 pub mod cell;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod f32x8;
 pub mod frame;
 pub mod kernel;
 pub mod lstm;

@@ -527,11 +527,28 @@ mod tests {
         }
     }
 
+    /// The implementations the gradient tests check: the fused op (its f32 step products on
+    /// [`crate::f32x8`] where the CPU has AVX2, and on `gemm`) and the gate-cell loop.
+    const IMPS: [(LstmImpl, bool); 3] = [
+        (LstmImpl::Auto, false),
+        (LstmImpl::Auto, true),
+        (LstmImpl::GateCell, false),
+    ];
+
+    /// `f` run with the f32 step products on `gemm` when `gemm`.
+    fn run<R>(gemm: bool, f: impl FnOnce() -> R) -> R {
+        if gemm {
+            crate::kernel::testing::on_gemm(f)
+        } else {
+            f()
+        }
+    }
+
     /// The fused CPU op and the gate-cell loop against candle-nn's step loop: outputs and every
     /// gradient.
     #[test]
     fn fused_and_gate_cell_match_candle_nn_forward_and_gradients() {
-        for imp in [LstmImpl::Auto, LstmImpl::GateCell] {
+        for (imp, gemm) in IMPS {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
             let (t, b, i, h) = (7, 5, 3, 6);
             let (mut l, vm) = layer(&mut rng, i, h, LstmImpl::CandleNn);
@@ -541,13 +558,13 @@ mod tests {
             let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
             let lengths = [7, 3, 1, 5, 7];
             for output in [Output::All, Output::Last] {
-                let what = format!("{imp:?} {output:?}");
-                let ya = l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
+                let what = format!("{imp:?} (gemm only: {gemm}) {output:?}");
+                let ya = run(gemm, || l.forward(&x, &lengths, Some(&s0), output, true)).unwrap();
                 let yb = nn_l.forward(&x, &lengths, Some(&s0), output, true).unwrap();
                 let diff = max_abs(&(&ya - &yb).unwrap());
                 assert!(diff < 1e-5, "{what}: forward differs by {diff}");
                 let w = rand_tensor(&mut rng, ya.dims(), 1.0);
-                let ga = (&ya * &w).unwrap().sum_all().unwrap().backward().unwrap();
+                let ga = run(gemm, || (&ya * &w).unwrap().sum_all().unwrap().backward()).unwrap();
                 let gb = (&yb * &w).unwrap().sum_all().unwrap().backward().unwrap();
                 let all = vm.all_vars();
                 let vars: Vec<&Var> = all.iter().chain([&x, &s0]).collect();
@@ -656,7 +673,7 @@ mod tests {
     /// The fused CPU op's and the gate-cell loop's gradients against central differences.
     #[test]
     fn gradients_match_finite_differences() {
-        for imp in [LstmImpl::Auto, LstmImpl::GateCell] {
+        for (imp, gemm) in IMPS {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
             let (t, b, i, h) = (4, 3, 2, 3);
             let (l, vm) = layer(&mut rng, i, h, imp);
@@ -677,10 +694,11 @@ mod tests {
                     .to_scalar::<f64>()
                     .unwrap()
             };
-            let y = l
-                .forward(&x, &lengths, Some(&s0), Output::All, true)
-                .unwrap();
-            let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let grads = run(gemm, || {
+                let y = l.forward(&x, &lengths, Some(&s0), Output::All, true)?;
+                (&y * &w)?.sum_all()?.backward()
+            })
+            .unwrap();
             let mut vars = vm.all_vars();
             vars.push(x.clone());
             vars.push(s0.clone());
@@ -709,7 +727,7 @@ mod tests {
                     let fd = (lp - lm) / (2.0 * eps as f64);
                     assert!(
                         (fd - g[k] as f64).abs() < 2e-3 + 1e-2 * fd.abs(),
-                        "{imp:?} var {:?} [{k}]: fd {fd} vs {}",
+                        "{imp:?} (gemm only: {gemm}) var {:?} [{k}]: fd {fd} vs {}",
                         v.dims(),
                         g[k]
                     );
