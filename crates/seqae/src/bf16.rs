@@ -8,8 +8,8 @@
 //!
 //! `dst (m×n) = [dst +] A (m×k) · B (k×n)`, both operands packed first as bf16 pairs along k
 //! (one `u32` a pair), which is what one lane of `vdpbf16ps` multiplies and adds: A row by row,
-//! or pair by pair for a transposed source ([`PackedA`]); B in panels of [`NR`] columns, each
-//! pair's `NR` columns together ([`PackedB`]). A tile of [`MR`] rows by [`NR`] columns keeps its
+//! or pair by pair for a transposed source ([`PackedA`]); B in panels of `NR` columns, each
+//! pair's `NR` columns together ([`PackedB`]). A tile of `MR` rows by `NR` columns keeps its
 //! sums in 12 registers. The packing runs 16 lanes wide.
 
 /// Rows of one tile.
@@ -151,7 +151,7 @@ impl PackedA {
     }
 }
 
-/// The right operand, `k×n`, as bf16 pairs along k, in panels of [`NR`] columns (the last one
+/// The right operand, `k×n`, as bf16 pairs along k, in panels of `NR` columns (the last one
 /// padded with zeros): panel `j`, pair `p`, column `c` holds `B[2p][jNR+c]` in its low half and
 /// `B[2p+1][jNR+c]` in its high half, at `(j·kp + p)·NR + c`.
 #[derive(Debug, Default)]

@@ -3,9 +3,9 @@
 //!
 //! The recurrence multiplies the same weight matrix at every step by a few dozen rows of
 //! state. A general product (`gemm`) packs the weights again at every call, about a tenth of
-//! a step; here they are packed once per sequence, in panels of [`NR`] columns, each k's `NR`
+//! a step; here they are packed once per sequence, in panels of `NR` columns, each k's `NR`
 //! values together, which is the order the tile reads them in. The left operand is read where
-//! it lies, row by row. A tile of up to [`MR`] rows by `NR` columns keeps its sums in 12 of the
+//! it lies, row by row. A tile of up to `MR` rows by `NR` columns keeps its sums in 12 of the
 //! 16 registers; each k loads two vectors of the panel and broadcasts one value per row.
 //! Where the CPU lacks AVX2 or FMA, [`available`] is false and the callers use `gemm`.
 
@@ -36,7 +36,7 @@ pub fn available() -> bool {
     false
 }
 
-/// The right operand, `k×n`, in panels of [`NR`] columns (the last one padded with zeros):
+/// The right operand, `k×n`, in panels of `NR` columns (the last one padded with zeros):
 /// panel `j`, row `p`, column `c` holds `B[p][j·NR+c]`, at `(j·k + p)·NR + c` from a start
 /// aligned to a cache line.
 #[derive(Debug, Default)]

@@ -2,8 +2,8 @@
 //! each epoch, checkpoints that resume exactly, and a run folder written atomically. No file
 //! formats other than the run folder's own: the caller hands in drawings.
 //!
-//! [`train`] reads as its steps: [`prepare`] the drawings, [`start`] a fresh model or resume
-//! one, then for each batch [`step`], after each epoch [`evaluate`], and at the end
+//! [`train`] reads as its steps: `prepare` the drawings, `start` a fresh model or resume
+//! one, then for each batch `step`, after each epoch [`evaluate`], and at the end
 //! [`run::save_model`].
 
 use std::borrow::Cow;
