@@ -7,7 +7,8 @@
 //! values together, which is the order the tile reads them in. The left operand is read where
 //! it lies, row by row. A tile of up to `MR` rows by `NR` columns keeps its sums in 12 of the
 //! 16 registers; each k loads two vectors of the panel and broadcasts one value per row.
-//! Where the CPU lacks AVX2 or FMA, [`available`] is false and the callers use `gemm`.
+//! Where the CPU lacks AVX2 or FMA, [`available`] is false and the callers use `gemm`; where it
+//! has AVX-512, they keep to `gemm` too ([`preferred`]).
 
 use crate::bf16::Strided;
 
@@ -24,6 +25,20 @@ const MC: usize = 120;
 /// stay in the L1 cache while every tile of rows passes over the panel.
 #[cfg(target_arch = "x86_64")]
 const KC: usize = 320;
+
+/// True where these products are the LSTM's choice: [`available`], and the CPU lacks
+/// AVX-512F. With AVX-512, `gemm` runs 16 lanes wide, on Intel's two 512-bit FMA units twice
+/// the work a cycle of these 8-lane tiles; a 16-lane tile is not written (no CPU with AVX-512
+/// was at hand to measure it on).
+pub fn preferred() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static PREFERRED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *PREFERRED.get_or_init(|| available() && !is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
 
 /// True when the CPU runs AVX2 and FMA.
 pub fn available() -> bool {

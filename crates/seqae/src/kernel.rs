@@ -11,7 +11,8 @@
 //! held, so the state after the last step is the one at each row's own last real step. The batch
 //! is split into one slice per rayon thread; each slice runs the whole sequence on its rows
 //! (small products do not pay for splitting, whole slices do). A step's products run on
-//! [`crate::f32x8`], the weights packed once per call, where the CPU has AVX2 and FMA; at
+//! [`crate::f32x8`], the weights packed once per call, where the CPU has AVX2 and FMA but not
+//! AVX-512; at
 //! [`Precision::Bf16`] on [`crate::bf16`]'s; else, and for the products over all steps at once
 //! (the weights' gradients), on single-threaded `gemm` calls.
 
@@ -56,9 +57,9 @@ impl Dims {
     }
 
     /// Whether the step's products with inner size `k` run on [`f32x8`]: in f32 (not
-    /// [`Self::bf16`]), on a CPU with AVX2 and FMA.
+    /// [`Self::bf16`]), where [`f32x8::preferred`] says so (AVX2 and FMA, no AVX-512).
     fn f32x8(&self, k: usize) -> bool {
-        !self.bf16(k) && f32x8::available() && !testing::gemm_only()
+        !self.bf16(k) && f32x8::preferred() && !testing::gemm_only()
     }
 
     /// Values per row of `state0`: h0 and c0, then the row's gate bias with `row_bias`.

@@ -528,7 +528,7 @@ mod tests {
     }
 
     /// The implementations the gradient tests check: the fused op (its f32 step products on
-    /// [`crate::f32x8`] where the CPU has AVX2, and on `gemm`) and the gate-cell loop.
+    /// [`crate::f32x8`] where the CPU prefers them, and on `gemm`) and the gate-cell loop.
     const IMPS: [(LstmImpl, bool); 3] = [
         (LstmImpl::Auto, false),
         (LstmImpl::Auto, true),
