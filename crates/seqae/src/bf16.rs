@@ -368,7 +368,7 @@ mod x86 {
         if load {
             for (r, acc) in acc.iter_mut().enumerate() {
                 acc[0] = _mm512_maskz_loadu_ps(m0, c.add(r * c_rs));
-                acc[1] = _mm512_maskz_loadu_ps(m1, c.add(r * c_rs + 16));
+                acc[1] = _mm512_maskz_loadu_ps(m1, c.wrapping_add(r * c_rs + 16));
             }
         }
         for p in 0..kc {
@@ -384,7 +384,7 @@ mod x86 {
         }
         for (r, acc) in acc.iter().enumerate() {
             _mm512_mask_storeu_ps(c.add(r * c_rs), m0, acc[0]);
-            _mm512_mask_storeu_ps(c.add(r * c_rs + 16), m1, acc[1]);
+            _mm512_mask_storeu_ps(c.wrapping_add(r * c_rs + 16), m1, acc[1]);
         }
     }
 }

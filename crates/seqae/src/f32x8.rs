@@ -205,8 +205,10 @@ mod x86 {
                     acc[0] = _mm256_loadu_ps(row);
                     acc[1] = _mm256_loadu_ps(row.add(8));
                 } else {
+                    // a short tile's second half may start past the slice: its lanes are
+                    // masked off, and the pointer is only formed (wrapping), never read
                     acc[0] = _mm256_maskload_ps(row, m0);
-                    acc[1] = _mm256_maskload_ps(row.add(8), m1);
+                    acc[1] = _mm256_maskload_ps(row.wrapping_add(8), m1);
                 }
             }
         }
@@ -227,7 +229,7 @@ mod x86 {
                 _mm256_storeu_ps(row.add(8), acc[1]);
             } else {
                 _mm256_maskstore_ps(row, m0, acc[0]);
-                _mm256_maskstore_ps(row.add(8), m1, acc[1]);
+                _mm256_maskstore_ps(row.wrapping_add(8), m1, acc[1]);
             }
         }
     }
