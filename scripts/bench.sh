@@ -56,6 +56,8 @@ if [ -n "$py" ] && { "$py" -c "import torch" 2>/dev/null \
     || "$py" -m pip install --quiet --disable-pip-version-check torch >&2; }; then
   "$py" scripts/bench_torch.py "$torch_json" || rm -f "$torch_json"
 fi
+# the step's products alone: gemm against our own tiles (seqae::f32x8)
+cargo run --quiet --release -p seqae --example products
 if [ -s "$torch_json" ]; then
   TORCH_BENCH=$torch_json cargo run --quiet --release --example bench
 else
