@@ -12,9 +12,8 @@
 //! is split into one slice per rayon thread; each slice runs the whole sequence on its rows
 //! (small products do not pay for splitting, whole slices do). A step's products run on
 //! [`crate::f32x8`], the weights packed once per call, where the CPU has AVX2 and FMA but not
-//! AVX-512; at
-//! [`Precision::Bf16`] on [`crate::bf16`]'s; else, and for the products over all steps at once
-//! (the weights' gradients), on single-threaded `gemm` calls.
+//! AVX-512; at [`Precision::Bf16`] on [`crate::bf16`]'s; else, and for the products over all
+//! steps at once (the weights' gradients), on single-threaded `gemm` calls.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -784,7 +783,7 @@ pub fn backward(
         p
     };
     let hh_bf16 = dims.bf16(g4).then(|| packed(i, h));
-    // else in f32 with [`f32x8`] where the CPU has it
+    // else in f32 on `f32x8`, where `Dims::f32x8` says so
     let hh_f32x8 = (hh_bf16.is_none() && dims.f32x8(g4)).then(|| {
         let mut p = f32x8::PackedB::default();
         p.pack(Strided {
