@@ -85,6 +85,7 @@ impl PackedB {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     fn packed(&self) -> &[f32] {
         &self.data[self.start..self.start + self.n.div_ceil(NR) * self.k * NR]
     }

@@ -230,8 +230,8 @@ fn sigmoid_fast(x: f32) -> f32 {
 /// baseline's 4 (the build targets plain x86-64). Other architectures run the loops as built.
 #[cfg(target_arch = "x86_64")]
 fn wide() -> bool {
-    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WIDE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    // the same check as the products' tiles
+    f32x8::available()
 }
 
 /// True when the CPU runs AVX-512F too: the cell loops then run 16 lanes wide (encoding 5–15%
