@@ -6,7 +6,9 @@
 //! a step; here they are packed once per sequence, in panels of `NR` columns, each k's `NR`
 //! values together, which is the order the tile reads them in. The left operand is read where
 //! it lies, row by row. A tile of up to `MR` rows by `NR` columns keeps its sums in 12 of the
-//! 16 registers; each k loads two vectors of the panel and broadcasts one value per row.
+//! 16 registers; each k loads two vectors of the panel and broadcasts one value per row. The
+//! weights' gradients use the same tile with the gate gradients as the right operand, packed a
+//! step's rows at a time ([`PackedB::set_rows`]) while the backward writes them.
 //! Where the CPU lacks AVX2 or FMA, [`available`] is false and the callers use `gemm`; where it
 //! has AVX-512, they keep to `gemm` too ([`preferred`]).
 
@@ -64,23 +66,71 @@ pub struct PackedB {
 }
 
 impl PackedB {
+    /// An empty packing that keeps its values in `storage`: a buffer kept between calls, so
+    /// that a large packing does not fault in fresh pages each time ([`Self::storage_len`]).
+    pub fn in_storage(storage: Vec<f32>) -> Self {
+        PackedB {
+            data: storage,
+            ..PackedB::default()
+        }
+    }
+
+    /// Values of storage a `k×n` packing takes.
+    pub fn storage_len(k: usize, n: usize) -> usize {
+        n.div_ceil(NR) * k * NR + 16
+    }
+
+    /// The buffer the values were kept in, for the next call.
+    pub fn into_storage(self) -> Vec<f32> {
+        self.data
+    }
+
     /// Packs `b` (`k×n`) over whatever this held.
     pub fn pack(&mut self, b: Strided) {
-        b.check();
-        let (k, n) = (b.rows, b.cols);
-        let len = n.div_ceil(NR) * k * NR;
+        self.reset(b.rows, b.cols);
+        self.set_rows(0, b);
+    }
+
+    /// Sizes this for a `k×n` operand whose rows [`Self::set_rows`] then writes; a product
+    /// must not read it before every row is written (until then they hold whatever was there).
+    pub fn reset(&mut self, k: usize, n: usize) {
         self.k = k;
         self.n = n;
-        self.data.clear();
-        self.data.resize(len + 16, 0.0);
+        let len = Self::storage_len(k, n);
+        if self.data.len() < len {
+            self.data.resize(len, 0.0);
+        }
         self.start = self.data.as_ptr().align_offset(64).min(16);
+    }
+
+    /// Writes `b`'s rows as rows `p0..` of the operand, the last panel's padding as zeros: for
+    /// an operand packed a few rows at a time as they are computed (the LSTM's gate gradients,
+    /// each step's rows while they are still in the cache).
+    pub fn set_rows(&mut self, p0: usize, b: Strided) {
+        b.check();
+        let (k, n) = (self.k, self.n);
+        assert!(
+            b.cols == n && p0 + b.rows <= k,
+            "rows {p0}..{} of {} columns do not fit a {k}×{n} packing",
+            p0 + b.rows,
+            b.cols
+        );
+        let len = n.div_ceil(NR) * k * NR;
         let packed = &mut self.data[self.start..self.start + len];
-        for (j, panel) in packed.chunks_exact_mut((k * NR).max(1)).enumerate() {
+        for j in 0..n.div_ceil(NR) {
             let (c0, cols) = (j * NR, NR.min(n - j * NR));
+            let panel = &mut packed[(j * k + p0) * NR..(j * k + p0 + b.rows) * NR];
             for (p, out) in panel.chunks_exact_mut(NR).enumerate() {
-                for (c, v) in out[..cols].iter_mut().enumerate() {
-                    *v = b.values[p * b.rs + (c0 + c) * b.cs];
+                let (values, pad) = out.split_at_mut(cols);
+                let row = p * b.rs + c0 * b.cs;
+                if b.cs == 1 {
+                    values.copy_from_slice(&b.values[row..row + cols]);
+                } else {
+                    for (c, v) in values.iter_mut().enumerate() {
+                        *v = b.values[row + c * b.cs];
+                    }
                 }
+                pad.fill(0.0);
             }
         }
     }
@@ -125,15 +175,19 @@ pub fn matmul(
         let packed = b.packed();
         // k in blocks as even as they go (no short last block's pass over C)
         let kb = k.div_ceil(k.div_ceil(KC));
-        for m0 in (0..m).step_by(MC) {
-            let mc = MC.min(m - m0);
-            // rows split into tiles as even as they go (50 rows: 5 of 6 and 4 of 5), so that
-            // no tile is a short one
-            let tiles = mc.div_ceil(MR);
-            let (base, extra) = (mc / tiles, mc % tiles);
-            for k0 in (0..k).step_by(kb) {
-                let kc = kb.min(k - k0);
-                let load = accumulate || k0 > 0;
+        // and rows likewise (no short last block to stream the panels for)
+        let mb = m.div_ceil(m.div_ceil(MC));
+        // each block of k passes over C once: a long k (the weights' gradients, thousands of
+        // steps' rows) streams B from memory once, not once per block of rows
+        for k0 in (0..k).step_by(kb) {
+            let kc = kb.min(k - k0);
+            let load = accumulate || k0 > 0;
+            for m0 in (0..m).step_by(mb) {
+                let mc = mb.min(m - m0);
+                // rows split into tiles as even as they go (50 rows: 5 of 6 and 4 of 5), so
+                // that no tile is a short one
+                let tiles = mc.div_ceil(MR);
+                let (base, extra) = (mc / tiles, mc % tiles);
                 for j in 0..n.div_ceil(NR) {
                     let (c0, cols) = (j * NR, NR.min(n - j * NR));
                     let panel = &packed[(j * k + k0) * NR..(j * k + k0 + kc) * NR];
@@ -259,6 +313,7 @@ mod tests {
             (50, 1024, 256),
             (31, 3, 9),
             (250, 40, 20),
+            (130, 700, 40),
         ] {
             let av: Vec<f32> = (0..m * k).map(|_| rng.random_range(-2.0..2.0)).collect();
             let bv: Vec<f32> = (0..k * n).map(|_| rng.random_range(-2.0..2.0)).collect();
@@ -277,14 +332,26 @@ mod tests {
             for r in 0..m {
                 a[r * a_rs..r * a_rs + k].copy_from_slice(&av[r * k..(r + 1) * k]);
             }
-            for (how, b) in [
-                ("rows", Strided::rows(&bv, k, n)),
-                ("transposed", Strided::transposed(&bt, k, n)),
-            ] {
+            for how in ["rows", "transposed", "rows set in pieces"] {
                 let mut pb = PackedB::default();
                 // packed over an earlier, larger packing: nothing of it may leak through
                 pb.pack(Strided::rows(&[9.0; 4000], 40, 100));
-                pb.pack(b);
+                match how {
+                    "rows" => pb.pack(Strided::rows(&bv, k, n)),
+                    "transposed" => pb.pack(Strided::transposed(&bt, k, n)),
+                    _ => {
+                        // a few rows at a time, last first, over storage of NaNs: every
+                        // value the product reads, padding included, must be written
+                        let storage = vec![f32::NAN; PackedB::storage_len(k, n) + 5];
+                        pb = PackedB::in_storage(storage);
+                        pb.reset(k, n);
+                        let pieces: Vec<usize> = (0..k).step_by(7).collect();
+                        for &p0 in pieces.iter().rev() {
+                            let rows = 7.min(k - p0);
+                            pb.set_rows(p0, Strided::rows(&bv[p0 * n..], rows, n));
+                        }
+                    }
+                }
                 let what = format!("{m}×{k}×{n}, b {how}");
                 let tol = 1e-5 * (1.0 + (k as f64).sqrt() * 4.0);
                 // a row stride wider than n, and accumulation onto what is there

@@ -10,10 +10,11 @@
 //! A row `b` is active at step `s` while `s < lengths[b]`; at padded steps the state (h, c) is
 //! held, so the state after the last step is the one at each row's own last real step. The batch
 //! is split into one slice per rayon thread; each slice runs the whole sequence on its rows
-//! (small products do not pay for splitting, whole slices do). A step's products run on
-//! [`crate::f32x8`], the weights packed once per call, where the CPU has AVX2 and FMA but not
-//! AVX-512; at [`Precision::Bf16`] on [`crate::bf16`]'s; else, and for the products over all
-//! steps at once (the weights' gradients), on single-threaded `gemm` calls.
+//! (small products do not pay for splitting, whole slices do). Where the CPU has AVX2 and FMA
+//! but not AVX-512, every product runs on [`crate::f32x8`]: a step's with the weights packed
+//! once per call, the weights' gradients (one product over all steps) with the gate gradients
+//! packed step by step as the backward writes them. At [`Precision::Bf16`] they run on
+//! [`crate::bf16`]'s; else on single-threaded `gemm` calls.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -755,13 +756,17 @@ pub fn backward(
         Output::All => assert_eq!(grad_out.len(), t * b * h),
         Output::Last => assert_eq!(grad_out.len(), b * h),
     }
+    /// A slice's gradients of the weights (the bias's aside).
+    enum WeightGrads {
+        /// from `gemm` or bf16: `[4H, I]` and `[4H, H]`, as the packed weights' rows
+        ByGate { ih: Vec<f32>, hh: Vec<f32> },
+        /// from [`f32x8`]: `[I+H, 4H]`, the transpose of the packed weights' first columns
+        ByInput(Vec<f32>),
+    }
     struct Part {
         /// `[T, nb, I]`
         dx: Vec<f32>,
-        /// `[4H, I]`
-        dw_ih: Vec<f32>,
-        /// `[4H, H]`
-        dw_hh: Vec<f32>,
+        weights: WeightGrads,
         /// `[4H]`
         dbias: Vec<f32>,
         /// `[nb, 4H]` with `row_bias`: each row's gate gradients summed over the steps
@@ -797,16 +802,48 @@ pub fn backward(
     });
     // the products that touch the input's few columns stay f32 (as in the forward)
     let ih_bf16 = (dims.bf16(g4) && dims.bf16(i)).then(|| packed(0, i));
+    // on f32x8, each step's gate gradients go to every product that needs them while they are
+    // in the cache (the input's gradient, the weights' packed gate gradients), so that no
+    // `[T·nb, 4H]` array of them is written and read back
+    let ih_f32x8 = (hh_f32x8.is_some() && input_grad && i > 0).then(|| {
+        let mut p = f32x8::PackedB::default();
+        p.pack(Strided {
+            values: w,
+            rows: g4,
+            cols: i,
+            rs: width,
+            cs: 1,
+        });
+        p
+    });
     let parts: Vec<Part> = saved
         .slices
         .par_iter()
         .map(|sl| {
             let (b0, nb) = (sl.b0, sl.nb);
             let mut scratch = PackedA::default();
-            let mut dg = pool::take(t * nb * g4);
+            // the weights' gradients on f32x8 take the gate gradients packed, each step's
+            // rows as they are written
+            let mut dg_packed = hh_f32x8.is_some().then(|| {
+                let len = f32x8::PackedB::storage_len(t * nb, g4);
+                let mut p = f32x8::PackedB::in_storage(pool::take_dirty(len));
+                p.reset(t * nb, g4);
+                p
+            });
+            // the gate gradients `[T, nb, 4H]`, or on f32x8 one step's `[nb, 4H]` (a row
+            // that is held at a step was held at every later one, so its zeros stand)
+            let streamed = dg_packed.is_some();
+            let mut dg = pool::take(if streamed { nb * g4 } else { t * nb * g4 });
+            let mut dx = if input_grad && i > 0 {
+                pool::take_dirty(t * nb * i)
+            } else {
+                Vec::new()
+            };
             let mut dh_next = vec![0.0f32; nb * h];
             let mut dc = vec![0.0f32; nb * h];
             let mut dh = vec![0.0f32; nb * h];
+            let mut dbias = vec![0.0f32; g4];
+            let mut drow = vec![0.0f32; if dims.row_bias { nb * g4 } else { 0 }];
             if output == Output::Last {
                 dh_next.copy_from_slice(&grad_out[b0 * h..(b0 + nb) * h]);
             }
@@ -815,14 +852,19 @@ pub fn backward(
                 dh.copy_from_slice(&dh_next);
                 if output == Output::All {
                     let g = &grad_out[(s * b + b0) * h..(s * b + b0 + nb) * h];
-                    dh.iter_mut().zip(g).for_each(|(a, g)| *a += g);
+                    add_assign(&mut dh, g);
                 }
-                let dgs = &mut dg[s * nb * g4..(s + 1) * nb * g4];
+                let dgs = if streamed {
+                    &mut dg[..]
+                } else {
+                    &mut dg[s * nb * g4..(s + 1) * nb * g4]
+                };
                 let gates = &sl.gates[s * nb * g4..(s + 1) * nb * g4];
                 let c_prev = &sl.cs[s * nb * h..(s + 1) * nb * h];
                 let tcs = &sl.tcs[s * nb * h..(s + 1) * nb * h];
                 for r in 0..nb {
                     let (rh, rg) = (r * h..(r + 1) * h, r * g4..(r + 1) * g4);
+                    // held steps pass dh and dc through unchanged (dg stays zero)
                     if s < lengths[b0 + r] {
                         cell_backward(
                             &gates[rg.clone()],
@@ -830,10 +872,21 @@ pub fn backward(
                             &tcs[rh.clone()],
                             &dh[rh.clone()],
                             &mut dc[rh],
-                            &mut dgs[rg],
+                            &mut dgs[rg.clone()],
                         );
+                        // the bias's gradients (per row with `row_bias`) while dg is at hand
+                        add_assign(&mut dbias, &dgs[rg.clone()]);
+                        if dims.row_bias {
+                            add_assign(&mut drow[rg.clone()], &dgs[rg]);
+                        }
                     }
-                    // held steps pass dh and dc through unchanged (dg stays zero)
+                }
+                if let Some(p) = &mut dg_packed {
+                    p.set_rows(s * nb, Strided::rows(dgs, nb, g4));
+                }
+                if let Some(w_ih) = &ih_f32x8 {
+                    let dxs = &mut dx[s * nb * i..(s + 1) * nb * i];
+                    f32x8::matmul(dxs, i, false, (dgs, nb, g4), w_ih);
                 }
                 // dh_{s-1} = dg_s · w_hh for active rows, as its transpose (w_hhᵀ · dg_sᵀ,
                 // for the reason `add_product` gives; w_hhᵀ is column-major in the packed
@@ -864,36 +917,52 @@ pub fn backward(
                     }
                 }
             }
-            // the weights' gradients: one product each over all T·nb rows (in bf16, dgᵀ
-            // packed once for both)
-            let mut dw_hh = vec![0.0f32; g4 * h];
-            let dg_t = dims.bf16(t * nb).then(|| {
-                let mut p = PackedA::default();
-                p.pack(Strided::transposed(&dg, g4, t * nb));
-                p
-            });
-            let mut rhs = PackedB::default();
             let hs = &sl.hs[..t * nb * h];
-            weight_gradient(&mut dw_hh, &dg, dg_t.as_ref(), hs, h, &mut rhs);
-            let mut dx = if input_grad {
-                pool::take_dirty(t * nb * i)
-            } else {
-                Vec::new()
-            };
-            let mut dw_ih = vec![0.0f32; g4 * i];
-            if i > 0 {
-                // this slice's rows of x, contiguous
-                let mut xs = pool::take_dirty(t * nb * i);
-                for s in 0..t {
-                    xs[s * nb * i..(s + 1) * nb * i]
-                        .copy_from_slice(&x[(s * b + b0) * i..(s * b + b0 + nb) * i]);
+            let weights = match dg_packed {
+                // one product over all T·nb rows: dwᵀ = [x h]ᵀ · dg, each step's input and
+                // state transposed into the rows of the left operand
+                Some(dg_packed) => {
+                    let k = t * nb;
+                    let mut xh_t = pool::take_dirty((i + h) * k);
+                    for s in 0..t {
+                        let xs = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
+                        transposed(xs, nb, i, |c, r, v| xh_t[c * k + s * nb + r] = v);
+                    }
+                    transposed(hs, k, h, |c, q, v| xh_t[(i + c) * k + q] = v);
+                    let mut dw_t = vec![0.0f32; (i + h) * g4];
+                    f32x8::matmul(&mut dw_t, g4, false, (&xh_t, i + h, k), &dg_packed);
+                    pool::give(xh_t);
+                    pool::give(dg_packed.into_storage());
+                    WeightGrads::ByInput(dw_t)
                 }
-                let dg_t = dg_t.as_ref().filter(|_| dims.bf16(i));
-                weight_gradient(&mut dw_ih, &dg, dg_t, &xs, i, &mut rhs);
-                pool::give(xs);
-                // dx = dg · w_ih
+                // one product each over all T·nb rows (in bf16, dgᵀ packed once for both)
+                None => {
+                    let dg_t = dims.bf16(t * nb).then(|| {
+                        let mut p = PackedA::default();
+                        p.pack(Strided::transposed(&dg, g4, t * nb));
+                        p
+                    });
+                    let mut rhs = PackedB::default();
+                    let mut hh = vec![0.0f32; g4 * h];
+                    weight_gradient(&mut hh, &dg, dg_t.as_ref(), hs, h, &mut rhs);
+                    let mut ih = vec![0.0f32; g4 * i];
+                    if i > 0 {
+                        // this slice's rows of x, contiguous
+                        let mut xs = pool::take_dirty(t * nb * i);
+                        for s in 0..t {
+                            xs[s * nb * i..(s + 1) * nb * i]
+                                .copy_from_slice(&x[(s * b + b0) * i..(s * b + b0 + nb) * i]);
+                        }
+                        let dg_t = dg_t.as_ref().filter(|_| dims.bf16(i));
+                        weight_gradient(&mut ih, &dg, dg_t, &xs, i, &mut rhs);
+                        pool::give(xs);
+                    }
+                    WeightGrads::ByGate { ih, hh }
+                }
+            };
+            // dx = dg · w_ih (on f32x8, done step by step above)
+            if !dx.is_empty() && !streamed {
                 match &ih_bf16 {
-                    _ if !input_grad => {}
                     Some(w_ih) => {
                         scratch.pack(Strided::rows(&dg, t * nb, g4));
                         bf16::matmul(&mut dx, i, false, &scratch, w_ih);
@@ -910,22 +979,10 @@ pub fn backward(
                     ),
                 }
             }
-            // held steps' gate gradients are zero, so whole sums are each row's real steps'
-            let mut drow = vec![0.0f32; if dims.row_bias { nb * g4 } else { 0 }];
-            if dims.row_bias {
-                for step in dg.chunks_exact(nb * g4) {
-                    drow.iter_mut().zip(step).for_each(|(a, g)| *a += g);
-                }
-            }
-            let mut dbias = vec![0.0f32; g4];
-            for row in dg.chunks_exact(g4) {
-                dbias.iter_mut().zip(row).for_each(|(a, g)| *a += g);
-            }
             pool::give(dg);
             Part {
                 dx,
-                dw_ih,
-                dw_hh,
+                weights,
                 dbias,
                 drow,
                 dh: dh_next,
@@ -938,21 +995,24 @@ pub fn backward(
     let mut dstate0 = vec![0.0f32; b * sw];
     for (sl, p) in saved.slices.iter().zip(&parts) {
         let nb = sl.nb;
-        for s in (0..t).filter(|_| input_grad) {
+        for s in (0..t).filter(|_| input_grad && i > 0) {
             dx[(s * b + sl.b0) * i..(s * b + sl.b0 + nb) * i]
                 .copy_from_slice(&p.dx[s * nb * i..(s + 1) * nb * i]);
         }
+        match &p.weights {
+            WeightGrads::ByGate { ih, hh } => {
+                for j in 0..g4 {
+                    let row = &mut dw[j * width..(j + 1) * width];
+                    add_assign(&mut row[..i], &ih[j * i..(j + 1) * i]);
+                    add_assign(&mut row[i..i + h], &hh[j * h..(j + 1) * h]);
+                }
+            }
+            WeightGrads::ByInput(dw_t) => {
+                transposed(dw_t, i + h, g4, |j, c, v| dw[j * width + c] += v);
+            }
+        }
         for j in 0..g4 {
-            let row = &mut dw[j * width..(j + 1) * width];
-            let (ih, rest) = row.split_at_mut(i);
-            let (hh, bias) = rest.split_at_mut(h);
-            ih.iter_mut()
-                .zip(&p.dw_ih[j * i..(j + 1) * i])
-                .for_each(|(a, g)| *a += g);
-            hh.iter_mut()
-                .zip(&p.dw_hh[j * h..(j + 1) * h])
-                .for_each(|(a, g)| *a += g);
-            bias[0] += p.dbias[j];
+            dw[j * width + i + h] += p.dbias[j];
         }
         for r in 0..nb {
             let row = &mut dstate0[(sl.b0 + r) * sw..(sl.b0 + r + 1) * sw];
@@ -967,6 +1027,27 @@ pub fn backward(
         pool::give(p.dx);
     }
     Grads { dx, dw, dstate0 }
+}
+
+/// `dst += src`, value by value.
+fn add_assign(dst: &mut [f32], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(a, v)| *a += v);
+}
+
+/// Calls `f(c, r, value)` for each value of `src` (`rows × cols`, row-major): a transpose into
+/// whatever `f` writes. In blocks of 16 × 16, so that the rows read and the rows written both
+/// stay in the cache.
+fn transposed(src: &[f32], rows: usize, cols: usize, mut f: impl FnMut(usize, usize, f32)) {
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for c in c0..(c0 + BLOCK).min(cols) {
+                for r in r0..(r0 + BLOCK).min(rows) {
+                    f(c, r, src[r * cols + c]);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
