@@ -175,15 +175,15 @@ pub fn matmul(
         let packed = b.packed();
         // k in blocks as even as they go (no short last block's pass over C)
         let kb = k.div_ceil(k.div_ceil(KC));
-        // and rows likewise (no short last block to stream the panels for)
-        let mb = m.div_ceil(m.div_ceil(MC));
         // each block of k passes over C once: a long k (the weights' gradients, thousands of
         // steps' rows) streams B from memory once, not once per block of rows
         for k0 in (0..k).step_by(kb) {
             let kc = kb.min(k - k0);
             let load = accumulate || k0 > 0;
-            for m0 in (0..m).step_by(mb) {
-                let mc = mb.min(m - m0);
+            // rows in blocks of MC (split evenly instead, 500 rows' blocks of 100 make tiles
+            // of 5 rows, and ran 0.8–0.9× as fast)
+            for m0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - m0);
                 // rows split into tiles as even as they go (50 rows: 5 of 6 and 4 of 5), so
                 // that no tile is a short one
                 let tiles = mc.div_ceil(MR);
