@@ -18,68 +18,35 @@ use std::time::Instant;
 use seqae::bf16::Strided;
 use seqae::f32x8;
 
-/// `gates` (`rows × n`) = `input` (`rows × k`) · `w_t` (`k × n`), as `kernel::add_product`
-/// calls gemm: as its transpose.
+/// `dst (m×n) = lhs (m×k) · rhs (k×n)` on one core, strides given as (row, column), as the
+/// kernel's `matmul` calls gemm.
 fn gemm_product(
-    gates: &mut [f32],
-    w_t: &[f32],
-    input: &[f32],
-    (rows, k, n): (usize, usize, usize),
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, dst_cs): (&mut [f32], usize, usize),
+    (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[f32], usize, usize),
 ) {
-    assert!(gates.len() >= rows * n && w_t.len() >= k * n && input.len() >= rows * k);
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(m > 0 && n > 0 && k > 0);
+    assert!(last(m, n, dst_rs, dst_cs) < dst.len());
+    assert!(last(m, k, lhs_rs, lhs_cs) < lhs.len() && last(k, n, rhs_rs, rhs_cs) < rhs.len());
     // SAFETY: every index reachable from the sizes and strides lies inside the slices
-    // (asserted above); gates aliases neither operand.
+    // (asserted above); dst aliases neither operand.
     unsafe {
         gemm::gemm(
+            m,
             n,
-            rows,
             k,
-            gates.as_mut_ptr(),
-            n as isize,
-            1,
+            dst.as_mut_ptr(),
+            dst_cs as isize,
+            dst_rs as isize,
             false,
-            w_t.as_ptr(),
-            n as isize,
-            1,
-            input.as_ptr(),
-            k as isize,
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
-/// `dw` (`g4 × n`) = `dg`ᵀ · `input`, with `dg` `rows × g4` and `input` `rows × n`, as
-/// `kernel::weight_gradient` calls gemm.
-fn gemm_weight_gradient(
-    dw: &mut [f32],
-    dg: &[f32],
-    input: &[f32],
-    (rows, n, g4): (usize, usize, usize),
-) {
-    assert!(dw.len() >= g4 * n && dg.len() >= rows * g4 && input.len() >= rows * n);
-    // SAFETY: every index reachable from the sizes and strides lies inside the slices
-    // (asserted above); dw aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            g4,
-            n,
-            rows,
-            dw.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            dg.as_ptr(),
-            g4 as isize,
-            1,
-            input.as_ptr(),
-            1,
-            n as isize,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
             1.0,
             1.0,
             false,
@@ -150,7 +117,15 @@ fn main() {
             what,
             &format!("{rows:>4} × {k:>4} × {n:>4}"),
             (2 * rows * k * n) as f64,
-            || gemm_product(&mut gates, &w_t, &input, (rows, k, n)),
+            // as `kernel::add_product` calls gemm: the transpose, gatesᵀ = w_tᵀ · inputᵀ
+            || {
+                gemm_product(
+                    (n, rows, k),
+                    (&mut gates, 1, n),
+                    (&w_t, 1, n),
+                    (&input, 1, k),
+                )
+            },
             || f32x8::matmul(&mut gates2, n, false, (&input, rows, k), &packed),
         );
     }
@@ -172,7 +147,15 @@ fn main() {
             what,
             &format!("{n:>4} × {steps:>4} × {g4:>4}"),
             (2 * steps * n * g4) as f64,
-            || gemm_weight_gradient(&mut dw, &dg, &input, (steps, n, g4)),
+            // as `kernel::weight_gradient` calls gemm: dw = dgᵀ · input
+            || {
+                gemm_product(
+                    (g4, n, steps),
+                    (&mut dw, n, 1),
+                    (&dg, 1, g4),
+                    (&input, n, 1),
+                )
+            },
             || f32x8::matmul(&mut dw_t, g4, false, (&input_t, n, steps), &packed),
         );
     }

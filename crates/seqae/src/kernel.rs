@@ -926,9 +926,9 @@ pub fn backward(
                     let mut xh_t = pool::take_dirty((i + h) * k);
                     for s in 0..t {
                         let xs = &x[(s * b + b0) * i..(s * b + b0 + nb) * i];
-                        transposed(xs, nb, i, |c, r, v| xh_t[c * k + s * nb + r] = v);
+                        for_each_transposed(xs, nb, i, |c, r, v| xh_t[c * k + s * nb + r] = v);
                     }
-                    transposed(hs, k, h, |c, q, v| xh_t[(i + c) * k + q] = v);
+                    for_each_transposed(hs, k, h, |c, q, v| xh_t[(i + c) * k + q] = v);
                     let mut dw_t = vec![0.0f32; (i + h) * g4];
                     f32x8::matmul(&mut dw_t, g4, false, (&xh_t, i + h, k), &dg_packed);
                     pool::give(xh_t);
@@ -1008,7 +1008,7 @@ pub fn backward(
                 }
             }
             WeightGrads::ByInput(dw_t) => {
-                transposed(dw_t, i + h, g4, |j, c, v| dw[j * width + c] += v);
+                for_each_transposed(dw_t, i + h, g4, |j, c, v| dw[j * width + c] += v);
             }
         }
         for j in 0..g4 {
@@ -1037,7 +1037,12 @@ fn add_assign(dst: &mut [f32], src: &[f32]) {
 /// Calls `f(c, r, value)` for each value of `src` (`rows × cols`, row-major): a transpose into
 /// whatever `f` writes. In blocks of 16 × 16, so that the rows read and the rows written both
 /// stay in the cache.
-fn transposed(src: &[f32], rows: usize, cols: usize, mut f: impl FnMut(usize, usize, f32)) {
+fn for_each_transposed(
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    mut f: impl FnMut(usize, usize, f32),
+) {
     const BLOCK: usize = 16;
     for r0 in (0..rows).step_by(BLOCK) {
         for c0 in (0..cols).step_by(BLOCK) {
