@@ -10,12 +10,12 @@
 //! A row `b` is active at step `s` while `s < lengths[b]`; at padded steps the state (h, c) is
 //! held, so the state after the last step is the one at each row's own last real step. The batch
 //! is split into one slice per rayon thread; each slice runs the whole sequence on its rows
-//! (small products do not pay for splitting, whole slices do). An encoding on [`crate::f32x8`]
-//! cuts its slices smaller still, so that each step's gates stay in the cache. Where the CPU has AVX2 and FMA
-//! but not AVX-512, every product runs on [`crate::f32x8`]: a step's with the weights packed
-//! once per call, the weights' gradients (one product over all steps) with the gate gradients
-//! packed step by step as the backward writes them. At [`Precision::Bf16`] they run on
-//! [`crate::bf16`]'s; else on single-threaded `gemm` calls.
+//! (small products do not pay for splitting, whole slices do); an encoding on [`crate::f32x8`]
+//! cuts them smaller still, so that each step's gates stay in the cache. Where the CPU has AVX2
+//! and FMA but not AVX-512, every product runs on [`crate::f32x8`]: a step's with the weights
+//! packed once per call, the weights' gradients (one product over all steps) with the gate
+//! gradients packed step by step as the backward writes them. At [`Precision::Bf16`] they run
+//! on [`crate::bf16`]'s; else on single-threaded `gemm` calls.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
