@@ -5,7 +5,8 @@
 //!   `[train]`, [`ModelConfig`] its `[train.model]`).
 //! - [`model::SeqAe`]: the network, put together from [`parts`] (encoder, picture branch,
 //!   latent head, decoder); [`SeqAe::encode`] turns drawings into latent vectors,
-//!   [`SeqAe::decode`] turns latent vectors into drawings. [`model`] also holds the losses.
+//!   [`SeqAe::decode`] turns latent vectors into drawings. [`model`] also holds the losses,
+//!   [`mdn`] the mixture loss as one CPU op.
 //! - [`data`]: drawings to padded, masked batches and encoder inputs; what they carry besides
 //!   their rows is made in [`pool`] (the encoder's pooling weights), [`raster`] (pictures for
 //!   its raster branch) and [`views`] (the contrastive views), all measured in a [`frame`].
@@ -25,6 +26,7 @@ pub mod f32x8;
 pub mod frame;
 pub mod kernel;
 pub mod lstm;
+pub mod mdn;
 pub mod model;
 pub mod optim;
 pub mod parts;

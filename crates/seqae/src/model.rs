@@ -501,8 +501,26 @@ pub fn mse_loss(out: &Tensor, target: &Tensor, mask_xy: &Tensor) -> Result<Tenso
 
 /// sketch-rnn's reconstruction loss: the negative log-likelihood of each real offset under a
 /// mixture of `m` bivariate Gaussians (averaged over real points) plus the pen states'
-/// cross-entropy (averaged over real points and the end row).
+/// cross-entropy (averaged over real points and the end row). `out` is `[rows, 6m+3]`: the
+/// components' weight logits, x and y means, x and y log-sigmas, correlations before tanh,
+/// then the 3 pen logits. On the CPU it runs as one op ([`crate::mdn`]); elsewhere as
+/// candle's operations ([`mdn_loss_composed`]).
 pub fn mdn_loss(
+    out: &Tensor,
+    target: &Tensor,
+    mask_xy: &Tensor,
+    mask_pen: &Tensor,
+    m: usize,
+) -> Result<Tensor> {
+    if out.device().is_cpu() {
+        let op = crate::mdn::MdnLoss::new(target, mask_xy, mask_pen, m)?;
+        return Ok(out.contiguous()?.apply_op1(op)?);
+    }
+    mdn_loss_composed(out, target, mask_xy, mask_pen, m)
+}
+
+/// [`mdn_loss`] as candle's operations, on any device.
+pub fn mdn_loss_composed(
     out: &Tensor,
     target: &Tensor,
     mask_xy: &Tensor,

@@ -585,7 +585,11 @@ fn bad_input_gives_clear_errors() {
 }
 
 /// Random stroke-5 targets and masks for the loss checks.
-fn loss_inputs(n: usize, d: usize, rng: &mut ChaCha8Rng) -> (Var, Tensor, Tensor, Tensor) {
+pub(crate) fn loss_inputs(
+    n: usize,
+    d: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Var, Tensor, Tensor, Tensor) {
     let out: Vec<f64> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
     let mut target = vec![0f64; n * 5];
     let mut mxy = vec![0f64; n];
