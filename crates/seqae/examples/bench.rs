@@ -4,8 +4,10 @@
 //!
 //! The original experiment's model (unidirectional encoder, hidden 256, latent 50, mse head),
 //! batch 100, 100 points per drawing: training steps with this crate's fused LSTM and with a
-//! loop over candle-nn's own LSTM, then encoder-only throughput at batch 1000. Prints
-//! figures; asserts nothing about time.
+//! loop over candle-nn's own LSTM, then encoder-only throughput at batch 1000; the default
+//! model's steps and encoding beside them. First, on the CPU, one LSTM layer's op alone and the
+//! mdn head's loss alone (its op against candle's operations). Prints figures; asserts nothing
+//! about time.
 //!
 //! With `TORCH_BENCH=figures.json` (written by `scripts/bench_torch.py` in the same run, as
 //! `make bench` does), every figure is also printed as a ratio against PyTorch's on the same
@@ -242,6 +244,59 @@ fn cross_device_check(dev: &Device, m: &ModelConfig, steps: u64, data: &[Stroke3
     );
 }
 
+/// The mdn head's loss alone at the default model's shapes (batch 100 of 100 points and the
+/// end row, 20 components), forward and backward: the CPU's op (`seqae::mdn`) against the
+/// same loss composed of candle's operations (what CUDA and Metal run). Best of 10 rounds of 5.
+fn mdn_bench() {
+    let (rows, m) = (BATCH * (T + 1), 20);
+    let d = 6 * m + 3;
+    let dev = Device::Cpu;
+    let spread = |i: usize, k: usize| ((i * k) % 1000) as f32 / 500.0 - 1.0;
+    let out = candle_core::Var::from_vec(
+        (0..rows * d).map(|i| spread(i, 7919)).collect(),
+        (rows, d),
+        &dev,
+    )
+    .expect("outputs");
+    let mut target = vec![0f32; rows * 5];
+    for (r, t) in target.chunks_exact_mut(5).enumerate() {
+        (t[0], t[1]) = (spread(r, 13), spread(r, 17));
+        t[2 + r % 3] = 1.0;
+    }
+    let target = candle_core::Tensor::from_vec(target, (rows, 5), &dev).expect("targets");
+    let mask = candle_core::Tensor::ones(rows, candle_core::DType::F32, &dev).expect("mask");
+    type Loss = fn(
+        &candle_core::Tensor,
+        &candle_core::Tensor,
+        &candle_core::Tensor,
+        &candle_core::Tensor,
+        usize,
+    ) -> seqae::Result<candle_core::Tensor>;
+    let time = |loss: Loss| {
+        (0..10)
+            .map(|_| {
+                let t0 = Instant::now();
+                for _ in 0..5 {
+                    let l = loss(out.as_tensor(), &target, &mask, &mask, m).expect("loss");
+                    let grads = l.backward().expect("backward");
+                    std::hint::black_box(grads.get(&out).expect("gradient"));
+                }
+                t0.elapsed().as_secs_f64() / 5.0
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let (op, composed) = (
+        time(seqae::model::mdn_loss),
+        time(seqae::model::mdn_loss_composed),
+    );
+    println!(
+        "loss   mdn head, {rows} rows, {m} components, forward + backward: one op {:.1} ms, candle's operations {:.1} ms: {:.1}x",
+        op * 1e3,
+        composed * 1e3,
+        composed / op
+    );
+}
+
 /// One layer's custom op alone (input projection and recurrence, forward + backward).
 fn op_bench(h: usize, reps: usize, precision: seqae::Precision) {
     use candle_core::{Tensor, Var};
@@ -299,6 +354,9 @@ fn main() {
     }
     if bf16 {
         op_bench(256, 10, seqae::Precision::Bf16);
+    }
+    if dev.is_cpu() {
+        mdn_bench();
     }
     // the blog post's model (datasets/original-experiment.toml)
     let original = ModelConfig {
