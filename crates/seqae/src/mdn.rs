@@ -5,7 +5,7 @@
 //! every gradient into a fresh zeroed tensor: 35–50 ms, forward and backward, of the default
 //! model's step of about 0.25 s (10,100 rows, 20 components, on a Zen 3's two cores). Here the
 //! forward computes each row's loss and its gradient in one pass over the row, in f64, rows in
-//! parallel, and keeps the gradient for the backward, which only scales it: 13–20 ms in all.
+//! parallel, and keeps the gradient for the backward, which only scales it: 12.5–20 ms in all.
 //! A loss without a backward (the validation's) pays for the gradient too, a few ms.
 //! [`crate::model::mdn_loss`] runs it on the CPU and the composed loss elsewhere (CUDA,
 //! Metal); the tests hold the two to each other.
