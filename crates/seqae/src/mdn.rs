@@ -14,6 +14,10 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+/// Added to `1 - ρ²`, so that a component's density stays finite as its correlation nears
+/// ±1 (the composed loss adds the same).
+pub(crate) const CORRELATION_FLOOR: f64 = 1e-6;
+
 /// Rows per task: enough work per task (about 0.1 ms) that splitting pays; a fixed size, so
 /// that the loss sums in the same order on any number of threads.
 const ROWS: usize = 128;
@@ -88,7 +92,7 @@ impl MdnLoss {
                 (ix[j], iy[j]) = ((-lsx[j]).exp(), (-lsy[j]).exp());
                 (zx[j], zy[j]) = ((t[0] - mux[j]) * ix[j], (t[1] - muy[j]) * iy[j]);
                 rho[j] = r_raw[j].tanh();
-                let om = 1.0 + 1e-6 - rho[j] * rho[j];
+                let om = 1.0 + CORRELATION_FLOOR - rho[j] * rho[j];
                 let q = zx[j] * zx[j] + zy[j] * zy[j] - 2.0 * rho[j] * zx[j] * zy[j];
                 let log_n = -(lsx[j] + lsy[j]) - ln_2pi - 0.5 * om.ln() - q / (2.0 * om);
                 s[j] = a[j] - log_z + log_n;
@@ -99,7 +103,7 @@ impl MdnLoss {
             // d(-w lp) / d each output
             for j in 0..m {
                 let (gamma, zx, zy, rho) = (s[j], zx[j], zy[j], rho[j]);
-                let om = 1.0 + 1e-6 - rho * rho;
+                let om = 1.0 + CORRELATION_FLOOR - rho * rho;
                 let q = zx * zx + zy * zy - 2.0 * rho * zx * zy;
                 let (ex, ey) = (zx - rho * zy, zy - rho * zx);
                 let k = -w_xy * gamma;

@@ -536,7 +536,9 @@ pub fn mdn_loss_composed(
     let zx = x.broadcast_sub(&mux)?.mul(&lsx.neg()?.exp()?)?;
     let zy = y.broadcast_sub(&muy)?.mul(&lsy.neg()?.exp()?)?;
     // 1 - rho², kept away from 0 so the density stays finite
-    let one_m_r2 = rho.sqr()?.affine(-1.0, 1.0 + 1e-6)?;
+    let one_m_r2 = rho
+        .sqr()?
+        .affine(-1.0, 1.0 + crate::mdn::CORRELATION_FLOOR)?;
     let q = ((zx.sqr()? + zy.sqr()?)? - (rho * (zx * zy)?)?.affine(2.0, 0.0)?)?;
     let log_n = ((lsx + lsy)?.affine(-1.0, -(2.0 * std::f64::consts::PI).ln())?
         - one_m_r2.log()?.affine(0.5, 0.0)?)?
